@@ -1,0 +1,26 @@
+"""napari-cytoqa: slide quality control, blur-robust cell detection and stain transfer.
+
+The public, GUI-free API::
+
+    from napari_cytoqa import read_slide, assess_quality
+    slide = read_slide("slide.ome.tif")
+    report = assess_quality(slide, tile_size=512)
+    report.tiles          # one row per tile
+    report.verdict        # slide verdict
+"""
+from .io import Slide, SlideReadError, read_slide
+from .quality import QualityReport, assess_quality, iter_assess_quality
+from .tiling import aggregate, stitch, tile_grid
+
+__version__ = "0.1.0"
+
+
+def add_quality_overlay(viewer, report, source=None, **kwargs):
+    """Draw (or update) a :class:`QualityReport` overlay in a napari viewer (see :mod:`._layers`)."""
+    from ._layers import add_quality_overlay as _add
+
+    return _add(viewer, report, source, **kwargs)
+
+
+__all__ = ["QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "aggregate",
+           "assess_quality", "iter_assess_quality", "read_slide", "stitch", "tile_grid"]

@@ -1,0 +1,120 @@
+"""The one place that turns core results into napari layer data and updates result layers.
+
+Functions return ``(data, kwargs, layer_type)`` tuples; :func:`upsert_layer`
+replaces the data of an existing result layer instead of stacking new ones.
+No napari import at module level: tuples are plain data.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .quality.render import VERDICT_COLORS
+from .tiling import tile_grid, values_to_grid
+
+#: Above this many tiles the QC overlay is a low-resolution image, not shapes.
+MAX_SHAPES = 2000
+FEATURE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_valid", "content",
+                   "weight", "flag")
+
+
+def slide_layer_data(slide) -> tuple:
+    """A (multiscale) image layer of a :class:`~napari_cytoqa.io.Slide`."""
+    kwargs = {"name": slide.name, "rgb": slide.rgb, "multiscale": slide.multiscale,
+              "metadata": {"cytoqa": {k: v for k, v in slide.metadata.items() if k != "description"},
+                           "path": str(slide.path) if slide.path else None}}
+    if slide.pixel_size_um:
+        kwargs["scale"] = tuple(slide.pixel_size_um)
+        kwargs["units"] = "µm"
+    if slide.axes not in ("YX", "YXS") and "C" in slide.axes:
+        kwargs["channel_axis"] = slide.axes.index("C")
+    data = slide.levels if slide.multiscale else slide.levels[0]
+    return data, kwargs, "image"
+
+
+def _placement(source) -> dict:
+    """Scale/translate of the source layer's 2-D plane (level-0 pixels to world)."""
+    if source is None:
+        return {}
+    return {"scale": tuple(source.scale[-2:]) if not getattr(source, "rgb", False)
+            else tuple(source.scale[:2]),
+            "translate": tuple(source.translate[-2:]) if not getattr(source, "rgb", False)
+            else tuple(source.translate[:2])}
+
+
+def qc_layer_data(report, source=None, *, name=None, max_shapes: int = MAX_SHAPES) -> tuple:
+    """The QC overlay: rectangles coloured by verdict with tile scores as features, or,
+    beyond ``max_shapes`` tiles, an RGBA image with one pixel per tile."""
+    name = name or (f"{source.name} QC" if source is not None else "QC")
+    df = report.tiles
+    meta = {"cytoqa_report": report.summary()}
+    colours = np.array([VERDICT_COLORS[v] for v in df["verdict"]], dtype=np.float32) / 255
+    if len(df) > max_shapes:
+        return _qc_image(report, colours, name, meta, source)
+    # pixel i spans [i - 0.5, i + 0.5] in napari: put rectangle edges on pixel edges
+    y0, x0, y1, x1 = (df[c].to_numpy(dtype=float) - 0.5 for c in ("y0", "x0", "y1", "x1"))
+    rects = np.stack([np.stack([y0, x0], 1), np.stack([y0, x1], 1),
+                      np.stack([y1, x1], 1), np.stack([y1, x0], 1)], axis=1)
+    face = colours.copy()
+    face[:, 3] = 0.18
+    features = df[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    text = {"string": "{verdict}\n{blur_level:.1f}", "size": 9, "color": "white",
+            "anchor": "upper_left", "translation": [4, 4]} if len(df) <= 400 else None
+    kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
+              "edge_width": 2, "features": features, "metadata": meta, **_placement(source)}
+    if text:
+        kwargs["text"] = text
+    return list(rects), kwargs, "shapes"
+
+
+def _qc_image(report, colours, name, meta, source) -> tuple:
+    df = report.tiles
+    rgba = np.zeros((int(df["row"].max()) + 1, int(df["col"].max()) + 1, 4), dtype=np.uint8)
+    rgba[df["row"].to_numpy(), df["col"].to_numpy()] = np.rint(colours * 255).astype(np.uint8)
+    step_y, step_x = (s * d for s, d in zip(report.stride, report.downsample))
+    place = _placement(source)
+    sy, sx = place.get("scale", (1.0, 1.0))
+    oy, ox = place.get("translate", (0.0, 0.0))
+    # overlay pixel r covers level-0 pixels [r*step, (r+1)*step): align pixel edges
+    return rgba, {"name": name, "rgb": True, "opacity": 0.45, "metadata": meta,
+                  "scale": (sy * step_y, sx * step_x),
+                  "translate": (oy + sy * (step_y - 1) / 2, ox + sx * (step_x - 1) / 2)}, "image"
+
+
+def add_quality_overlay(viewer, report, source=None, *, max_shapes: int = MAX_SHAPES):
+    """Scriptable twin of the QC widget's drawing step: add or update the overlay layer."""
+    layer = upsert_layer(viewer, qc_layer_data(report, source, max_shapes=max_shapes))
+    layer.metadata["cytoqa_tiles"] = report.tiles
+    return layer
+
+
+def upsert_layer(viewer, layer_data: tuple):
+    """Add the layer, or update the existing layer of that name (same type: in place;
+    other type: replaced at the same position). Returns the layer."""
+    data, kwargs, layer_type = layer_data
+    name = kwargs["name"]
+    if name in viewer.layers:
+        old = viewer.layers[name]
+        if old._type_string == layer_type:
+            _update(old, data, kwargs, layer_type)
+            return old
+        index = viewer.layers.index(old)
+        viewer.layers.remove(old)
+        layer = getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+        viewer.layers.move(viewer.layers.index(layer), index)
+        return layer
+    return getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+
+
+def _update(layer, data, kwargs, layer_type) -> None:
+    if layer_type == "shapes":
+        layer.data = []
+        layer.add_rectangles(data, edge_color=kwargs["edge_color"], face_color=kwargs["face_color"],
+                             edge_width=kwargs["edge_width"])
+        layer.features = kwargs["features"]
+        if "text" in kwargs:
+            layer.text = kwargs["text"]
+    else:
+        layer.data = data
+    for key in ("scale", "translate", "metadata"):
+        if key in kwargs:
+            setattr(layer, key, kwargs[key])

@@ -1,0 +1,30 @@
+"""napari reader contribution: slides as (multiscale) image layers with their pixel size."""
+from __future__ import annotations
+
+import logging
+
+from .io import SUFFIXES, read_slide
+from ._layers import slide_layer_data
+
+log = logging.getLogger(__name__)
+
+
+def get_reader(path):
+    """Return a reader for a single slide file, or ``None`` (napari's convention) if it
+    cannot be read: wrong extension, corrupt or truncated file."""
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    if not str(path).lower().endswith(SUFFIXES):
+        return None
+    try:
+        slide = read_slide(path)
+    except (OSError, ValueError) as err:
+        log.info("napari-cytoqa cannot read %s: %s", path, err)
+        return None
+
+    def reader(_path):
+        return [slide_layer_data(slide)]
+
+    return reader

@@ -1,0 +1,1 @@
+"""Qt widgets: thin shells that translate layers to core calls and results back to layers."""

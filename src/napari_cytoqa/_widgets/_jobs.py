@@ -1,0 +1,47 @@
+"""Running core generators off the GUI thread with a napari progress bar and a Stop button."""
+from __future__ import annotations
+
+from napari.qt.threading import create_worker
+from napari.utils import progress as napari_progress
+from napari.utils.notifications import show_error, show_info
+
+
+def _drive(gen_factory):
+    return (yield from gen_factory())
+
+
+def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button=None):
+    """Run ``gen_factory()`` (a generator yielding ``(done, total)`` and returning a result)
+    in a worker thread. ``on_done(result)`` runs on the GUI thread. Run buttons are
+    disabled while the job runs; ``stop_button`` quits it between steps."""
+    worker = create_worker(_drive, gen_factory, _start_thread=False)
+    bar = napari_progress(total=0, desc=description)
+
+    def on_yield(value):
+        done, total = value
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    def on_error(err):
+        show_error(f"{description} failed: {err}")
+
+    def finish():
+        bar.close()
+        for b in buttons:
+            b.enabled = True
+        if stop_button is not None:
+            stop_button.enabled = False
+
+    worker.yielded.connect(on_yield)
+    worker.returned.connect(on_done)
+    worker.errored.connect(on_error)
+    worker.aborted.connect(lambda: show_info(f"{description} stopped"))
+    worker.finished.connect(finish)
+    for b in buttons:
+        b.enabled = False
+    if stop_button is not None:
+        stop_button.enabled = True
+        stop_button.changed.connect(worker.quit)
+    worker.start()
+    return worker

@@ -1,0 +1,74 @@
+"""The Quality Control dock widget."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import napari
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+from napari.utils.notifications import show_info, show_warning
+
+from .._layers import add_quality_overlay
+from ..quality import METHODS, iter_assess_quality
+from ..tiling import WEIGHTINGS
+from ._jobs import start_job
+
+
+class QualityControlWidget(Container):
+    """Pick an image layer, tile size, method and weighting; run off the GUI thread;
+    draw (or update) a verdict overlay; show the slide verdict; export the tile table."""
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self.image = create_widget(annotation=napari.layers.Image, label="image")
+        self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
+        self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
+        self.method = ComboBox(choices=sorted(METHODS), value="classical", label="method")
+        self.weighting = ComboBox(choices=list(WEIGHTINGS), value="rgb_var", label="weighting")
+        self.run_button = PushButton(text="Run quality check")
+        self.stop_button = PushButton(text="Stop", enabled=False)
+        self.verdict = Label(value="", label="slide")
+        self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
+        self.export_button = PushButton(text="Export tile table", enabled=False)
+        self.extend([self.image, self.tile_size, self.level, self.method, self.weighting,
+                     self.run_button, self.stop_button, self.verdict, self.csv_path,
+                     self.export_button])
+        self.run_button.changed.connect(self.run)
+        self.export_button.changed.connect(self.export_csv)
+        self.worker = None
+
+    def run(self):
+        """Start the quality check of the chosen layer in a worker thread."""
+        layer = self.image.value
+        if layer is None:
+            show_warning("Choose an image layer first.")
+            return
+        levels = list(layer.data) if layer.multiscale else [layer.data]
+        options = dict(tile_size=self.tile_size.value, method=self.method.value,
+                       weighting=self.weighting.value, level=min(self.level.value, len(levels) - 1))
+        self.verdict.value = "running…"
+        self.worker = start_job(lambda: iter_assess_quality(levels, **options),
+                                description=f"Quality check of {layer.name}",
+                                on_done=lambda report: self._show(report, layer),
+                                buttons=(self.run_button,), stop_button=self.stop_button)
+        self.worker.aborted.connect(lambda: setattr(self.verdict, "value", "stopped"))
+        self.worker.errored.connect(lambda err: setattr(self.verdict, "value", "failed"))
+
+    def _show(self, report, layer):
+        self.overlay = add_quality_overlay(self._viewer, report, layer)
+        s = report.summary()
+        p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
+        self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p} · "
+                              + ", ".join(f"{k} {v}" for k, v in s["tiles"].items()))
+        self.export_button.enabled = True
+
+    def export_csv(self):
+        """Write the tile table of the current overlay to the chosen CSV path."""
+        layer = self.image.value
+        name = f"{layer.name} QC" if layer is not None else None
+        if name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
+            show_warning("Run the quality check first.")
+            return
+        path = Path(self.csv_path.value)
+        self._viewer.layers[name].metadata["cytoqa_tiles"].to_csv(path, index=False)
+        show_info(f"Wrote {path}")

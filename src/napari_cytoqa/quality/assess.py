@@ -1,0 +1,173 @@
+"""``assess_quality``: tile an image, score each tile, aggregate to a slide verdict."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..tiling import WEIGHTINGS, read_tile, tile_grid, tile_weight
+from .calibration import grade as grade_of
+from .classical import ClassicalScorer
+from .measures import IntensityStats
+from .report import QualityReport, slide_summary, tile_verdicts
+
+log = logging.getLogger(__name__)
+
+#: Scorer factories by method name: ``factory(stats) -> scorer`` with ``score_batch(tiles)``.
+METHODS = {"classical": ClassicalScorer}
+MIN_SIDE = 16
+MAX_STAT_PIXELS = 2_000_000
+
+
+class Cancelled(RuntimeError):
+    """Raised by :func:`assess_quality` when its ``cancel`` callback returns True."""
+
+
+def _levels(image) -> list:
+    if hasattr(image, "levels") and hasattr(image, "downsamples"):  # a Slide
+        return list(image.levels)
+    if isinstance(image, Sequence) and not isinstance(image, (str, bytes)) and len(image) \
+            and hasattr(image[0], "shape"):
+        return list(image)
+    if not hasattr(image, "shape"):
+        image = np.asarray(image)
+    return [image]
+
+
+def check_image(arr) -> None:
+    """Raise ``ValueError`` with a clear message unless ``arr`` is a 2-D gray/RGB(A) image."""
+    shape, dtype = tuple(arr.shape), np.dtype(arr.dtype)
+    if np.issubdtype(dtype, np.complexfloating) or dtype.kind not in "biuf":
+        raise ValueError(f"unsupported pixel type {dtype}; use integers or floats")
+    if len(shape) == 3 and shape[-1] not in (1, 3, 4):
+        raise ValueError(f"image of shape {shape} looks like a 3-D stack; quality checks take one "
+                         "2-D plane (Y, X) or an RGB(A) image (Y, X, 3|4): pass e.g. image[0]")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"expected a 2-D image (Y, X[, C]), got shape {shape}")
+    if min(shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image of shape {shape} is too small: at least {MIN_SIDE}×{MIN_SIDE} "
+                         "pixels are needed to judge focus")
+
+
+def _stats_sample(levels, level, grid):
+    arr = levels[level]
+    if isinstance(arr, np.ndarray):
+        step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / MAX_STAT_PIXELS)))
+        return arr[::step, ::step]
+    smallest = levels[-1]
+    if len(levels) > 1 and min(smallest.shape[:2]) >= 64:
+        step = max(1, int(np.sqrt(smallest.shape[0] * smallest.shape[1] / MAX_STAT_PIXELS)))
+        return np.asarray(smallest[::step, ::step])
+    pick = np.unique(np.linspace(0, len(grid) - 1, min(len(grid), 32)).astype(int))
+    tiles = [read_tile(arr, grid.boxes[i]).reshape(-1, *arr.shape[2:]) for i in pick]
+    return np.concatenate(tiles)[:, None] if arr.ndim == 2 else np.concatenate(tiles)[:, None, :]
+
+
+def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "classical",
+                        weighting: str = "rgb_var", level: int = 0, batch_size: int = 16):
+    """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
+    and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
+    generator stops the work between batches."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
+    levels = _levels(image)
+    if not 0 <= level < len(levels):
+        raise ValueError(f"level {level} does not exist; the image has {len(levels)} level(s)")
+    arr = levels[level]
+    check_image(arr)
+    h, w = arr.shape[:2]
+    ts = np.broadcast_to(np.asarray(tile_size, dtype=int), (2,))
+    ts = (min(int(ts[0]), h), min(int(ts[1]), w))
+    grid = tile_grid((h, w), ts, stride=stride, edge="pad")
+    stats = IntensityStats.from_sample(_stats_sample(levels, level, grid), arr.dtype)
+    scorer = METHODS[method](stats)
+    down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
+    fractions = grid.fraction
+    # if no tile is whole (image smaller than a tile), let partial tiles count by size
+    strategy = weighting if (fractions >= 1).any() or weighting.endswith("size") else "size"
+    rows, total = [], len(grid)
+    yield 0, total
+    for start in range(0, total, batch_size):
+        idx = range(start, min(start + batch_size, total))
+        tiles = [read_tile(arr, grid.boxes[i]) for i in idx]
+        for i, tile, scores in zip(idx, tiles, scorer.score_batch(tiles)):
+            scores["weight"] = tile_weight(tile, strategy, float(fractions[i]))
+            rows.append(scores)
+        yield len(rows), total
+    return _build_report(grid, rows, stats, down, method, weighting, ts, level, levels[0].shape)
+
+
+def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0) -> QualityReport:
+    df = pd.DataFrame(rows)
+    boxes = np.rint(grid.scaled(down)).astype(np.int64)
+    head = pd.DataFrame({"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1],
+                         "y1": boxes[:, 2], "x1": boxes[:, 3], "level": level,
+                         "fraction": grid.fraction})
+    df = pd.concat([head, df], axis=1)
+    df["valid"] = df["p_valid"] >= 0.5
+    df["grade"] = [grade_of(lv, nz) if (ok and c) else ("bad" if not ok else "")
+                   for lv, nz, ok, c in zip(df["blur_level"], df["noise"], df["valid"], df["has_content"])]
+    df["verdict"] = tile_verdicts(df)
+    total_w = df["weight"].sum()
+    if total_w > 0:
+        df["weight"] = df["weight"] / total_w
+    agg = slide_summary(df, stats)
+    return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
+                         stride=tuple(int(v) for v in grid.stride), level=level,
+                         downsample=down, image_shape=tuple(shape0), **agg)
+
+
+def assess_quality(image, *, tile_size=512, stride=None, method: str = "classical",
+                   weighting: str = "rgb_var", level: int = 0, batch_size: int = 16,
+                   progress=None, cancel=None) -> QualityReport:
+    """Judge focus, content and validity per tile and for the whole image.
+
+    Parameters
+    ----------
+    image : array-like, list of arrays, or Slide
+        ``(Y, X)``, ``(Y, X, 3)`` or ``(Y, X, 4)``; numpy, dask or zarr; a
+        list is a pyramid (full resolution first). Any integer or float dtype;
+        NaN/inf pixels count as background.
+    tile_size : int or (int, int)
+        Tile size in pixels of the analysed ``level`` (clipped to the image).
+    stride : int, optional
+        Step between tiles; defaults to ``tile_size``.
+    method : str
+        A key of :data:`METHODS` (``"classical"``).
+    weighting : str
+        Seed 000's tile weighting for the slide aggregate (see
+        :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.
+    level : int
+        Pyramid level to analyse; tile coordinates are reported at level 0.
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+    cancel : callable, optional
+        Polled between batches; when it returns True, :class:`Cancelled` is raised.
+
+    Returns
+    -------
+    QualityReport
+
+    Examples
+    --------
+    >>> from napari_cytoqa.synthetic import make_smear
+    >>> report = assess_quality(make_smear((512, 512), seed=0).image, tile_size=256)
+    >>> report.verdict, len(report.tiles)
+    ('sharp', 4)
+    """
+    gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method,
+                              weighting=weighting, level=level, batch_size=batch_size)
+    try:
+        while True:
+            done, total = next(gen)
+            if progress is not None:
+                progress(done, total)
+            if cancel is not None and cancel():
+                gen.close()
+                raise Cancelled(f"quality check cancelled after {done} of {total} tiles")
+    except StopIteration as stop:
+        return stop.value

@@ -1,0 +1,141 @@
+"""Classical per-tile quality measures (no Qt, no torch).
+
+All measures work on a luminance plane normalised by image-wide intensity
+statistics (:class:`IntensityStats`), so that they compare across
+brightfield (dark objects on a light background) and fluorescence (bright on
+dark), across 8/16-bit and float data, and across stain intensity.
+
+Focus is a ratio of band energies, which cancels contrast and stain
+intensity: the variance of the Laplacian of a lightly smoothed tile, and the
+gradient energy (Tenengrad) of the same, each divided by the variance of a
+coarser band-pass (difference of Gaussians σ 2–6). Defocus removes the fine
+band first, so both ratios fall monotonically with blur while staying put
+when a tile's contrast or content density changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: Pixels darker than this fraction of full scale count as "dark" (ring / underexposure).
+DARK_LEVEL = 0.08
+#: A pixel is foreground when it departs from the tile background by this share of the range.
+CONTENT_DELTA = 0.12
+
+
+def luminance(tile: np.ndarray) -> np.ndarray:
+    """Float32 luminance of a gray, RGB or RGBA tile (alpha ignored), in data units."""
+    tile = np.asarray(tile)
+    if tile.ndim == 2:
+        return tile.astype(np.float32)
+    if tile.shape[-1] == 1:
+        return tile[..., 0].astype(np.float32)
+    return tile[..., :3].astype(np.float32) @ LUMA
+
+
+def full_scale(dtype, sample: np.ndarray | None = None) -> float:
+    """Nominal full-scale value: the integer maximum, 1.0 for floats within [0, 1], else the data max."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        return float(np.iinfo(dtype).max)
+    if dtype == np.bool_:
+        return 1.0
+    if sample is not None and sample.size:
+        peak = float(np.nanmax(sample))
+        return 1.0 if peak <= 1.0 else peak
+    return 1.0
+
+
+@dataclass(frozen=True)
+class IntensityStats:
+    """Image-wide luminance statistics used to normalise every tile."""
+
+    low: float
+    high: float
+    background: float
+    full_scale: float
+    polarity: str  # "dark_on_light" (brightfield) or "light_on_dark" (fluorescence)
+
+    @property
+    def range(self) -> float:
+        return max(self.high - self.low, 1e-6 * self.full_scale, 1e-12)
+
+    @classmethod
+    def from_sample(cls, sample: np.ndarray, dtype) -> "IntensityStats":
+        lum = luminance(sample)
+        finite = lum[np.isfinite(lum)]
+        if finite.size == 0:
+            raise ValueError("the image has no finite pixel values")
+        fs = full_scale(dtype, finite)
+        low, med, high = np.percentile(finite, [0.5, 50, 99.5])
+        polarity = "dark_on_light" if (high - med) < (med - low) else "light_on_dark"
+        # very dark surrounds (a ring) must not decide the polarity of a brightfield image
+        bright = finite[finite > DARK_LEVEL * fs]
+        if bright.size > 0.2 * finite.size and polarity == "light_on_dark":
+            blow, bmed, bhigh = np.percentile(bright, [0.5, 50, 99.5])
+            if (bhigh - bmed) < 0.5 * (bmed - blow) and bmed > 0.5 * fs:
+                polarity = "dark_on_light"
+        return cls(float(low), float(high), float(med), fs, polarity)
+
+
+def normalise(lum: np.ndarray, stats: IntensityStats) -> np.ndarray:
+    """Luminance scaled so the image's 0.5–99.5 percentile range spans 1.0; NaN → background."""
+    out = (lum - stats.low) / stats.range
+    if not np.isfinite(out).all():
+        out = np.where(np.isfinite(out), out, (stats.background - stats.low) / stats.range)
+    return out.astype(np.float32)
+
+
+def focus_measures(g: np.ndarray, *, return_smoothed: bool = False):
+    """Log band-energy ratios of a normalised tile: ``(laplacian, gradient, midband)``.
+
+    Each is the energy of a band (Laplacian of the σ=1 smoothed tile; its
+    gradient energy; the σ 2–4 difference of Gaussians) divided by the
+    variance of the tile minus its σ=16 background, in natural log.
+    """
+    g1 = ndi.gaussian_filter(g, 1.0, mode="reflect")
+    g2 = ndi.gaussian_filter(g1, np.sqrt(3.0), mode="reflect")  # σ 2
+    g4 = ndi.gaussian_filter(g2, np.sqrt(12.0), mode="reflect")  # σ 4
+    g16 = ndi.gaussian_filter(g4, np.sqrt(240.0), mode="reflect")  # σ 16
+    total = float((g - g16).var()) + 1e-10
+    lap = ndi.laplace(g1)
+    gy, gx = np.gradient(g1)
+    logs = (float(np.log(lap.var() / total + 1e-12)),
+            float(np.log((gy * gy + gx * gx).mean() / total + 1e-12)),
+            float(np.log((g2 - g4).var() / total + 1e-12)))
+    return (logs, g2) if return_smoothed else logs
+
+
+def noise_sigma(g: np.ndarray) -> float:
+    """Gaussian noise std (Immerkær 1996), in the units of ``g``."""
+    if min(g.shape) < 3:
+        return 0.0
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    resp = ndi.convolve(g, kernel, mode="reflect")[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) / 6 * np.abs(resp).mean())
+
+
+def content_fraction(g: np.ndarray, polarity: str, *, smoothed: np.ndarray | None = None) -> float:
+    """Share of pixels that depart from the tile's own background by ``CONTENT_DELTA``.
+
+    The background is the bright end (brightfield) or the dark end
+    (fluorescence) of the smoothed tile, so slow illumination changes across
+    a slide do not count as content, and blurred cells still do.
+    """
+    s = ndi.gaussian_filter(g, 2.0, mode="reflect") if smoothed is None else smoothed
+    if polarity == "dark_on_light":
+        return float((s < np.percentile(s, 95) - CONTENT_DELTA).mean())
+    return float((s > np.percentile(s, 5) + CONTENT_DELTA).mean())
+
+
+def dark_fraction(lum: np.ndarray, full: float) -> float:
+    """Share of pixels darker than ``DARK_LEVEL`` of full scale."""
+    return float((lum < DARK_LEVEL * full).mean())
+
+
+def clipped_fraction(lum: np.ndarray, full: float) -> float:
+    """Share of pixels at (or within 0.5% of) full scale."""
+    return float((lum >= 0.995 * full).mean())

@@ -1,0 +1,121 @@
+"""The :class:`QualityReport`: one row per tile plus a slide-level verdict."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tiling import aggregate
+from .calibration import grade as grade_of
+
+VERDICTS = ("sharp", "blurry", "empty", "invalid")
+
+
+@dataclass
+class QualityReport:
+    """Result of :func:`~napari_cytoqa.assess_quality`.
+
+    ``tiles`` has one row per tile with (at least) ``y0, x0, y1, x1`` (level-0
+    pixels, end exclusive), ``p_blurry``, ``focus`` (1 = sharp, 0 = blur level
+    10), ``blur_level``, ``p_valid``, ``valid``, ``grade``, ``verdict`` and
+    ``weight`` (its share in the slide aggregate). Slide-level values are
+    weighted aggregates over usable tiles with ``weighting``.
+    """
+
+    tiles: pd.DataFrame
+    p_blurry: float
+    focus: float
+    blur_level: float
+    p_valid: float
+    valid: bool
+    grade: str
+    verdict: str
+    method: str
+    weighting: str
+    tile_size: tuple
+    stride: tuple
+    level: int
+    downsample: tuple
+    image_shape: tuple
+    exposure: dict = field(default_factory=dict)
+    dark_ring: bool = False
+
+    @property
+    def counts(self) -> dict:
+        vc = self.tiles["verdict"].value_counts()
+        return {v: int(vc.get(v, 0)) for v in VERDICTS}
+
+    def summary(self) -> dict:
+        """JSON-ready slide summary."""
+        def num(x):
+            return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else round(float(x), 4)
+
+        return {
+            "verdict": self.verdict, "grade": self.grade, "p_blurry": num(self.p_blurry),
+            "focus": num(self.focus), "blur_level": num(self.blur_level),
+            "p_valid": num(self.p_valid), "valid": bool(self.valid), "dark_ring": bool(self.dark_ring),
+            "exposure": self.exposure, "tiles": self.counts, "n_tiles": len(self.tiles),
+            "method": self.method, "weighting": self.weighting,
+            "tile_size": [int(v) for v in self.tile_size],
+            "stride": [int(v) for v in self.stride], "level": int(self.level),
+            "downsample": [float(v) for v in self.downsample],
+            "image_shape": [int(v) for v in self.image_shape],
+        }
+
+    def to_csv(self, path) -> Path:
+        path = Path(path)
+        self.tiles.to_csv(path, index=False)
+        return path
+
+    def to_json(self, path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.summary(), indent=2))
+        return path
+
+
+def tile_verdicts(df: pd.DataFrame) -> pd.Series:
+    verdict = np.where(~df["valid"], "invalid",
+                       np.where(~df["has_content"], "empty",
+                                np.where(df["p_blurry"] >= 0.5, "blurry", "sharp")))
+    return pd.Series(verdict, index=df.index)
+
+
+def _dark_ring(df: pd.DataFrame) -> bool:
+    if df.empty or df["dark"].max() <= 0:
+        return False
+    border = ((df["row"] == 0) | (df["col"] == 0) |
+              (df["row"] == df["row"].max()) | (df["col"] == df["col"].max()))
+    inner = df.loc[~border, "dark"]
+    inner_dark = float(inner.mean()) if len(inner) else 0.0
+    return bool(df.loc[border, "dark"].mean() > 0.3 and inner_dark < 0.15)
+
+
+def slide_summary(df: pd.DataFrame, stats) -> dict:
+    """Slide-level aggregates of a finished tile table (weights already in ``df.weight``)."""
+    usable = df["valid"] & df["has_content"]
+    w = df["weight"].to_numpy()
+    if usable.any():
+        p_blurry = aggregate(df.loc[usable, "p_blurry"], w[usable])
+        focus = aggregate(df.loc[usable, "focus"], w[usable])
+        level = aggregate(df.loc[usable, "blur_level"], w[usable])
+        noise = aggregate(df.loc[usable, "noise"], w[usable])
+    else:
+        p_blurry = focus = level = noise = float("nan")
+    p_valid = aggregate(df["p_valid"], w)
+    valid = bool(p_valid >= 0.5 and df["has_content"].any())
+    if not valid:
+        verdict = "invalid" if df["has_content"].any() else "empty"
+    else:
+        verdict = "blurry" if p_blurry >= 0.5 else "sharp"
+    grade = grade_of(level, noise) if valid else ("bad" if verdict == "invalid" else "")
+    fs = stats.full_scale
+    exposure = {
+        "underexposed": bool(stats.polarity == "dark_on_light" and stats.background < 0.35 * fs),
+        "overexposed": bool(df["clipped"].mean() > 0.5),
+        "low_contrast": bool(stats.range < 0.05 * fs),
+    }
+    return dict(p_blurry=p_blurry, focus=focus, blur_level=level, p_valid=p_valid, valid=valid,
+                verdict=verdict, grade=grade, exposure=exposure, dark_ring=_dark_ring(df))
