@@ -106,16 +106,19 @@ def read_slide(path) -> Slide:
     if path.stat().st_size == 0:
         raise SlideReadError(f"{path.name} is empty (0 bytes)")
     if suffix in TIFF_SUFFIXES:
-        try:
+        if _is_tiff(path):
             return _read_tiff(path)
-        except SlideReadError:
-            raise
-        except Exception as tiff_error:  # not a TIFF after all? try the plain readers
-            try:
-                return _read_plain(path)
-            except SlideReadError:
-                raise SlideReadError(f"{path.name}: not a readable TIFF ({tiff_error})") from tiff_error
+        try:  # a PNG or JPEG saved under a TIFF name
+            return _read_plain(path)
+        except SlideReadError as err:
+            raise SlideReadError(f"{path.name}: not a TIFF file, nor another image format ({err})") from err
     return _read_plain(path)
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _read_plain(path: Path) -> Slide:

@@ -1,0 +1,32 @@
+import json
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from napari_cytoqa.cli import main
+
+
+def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
+    a, b = tmp_path / "sharp.png", tmp_path / "blurry.png"
+    Image.fromarray(smear.image).save(a)
+    Image.fromarray(blurry_smear.image).save(b)
+    out = tmp_path / "out"
+    assert main(["qc", str(a), str(b), "--out", str(out), "--tile-size", "256", "--quiet"]) == 0
+    tiles = pd.read_csv(out / "sharp_tiles.csv")
+    assert len(tiles) == 4 and {"p_blurry", "verdict"} <= set(tiles.columns)
+    assert json.loads((out / "sharp_summary.json").read_text())["verdict"] == "sharp"
+    assert json.loads((out / "blurry_summary.json").read_text())["verdict"] == "blurry"
+    overlay = np.asarray(Image.open(out / "blurry_overlay.png"))
+    assert overlay.ndim == 3 and overlay.shape[-1] == 3
+    assert set(json.loads((out / "summary.json").read_text())) == {str(a), str(b)}
+
+
+def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
+    good = tmp_path / "good.png"
+    Image.fromarray(smear.image).save(good)
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"\x00" * 50)
+    assert main(["qc", str(bad), str(good), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert "bad.tif" in capsys.readouterr().err
+    assert (tmp_path / "o" / "good_summary.json").exists()

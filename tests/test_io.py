@@ -1,0 +1,117 @@
+import os
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_cytoqa import SlideReadError, read_slide
+from napari_cytoqa._reader import get_reader
+
+
+def test_pyramid_levels_lazy_and_pixel_size(pyramid_file):
+    path, image = pyramid_file
+    with read_slide(path) as slide:
+        assert [lv.shape[:2] for lv in slide.levels] == [(1024, 1024), (512, 512), (256, 256)]
+        assert slide.multiscale and slide.rgb and slide.axes == "YXS"
+        assert slide.pixel_size_um == pytest.approx((0.25, 0.25))
+        assert slide.scale(2) == pytest.approx((1.0, 1.0))
+        assert not isinstance(slide.levels[0], np.ndarray)  # lazy
+        assert np.array_equal(np.asarray(slide.levels[0][100:110, 200:230]), image[100:110, 200:230])
+        assert slide.name == "pyr" and slide.metadata["format"] == "ome-tiff"
+
+
+@pytest.mark.parametrize("dtype, shape", [(np.uint8, (64, 80)), (np.uint16, (64, 80)),
+                                          (np.uint8, (64, 80, 3)), (np.uint16, (64, 80, 3)),
+                                          (np.uint8, (64, 80, 4)), (np.float32, (64, 80))])
+def test_plain_tiff_dtypes_and_channels(tmp_path, dtype, shape):
+    rng = np.random.default_rng(0)
+    data = (rng.random(shape) * (np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1)).astype(dtype)
+    path = tmp_path / "img.tif"
+    tifffile.imwrite(path, data, photometric="rgb" if len(shape) == 3 else "minisblack")
+    slide = read_slide(path)
+    assert slide.shape == shape and slide.dtype == dtype and len(slide.levels) == 1
+    assert np.array_equal(np.asarray(slide.levels[0]), data)
+    assert slide.rgb == (len(shape) == 3)
+
+
+def test_resolution_tags_in_cm_and_implausible_dpi(tmp_path):
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), resolution=(1e4 / 0.4, 1e4 / 0.4),
+                     resolutionunit="CENTIMETER")
+    assert read_slide(path).pixel_size_um == pytest.approx((0.4, 0.4))
+    path2 = tmp_path / "b.tif"
+    tifffile.imwrite(path2, np.zeros((8, 8), np.uint8), resolution=(72, 72), resolutionunit="INCH")
+    assert read_slide(path2).pixel_size_um is None  # screen DPI, not a microscope
+
+
+def test_svs_style_mpp(tmp_path):
+    path = tmp_path / "fake.svs"
+    tifffile.imwrite(path, np.zeros((16, 16, 3), np.uint8), photometric="rgb",
+                     description="Aperio Image Library v10.0.51\n16x16 |AppMag = 20|MPP = 0.4990")
+    assert read_slide(path).pixel_size_um == pytest.approx((0.499, 0.499))
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_png_jpeg(tmp_path, ext, smear):
+    path = tmp_path / f"s.{ext}"
+    Image.fromarray(smear.image).save(path)
+    slide = read_slide(path)
+    assert slide.shape == smear.image.shape and slide.rgb and slide.pixel_size_um is None
+
+
+def test_16bit_png(tmp_path, fluo):
+    path = tmp_path / "f.png"
+    import imageio.v3 as iio
+
+    iio.imwrite(path, fluo.image)
+    slide = read_slide(path)
+    assert slide.dtype == np.uint16 and np.array_equal(slide.levels[0], fluo.image)
+
+
+def test_truncated_tiff_is_a_clear_error_and_reader_declines(pyramid_file, tmp_path):
+    path, _ = pyramid_file
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])
+    with pytest.raises(SlideReadError):
+        read_slide(cut)
+    assert get_reader(str(cut)) is None
+
+
+def test_garbage_and_wrong_extension(tmp_path, smear):
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"not an image at all" * 10)
+    with pytest.raises(SlideReadError, match="junk.tif"):
+        read_slide(junk)
+    assert get_reader(str(junk)) is None
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(SlideReadError, match="empty"):
+        read_slide(empty)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    with pytest.raises(SlideReadError, match="unsupported"):
+        read_slide(other)
+    assert get_reader(str(other)) is None
+    # a PNG saved with a .tif name is still read
+    mislabeled = tmp_path / "actually_png.tif"
+    Image.fromarray(smear.image).save(mislabeled, format="PNG")
+    assert read_slide(mislabeled).shape == smear.image.shape
+    with pytest.raises(FileNotFoundError):
+        read_slide(tmp_path / "missing.tif")
+
+
+def test_reader_returns_multiscale_layer_data(pyramid_file):
+    path, _ = pyramid_file
+    reader = get_reader(str(path))
+    [(data, kwargs, kind)] = reader(str(path))
+    assert kind == "image" and kwargs["multiscale"] and len(data) == 3
+    assert kwargs["scale"] == pytest.approx((0.25, 0.25)) and kwargs["rgb"]
+    assert get_reader([str(path), str(path)]) is None
+
+
+def test_3d_stack_opens_with_axes(tmp_path):
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.zeros((5, 32, 32), np.uint16))
+    slide = read_slide(path)
+    assert slide.shape == (5, 32, 32) and slide.axes[-2:] == "YX"

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from napari_cytoqa.synthetic import (add_noise, dark_ring, defocus, defocus_psf, jpeg, make_fluorescence,
+                                     make_smear, stain_shift, uneven_illumination)
+from napari_cytoqa.synthetic.samples import smear_with_blurry_region
+
+
+def test_smear_ground_truth_consistent(smear):
+    img = smear.image
+    assert img.shape == (512, 512, 3) and img.dtype == np.uint8
+    n = smear.labels.max()
+    assert n == len(smear.classes) == len(smear.boxes) and n > 50
+    assert set(np.unique(smear.classes)) <= {1, 2}
+    # background is light, nuclei dark: brightfield polarity
+    assert np.median(img) > 150 and img[smear.labels > 0].mean() < np.median(img)
+    y0, x0, y1, x1 = smear.boxes[0].astype(int)
+    assert (smear.labels[y0:y1, x0:x1] == 1).any()
+
+
+def test_deterministic():
+    a, b = make_smear((96, 96), seed=3), make_smear((96, 96), seed=3)
+    assert np.array_equal(a.image, b.image)
+
+
+def test_fluorescence(fluo):
+    assert fluo.image.dtype == np.uint16 and fluo.kind == "fluorescence"
+    fg, bg = fluo.image[fluo.labels > 0].mean(), fluo.image[fluo.labels == 0].mean()
+    assert fg > 3 * bg
+    assert make_fluorescence((64, 64), seed=1, dtype=np.uint8).image.dtype == np.uint8
+
+
+def test_psf_normalised_and_grows_with_defocus():
+    radii = []
+    for dz in (0.0, 6.0, 12.0, 20.0):
+        k = defocus_psf(dz)
+        assert k.sum() == pytest.approx(1.0) and k.shape[0] % 2 == 1
+        yy, xx = np.indices(k.shape) - k.shape[0] // 2
+        r = np.hypot(yy, xx).ravel()
+        order = np.argsort(r)
+        radii.append(r[order][np.searchsorted(np.cumsum(k.ravel()[order]), 0.5)])  # half-energy radius
+    assert np.all(np.diff(radii) > 0)
+    # far from focus the PSF approaches the geometric disk of radius R = 20 µm·0.258/0.5 µm,
+    # whose half-energy radius is R/sqrt(2)
+    assert radii[-1] == pytest.approx(10.33 / np.sqrt(2), rel=0.2)
+
+
+def test_defocus_levels_monotonic_high_frequency_loss(smear):
+    energies = []
+    for level in (0, 3, 6, 10):
+        g = defocus(smear.image, level).astype(float).mean(-1)
+        energies.append(np.abs(np.diff(g, axis=1)).mean())
+    assert np.all(np.diff(energies) < 0)
+    with pytest.raises(ValueError):
+        defocus(smear.image, 11)
+
+
+@pytest.mark.parametrize("fn", [lambda im: add_noise(im, 0.05, seed=0), lambda im: jpeg(im, 10),
+                                lambda im: uneven_illumination(im, seed=0), lambda im: dark_ring(im, seed=0),
+                                lambda im: stain_shift(im, seed=0), lambda im: defocus(im, 4)])
+def test_degradations_keep_shape_dtype_and_input(fn, smear):
+    before = smear.image.copy()
+    out = fn(smear.image)
+    assert out.shape == before.shape and out.dtype == before.dtype
+    assert np.array_equal(smear.image, before)
+    assert not np.array_equal(out, before)
+
+
+def test_degradations_on_16bit_gray(fluo):
+    out = defocus(fluo.image, 5)
+    assert out.dtype == np.uint16 and out.shape == fluo.image.shape
+    assert add_noise(fluo.image, 0.01, seed=1).dtype == np.uint16
+
+
+def test_dark_ring_darkens_corners_only(smear):
+    out = dark_ring(smear.image, radius=0.4, seed=0)
+    assert out[:20, :20].mean() < 20 and abs(out[240:270, 240:270].mean() - smear.image[240:270, 240:270].mean()) < 1
+
+
+def test_stain_shift_rejects_gray():
+    with pytest.raises(ValueError):
+        stain_shift(np.zeros((8, 8), np.uint8))
+
+
+def test_blurry_region_sample_has_truth():
+    s = smear_with_blurry_region((128, 256), level=8)
+    bm = s.meta["blur_map"]
+    assert bm[:, 0].max() == 0 and bm[:, -1].min() == 8

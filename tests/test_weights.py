@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from napari_cytoqa.tiling import aggregate, rgb_variance, saturation_variance, tile_weight
+
+
+def test_rgb_variance_hand_computed():
+    tile = np.zeros((2, 2, 3), np.uint8)
+    tile[0, 0] = (255, 0, 0)  # R: one of four pixels at 1.0 -> var = 0.1875
+    assert rgb_variance(tile) == pytest.approx(0.1875 / 3)
+
+
+def test_saturation_variance_hand_computed():
+    tile = np.full((1, 2, 3), 1.0, np.float32)
+    tile[0, 1] = (1.0, 0.5, 0.5)  # saturations 0 and 0.5 -> var 0.0625
+    assert saturation_variance(tile) == pytest.approx(0.0625)
+    assert saturation_variance(np.ones((4, 4), np.float32)) == 0.0
+
+
+def test_strategies_and_edge_semantics():
+    tile = np.zeros((2, 2, 3), np.uint8)
+    tile[0, 0] = (255, 0, 0)
+    v = 0.1875 / 3
+    assert tile_weight(tile, "none") == 1.0
+    assert tile_weight(tile, "none", fraction=0.5) == 0.0  # partial tiles are dropped
+    assert tile_weight(tile, "size", fraction=0.5) == 0.5
+    assert tile_weight(tile, "rgb_var") == pytest.approx(v)
+    assert tile_weight(tile, "rgb_var", fraction=0.4) == 0.0
+    assert tile_weight(tile, "rgb_var_size", fraction=0.4) == pytest.approx(0.4 * v)
+    sat = saturation_variance(tile)
+    assert tile_weight(tile, "sat_var_size", fraction=0.25) == pytest.approx(0.25 * sat)
+    with pytest.raises(ValueError):
+        tile_weight(tile, "median")
+
+
+def test_aggregate_weighted_mean_and_fallbacks():
+    assert aggregate([0.2, 0.8], [1, 3]) == pytest.approx((0.2 + 2.4) / 4)
+    assert aggregate([0.2, 0.8], [0, 0]) == pytest.approx(0.5)
+    assert aggregate([np.nan, 1.0], [5, 1]) == pytest.approx(1.0)
+    assert np.isnan(aggregate([np.nan], [1]))
