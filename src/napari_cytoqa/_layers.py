@@ -41,14 +41,14 @@ def _placement(source) -> dict:
             else tuple(source.translate[:2])}
 
 
-def qc_layer_data(report, source=None, *, name=None, max_shapes: int = MAX_SHAPES) -> tuple:
+def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None) -> tuple:
     """The QC overlay: rectangles coloured by verdict with tile scores as features, or,
     beyond ``max_shapes`` tiles, an RGBA image with one pixel per tile."""
     name = name or (f"{source.name} QC" if source is not None else "QC")
     df = report.tiles
     meta = {"cytoqa_report": report.summary()}
     colours = np.array([VERDICT_COLORS[v] for v in df["verdict"]], dtype=np.float32) / 255
-    if len(df) > max_shapes:
+    if len(df) > (MAX_SHAPES if max_shapes is None else max_shapes):
         return _qc_image(report, colours, name, meta, source)
     # pixel i spans [i - 0.5, i + 0.5] in napari: put rectangle edges on pixel edges
     y0, x0, y1, x1 = (df[c].to_numpy(dtype=float) - 0.5 for c in ("y0", "x0", "y1", "x1"))
@@ -80,7 +80,7 @@ def _qc_image(report, colours, name, meta, source) -> tuple:
                   "translate": (oy + sy * (step_y - 1) / 2, ox + sx * (step_x - 1) / 2)}, "image"
 
 
-def add_quality_overlay(viewer, report, source=None, *, max_shapes: int = MAX_SHAPES):
+def add_quality_overlay(viewer, report, source=None, *, max_shapes: int | None = None):
     """Scriptable twin of the QC widget's drawing step: add or update the overlay layer."""
     layer = upsert_layer(viewer, qc_layer_data(report, source, max_shapes=max_shapes))
     layer.metadata["cytoqa_tiles"] = report.tiles

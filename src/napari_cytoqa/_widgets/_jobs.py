@@ -1,9 +1,9 @@
 """Running core generators off the GUI thread with a napari progress bar and a Stop button."""
 from __future__ import annotations
 
-from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import notification_manager, show_error, show_info
+from superqt.utils import create_worker  # napari's worker minus its automatic error relay
 
 
 def _drive(gen_factory):
@@ -14,7 +14,7 @@ def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button
     """Run ``gen_factory()`` (a generator yielding ``(done, total)`` and returning a result)
     in a worker thread. ``on_done(result)`` runs on the GUI thread. Run buttons are
     disabled while the job runs; ``stop_button`` quits it between steps."""
-    worker = create_worker(_drive, gen_factory, _start_thread=False)
+    worker = create_worker(_drive, gen_factory, _start_thread=False, _ignore_errors=True)
     bar = napari_progress(total=0, desc=description)
 
     def on_yield(value):
@@ -24,7 +24,10 @@ def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button
         bar.update(done - bar.n)
 
     def on_error(err):
-        show_error(f"{description} failed: {err}")
+        if isinstance(err, (ValueError, OSError)):  # bad input: a clear message is enough
+            show_error(f"{description} failed: {err}")
+        else:  # a bug: napari's notification with the traceback
+            notification_manager.receive_error(type(err), err, err.__traceback__)
 
     def finish():
         bar.close()

@@ -1,0 +1,87 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_cytoqa._widgets.qc_widget import QualityControlWidget
+from napari_cytoqa.synthetic.samples import smear_with_blurry_region
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = QualityControlWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def _run(qtbot, widget, timeout=60000):
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=timeout):
+        pass
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=5000)
+
+
+def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp_path):
+    viewer, widget = viewer_widget
+    sample = smear_with_blurry_region((512, 1024), level=8)
+    source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
+    before = sample.image.copy()
+    widget.image.value = source
+    widget.tile_size.value = 128
+    _run(qtbot, widget)
+    overlay = viewer.layers["smear QC"]
+    assert overlay._type_string == "shapes" and len(overlay.data) == 32
+    feats = overlay.features
+    assert {"verdict", "p_blurry", "blur_level", "grade"} <= set(feats.columns)
+    assert (feats.verdict == "sharp").sum() >= 12 and (feats.verdict == "blurry").sum() >= 10
+    assert tuple(overlay.scale) == pytest.approx((0.5, 0.5))
+    assert "grade" in widget.verdict.value
+    assert np.array_equal(source.data, before)  # user layer untouched
+    # re-run with another tile size updates the same layer
+    widget.tile_size.value = 256
+    _run(qtbot, widget)
+    assert [layer.name for layer in viewer.layers].count("smear QC") == 1
+    assert len(viewer.layers["smear QC"].data) == 8
+    assert len(viewer.layers["smear QC"].features) == 8
+    # export
+    widget.csv_path.value = tmp_path / "tiles.csv"
+    widget.export_csv()
+    assert len(pd.read_csv(tmp_path / "tiles.csv")) == 8
+
+
+def test_many_tiles_switch_to_image_overlay(qtbot, viewer_widget, monkeypatch):
+    import napari_cytoqa._layers as layers
+
+    monkeypatch.setattr(layers, "MAX_SHAPES", 20)
+    viewer, widget = viewer_widget
+    img = smear_with_blurry_region((256, 512), level=8).image
+    widget.image.value = viewer.add_image(img, name="big")
+    widget.tile_size.value = 64
+    _run(qtbot, widget)
+    overlay = viewer.layers["big QC"]
+    assert overlay._type_string == "image" and overlay.data.shape == (4, 8, 4)
+    assert tuple(overlay.scale) == pytest.approx((64, 64))
+    # tile (0, 0) covers level-0 pixels 0..63: its world extent starts at -0.5
+    assert overlay.translate[0] - overlay.scale[0] / 2 == pytest.approx(-0.5)
+
+
+def test_stop_button_aborts(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    img = np.tile(smear_with_blurry_region((256, 256)).image, (8, 8, 1))
+    widget.image.value = viewer.add_image(img, name="large")
+    widget.tile_size.value = 64
+    widget.run()
+    assert widget.stop_button.enabled and not widget.run_button.enabled
+    with qtbot.waitSignal(widget.worker.aborted, timeout=30000):
+        widget.stop_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=5000)
+    assert "large QC" not in viewer.layers and widget.verdict.value == "stopped"
+
+
+def test_bad_layer_reports_error(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    widget.image.value = viewer.add_image(np.zeros((3, 40, 40), np.uint8), name="stack")
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    assert widget.verdict.value == "failed" and "stack QC" not in viewer.layers
