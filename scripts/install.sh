@@ -19,6 +19,5 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[testing]"
 python -c "import napari_cytoqa, torch; print('napari-cytoqa', napari_cytoqa.__version__, '| torch', torch.__version__)"

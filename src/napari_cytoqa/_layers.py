@@ -57,10 +57,11 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     face = colours.copy()
     face[:, 3] = 0.18
     features = df[list(FEATURE_COLUMNS)].reset_index(drop=True)
-    text = {"string": "{verdict}\n{blur_level:.1f}", "size": 9, "color": "white",
-            "anchor": "upper_left", "translation": [4, 4]} if len(df) <= 400 else None
+    # blur level at each tile centre; the verdict is the colour (text only while it stays legible)
+    text = {"string": "{blur_level:.1f}", "size": 10, "color": "white",
+            "anchor": "center"} if len(df) <= 400 else None
     kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
-              "edge_width": 2, "features": features, "metadata": meta, **_placement(source)}
+              "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features, "metadata": meta, **_placement(source)}
     if text:
         kwargs["text"] = text
     return list(rects), kwargs, "shapes"

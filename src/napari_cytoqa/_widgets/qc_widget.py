@@ -58,8 +58,8 @@ class QualityControlWidget(Container):
         self.overlay = add_quality_overlay(self._viewer, report, layer)
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
-        self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p} · "
-                              + ", ".join(f"{k} {v}" for k, v in s["tiles"].items()))
+        self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}\n"
+                              + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         self.export_button.enabled = True
 
     def export_csv(self):

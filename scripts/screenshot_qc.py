@@ -1,0 +1,57 @@
+"""Screenshot of the Quality Control widget on the bundled sample slide (for docs/).
+
+    xvfb-run -a python scripts/screenshot_qc.py docs/images
+"""
+import sys
+import time
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+from napari_cytoqa._widgets.qc_widget import QualityControlWidget
+
+
+def wait(worker, timeout=120):
+    done = []
+    worker.finished.connect(lambda: done.append(True))
+    start = time.time()
+    while not done and time.time() - start < timeout:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def main(out="docs/images"):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    viewer = napari.Viewer(show=False)
+    viewer.window._qt_window.resize(1400, 850)
+    [layer] = viewer.open("sample_data/smear_blurry_region.jpg", plugin="napari-cytoqa")
+    widget = QualityControlWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Quality Control")
+    widget.image.value = layer
+    widget.tile_size.value = 128
+    widget.run()
+    wait(widget.worker)
+    for _ in range(20):
+        QApplication.processEvents()
+    viewer.reset_view()
+    viewer.screenshot(str(out / "qc_window.png"), canvas_only=False)
+    viewer.screenshot(str(out / "qc_canvas.png"), canvas_only=True)
+    # the pyramid sample, multiscale with its pixel size
+    viewer.layers.clear()
+    [slide] = viewer.open("sample_data/slide_pyramid.ome.tif", plugin="napari-cytoqa")
+    widget.image.value = slide
+    widget.tile_size.value = 256
+    widget.run()
+    wait(widget.worker)
+    for _ in range(20):
+        QApplication.processEvents()
+    viewer.reset_view()
+    viewer.screenshot(str(out / "qc_pyramid_window.png"), canvas_only=False)
+    print("slide verdict:", widget.verdict.value)
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
