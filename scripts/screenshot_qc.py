@@ -12,13 +12,18 @@ from qtpy.QtWidgets import QApplication
 from napari_cytoqa._widgets.qc_widget import QualityControlWidget
 
 
-def wait(worker, timeout=120):
+def run_and_wait(widget, layer, tile_size, timeout=120):
+    widget.image.value = layer
+    widget.tile_size.value = tile_size
+    widget.run()
     done = []
-    worker.finished.connect(lambda: done.append(True))
+    widget.worker.finished.connect(lambda: done.append(True))
     start = time.time()
     while not done and time.time() - start < timeout:
         QApplication.processEvents()
         time.sleep(0.02)
+    for _ in range(20):
+        QApplication.processEvents()
 
 
 def main(out="docs/images"):
@@ -29,24 +34,14 @@ def main(out="docs/images"):
     [layer] = viewer.open("sample_data/smear_blurry_region.jpg", plugin="napari-cytoqa")
     widget = QualityControlWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Quality Control")
-    widget.image.value = layer
-    widget.tile_size.value = 128
-    widget.run()
-    wait(widget.worker)
-    for _ in range(20):
-        QApplication.processEvents()
+    run_and_wait(widget, layer, 128)
     viewer.reset_view()
     viewer.screenshot(str(out / "qc_window.png"), canvas_only=False)
     viewer.screenshot(str(out / "qc_canvas.png"), canvas_only=True)
     # the pyramid sample, multiscale with its pixel size
     viewer.layers.clear()
     [slide] = viewer.open("sample_data/slide_pyramid.ome.tif", plugin="napari-cytoqa")
-    widget.image.value = slide
-    widget.tile_size.value = 256
-    widget.run()
-    wait(widget.worker)
-    for _ in range(20):
-        QApplication.processEvents()
+    run_and_wait(widget, slide, 256)
     viewer.reset_view()
     viewer.screenshot(str(out / "qc_pyramid_window.png"), canvas_only=False)
     print("slide verdict:", widget.verdict.value)

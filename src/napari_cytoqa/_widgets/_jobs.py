@@ -35,6 +35,7 @@ def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button
             b.enabled = True
         if stop_button is not None:
             stop_button.enabled = False
+            stop_button.changed.disconnect(worker.quit)
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_done)

@@ -55,7 +55,7 @@ class QualityControlWidget(Container):
         self.worker.errored.connect(lambda err: setattr(self.verdict, "value", "failed"))
 
     def _show(self, report, layer):
-        self.overlay = add_quality_overlay(self._viewer, report, layer)
+        add_quality_overlay(self._viewer, report, layer)
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}\n"
