@@ -115,3 +115,25 @@ def test_3d_stack_opens_with_axes(tmp_path):
     tifffile.imwrite(path, np.zeros((5, 32, 32), np.uint16))
     slide = read_slide(path)
     assert slide.shape == (5, 32, 32) and slide.axes[-2:] == "YX"
+
+
+@pytest.mark.parametrize("shape, dtype", [((512, 384), np.uint16), ((512, 384, 4), np.uint8)])
+def test_pyramid_16bit_gray_and_rgba(tmp_path, shape, dtype):
+    from napari_cytoqa.io.writer import build_pyramid, write_pyramid
+
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    path = tmp_path / "p.ome.tif"
+    write_pyramid(path, build_pyramid(data, min_size=128), pixel_size_um=1.0, tile=128)
+    slide = read_slide(path)
+    assert len(slide.levels) == 2 and slide.dtype == dtype and slide.shape == shape  # 96 < 128 stops
+    assert np.array_equal(np.asarray(slide.levels[0]), data)
+    assert slide.levels[1].shape == (256, 192) + shape[2:]
+
+
+def test_rgba_png(tmp_path, smear):
+    rgba = np.dstack([smear.image, np.full(smear.image.shape[:2], 255, np.uint8)])
+    path = tmp_path / "a.png"
+    Image.fromarray(rgba).save(path)
+    slide = read_slide(path)
+    assert slide.shape[-1] == 4 and slide.rgb

@@ -32,13 +32,14 @@ def slide_layer_data(slide) -> tuple:
 
 
 def _placement(source) -> dict:
-    """Scale/translate of the source layer's 2-D plane (level-0 pixels to world)."""
+    """Scale, translate and units of the source layer's 2-D plane (level-0 pixels to world)."""
     if source is None:
         return {}
-    return {"scale": tuple(source.scale[-2:]) if not getattr(source, "rgb", False)
-            else tuple(source.scale[:2]),
-            "translate": tuple(source.translate[-2:]) if not getattr(source, "rgb", False)
-            else tuple(source.translate[:2])}
+    place = {"scale": tuple(source.scale[-2:]), "translate": tuple(source.translate[-2:])}
+    units = getattr(source, "units", None)
+    if units is not None:
+        place["units"] = tuple(str(u) for u in units[-2:])
+    return place
 
 
 def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None) -> tuple:
@@ -76,7 +77,8 @@ def _qc_image(report, colours, name, meta, source) -> tuple:
     sy, sx = place.get("scale", (1.0, 1.0))
     oy, ox = place.get("translate", (0.0, 0.0))
     # overlay pixel r covers level-0 pixels [r*step, (r+1)*step): align pixel edges
-    return rgba, {"name": name, "rgb": True, "opacity": 0.45, "metadata": meta,
+    extra = {"units": place["units"]} if "units" in place else {}
+    return rgba, {"name": name, "rgb": True, "opacity": 0.45, "metadata": meta, **extra,
                   "scale": (sy * step_y, sx * step_x),
                   "translate": (oy + sy * (step_y - 1) / 2, ox + sx * (step_x - 1) / 2)}, "image"
 
@@ -116,6 +118,6 @@ def _update(layer, data, kwargs, layer_type) -> None:
             layer.text = kwargs["text"]
     else:
         layer.data = data
-    for key in ("scale", "translate", "metadata"):
+    for key in ("scale", "translate", "units", "metadata"):
         if key in kwargs:
             setattr(layer, key, kwargs[key])

@@ -16,9 +16,8 @@ def viewer_widget(make_napari_viewer):
 
 def _run(qtbot, widget, timeout=60000):
     widget.run()
-    with qtbot.waitSignal(widget.worker.finished, timeout=timeout):
-        pass
-    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=5000)
+    # the run button is disabled until the worker has finished and its results are drawn
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
 
 
 def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp_path):
@@ -81,7 +80,5 @@ def test_stop_button_aborts(qtbot, viewer_widget):
 def test_bad_layer_reports_error(qtbot, viewer_widget):
     viewer, widget = viewer_widget
     widget.image.value = viewer.add_image(np.zeros((3, 40, 40), np.uint8), name="stack")
-    widget.run()
-    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
-        pass
+    _run(qtbot, widget, timeout=30000)
     assert widget.verdict.value == "failed" and "stack QC" not in viewer.layers

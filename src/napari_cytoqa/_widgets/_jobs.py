@@ -10,10 +10,12 @@ def _drive(gen_factory):
     return (yield from gen_factory())
 
 
-def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button=None):
+def start_job(gen_factory, *, description: str, on_done, on_error=None, on_abort=None,
+              buttons=(), stop_button=None):
     """Run ``gen_factory()`` (a generator yielding ``(done, total)`` and returning a result)
-    in a worker thread. ``on_done(result)`` runs on the GUI thread. Run buttons are
-    disabled while the job runs; ``stop_button`` quits it between steps."""
+    in a worker thread. ``on_done(result)``, ``on_error(exc)`` and ``on_abort()`` run on
+    the GUI thread (connected before the thread starts). Run buttons are disabled while
+    the job runs; ``stop_button`` quits it between steps."""
     worker = create_worker(_drive, gen_factory, _start_thread=False, _ignore_errors=True)
     bar = napari_progress(total=0, desc=description)
 
@@ -23,7 +25,9 @@ def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button
             bar.total = total
         bar.update(done - bar.n)
 
-    def on_error(err):
+    def report_error(err):
+        if on_error is not None:
+            on_error(err)
         if isinstance(err, (ValueError, OSError)):  # bad input: a clear message is enough
             show_error(f"{description} failed: {err}")
         else:  # a bug: napari's notification with the traceback
@@ -39,8 +43,10 @@ def start_job(gen_factory, *, description: str, on_done, buttons=(), stop_button
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_done)
-    worker.errored.connect(on_error)
+    worker.errored.connect(report_error)
     worker.aborted.connect(lambda: show_info(f"{description} stopped"))
+    if on_abort is not None:
+        worker.aborted.connect(on_abort)
     worker.finished.connect(finish)
     for b in buttons:
         b.enabled = False

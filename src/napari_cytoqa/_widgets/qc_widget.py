@@ -50,9 +50,9 @@ class QualityControlWidget(Container):
         self.worker = start_job(lambda: iter_assess_quality(levels, **options),
                                 description=f"Quality check of {layer.name}",
                                 on_done=lambda report: self._show(report, layer),
+                                on_error=lambda err: setattr(self.verdict, "value", "failed"),
+                                on_abort=lambda: setattr(self.verdict, "value", "stopped"),
                                 buttons=(self.run_button,), stop_button=self.stop_button)
-        self.worker.aborted.connect(lambda: setattr(self.verdict, "value", "stopped"))
-        self.worker.errored.connect(lambda err: setattr(self.verdict, "value", "failed"))
 
     def _show(self, report, layer):
         add_quality_overlay(self._viewer, report, layer)
