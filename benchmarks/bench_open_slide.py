@@ -85,7 +85,8 @@ import json, sys, time
 P = sys.argv[1]; out = {{}}
 {body}
 # VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's over exec)
-out['peak_rss_mb'] = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024
+hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
+out['peak_rss_mb'] = int(hwm.split()[1]) / 1024
 print(json.dumps(out))
 """
 

@@ -56,7 +56,8 @@ def qc_throughput():
     best = max(((lap_v < th) == truth).mean() for th in np.unique(lap_v))
     print(f"\nsharp (0-3) vs blurry (7-10), {len(truth)} held-out synthetic images, both modalities")
     print(f"{'cytoqa classical':40s} accuracy {acc_ours:.3f}")
-    print(f"{'best single Laplacian-variance threshold':40s} accuracy {best:.3f} (threshold fit on the test set)")
+    print(f"{'best single Laplacian-variance threshold':40s} accuracy {best:.3f} "
+          "(threshold fit on the test set)")
 
 
 def overlay_cost():

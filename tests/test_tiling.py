@@ -39,7 +39,8 @@ def test_image_smaller_than_tile():
     assert g.boxes.tolist() == [[0, 0, 50, 60]]
 
 
-@pytest.mark.parametrize("bad", [dict(tile_size=0), dict(tile_size=8, stride=0), dict(tile_size=8, edge="wrap")])
+@pytest.mark.parametrize("bad", [dict(tile_size=0), dict(tile_size=8, stride=0),
+                                 dict(tile_size=8, edge="wrap")])
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         tile_grid((10, 10), **bad)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from .quality.render import VERDICT_COLORS
-from .tiling import tile_grid, values_to_grid
 
 #: Above this many tiles the QC overlay is a low-resolution image, not shapes.
 MAX_SHAPES = 2000
@@ -62,7 +61,8 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     text = {"string": "{blur_level:.1f}", "size": 10, "color": "white",
             "anchor": "center"} if len(df) <= 400 else None
     kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
-              "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features, "metadata": meta, **_placement(source)}
+              "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features,
+              "metadata": meta, **_placement(source)}
     if text:
         kwargs["text"] = text
     return list(rects), kwargs, "shapes"
