@@ -11,7 +11,7 @@ REQUIRED = ["y0", "x0", "y1", "x1", "p_blurry", "focus", "p_valid", "valid", "gr
 
 
 def test_report_interface(smear):
-    r = assess_quality(smear.image, tile_size=256)
+    r = assess_quality(smear.image, tile_size=256, method="classical")
     assert isinstance(r.tiles, pd.DataFrame) and len(r.tiles) == 4
     assert set(REQUIRED) <= set(r.tiles.columns)
     assert r.verdict == "sharp" and r.valid and r.p_blurry < 0.5
@@ -21,7 +21,7 @@ def test_report_interface(smear):
 
 
 def test_blurry_image(blurry_smear):
-    r = assess_quality(blurry_smear.image, tile_size=256)
+    r = assess_quality(blurry_smear.image, tile_size=256, method="classical")
     assert r.verdict == "blurry" and r.p_blurry > 0.5 and r.blur_level > 6
     assert r.grade in ("bad", "fair")
 
@@ -30,21 +30,21 @@ def test_blurry_image(blurry_smear):
 def test_blur_levels_rank_in_order_for_both_modalities(seed):
     for make in (make_smear, make_fluorescence):
         levels = [assess_quality(make((256, 256), seed=seed, blur_level=lv).image,
-                                 tile_size=256).blur_level for lv in (0, 4, 8)]
+                                 tile_size=256, method="classical").blur_level for lv in (0, 4, 8)]
         assert levels[0] < levels[1] < levels[2], (make.__name__, levels)
 
 
 def test_focus_is_contrast_invariant(smear):
     gray = smear.image.mean(-1)
-    a = assess_quality(gray.astype(np.uint8), tile_size=256).focus
+    a = assess_quality(gray.astype(np.uint8), tile_size=256, method="classical").focus
     low = (128 + (gray - 128) * 0.3).astype(np.uint8)  # faint stain, same structure
-    b = assess_quality(low, tile_size=256).focus
+    b = assess_quality(low, tile_size=256, method="classical").focus
     assert abs(a - b) < 0.1
 
 
 def test_spatially_varying_blur_is_localised():
     s = smear_with_blurry_region((512, 1024), level=8)
-    r = assess_quality(s.image, tile_size=128)
+    r = assess_quality(s.image, tile_size=128, method="classical")
     left = r.tiles[r.tiles.x1 <= 512]
     right = r.tiles[r.tiles.x0 >= 700]
     assert (left.verdict == "sharp").mean() > 0.9 and (right.verdict == "blurry").mean() > 0.9
@@ -54,19 +54,19 @@ def test_empty_tiles_are_empty_not_blurry():
     s = make_smear((512, 512), seed=4)
     img = s.image.copy()
     img[:, 256:] = np.median(s.image.reshape(-1, 3), axis=0).astype(np.uint8)  # blank background half
-    r = assess_quality(img, tile_size=128)
+    r = assess_quality(img, tile_size=128, method="classical")
     assert (r.tiles[r.tiles.x0 >= 256].verdict == "empty").all()
     assert r.verdict == "sharp"
 
 
 def test_fluorescence_16bit(fluo):
-    r = assess_quality(fluo.image, tile_size=128)
+    r = assess_quality(fluo.image, tile_size=128, method="classical")
     assert r.verdict == "sharp" and (r.tiles.verdict != "invalid").all()
 
 
 def test_dark_ring_flags_corners():
     img = dark_ring(make_smear((512, 512), seed=6).image, radius=0.4, seed=1)
-    r = assess_quality(img, tile_size=128)
+    r = assess_quality(img, tile_size=128, method="classical")
     assert r.dark_ring
     corners = r.tiles[(r.tiles.row.isin([0, 3])) & (r.tiles.col.isin([0, 3]))]
     assert (corners.verdict == "invalid").all() and (corners.flag == "dark_edge").all()
@@ -74,7 +74,8 @@ def test_dark_ring_flags_corners():
 
 @pytest.mark.parametrize("weighting", ["none", "size", "rgb_var", "rgb_var_size", "sat_var", "sat_var_size"])
 def test_every_weighting_runs(smear, weighting):
-    r = assess_quality(smear.image[:300, :400], tile_size=128, weighting=weighting)
+    r = assess_quality(smear.image[:300, :400], tile_size=128, weighting=weighting,
+                       method="classical")
     partial = r.tiles.fraction < 1
     if weighting.endswith("size"):
         assert (r.tiles.loc[partial, "weight"] > 0).all()
@@ -85,7 +86,7 @@ def test_every_weighting_runs(smear, weighting):
 def test_pyramid_level_reports_level0_coordinates(pyramid_file):
     path, _ = pyramid_file
     with read_slide(path) as slide:
-        r = assess_quality(slide, tile_size=128, level=1)
+        r = assess_quality(slide, tile_size=128, level=1, method="classical")
     assert r.downsample == (2.0, 2.0) and r.level == 1
     assert r.tiles[["y1", "x1"]].to_numpy().max() == 1024
     assert r.tiles.iloc[0][["y0", "x0", "y1", "x1"]].tolist() == [0, 0, 256, 256]
@@ -95,11 +96,13 @@ def test_pyramid_level_reports_level0_coordinates(pyramid_file):
 
 def test_progress_and_cancel(smear):
     calls = []
-    assess_quality(smear.image, tile_size=64, batch_size=8, progress=lambda d, t: calls.append((d, t)))
+    assess_quality(smear.image, tile_size=64, batch_size=8, method="classical",
+                   progress=lambda d, t: calls.append((d, t)))
     assert calls[0] == (0, 64) and calls[-1] == (64, 64)
     with pytest.raises(Cancelled):
-        assess_quality(smear.image, tile_size=64, batch_size=8, cancel=lambda: True)
-    gen = iter_assess_quality(smear.image, tile_size=64)
+        assess_quality(smear.image, tile_size=64, batch_size=8, method="classical",
+                       cancel=lambda: True)
+    gen = iter_assess_quality(smear.image, tile_size=64, method="classical")
     assert next(gen) == (0, 64)
     gen.close()
 
@@ -119,7 +122,7 @@ def test_3d_stack_is_a_clear_error():
 
 
 def test_all_zero_image_is_empty():
-    r = assess_quality(np.zeros((300, 300), np.uint8), tile_size=128)
+    r = assess_quality(np.zeros((300, 300), np.uint8), tile_size=128, method="classical")
     assert r.verdict == "empty" and not r.valid and np.isnan(r.p_blurry)
     assert (r.tiles.verdict == "empty").all()
 
@@ -127,15 +130,15 @@ def test_all_zero_image_is_empty():
 def test_nan_pixels_count_as_background(smear):
     img = smear.image.mean(-1).astype(np.float32) / 255
     img[:100, :100] = np.nan
-    r = assess_quality(img, tile_size=256)
+    r = assess_quality(img, tile_size=256, method="classical")
     assert r.verdict == "sharp" and np.isfinite(r.tiles.focus).all()
     with pytest.raises(ValueError, match="finite"):
         assess_quality(np.full((64, 64), np.nan, np.float32))
 
 
 def test_other_dtypes(smear):
-    assert assess_quality(smear.image > 128, tile_size=256).tiles.shape[0] == 4  # bool
-    assert assess_quality(smear.image.astype(np.float64) * 1000, tile_size=256).verdict == "sharp"
+    assert assess_quality(smear.image > 128, tile_size=256, method="classical").tiles.shape[0] == 4  # bool
+    assert assess_quality(smear.image.astype(np.float64) * 1000, tile_size=256, method="classical").verdict == "sharp"
     with pytest.raises(ValueError, match="pixel type"):
         assess_quality(np.zeros((64, 64), np.complex64))
     with pytest.raises(ValueError, match="weighting"):
@@ -146,5 +149,5 @@ def test_other_dtypes(smear):
 
 def test_input_is_not_modified(smear):
     before = smear.image.copy()
-    assess_quality(smear.image, tile_size=128)
+    assess_quality(smear.image, tile_size=128, method="classical")
     assert np.array_equal(before, smear.image)

@@ -57,8 +57,8 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     face = colours.copy()
     face[:, 3] = 0.18
     features = df[list(FEATURE_COLUMNS)].reset_index(drop=True)
-    # blur level at each tile centre; the verdict is the colour (text only while it stays legible)
-    text = {"string": "{blur_level:.1f}", "size": 10, "color": "white",
+    # blur level and grade at each tile centre; the verdict is the colour (text while legible)
+    text = {"string": "{blur_level:.1f}\n{grade}", "size": 9, "color": "white",
             "anchor": "center"} if len(df) <= 400 else None
     kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
               "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features,

@@ -26,6 +26,7 @@ def _qc(args) -> int:
         try:
             with read_slide(path) as slide:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
+                                          model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level)
                 with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
                     try:
@@ -55,6 +56,14 @@ def _qc(args) -> int:
     return 1 if failed else 0
 
 
+def _models(args) -> int:
+    from .models import list_models
+
+    for spec in list_models(task=args.task):
+        print(f"{spec.name:28s} {spec.task:10s} {spec.source:8s} {spec.architecture:18s} {spec.alias}")
+    return 0
+
+
 def _sample_data(args) -> int:
     from .synthetic.samples import write_sample_data
 
@@ -75,10 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--out", required=True, help="output directory")
     qc.add_argument("--tile-size", type=int, default=512)
     qc.add_argument("--level", type=int, default=0, help="pyramid level to analyse")
-    qc.add_argument("--method", default="classical", choices=sorted(METHODS))
+    qc.add_argument("--method", default="learned", choices=list(METHODS))
+    qc.add_argument("--model", default=None, help="quality model name or alias (see `cytoqa models`)")
+    qc.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, …")
     qc.add_argument("--weighting", default="rgb_var", choices=WEIGHTINGS)
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
+    md = sub.add_parser("models", help="list the models in the registry")
+    md.add_argument("--task", default=None)
+    md.set_defaults(func=_models)
     sd = sub.add_parser("sample-data", help="write the synthetic sample images")
     sd.add_argument("--out", default="sample_data")
     sd.set_defaults(func=_sample_data)

@@ -8,9 +8,18 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, S
 from napari.utils.notifications import show_info, show_warning
 
 from .._layers import add_quality_overlay
+from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
+from ..quality.learned import DEFAULT_MODEL
 from ..tiling import WEIGHTINGS
 from ._jobs import start_job
+
+
+def _quality_models(_widget=None):
+    """Registry models of task "quality" as (label, name), the default first; re-read on every
+    reset so user-trained models appear without restarting napari."""
+    specs = sorted(list_models(task="quality"), key=lambda s: (s.name != DEFAULT_MODEL, s.name))
+    return [(f"{s.display_name} [{s.source}]", s.name) for s in specs]
 
 
 class QualityControlWidget(Container):
@@ -23,16 +32,18 @@ class QualityControlWidget(Container):
         self.image = create_widget(annotation=napari.layers.Image, label="image")
         self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
-        self.method = ComboBox(choices=sorted(METHODS), value="classical", label="method")
+        self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
+        self.model = ComboBox(choices=_quality_models, label="model")
         self.weighting = ComboBox(choices=list(WEIGHTINGS), value="rgb_var", label="weighting")
         self.run_button = PushButton(text="Run quality check")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
-        self.extend([self.image, self.tile_size, self.level, self.method, self.weighting,
+        self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
                      self.run_button, self.stop_button, self.verdict, self.csv_path,
                      self.export_button])
+        self.method.changed.connect(lambda m: setattr(self.model, "enabled", m == "learned"))
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
@@ -46,6 +57,8 @@ class QualityControlWidget(Container):
         levels = list(layer.data) if layer.multiscale else [layer.data]
         options = dict(tile_size=self.tile_size.value, method=self.method.value,
                        weighting=self.weighting.value, level=min(self.level.value, len(levels) - 1))
+        if self.method.value == "learned":
+            options["model"] = self.model.value
         self.verdict.value = "running…"
         self.worker = start_job(lambda: iter_assess_quality(levels, **options),
                                 description=f"Quality check of {layer.name}",

@@ -10,13 +10,14 @@ import pandas as pd
 from ..tiling import WEIGHTINGS, read_tile, tile_grid, tile_weight
 from .calibration import grade as grade_of
 from .classical import ClassicalScorer
+from .learned import DEFAULT_MODEL, LearnedScorer
 from .measures import IntensityStats
 from .report import QualityReport, slide_summary, tile_verdicts
 
 log = logging.getLogger(__name__)
 
-#: Scorer factories by method name: ``factory(stats) -> scorer`` with ``score_batch(tiles)``.
-METHODS = {"classical": ClassicalScorer}
+#: Scorer factories by method name: ``factory(stats, **options) -> scorer`` with ``score_batch(tiles)``.
+METHODS = {"learned": LearnedScorer, "classical": ClassicalScorer}
 MIN_SIDE = 16
 MAX_STAT_PIXELS = 2_000_000
 
@@ -65,8 +66,9 @@ def _stats_sample(levels, level, grid):
     return np.concatenate(tiles)[:, None] if arr.ndim == 2 else np.concatenate(tiles)[:, None, :]
 
 
-def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "classical",
-                        weighting: str = "rgb_var", level: int = 0, batch_size: int = 16):
+def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
+                        model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
+                        level: int = 0, batch_size: int = 16):
     """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
     and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
     generator stops the work between batches."""
@@ -84,7 +86,8 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "cla
     ts = (min(int(ts[0]), h), min(int(ts[1]), w))
     grid = tile_grid((h, w), ts, stride=stride, edge="pad")
     stats = IntensityStats.from_sample(_stats_sample(levels, level, grid), arr.dtype)
-    scorer = METHODS[method](stats)
+    options = {"model": model or DEFAULT_MODEL, "device": device} if method == "learned" else {}
+    scorer = METHODS[method](stats, **options)
     down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
@@ -98,7 +101,8 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "cla
             scores["weight"] = tile_weight(tile, strategy, float(fractions[i]))
             rows.append(scores)
         yield len(rows), total
-    return _build_report(grid, rows, stats, down, method, weighting, ts, level, levels[0].shape)
+    name = f"{method}:{options['model']}" if options else method
+    return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape)
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0) -> QualityReport:
@@ -109,8 +113,9 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0)
                          "fraction": grid.fraction})
     df = pd.concat([head, df], axis=1)
     df["valid"] = df["p_valid"] >= 0.5
-    df["grade"] = [grade_of(lv, nz) if (ok and c) else ("bad" if not ok else "")
-                   for lv, nz, ok, c in zip(df["blur_level"], df["noise"], df["valid"], df["has_content"])]
+    graded = df["grade"] if "grade" in df else [grade_of(lv, nz) for lv, nz in zip(df["blur_level"], df["noise"])]
+    df["grade"] = [g if (ok and c) else ("bad" if not ok else "")
+                   for g, ok, c in zip(graded, df["valid"], df["has_content"])]
     df["verdict"] = tile_verdicts(df)
     total_w = df["weight"].sum()
     if total_w > 0:
@@ -121,9 +126,9 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0)
                          downsample=down, image_shape=tuple(shape0), **agg)
 
 
-def assess_quality(image, *, tile_size=512, stride=None, method: str = "classical",
-                   weighting: str = "rgb_var", level: int = 0, batch_size: int = 16,
-                   progress=None, cancel=None) -> QualityReport:
+def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
+                   model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
+                   level: int = 0, batch_size: int = 16, progress=None, cancel=None) -> QualityReport:
     """Judge focus, content and validity per tile and for the whole image.
 
     Parameters
@@ -137,7 +142,13 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "classica
     stride : int, optional
         Step between tiles; defaults to ``tile_size``.
     method : str
-        A key of :data:`METHODS` (``"classical"``).
+        ``"learned"`` (the quality network; default) or ``"classical"`` (band-energy
+        focus measures, no model), the keys of :data:`METHODS`.
+    model : str, optional
+        Registry name or alias of the quality model (``"learned"`` only); default
+        ``"cytoqa-quality"``. See :func:`napari_cytoqa.models.list_models`.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), or a torch device string.
     weighting : str
         Seed 000's tile weighting for the slide aggregate (see
         :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.
@@ -159,8 +170,8 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "classica
     >>> report.verdict, len(report.tiles)
     ('sharp', 4)
     """
-    gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method,
-                              weighting=weighting, level=level, batch_size=batch_size)
+    gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
+                              device=device, weighting=weighting, level=level, batch_size=batch_size)
     try:
         while True:
             done, total = next(gen)

@@ -139,3 +139,17 @@ def dark_fraction(lum: np.ndarray, full: float) -> float:
 def clipped_fraction(lum: np.ndarray, full: float) -> float:
     """Share of pixels at (or within 0.5% of) full scale."""
     return float((lum >= 0.995 * full).mean())
+
+
+def quick_measures(tile: np.ndarray, stats: IntensityStats) -> dict:
+    """Content, dark, clipped and noise of a tile at a fraction of the classical cost:
+    content and exposure on a 4×-decimated tile, noise at full resolution."""
+    lum = luminance(tile)
+    finite = np.where(np.isfinite(lum), lum, stats.background)
+    g = normalise(finite, stats)
+    h, w = (g.shape[0] // 4) * 4, (g.shape[1] // 4) * 4
+    small = g[:h, :w].reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3)) if h and w else g
+    smooth = ndi.gaussian_filter(small, 0.5, mode="reflect")
+    dark = dark_fraction(finite[::2, ::2], stats.full_scale) if stats.polarity == "dark_on_light" else 0.0
+    return {"content": content_fraction(small, stats.polarity, smoothed=smooth), "dark": dark,
+            "clipped": clipped_fraction(finite[::2, ::2], stats.full_scale), "noise": noise_sigma(g)}

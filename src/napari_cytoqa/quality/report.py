@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..tiling import aggregate
-from .calibration import grade as grade_of
+from .calibration import GRADES
 
 VERDICTS = ("sharp", "blurry", "empty", "invalid")
 
@@ -101,16 +101,20 @@ def slide_summary(df: pd.DataFrame, stats) -> dict:
         p_blurry = aggregate(df.loc[usable, "p_blurry"], w[usable])
         focus = aggregate(df.loc[usable, "focus"], w[usable])
         level = aggregate(df.loc[usable, "blur_level"], w[usable])
-        noise = aggregate(df.loc[usable, "noise"], w[usable])
+        rank = aggregate(df.loc[usable, "grade"].map(GRADES.index), w[usable])
     else:
-        p_blurry = focus = level = noise = float("nan")
-    p_valid = aggregate(df["p_valid"], w)
+        p_blurry = focus = level = rank = float("nan")
+    content = df["has_content"].to_numpy()
+    # validity is judged where there is something to judge; blank tiles say nothing
+    p_valid = aggregate(df.loc[content, "p_valid"], w[content]) if content.any() else \
+        aggregate(df["p_valid"], w)
     valid = bool(p_valid >= 0.5 and df["has_content"].any())
     if not valid:
         verdict = "invalid" if df["has_content"].any() else "empty"
     else:
         verdict = "blurry" if p_blurry >= 0.5 else "sharp"
-    grade = grade_of(level, noise) if valid else ("bad" if verdict == "invalid" else "")
+    grade = GRADES[int(round(rank))] if valid and np.isfinite(rank) else \
+        ("bad" if verdict == "invalid" else "")
     fs = stats.full_scale
     exposure = {
         "underexposed": bool(stats.polarity == "dark_on_light" and stats.background < 0.35 * fs),

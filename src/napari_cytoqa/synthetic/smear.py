@@ -99,13 +99,69 @@ def _draw_red_cells(conc, labels, centres, rng, next_id):
     return classes, next_id
 
 
+def _render_smear(shape, rng, *, cell_density, red_cell_density, debris_density, cell_radius,
+                  stain, scale):
+    """The clean optical image (float RGB, before optics and camera) and its ground truth."""
+    h, w = shape
+    stains = _stain_matrix(stain, rng)
+    conc = np.zeros((h, w, 3), dtype=np.float64)
+    labels = np.zeros((h, w), dtype=np.int32)
+    area = h * w / scale**2
+    n_cells = rng.poisson(cell_density * area)
+    radii = rng.uniform(*cell_radius, n_cells) * scale
+    cells = place_centres(n_cells, radii, shape, rng, min_gap=0.8)
+    classes, next_id = _draw_cells(conc, labels, cells, rng, 1)
+    n_red = rng.poisson(red_cell_density * area)
+    red_radii = rng.uniform(5.5, 8.0, n_red) * scale
+    reds = place_centres(n_red, red_radii, shape, rng, min_gap=0.9,
+                         taken=[(y, x, r) for y, x, r in cells])
+    red_classes, _ = _draw_red_cells(conc, labels, reds, rng, next_id)
+    for _ in range(rng.poisson(debris_density * area)):
+        speck = blob(rng.uniform(0.8, 2.5) * scale, rng, roughness=0.3)
+        stamp(conc[..., 0:1], speck, int(rng.uniform(0, h)), int(rng.uniform(0, w)), rng.uniform(0.3, 1.0))
+    conc[..., 1] += 0.03 + _smooth_field(shape, rng, 64, 0.02).clip(-0.03, None)  # plasma film
+    od = conc @ stains
+    lamp = np.array([0.95, 0.93, 0.94]) * rng.uniform(0.9, 1.0)
+    illum = 1.0 + _smooth_field(shape, rng, 128, 0.05)
+    optical = lamp * illum[..., None] * np.exp(-od)
+    return optical, labels, np.array(classes + red_classes, dtype=np.int32), stains
+
+
+def _smear_image(optical, level, noise, scale, rng):
+    blurred = defocus(optical, level, in_focus_psf=True, pixel_size_um=0.5 / scale)
+    blurred = blurred + rng.normal(0, noise, blurred.shape)
+    return np.clip(np.rint(blurred * 255), 0, 255).astype(np.uint8)
+
+
+def smear_series(shape=(512, 512), levels=range(11), *, cell_density: float = 4e-4,
+                 red_cell_density: float = 1.2e-3, debris_density: float = 2e-4,
+                 cell_radius=(9.0, 16.0), stain="random", noise: float = 0.01, scale: float = 1.0,
+                 seed=None) -> list[SyntheticImage]:
+    """One smear seen at several blur ``levels`` (a z-series like seed 003's BBBC006).
+
+    ``scale`` is the magnification relative to the default optics (cells ``scale`` × larger in
+    pixels, pixel size 0.5/``scale`` µm), so a blur level keeps its meaning in µm of defocus.
+    """
+    rng = np.random.default_rng(seed)
+    optical, labels, classes, stains = _render_smear(
+        shape, rng, cell_density=cell_density, red_cell_density=red_cell_density,
+        debris_density=debris_density, cell_radius=cell_radius, stain=stain, scale=scale)
+    boxes = boxes_from_labels(labels)
+    return [SyntheticImage(_smear_image(optical, lv, noise, scale, rng), labels, classes, boxes,
+                           "brightfield", {"stains": stains, "blur_level": float(lv),
+                                           "pixel_size_um": 0.5 / scale})
+            for lv in levels]
+
+
 def make_smear(shape=(512, 512), *, cell_density: float = 4e-4, red_cell_density: float = 1.2e-3,
                debris_density: float = 2e-4, cell_radius=(9.0, 16.0), stain="random",
-               blur_level: float = 0.0, noise: float = 0.01, seed=None) -> SyntheticImage:
+               blur_level: float = 0.0, noise: float = 0.01, scale: float = 1.0,
+               seed=None) -> SyntheticImage:
     """A brightfield stained smear (``uint8`` RGB) with nucleated cells, red cells and debris.
 
-    Densities are objects per pixel; ``blur_level`` (0–10) defocuses the clean
-    optical image through the physical PSF before camera noise is added.
+    Densities are objects per (unscaled) pixel; ``blur_level`` (0–10) defocuses the clean
+    optical image through the physical PSF before camera noise is added; ``scale``
+    magnifies (see :func:`smear_series`).
 
     Examples
     --------
@@ -113,74 +169,59 @@ def make_smear(shape=(512, 512), *, cell_density: float = 4e-4, red_cell_density
     >>> s.image.shape, s.image.dtype
     ((256, 256, 3), dtype('uint8'))
     """
+    return smear_series(shape, [blur_level], cell_density=cell_density,
+                        red_cell_density=red_cell_density, debris_density=debris_density,
+                        cell_radius=cell_radius, stain=stain, noise=noise, scale=scale, seed=seed)[0]
+
+
+def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.2e-3,
+                        nucleus_radius=(6.0, 11.0), dtype=np.uint16, clustered: float = 0.3,
+                        scale: float = 1.0, peak: float = 2500.0, seed=None) -> list[SyntheticImage]:
+    """One fluorescence field at several blur ``levels`` (see :func:`smear_series`)."""
     rng = np.random.default_rng(seed)
     h, w = shape
-    stains = _stain_matrix(stain, rng)
-    conc = np.zeros((h, w, 3), dtype=np.float64)
-    labels = np.zeros((h, w), dtype=np.int32)
-    area = h * w
-    n_cells = rng.poisson(cell_density * area)
-    radii = rng.uniform(*cell_radius, n_cells)
-    cells = place_centres(n_cells, radii, shape, rng, min_gap=0.8)
-    classes, next_id = _draw_cells(conc, labels, cells, rng, 1)
-    n_red = rng.poisson(red_cell_density * area)
-    red_radii = rng.uniform(5.5, 8.0, n_red)
-    reds = place_centres(n_red, red_radii, shape, rng, min_gap=0.9,
-                         taken=[(y, x, r) for y, x, r in cells])
-    red_classes, _ = _draw_red_cells(conc, labels, reds, rng, next_id)
-    for _ in range(rng.poisson(debris_density * area)):
-        speck = blob(rng.uniform(0.8, 2.5), rng, roughness=0.3)
-        stamp(conc[..., 0:1], speck, int(rng.uniform(0, h)), int(rng.uniform(0, w)), rng.uniform(0.3, 1.0))
-    conc[..., 1] += 0.03 + _smooth_field(shape, rng, 64, 0.02).clip(-0.03, None)  # plasma film
-    od = conc @ stains
-    lamp = np.array([0.95, 0.93, 0.94]) * rng.uniform(0.9, 1.0)
-    illum = 1.0 + _smooth_field(shape, rng, 128, 0.05)
-    optical = lamp * illum[..., None] * np.exp(-od)
-    optical = defocus(optical, blur_level, in_focus_psf=True)
-    optical = optical + rng.normal(0, noise, optical.shape)
-    image = np.clip(np.rint(optical * 255), 0, 255).astype(np.uint8)
-    all_classes = np.array(classes + red_classes, dtype=np.int32)
-    return SyntheticImage(image, labels, all_classes, boxes_from_labels(labels), "brightfield",
-                          {"stains": stains, "blur_level": float(blur_level), "pixel_size_um": 0.5})
-
-
-def make_fluorescence(shape=(512, 512), *, nucleus_density: float = 1.2e-3,
-                      nucleus_radius=(6.0, 11.0), blur_level: float = 0.0, dtype=np.uint16,
-                      clustered: float = 0.3, seed=None) -> SyntheticImage:
-    """A fluorescence field of nuclei (bright on dark) with shot and read noise.
-
-    ``dtype`` is ``uint16`` (12-bit camera counts on an offset) or ``uint8``.
-    ``clustered`` is the fraction of nuclei placed touching another.
-    """
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    n = rng.poisson(nucleus_density * h * w)
-    radii = rng.uniform(*nucleus_radius, n)
-    centres = place_centres(n, radii, shape, rng, min_gap=0.75)
+    n = rng.poisson(nucleus_density * h * w / scale**2)
+    radii = rng.uniform(*nucleus_radius, n) * scale
+    centres = _cluster(place_centres(n, radii, shape, rng, min_gap=0.75), clustered, rng)
     signal = np.zeros((h, w), dtype=np.float64)
     labels = np.zeros((h, w), dtype=np.int32)
     next_id = 1
-    centres = _cluster(centres, clustered, rng)
     for cy, cx, r in centres:
         nuc = blob(r, rng, roughness=0.08)
-        shaped = nuc * (1 + 0.2 * texture(nuc.shape, rng, sigma=1.2))
+        shaped = nuc * (1 + 0.2 * texture(nuc.shape, rng, sigma=1.2 * scale))
         region = stamp(signal, np.clip(shaped, 0, None), cy, cx, rng.uniform(0.4, 1.0))
         if region is None:
             continue
         sl, m = region
         labels[sl][(m > 0.5) & (labels[sl] == 0)] = next_id
         next_id += 1
-    signal = defocus(signal, blur_level, in_focus_psf=True)
-    peak = 2500.0
-    photons = rng.poisson(np.clip(signal, 0, None) * peak + 30.0).astype(np.float64)
-    counts = 100.0 + photons + rng.normal(0, 4.0, signal.shape)
-    if np.dtype(dtype) == np.uint8:
-        counts = counts / 4095.0 * 255.0
-    image = np.clip(np.rint(counts), 0, np.iinfo(dtype).max).astype(dtype)
     labels, _, _ = _relabel(labels)
     classes = np.ones(int(labels.max()), dtype=np.int32)
-    return SyntheticImage(image, labels, classes, boxes_from_labels(labels), "fluorescence",
-                          {"blur_level": float(blur_level), "pixel_size_um": 0.5})
+    boxes = boxes_from_labels(labels)
+    out = []
+    for lv in levels:
+        blurred = defocus(signal, lv, in_focus_psf=True, pixel_size_um=0.5 / scale)
+        photons = rng.poisson(np.clip(blurred, 0, None) * peak + 30.0).astype(np.float64)
+        counts = 100.0 + photons + rng.normal(0, 4.0, signal.shape)
+        if np.dtype(dtype) == np.uint8:
+            counts = counts / 4095.0 * 255.0
+        image = np.clip(np.rint(counts), 0, np.iinfo(dtype).max).astype(dtype)
+        out.append(SyntheticImage(image, labels, classes, boxes, "fluorescence",
+                                  {"blur_level": float(lv), "pixel_size_um": 0.5 / scale}))
+    return out
+
+
+def make_fluorescence(shape=(512, 512), *, nucleus_density: float = 1.2e-3,
+                      nucleus_radius=(6.0, 11.0), blur_level: float = 0.0, dtype=np.uint16,
+                      clustered: float = 0.3, scale: float = 1.0, seed=None) -> SyntheticImage:
+    """A fluorescence field of nuclei (bright on dark) with shot and read noise.
+
+    ``dtype`` is ``uint16`` (12-bit camera counts on an offset) or ``uint8``.
+    ``clustered`` is the fraction of nuclei placed touching another.
+    """
+    return fluorescence_series(shape, [blur_level], nucleus_density=nucleus_density,
+                               nucleus_radius=nucleus_radius, dtype=dtype, clustered=clustered,
+                               scale=scale, seed=seed)[0]
 
 
 def _cluster(centres, fraction, rng):

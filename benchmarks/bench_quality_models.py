@@ -1,0 +1,82 @@
+"""Quality-model throughput on this CPU: ours vs seed 000's method, side by side in one run.
+
+    python benchmarks/bench_quality_models.py [--repeats 3]
+
+Per 2592 × 1944 RGB image (seed 000's camera):
+- seed 000: torchvision ResNet18 at 224 × 224 over the whole 500 × 500 tiles (partial edge
+  tiles dropped), tiles bilinearly resized, one batch, RGB-variance ensemble;
+- cytoqa learned: ``assess_quality(method="learned")`` end to end (512-px tiles, 4 native
+  96-px crops per tile, content/exposure measures, aggregation);
+- cytoqa classical: ``assess_quality(method="classical")``.
+Speed does not depend on weight values, so the ResNet18 runs with random weights. Each method
+runs in its own process (peak memory = its VmHWM, imports and model included), after one
+warm-up image; the figure is the median of ``--repeats`` images.
+"""
+import argparse
+import json
+import subprocess
+import sys
+
+BODY = {
+    "seed 000: ResNet18 @224 over 500-px tiles": """
+import torch, torch.nn.functional as F
+from torchvision.models import resnet18
+from napari_cytoqa.tiling import tile_grid, read_tile, tile_weight, aggregate
+net = resnet18(weights=None).eval()
+def run(img):
+    g = tile_grid(img.shape, 500, edge="drop")
+    tiles = [read_tile(img, b) for b in g.boxes]
+    x = torch.stack([torch.as_tensor(t).permute(2, 0, 1).float() / 255 for t in tiles])
+    x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        p = torch.softmax(net(x), 1)[:, 0].numpy()
+    aggregate(p, [tile_weight(t, "rgb_var") for t in tiles])
+    return len(tiles)
+""",
+    "cytoqa learned (512-px tiles, 4 crops of 96)": """
+from napari_cytoqa import assess_quality
+def run(img):
+    return len(assess_quality(img, tile_size=512, method="learned", device="cpu").tiles)
+""",
+    "cytoqa classical (512-px tiles)": """
+from napari_cytoqa import assess_quality
+def run(img):
+    return len(assess_quality(img, tile_size=512, method="classical").tiles)
+""",
+}
+
+RUNNER = """
+import json, time, numpy as np, torch
+from napari_cytoqa.synthetic import make_smear
+{body}
+imgs = [make_smear((1944, 2592), seed=s).image for s in range({n} + 1)]
+run(imgs[0])
+times = []
+for img in imgs[1:]:
+    t = time.perf_counter(); n = run(img); times.append(time.perf_counter() - t)
+hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
+print(json.dumps({{"seconds": float(np.median(times)), "tiles": n, "threads": torch.get_num_threads(),
+                  "peak_mb": int(hwm.split()[1]) / 1024}}))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"{'method':46s} {'s/image':>8s} {'tiles':>6s} {'tiles/s':>8s} {'images/s':>9s} {'peak MB':>8s}")
+    base = None
+    for name, body in BODY.items():
+        proc = subprocess.run([sys.executable, "-c", RUNNER.format(body=body, n=args.repeats)],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            print(f"{name:46s} failed: {proc.stderr.strip().splitlines()[-1]}")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        base = base or r["seconds"]
+        print(f"{name:46s} {r['seconds']:8.3f} {r['tiles']:6d} {r['tiles'] / r['seconds']:8.1f} "
+              f"{1 / r['seconds']:9.2f} {r['peak_mb']:8.0f}   ({base / r['seconds']:.1f}x the seed's images/s)")
+
+
+if __name__ == "__main__":
+    main()

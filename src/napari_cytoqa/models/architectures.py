@@ -1,0 +1,66 @@
+"""Network architectures by name (builders take JSON-able keyword arguments)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+N_BLUR, N_GRADE = 11, 4
+
+
+def _conv(cin, cout, stride=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class _Heads(nn.Module):
+    """One forward pass answers every check: blur level (11), validity (1 logit), grade (4)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.blur = nn.Linear(features, N_BLUR)
+        self.valid = nn.Linear(features, 1)
+        self.grade = nn.Linear(features, N_GRADE)
+
+    def forward(self, f):
+        return {"blur": self.blur(f), "valid": self.valid(f).squeeze(-1), "grade": self.grade(f)}
+
+
+class QualityNet(nn.Module):
+    """Compact CNN for native-resolution crops: a full-resolution first layer (fine detail
+    decides focus), then four stride-2 stages, global average pooling and three heads."""
+
+    def __init__(self, widths=(8, 16, 32, 64, 128), in_channels: int = 3):
+        super().__init__()
+        layers = [_conv(in_channels, widths[0])]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [_conv(cin, cout, 2), _conv(cout, cout)]
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.heads = _Heads(widths[-1])
+
+    def forward(self, x):
+        return self.heads(self.features(x))
+
+
+class ResNet18Quality(nn.Module):
+    """Seed 000's ResNet18 (torchvision, no pretrained weights) with the same three heads."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        self.backbone = resnet18(weights=None)
+        self.backbone.fc = nn.Identity()
+        self.heads = _Heads(512)
+
+    def forward(self, x):
+        return self.heads(self.backbone(x))
+
+
+ARCHITECTURES = {"quality_net": QualityNet, "resnet18_quality": ResNet18Quality}
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["ARCHITECTURES", "QualityNet", "ResNet18Quality", "count_parameters", "torch"]

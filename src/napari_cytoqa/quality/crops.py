@@ -1,0 +1,55 @@
+"""Input preparation for the learned quality network, shared by training and inference.
+
+A tile is scaled by image-wide intensity statistics (so a faint tile stays faint), then
+``n`` native-resolution crops with the most structure are taken from a grid of candidates
+and each is centred and divided by its own contrast (floored, so blank background is not
+blown up into noise). Crops keep the pixel scale: resizing would erase the blur being judged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .measures import IntensityStats
+
+CROP = 96
+MIN_STD = 0.05
+
+
+def normalise_rgb(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
+    """``(H, W, 3)`` float32 scaled so the image's luminance range spans 0–1; gray → 3 channels."""
+    t = np.asarray(tile)
+    if t.ndim == 2:
+        t = t[..., None]
+    t = t[..., :3].astype(np.float32)
+    if t.shape[-1] == 1:
+        t = np.repeat(t, 3, axis=-1)
+    out = (t - stats.low) / stats.range
+    if not np.isfinite(out).all():
+        out = np.where(np.isfinite(out), out, (stats.background - stats.low) / stats.range)
+    return out
+
+
+def _candidates(h: int, w: int, crop: int, grid: int = 3) -> list[tuple[int, int]]:
+    ys = np.unique(np.linspace(0, max(h - crop, 0), grid).astype(int))
+    xs = np.unique(np.linspace(0, max(w - crop, 0), grid).astype(int))
+    return [(int(y), int(x)) for y in ys for x in xs]
+
+
+def select_crops(norm: np.ndarray, *, n: int = 4, crop: int = CROP, positions=None):
+    """The ``n`` candidate crops with the highest contrast, standardised, as ``(n, 3, crop, crop)``
+    float32, and their contrasts (used as weights when averaging predictions)."""
+    h, w = norm.shape[:2]
+    if h < crop or w < crop:
+        pad = ((0, max(crop - h, 0)), (0, max(crop - w, 0)), (0, 0))
+        norm = np.pad(norm, pad, mode="reflect" if min(h, w) > 1 else "edge")
+        h, w = norm.shape[:2]
+    positions = positions or _candidates(h, w, crop)
+    stds = np.array([norm[y:y + crop:4, x:x + crop:4].std() for y, x in positions])
+    pick = np.argsort(-stds, kind="stable")[:n]
+    crops = np.empty((len(pick), 3, crop, crop), dtype=np.float32)
+    for i, k in enumerate(pick):
+        y, x = positions[k]
+        c = norm[y:y + crop, x:x + crop]
+        c = (c - c.mean(axis=(0, 1))) / max(float(c.std()), MIN_STD)
+        crops[i] = c.transpose(2, 0, 1)
+    return crops, stds[pick].astype(np.float32)

@@ -1,0 +1,65 @@
+"""The learned tile scorer: one forward pass of the quality network answers blur level,
+validity and grade for every tile; cheap classical measures decide content and exposure."""
+from __future__ import annotations
+
+import numpy as np
+
+from .calibration import GRADES, SHARP_BLURRY_BOUNDARY
+from .crops import normalise_rgb, select_crops
+from .measures import IntensityStats, quick_measures
+
+DEFAULT_MODEL = "cytoqa-quality"
+MIN_CONTENT = 0.01
+
+
+def _usability(dark: float, clipped: float) -> float:
+    def step(x, lo, hi):
+        t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+        return t * t * (3 - 2 * t)
+
+    return (1 - step(dark, 0.3, 0.7)) * (1 - step(clipped, 0.8, 0.98))
+
+
+class LearnedScorer:
+    """Scores tiles with a registry model of task ``"quality"`` (see :mod:`napari_cytoqa.models`)."""
+
+    name = "learned"
+
+    def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto"):
+        from ..models import get_model
+
+        self.stats = stats
+        self.loaded = get_model(model, device=device)
+        if self.loaded.spec.task != "quality":
+            raise ValueError(f"model {model!r} is a {self.loaded.spec.task!r} model, not a quality model")
+        self.n_crops = int(self.loaded.spec.input.get("crops_per_tile", 4))
+        self.crop = int(self.loaded.spec.input.get("crop", 96))
+
+    def score_batch(self, tiles) -> list[dict]:
+        from ..training.quality_task import predict
+
+        crops, weights = [], []
+        for tile in tiles:
+            c, w = select_crops(normalise_rgb(tile, self.stats), n=self.n_crops, crop=self.crop)
+            crops.append(c)
+            weights.append(np.maximum(w, 1e-3))
+        p = predict(self.loaded.module, np.concatenate(crops), self.loaded.device)
+        out, start = [], 0
+        for tile, w in zip(tiles, weights):
+            sl = slice(start, start + len(w))
+            start += len(w)
+            w = w / w.sum()
+            blur = (p["blur"][sl] * w[:, None]).sum(0)
+            grade = (p["grade"][sl] * w[:, None]).sum(0)
+            out.append(self._row(tile, blur, float((p["valid"][sl] * w).sum()), grade))
+        return out
+
+    def _row(self, tile, blur_probs, p_cell, grade_probs) -> dict:
+        q = quick_measures(tile, self.stats)
+        level = float((blur_probs * np.arange(len(blur_probs))).sum())
+        usable = _usability(q["dark"], q["clipped"])
+        return {**q, "blur_level": level, "focus": 1.0 - level / 10.0,
+                "p_blurry": float(blur_probs[int(np.ceil(SHARP_BLURRY_BOUNDARY)):].sum()),
+                "has_content": q["content"] >= MIN_CONTENT, "p_cell": p_cell,
+                "p_valid": float(p_cell * usable), "grade": GRADES[int(np.argmax(grade_probs))],
+                "flag": "dark_edge" if q["dark"] > 0.5 else "saturated" if q["clipped"] > 0.9 else ""}

@@ -1,0 +1,138 @@
+"""Training data for the quality network: synthetic defocus series, self-supervised
+degradations of user images (seed 001), and non-cell images for validity (seed 000).
+
+Every sample is a standardised native-resolution crop (see :mod:`napari_cytoqa.quality.crops`)
+with a blur level (0–10, −1 for non-cell), validity (1 cell image / 0 not), grade
+(0 bad … 3 excellent, −1 for non-cell) and a group id: all versions of one source share it,
+so group-aware splits keep them in one fold (seed 000's Sameidx).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..quality.calibration import GRADES, grade
+from ..quality.crops import CROP, normalise_rgb, select_crops
+from ..quality.measures import IntensityStats
+from ..synthetic import (add_noise, defocus, fluorescence_series, jpeg, smear_series, stain_shift,
+                         uneven_illumination)
+from ..synthetic.noncell import make_non_cell, photo_crops
+
+
+@dataclass
+class QualitySamples:
+    x: np.ndarray       # (N, 3, crop, crop) float16
+    blur: np.ndarray    # (N,) int64, -1 = not a cell image
+    valid: np.ndarray   # (N,) float32
+    grade: np.ndarray   # (N,) int64, -1 = not graded
+    group: np.ndarray   # (N,) int64
+
+    def __len__(self):
+        return len(self.x)
+
+    @staticmethod
+    def concat(parts) -> "QualitySamples":
+        parts = [p for p in parts if len(p)]
+        return QualitySamples(*(np.concatenate([getattr(p, f) for p in parts])
+                                for f in ("x", "blur", "valid", "grade", "group")))
+
+
+def _crops_of(image, rng, n, crop):
+    stats = IntensityStats.from_sample(image, image.dtype)
+    norm = normalise_rgb(image, stats)
+    h, w = norm.shape[:2]
+    pos = [(int(rng.integers(0, max(h - crop, 0) + 1)), int(rng.integers(0, max(w - crop, 0) + 1)))
+           for _ in range(3 * n)]
+    return select_crops(norm, n=n, crop=crop, positions=pos)[0]
+
+
+def _degrade(image, rng):
+    """A random extra degradation of known magnitude; returns (image, noise sigma in [0, 1] units)."""
+    kind = rng.integers(0, 6)
+    sigma = 0.0
+    if kind == 0:
+        sigma = float(rng.uniform(0.01, 0.12))
+        image = add_noise(image, sigma, seed=int(rng.integers(2**31)))
+    elif kind == 1:
+        image = jpeg(image, int(rng.integers(15, 90))) if image.dtype == np.uint8 else image
+    elif kind == 2:
+        image = uneven_illumination(image, float(rng.uniform(0.1, 0.5)), seed=int(rng.integers(2**31)))
+    elif kind == 3 and image.ndim == 3:
+        image = stain_shift(image, float(rng.uniform(0.1, 0.4)), seed=int(rng.integers(2**31)))
+    return image, sigma
+
+
+def _labelled(images_levels, group, rng, n_crops, crop):
+    xs, blur, grades = [], [], []
+    for image, level in images_levels:
+        image, sigma = _degrade(image, rng)
+        crops = _crops_of(image, rng, n_crops, crop)
+        xs.append(crops)
+        blur += [level] * len(crops)
+        # the noise sigma is relative to full scale; grades use the normalised-range noise
+        grades += [GRADES.index(grade(level, 2.0 * sigma))] * len(crops)
+    n = len(blur)
+    return QualitySamples(np.concatenate(xs).astype(np.float16), np.array(blur, np.int64),
+                          np.ones(n, np.float32), np.array(grades, np.int64), np.full(n, group, np.int64))
+
+
+def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int = CROP,
+                     seed: int = 0) -> QualitySamples:
+    """All 11 blur levels of one generated smear or fluorescence field (one group)."""
+    rng = np.random.default_rng([seed, index])
+    scale = float(np.exp(rng.uniform(np.log(0.6), np.log(1.8))))
+    if index % 3 == 2:
+        series = fluorescence_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
+                                     nucleus_density=rng.uniform(3e-4, 2e-3),
+                                     dtype=np.uint16 if rng.random() < 0.7 else np.uint8)
+    else:
+        series = smear_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
+                              cell_density=rng.uniform(1e-4, 7e-4),
+                              red_cell_density=rng.uniform(1e-4, 2.5e-3), noise=rng.uniform(0.004, 0.02))
+    return _labelled([(s.image, int(s.meta["blur_level"])) for s in series], index, rng, n_crops, crop)
+
+
+def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
+                group_offset: int = 10**6) -> QualitySamples:
+    """Self-supervised samples from in-focus user images: each is defocused to every level and
+    degraded (noise, JPEG, illumination, stain), labelled by what was done to it."""
+    parts = []
+    for i, image in enumerate(images):
+        rng = np.random.default_rng([seed, i])
+        image = np.asarray(image)
+        versions = [(defocus(image, lv), lv) for lv in range(11)]
+        parts.append(_labelled(versions, group_offset + i, rng, n_crops, crop))
+    return QualitySamples.concat(parts)
+
+
+def non_cell_samples(n_images: int, *, size: int = 256, n_crops: int = 2, crop: int = CROP,
+                     seed: int = 0, group_offset: int = 2 * 10**6) -> QualitySamples:
+    rng = np.random.default_rng([seed, 7])
+    images = [make_non_cell((size, size), seed=int(rng.integers(2**31))) for _ in range(n_images)]
+    images += photo_crops((size, size), n=max(1, n_images // 6), seed=int(rng.integers(2**31)))
+    xs = [_crops_of(im, rng, n_crops, crop) for im in images]
+    groups = np.concatenate([np.full(len(c), group_offset + i) for i, c in enumerate(xs)])
+    n = len(groups)
+    return QualitySamples(np.concatenate(xs).astype(np.float16), np.full(n, -1, np.int64),
+                          np.zeros(n, np.float32), np.full(n, -1, np.int64), groups.astype(np.int64))
+
+
+def _one(args):
+    return synthetic_source(*args[:1], **args[1])
+
+
+def build_quality_dataset(n_sources: int, n_non_cell: int, *, size: int = 320, n_crops: int = 2,
+                          crop: int = CROP, seed: int = 0, workers: int = 1, user_images=()) -> QualitySamples:
+    """Synthetic sources + user images + non-cell images, reproducible for a given seed."""
+    jobs = [(i, dict(size=size, n_crops=n_crops, crop=crop, seed=seed)) for i in range(n_sources)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_one, jobs, chunksize=4))
+    else:
+        parts = [_one(j) for j in jobs]
+    if len(user_images):
+        parts.append(from_images(user_images, n_crops=n_crops, crop=crop, seed=seed))
+    parts.append(non_cell_samples(n_non_cell, n_crops=n_crops, crop=crop, seed=seed))
+    return QualitySamples.concat(parts)
