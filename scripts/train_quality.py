@@ -3,9 +3,10 @@
     python scripts/train_quality.py                         # the shipped model (seed 0)
     python scripts/train_quality.py --sources 40 --non-cell 60 --epochs 2 --out /tmp/q  # smoke run
 
-Data: ``--sources`` synthetic sources (2/3 brightfield smears, 1/3 fluorescence; magnification
-0.6–1.8×; densities, stains, noise varied), each at all 11 blur levels with one random extra
-degradation (noise, JPEG, uneven illumination or stain shift), 2 crops of 96 px per image;
+Data: ``--sources`` synthetic sources (1/2 brightfield smears, 1/4 fluorescence, 1/4 H&E/IHC
+tissue; magnification 0.6–1.8×; densities, stains, noise, camera softness varied), each at all 11
+blur levels with one random extra degradation (noise, JPEG, uneven illumination or stain
+shift), 2 crops of 96 px per image;
 ``--non-cell`` generated non-microscopy images (+1/6 as many crops of matplotlib's sample
 photos/rasters). Group-aware 85/15 split. scikit-image's images are never used here.
 """
@@ -21,7 +22,7 @@ from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import ARCHITECTURES, count_parameters
 from napari_cytoqa.quality.crops import CROP, MIN_STD
 from napari_cytoqa.training import FitConfig, group_split, iter_fit
-from napari_cytoqa.training.quality_data import build_quality_dataset
+from napari_cytoqa.training.quality_data import QualitySamples, build_quality_dataset
 from napari_cytoqa.training.quality_task import augment, evaluate, make_loss
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src/napari_cytoqa/models/weights"
@@ -31,10 +32,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sources", type=int, default=700)
     ap.add_argument("--non-cell", type=int, default=1400)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--patience", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--patience", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--schedule", default="cosine", choices=["none", "cosine"])
     ap.add_argument("--arch", default="quality_net", choices=sorted(ARCHITECTURES))
     ap.add_argument("--name", default="cytoqa-quality")
     ap.add_argument("--seed", type=int, default=0)
@@ -42,11 +44,18 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--fp32", action="store_true", help="store float32 weights (default fp16)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="an .npz to reuse the generated dataset across runs (written if missing)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
-    data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers)
+    if args.cache and args.cache.exists():
+        data = QualitySamples(**dict(np.load(args.cache)))
+    else:
+        data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers)
+        if args.cache:
+            np.savez(args.cache, **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
     print(f"dataset: {len(data)} crops ({int((data.valid == 1).sum())} cell, "
           f"{int((data.valid == 0).sum())} non-cell) in {time.time() - t0:.0f} s", flush=True)
     tr, va = group_split(data.group, 0.15, seed=args.seed)
@@ -63,7 +72,7 @@ def main():
                             "pixel_size_um": 0.5})
     model = ARCHITECTURES[args.arch](**spec.config)
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                    seed=args.seed, device=args.device)
+                    seed=args.seed, device=args.device, lr_schedule=args.schedule)
     gen = iter_fit(model, train, val, make_loss(pos_weight), cfg, augment=augment, evaluate=evaluate)
     try:
         while True:

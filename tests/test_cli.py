@@ -30,3 +30,8 @@ def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
     assert main(["qc", str(bad), str(good), "--out", str(tmp_path / "o"), "--quiet"]) == 1
     assert "bad.tif" in capsys.readouterr().err
     assert (tmp_path / "o" / "good_summary.json").exists()
+
+
+def test_models_command_lists_the_default(capsys):
+    assert main(["models", "--task", "quality"]) == 0
+    assert "cytoqa-quality" in capsys.readouterr().out

@@ -96,7 +96,7 @@ def test_sgd_momentum_path():
     x, y = _toy()
     m = torch.nn.Linear(2, 1)
     r = fit(m, (x, y), (x[:64], y[:64]), _linear_loss,
-            FitConfig(epochs=3, optimizer="sgd", lr=0.1, momentum=0.9, batch_size=32))
+            FitConfig(epochs=3, optimizer="sgd", lr=0.1, momentum=0.9, batch_size=32, lr_schedule="cosine"))
     assert r.best_val_loss < 0.6
 
 

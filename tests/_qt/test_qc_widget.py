@@ -20,6 +20,22 @@ def _run(qtbot, widget, timeout=60000):
     qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
 
 
+def test_model_dropdown_is_fed_by_the_registry(viewer_widget, tmp_path, monkeypatch):
+    from napari_cytoqa.models import ModelSpec, save_model
+    from napari_cytoqa.models.architectures import QualityNet
+
+    viewer, widget = viewer_widget
+    assert widget.method.value == "learned" and widget.model.value == "cytoqa-quality"
+    monkeypatch.setenv("CYTOQA_MODELS_DIR", str(tmp_path))
+    save_model(QualityNet(widths=(4, 8)), ModelSpec(name="my-finetuned", task="quality",
+               architecture="quality_net", weights="my.safetensors", sha256="",
+               config={"widths": [4, 8]}), tmp_path)
+    widget.reset_choices()  # napari calls this when layers change
+    assert "my-finetuned" in [c for c in widget.model.choices]
+    widget.method.value = "classical"
+    assert not widget.model.enabled
+
+
 def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp_path):
     viewer, widget = viewer_widget
     sample = smear_with_blurry_region((512, 1024), level=8)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 #: Scorer factories by method name: ``factory(stats, **options) -> scorer`` with ``score_batch(tiles)``.
 METHODS = {"learned": LearnedScorer, "classical": ClassicalScorer}
 MIN_SIDE = 16
-MAX_STAT_PIXELS = 2_000_000
+MAX_STAT_PIXELS = 250_000
 
 
 class Cancelled(RuntimeError):
@@ -113,7 +113,8 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0)
                          "fraction": grid.fraction})
     df = pd.concat([head, df], axis=1)
     df["valid"] = df["p_valid"] >= 0.5
-    graded = df["grade"] if "grade" in df else [grade_of(lv, nz) for lv, nz in zip(df["blur_level"], df["noise"])]
+    graded = df["grade"] if "grade" in df else [grade_of(lv, nz)
+                                                for lv, nz in zip(df["blur_level"], df["noise"])]
     df["grade"] = [g if (ok and c) else ("bad" if not ok else "")
                    for g, ok, c in zip(graded, df["valid"], df["has_content"])]
     df["verdict"] = tile_verdicts(df)

@@ -5,15 +5,10 @@ import numpy as np
 
 from . import calibration
 from .measures import (IntensityStats, clipped_fraction, content_fraction, dark_fraction,
-                       focus_measures, luminance, noise_sigma, normalise)
+                       focus_measures, luminance, noise_sigma, normalise, tile_flag, usability)
 
 #: Tiles with less foreground than this are ``empty`` (background only).
 MIN_CONTENT = 0.01
-
-
-def _smoothstep(x: float, lo: float, hi: float) -> float:
-    t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
-    return t * t * (3 - 2 * t)
 
 
 class ClassicalScorer:
@@ -41,12 +36,12 @@ class ClassicalScorer:
         finite = np.where(np.isfinite(lum), lum, st.background)
         dark = dark_fraction(finite, st.full_scale) if st.polarity == "dark_on_light" else 0.0
         clipped = clipped_fraction(finite, st.full_scale)
-        p_valid = (1 - _smoothstep(dark, 0.3, 0.7)) * (1 - _smoothstep(clipped, 0.8, 0.98))
+        p_valid = usability(dark, clipped)
         noise = noise_sigma(g)
         return {
             "lap": lap, "gradient": grad, "midband": mid, "blur_level": level,
             "focus": 1.0 - level / 10.0, "p_blurry": float(calibration.p_blurry(level)),
             "content": content, "has_content": content >= MIN_CONTENT,
             "dark": dark, "clipped": clipped, "noise": noise, "p_valid": float(p_valid),
-            "flag": "dark_edge" if dark > 0.5 else "saturated" if clipped > 0.9 else "",
+            "flag": tile_flag(dark, clipped),
         }

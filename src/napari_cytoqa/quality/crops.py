@@ -35,6 +35,27 @@ def _candidates(h: int, w: int, crop: int, grid: int = 3) -> list[tuple[int, int
     return [(int(y), int(x)) for y in ys for x in xs]
 
 
+def _standardise(c: np.ndarray) -> np.ndarray:
+    c = (c - c.mean(axis=(0, 1))) / max(float(c.std()), MIN_STD)
+    return c.transpose(2, 0, 1)
+
+
+def tile_crops(tile: np.ndarray, stats: IntensityStats, *, n: int = 4, crop: int = CROP):
+    """Same result as ``select_crops(normalise_rgb(tile, stats), …)`` (normalisation is
+    pointwise), but only the chosen crops are converted to float."""
+    t = np.asarray(tile)
+    h, w = t.shape[:2]
+    if h < crop or w < crop:
+        return select_crops(normalise_rgb(t, stats), n=n, crop=crop)
+    positions = _candidates(h, w, crop)
+    stds = np.array([normalise_rgb(t[y:y + crop:4, x:x + crop:4], stats).std() for y, x in positions])
+    pick = np.argsort(-stds, kind="stable")[:n]
+    crops = np.stack([_standardise(normalise_rgb(t[positions[k][0]:positions[k][0] + crop,
+                                                    positions[k][1]:positions[k][1] + crop], stats))
+                      for k in pick]).astype(np.float32)
+    return crops, stds[pick].astype(np.float32)
+
+
 def select_crops(norm: np.ndarray, *, n: int = 4, crop: int = CROP, positions=None):
     """The ``n`` candidate crops with the highest contrast, standardised, as ``(n, 3, crop, crop)``
     float32, and their contrasts (used as weights when averaging predictions)."""
@@ -49,7 +70,5 @@ def select_crops(norm: np.ndarray, *, n: int = 4, crop: int = CROP, positions=No
     crops = np.empty((len(pick), 3, crop, crop), dtype=np.float32)
     for i, k in enumerate(pick):
         y, x = positions[k]
-        c = norm[y:y + crop, x:x + crop]
-        c = (c - c.mean(axis=(0, 1))) / max(float(c.std()), MIN_STD)
-        crops[i] = c.transpose(2, 0, 1)
+        crops[i] = _standardise(norm[y:y + crop, x:x + crop])
     return crops, stds[pick].astype(np.float32)

@@ -5,19 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .calibration import GRADES, SHARP_BLURRY_BOUNDARY
-from .crops import normalise_rgb, select_crops
-from .measures import IntensityStats, quick_measures
+from .crops import tile_crops
+from .measures import IntensityStats, quick_measures, tile_flag, usability
 
 DEFAULT_MODEL = "cytoqa-quality"
 MIN_CONTENT = 0.01
-
-
-def _usability(dark: float, clipped: float) -> float:
-    def step(x, lo, hi):
-        t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
-        return t * t * (3 - 2 * t)
-
-    return (1 - step(dark, 0.3, 0.7)) * (1 - step(clipped, 0.8, 0.98))
 
 
 class LearnedScorer:
@@ -40,7 +32,7 @@ class LearnedScorer:
 
         crops, weights = [], []
         for tile in tiles:
-            c, w = select_crops(normalise_rgb(tile, self.stats), n=self.n_crops, crop=self.crop)
+            c, w = tile_crops(tile, self.stats, n=self.n_crops, crop=self.crop)
             crops.append(c)
             weights.append(np.maximum(w, 1e-3))
         p = predict(self.loaded.module, np.concatenate(crops), self.loaded.device)
@@ -57,9 +49,9 @@ class LearnedScorer:
     def _row(self, tile, blur_probs, p_cell, grade_probs) -> dict:
         q = quick_measures(tile, self.stats)
         level = float((blur_probs * np.arange(len(blur_probs))).sum())
-        usable = _usability(q["dark"], q["clipped"])
+        usable = usability(q["dark"], q["clipped"])
         return {**q, "blur_level": level, "focus": 1.0 - level / 10.0,
                 "p_blurry": float(blur_probs[int(np.ceil(SHARP_BLURRY_BOUNDARY)):].sum()),
                 "has_content": q["content"] >= MIN_CONTENT, "p_cell": p_cell,
                 "p_valid": float(p_cell * usable), "grade": GRADES[int(np.argmax(grade_probs))],
-                "flag": "dark_edge" if q["dark"] > 0.5 else "saturated" if q["clipped"] > 0.9 else ""}
+                "flag": tile_flag(q["dark"], q["clipped"])}

@@ -6,4 +6,5 @@ from .smear import (CLASSES, STAIN_STYLES, SyntheticImage, fluorescence_series, 
 
 __all__ = ["CLASSES", "SHARP_MAX_LEVEL", "STAIN_STYLES", "SyntheticImage", "add_noise",
            "dark_ring", "defocus", "defocus_psf", "jpeg", "level_to_defocus_um",
-           "fluorescence_series", "make_fluorescence", "make_smear", "smear_series", "stain_shift", "uneven_illumination"]
+           "fluorescence_series", "make_fluorescence", "make_smear",
+           "smear_series", "stain_shift", "uneven_illumination"]

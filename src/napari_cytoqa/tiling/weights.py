@@ -34,7 +34,11 @@ def _colour(tile: np.ndarray) -> np.ndarray:
 def rgb_variance(tile: np.ndarray) -> float:
     """Mean over colour channels of each channel's variance (gray: the variance)."""
     t = _colour(tile)
-    return float(t.reshape(-1, t.shape[-1]).var(axis=0).mean())
+    flat = t.reshape(-1, t.shape[-1])
+    n = flat.shape[0]
+    mean = np.einsum("ij->j", flat, dtype=np.float64) / n
+    sq = np.einsum("ij,ij->j", flat, flat, dtype=np.float64) / n  # one pass, no temporaries
+    return float(np.maximum(sq - mean**2, 0).mean())
 
 
 def saturation_variance(tile: np.ndarray) -> float:

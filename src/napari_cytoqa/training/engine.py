@@ -34,6 +34,7 @@ class FitConfig:
     seed: int = 0
     device: str = "auto"
     max_steps_per_epoch: int | None = None
+    lr_schedule: str = "none"  # or "cosine": anneal to 0 over ``epochs``
 
 
 @dataclass
@@ -44,6 +45,25 @@ class FitResult:
     stopped_early: bool = False
     seconds: float = 0.0
     device: str = "cpu"
+
+
+def _avoid_triton_in_gui() -> None:
+    """Keep torch from importing triton inside a running Qt application.
+
+    torch's optimizers import ``torch._dynamo`` on first use, which imports triton; triton's
+    bundled LLVM crashes (segfault) when Mesa's llvmpipe — loaded by napari's OpenGL canvas —
+    is already in the process (seen with torch 2.14 + triton 3.8 under Xvfb). We never use
+    torch.compile, so inside a GUI triton is marked unavailable before dynamo is imported.
+    """
+    import sys
+
+    if "triton" in sys.modules or "torch._dynamo" in sys.modules:
+        return
+    qt = sys.modules.get("PyQt6.QtWidgets") or sys.modules.get("PyQt5.QtWidgets") \
+        or sys.modules.get("PySide6.QtWidgets")
+    if qt is not None and qt.QApplication.instance() is not None:
+        sys.modules["triton"] = None  # makes `import triton` raise ImportError
+        log.info("running inside a Qt application: triton disabled for this process")
 
 
 def seed_everything(seed: int) -> None:
@@ -91,10 +111,15 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     from ..models.weights_io import save_state
 
     cfg = config or FitConfig()
+    _avoid_triton_in_gui()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     model.to(device)
     opt = _optimizer(model, cfg)
+    if cfg.lr_schedule not in ("none", "cosine"):
+        raise ValueError(f"lr_schedule must be 'none' or 'cosine', got {cfg.lr_schedule!r}")
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+             if cfg.lr_schedule == "cosine" else None)
     rng = np.random.default_rng(cfg.seed)
     n_train = len(train[0])
     if n_train == 0 or len(val[0]) == 0:
@@ -116,6 +141,8 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
             losses.append(float(loss.detach()))
             yield {"event": "batch", "epoch": epoch, "step": step + 1, "steps": steps,
                    "loss": losses[-1]}
+        if sched is not None:
+            sched.step()
         val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate)
         improved = val_loss < result.best_val_loss
         if improved:

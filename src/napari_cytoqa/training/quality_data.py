@@ -19,6 +19,7 @@ from ..quality.measures import IntensityStats
 from ..synthetic import (add_noise, defocus, fluorescence_series, jpeg, smear_series, stain_shift,
                          uneven_illumination)
 from ..synthetic.noncell import make_non_cell, photo_crops
+from ..synthetic.tissue import tissue_series
 
 
 @dataclass
@@ -83,7 +84,10 @@ def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int
     """All 11 blur levels of one generated smear or fluorescence field (one group)."""
     rng = np.random.default_rng([seed, index])
     scale = float(np.exp(rng.uniform(np.log(0.6), np.log(1.8))))
-    if index % 3 == 2:
+    if index % 4 == 3:
+        series = tissue_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
+                               nucleus_density=rng.uniform(5e-4, 3e-3), noise=rng.uniform(0.004, 0.02))
+    elif index % 4 == 2:
         series = fluorescence_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
                                      nucleus_density=rng.uniform(3e-4, 2e-3),
                                      dtype=np.uint16 if rng.random() < 0.7 else np.uint8)
@@ -91,7 +95,20 @@ def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int
         series = smear_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
                               cell_density=rng.uniform(1e-4, 7e-4),
                               red_cell_density=rng.uniform(1e-4, 2.5e-3), noise=rng.uniform(0.004, 0.02))
-    return _labelled([(s.image, int(s.meta["blur_level"])) for s in series], index, rng, n_crops, crop)
+    # the camera's own softness (lens, sensor, demosaicing) is part of an in-focus image
+    cam = float(rng.uniform(0.2, 1.0)) if rng.random() < 0.7 else 0.0
+    images = [(_soften(s.image, cam), int(s.meta["blur_level"])) for s in series]
+    return _labelled(images, index, rng, n_crops, crop)
+
+
+def _soften(image, sigma):
+    if sigma <= 0:
+        return image
+    from scipy import ndimage as ndi
+
+    sig = (sigma, sigma) + (0,) * (image.ndim - 2)
+    return np.clip(np.rint(ndi.gaussian_filter(image.astype(np.float32), sig)), 0,
+                   np.iinfo(image.dtype).max).astype(image.dtype)
 
 
 def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
@@ -124,7 +141,8 @@ def _one(args):
 
 
 def build_quality_dataset(n_sources: int, n_non_cell: int, *, size: int = 320, n_crops: int = 2,
-                          crop: int = CROP, seed: int = 0, workers: int = 1, user_images=()) -> QualitySamples:
+                          crop: int = CROP, seed: int = 0, workers: int = 1,
+                          user_images=()) -> QualitySamples:
     """Synthetic sources + user images + non-cell images, reproducible for a given seed."""
     jobs = [(i, dict(size=size, n_crops=n_crops, crop=crop, seed=seed)) for i in range(n_sources)]
     if workers > 1:
