@@ -12,6 +12,21 @@ DEFAULT_MODEL = "cytoqa-quality"
 MIN_CONTENT = 0.01
 
 
+def predict(model, x, device, batch_size: int = 256) -> dict:
+    """Blur probabilities, validity probabilities and grade probabilities for crops ``x``."""
+    import torch
+
+    outs = {"blur": [], "valid": [], "grade": []}
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            o = model(torch.as_tensor(np.asarray(x[s:s + batch_size])).float().to(device))
+            outs["blur"].append(torch.softmax(o["blur"], 1).cpu().numpy())
+            outs["valid"].append(torch.sigmoid(o["valid"]).cpu().numpy())
+            outs["grade"].append(torch.softmax(o["grade"], 1).cpu().numpy())
+    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in outs.items()}
+
+
 class LearnedScorer:
     """Scores tiles with a registry model of task ``"quality"`` (see :mod:`napari_cytoqa.models`)."""
 
@@ -28,8 +43,6 @@ class LearnedScorer:
         self.crop = int(self.loaded.spec.input.get("crop", 96))
 
     def score_batch(self, tiles) -> list[dict]:
-        from ..training.quality_task import predict
-
         crops, weights = [], []
         for tile in tiles:
             c, w = tile_crops(tile, self.stats, n=self.n_crops, crop=self.crop)

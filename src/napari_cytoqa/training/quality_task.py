@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.architectures import N_BLUR, N_GRADE
+from ..quality.learned import predict
 from .metrics import binary_metrics, multiclass_metrics
 
 SHARP_MAX = 5
@@ -45,21 +46,6 @@ def augment(x):
     if torch.rand(()) < 0.5:
         x = x.flip(-2)
     return torch.rot90(x, int(torch.randint(0, 4, ())), dims=(-2, -1))
-
-
-def predict(model, x, device, batch_size: int = 256) -> dict:
-    """Blur probabilities, validity probabilities and grade probabilities for crops ``x``."""
-    import torch
-
-    outs = {"blur": [], "valid": [], "grade": []}
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(x), batch_size):
-            o = model(torch.as_tensor(np.asarray(x[s:s + batch_size])).float().to(device))
-            outs["blur"].append(torch.softmax(o["blur"], 1).cpu().numpy())
-            outs["valid"].append(torch.sigmoid(o["valid"]).cpu().numpy())
-            outs["grade"].append(torch.softmax(o["grade"], 1).cpu().numpy())
-    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in outs.items()}
 
 
 def evaluate(model, data, device) -> dict:
