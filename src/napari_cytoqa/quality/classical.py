@@ -4,11 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import calibration
-from .measures import (IntensityStats, clipped_fraction, content_fraction, dark_fraction,
-                       focus_measures, luminance, noise_sigma, normalise, tile_flag, usability)
-
-#: Tiles with less foreground than this are ``empty`` (background only).
-MIN_CONTENT = 0.01
+from .measures import (MIN_CONTENT, IntensityStats, clipped_fraction, content_fraction,
+                       dark_fraction, focus_measures, luminance, noise_sigma, normalise, tile_flag,
+                       usability)
 
 
 class ClassicalScorer:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .calibration import GRADES, SHARP_BLURRY_BOUNDARY
-from .crops import tile_crops
-from .measures import IntensityStats, quick_measures, tile_flag, usability
+from .crops import CROP, tile_crops
+from .measures import MIN_CONTENT, IntensityStats, quick_measures, tile_flag, usability
 
 DEFAULT_MODEL = "cytoqa-quality"
-MIN_CONTENT = 0.01
 
 
 def predict(model, x, device, batch_size: int = 256) -> dict:
@@ -40,7 +39,7 @@ class LearnedScorer:
         if self.loaded.spec.task != "quality":
             raise ValueError(f"model {model!r} is a {self.loaded.spec.task!r} model, not a quality model")
         self.n_crops = int(self.loaded.spec.input.get("crops_per_tile", 4))
-        self.crop = int(self.loaded.spec.input.get("crop", 96))
+        self.crop = int(self.loaded.spec.input.get("crop", CROP))
 
     def score_batch(self, tiles) -> list[dict]:
         crops, weights = [], []

@@ -24,6 +24,8 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 DARK_LEVEL = 0.08
 #: A pixel is foreground when it departs from the tile background by this share of the range.
 CONTENT_DELTA = 0.12
+#: Tiles with less foreground than this share are ``empty`` (background only).
+MIN_CONTENT = 0.01
 
 
 def luminance(tile: np.ndarray) -> np.ndarray:

@@ -5,9 +5,10 @@ import numpy as np
 
 from ..models.architectures import N_BLUR, N_GRADE
 from ..quality.learned import predict
+from ..synthetic.psf import SHARP_MAX_LEVEL
 from .metrics import binary_metrics, multiclass_metrics
 
-SHARP_MAX = 5
+SHARP_MAX = SHARP_MAX_LEVEL
 
 
 def soft_blur_targets(levels, sigma: float = 0.75):
