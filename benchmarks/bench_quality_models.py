@@ -4,7 +4,9 @@
 
 Per 2592 × 1944 RGB image (seed 000's camera):
 - seed 000: torchvision ResNet18 at 224 × 224 over the whole 500 × 500 tiles (partial edge
-  tiles dropped), tiles bilinearly resized, one batch, RGB-variance ensemble;
+  tiles dropped), tiles bilinearly resized, one batch, RGB-variance ensemble; once as stock
+  torchvision and once with the inference tricks our scorer uses (batch norms folded into the
+  convolutions, channels-last), so the comparison is not won by those tricks alone;
 - cytoqa learned: ``assess_quality(method="learned")`` end to end (512-px tiles, 4 native
   96-px crops per tile, content/exposure measures, aggregation);
 - cytoqa classical: ``assess_quality(method="classical")``.
@@ -30,6 +32,22 @@ def run(img):
     x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
     with torch.no_grad():
         p = torch.softmax(net(x), 1)[:, 0].numpy()
+    aggregate(p, [tile_weight(t, "rgb_var") for t in tiles])
+    return len(tiles)
+""",
+    "seed 000, same inference tricks (BN fused, NHWC)": """
+import torch, torch.nn.functional as F
+from torch.fx.experimental.optimization import fuse
+from torchvision.models import resnet18
+from napari_cytoqa.tiling import tile_grid, read_tile, tile_weight, aggregate
+net = fuse(resnet18(weights=None).eval()).to(memory_format=torch.channels_last)
+def run(img):
+    g = tile_grid(img.shape, 500, edge="drop")
+    tiles = [read_tile(img, b) for b in g.boxes]
+    x = torch.stack([torch.as_tensor(t).permute(2, 0, 1).float() / 255 for t in tiles])
+    x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        p = torch.softmax(net(x.contiguous(memory_format=torch.channels_last)), 1)[:, 0].numpy()
     aggregate(p, [tile_weight(t, "rgb_var") for t in tiles])
     return len(tiles)
 """,

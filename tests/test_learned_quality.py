@@ -41,3 +41,47 @@ def test_learned_report_columns_and_dark_ring():
     assert {"p_cell", "p_valid", "grade", "blur_level"} <= set(r.tiles.columns)
     assert r.dark_ring and (r.tiles[r.tiles.flag == "dark_edge"].verdict == "invalid").all()
     assert np.isfinite(r.p_blurry)
+
+
+@pytest.mark.parametrize("kind", ["rgb8", "gray16", "gray8"])
+def test_fast_tile_crops_equal_the_reference_path(kind):
+    from napari_cytoqa.quality.crops import normalise_rgb, select_crops, tile_crops
+    from napari_cytoqa.quality.measures import IntensityStats
+    from napari_cytoqa.synthetic import make_fluorescence, make_smear
+
+    img = {"rgb8": lambda: make_smear((300, 340), seed=2).image,
+           "gray8": lambda: make_smear((300, 340), seed=2).image[..., 1],
+           "gray16": lambda: make_fluorescence((300, 340), seed=1).image}[kind]()
+    stats = IntensityStats.from_sample(img, img.dtype)
+    fast, w_fast = tile_crops(img[:256, :256], stats)
+    ref, w_ref = select_crops(normalise_rgb(img[:256, :256], stats))
+    assert fast.shape == ref.shape == (4, 3, 96, 96) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, ref, atol=2e-4)
+    np.testing.assert_allclose(w_fast, w_ref, rtol=1e-5)
+
+
+def test_inference_copy_matches_the_trained_module():
+    import torch
+
+    from napari_cytoqa.models import get_model
+    from napari_cytoqa.models.inference import for_inference
+
+    loaded = get_model("cytoqa-quality", device="cpu")
+    x = torch.randn(5, 3, 96, 96)
+    fast = loaded.inference_module
+    assert fast is loaded.inference_module  # built once
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    with torch.no_grad():
+        a, b = loaded.module.eval()(x), fast(x.contiguous(memory_format=torch.channels_last))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-4)
+    # the trainable original keeps its batch norms and gradients
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.module.modules())
+    # a conv with bias and non-trivial batch-norm statistics folds exactly too
+    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, bias=True), torch.nn.BatchNorm2d(2)).eval()
+    with torch.no_grad():
+        seq[1].running_mean.copy_(torch.tensor([0.5, -1.0]))
+        seq[1].running_var.copy_(torch.tensor([4.0, 0.25]))
+        seq[1].weight.copy_(torch.tensor([2.0, -1.0]))
+        y = torch.randn(2, 1, 9, 9)
+        torch.testing.assert_close(for_inference(seq)(y), seq(y), atol=1e-5, rtol=1e-5)

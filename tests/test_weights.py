@@ -10,6 +10,16 @@ def test_rgb_variance_hand_computed():
     assert rgb_variance(tile) == pytest.approx(0.1875 / 3)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(37, 41, 3), (37, 41), (20, 30, 4)])
+def test_rgb_variance_integer_fast_path_matches_float_formula(dtype, shape):
+    tile = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, size=shape, endpoint=True).astype(dtype)
+    t = tile.astype(np.float64) / np.iinfo(dtype).max
+    t = t[..., None] if t.ndim == 2 else t[..., :3]
+    expected = t.reshape(-1, t.shape[-1]).var(axis=0).mean()
+    assert rgb_variance(tile) == pytest.approx(expected, rel=1e-9)
+
+
 def test_saturation_variance_hand_computed():
     tile = np.full((1, 2, 3), 1.0, np.float32)
     tile[0, 1] = (1.0, 0.5, 0.5)  # saturations 0 and 0.5 -> var 0.0625

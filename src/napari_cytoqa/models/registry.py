@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .spec import ModelSpec
@@ -112,6 +112,17 @@ class LoadedModel:
     spec: ModelSpec
     module: object
     device: str
+    _inference: object = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def inference_module(self):
+        """A frozen copy for prediction only (batch norms folded, channels-last); built once.
+        ``module`` stays the trainable original."""
+        if self._inference is None:
+            from .inference import for_inference
+
+            self._inference = for_inference(self.module)
+        return self._inference
 
 
 def build(spec: ModelSpec):

@@ -41,19 +41,30 @@ def _standardise(c: np.ndarray) -> np.ndarray:
 
 
 def tile_crops(tile: np.ndarray, stats: IntensityStats, *, n: int = 4, crop: int = CROP):
-    """Same result as ``select_crops(normalise_rgb(tile, stats), …)`` (normalisation is
-    pointwise), but only the chosen crops are converted to float."""
+    """Same result as ``select_crops(normalise_rgb(tile, stats), …)``, computed from the raw
+    pixels: normalisation is affine and the same for every channel, so a crop's contrast is
+    its raw contrast over ``stats.range`` and standardising never needs the normalised copy."""
     t = np.asarray(tile)
     h, w = t.shape[:2]
-    if h < crop or w < crop:
+    if h < crop or w < crop or t.dtype.kind not in "ui":  # floats may hold NaN: the general path
         return select_crops(normalise_rgb(t, stats), n=n, crop=crop)
+    if t.ndim == 2:
+        t = t[..., None]
+    t = t[..., :3]
     positions = _candidates(h, w, crop)
-    stds = np.array([normalise_rgb(t[y:y + crop:4, x:x + crop:4], stats).std() for y, x in positions])
+    stds = np.array([t[y:y + crop:4, x:x + crop:4].std(dtype=np.float64) for y, x in positions])
+    stds = stds / stats.range  # a gray tile repeated over 3 channels keeps its std
     pick = np.argsort(-stds, kind="stable")[:n]
-    crops = np.stack([_standardise(normalise_rgb(t[positions[k][0]:positions[k][0] + crop,
-                                                    positions[k][1]:positions[k][1] + crop], stats))
-                      for k in pick]).astype(np.float32)
-    return crops, stds[pick].astype(np.float32)
+    raw = np.stack([t[positions[k][0]:positions[k][0] + crop, positions[k][1]:positions[k][1] + crop]
+                    for k in pick]).transpose(0, 3, 1, 2).astype(np.float32, order="C")  # (n, c, crop, crop)
+    flat = raw.reshape(len(pick), raw.shape[1], -1)  # reductions over the last axis are fast
+    mean = flat.mean(axis=2)
+    std = flat.reshape(len(pick), -1).std(axis=1) / stats.range
+    scale = (1.0 / (np.maximum(std, MIN_STD) * stats.range)).astype(np.float32)
+    crops = (raw - mean[:, :, None, None]) * scale[:, None, None, None]
+    if crops.shape[1] == 1:
+        crops = np.repeat(crops, 3, axis=1)
+    return crops.astype(np.float32, copy=False), stds[pick].astype(np.float32)
 
 
 def select_crops(norm: np.ndarray, *, n: int = 4, crop: int = CROP, positions=None):

@@ -19,7 +19,8 @@ def predict(model, x, device, batch_size: int = 256) -> dict:
     model.eval()
     with torch.no_grad():
         for s in range(0, len(x), batch_size):
-            o = model(torch.as_tensor(np.asarray(x[s:s + batch_size])).float().to(device))
+            xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).float().to(device)
+            o = model(xb.contiguous(memory_format=torch.channels_last))
             outs["blur"].append(torch.softmax(o["blur"], 1).cpu().numpy())
             outs["valid"].append(torch.sigmoid(o["valid"]).cpu().numpy())
             outs["grade"].append(torch.softmax(o["grade"], 1).cpu().numpy())
@@ -47,7 +48,7 @@ class LearnedScorer:
             c, w = tile_crops(tile, self.stats, n=self.n_crops, crop=self.crop)
             crops.append(c)
             weights.append(np.maximum(w, 1e-3))
-        p = predict(self.loaded.module, np.concatenate(crops), self.loaded.device)
+        p = predict(self.loaded.inference_module, np.concatenate(crops), self.loaded.device)
         out, start = [], 0
         for tile, w in zip(tiles, weights):
             sl = slice(start, start + len(w))
