@@ -56,7 +56,14 @@ class ResNet18Quality(nn.Module):
         return self.heads(self.backbone(x))
 
 
-ARCHITECTURES = {"quality_net": QualityNet, "resnet18_quality": ResNet18Quality}
+def _cyclegan_generator(**config):
+    from ..stain.cyclegan import ResnetGenerator
+
+    return ResnetGenerator(**config)
+
+
+ARCHITECTURES = {"quality_net": QualityNet, "resnet18_quality": ResNet18Quality,
+                 "cyclegan_generator": _cyclegan_generator}
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -133,14 +133,22 @@ def build(spec: ModelSpec):
     return ARCHITECTURES[spec.architecture](**spec.config)
 
 
-def get_model(name: str, device: str = "auto") -> LoadedModel:
-    """Build and load a model by name or alias (cached per name, weights hash and device)."""
+def get_model(name: str, device: str = "auto", checkpoint=None) -> LoadedModel:
+    """Build and load a model by name or alias (cached per name, weights hash and device).
+
+    ``checkpoint`` selects one of ``spec.checkpoints`` (e.g. a CycleGAN epoch) instead of the
+    default weights; its hash is checked the same way.
+    """
     spec = find_model(name)
+    fname, sha = spec.checkpoint(checkpoint)
+    if fname != spec.weights and spec.source == "url":
+        raise ValueError("checkpoints of downloadable models are not supported")
     dev = resolve_device(device)
-    key = (spec.name, spec.sha256, dev)
+    key = (spec.name, sha, dev)
     with _LOCK:
         if key not in _CACHE:
-            state = load_state(weights_file(spec), spec.sha256)
+            path = weights_file(spec) if fname == spec.weights else Path(spec.directory) / fname
+            state = load_state(path, sha)
             module = build(spec)
             module.load_state_dict(state)
             module.to(dev).eval()

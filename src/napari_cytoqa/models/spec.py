@@ -27,6 +27,9 @@ class ModelSpec:
     url: str | None = None
     data: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    #: other selectable weights of the same network, e.g. CycleGAN epochs:
+    #: ``{label: {"weights": file name, "sha256": hex}}``; ``weights`` is the default choice
+    checkpoints: dict = field(default_factory=dict)
     source: str = "bundled"
     directory: str | None = None
 
@@ -36,6 +39,16 @@ class ModelSpec:
 
     def weights_path(self) -> Path | None:
         return Path(self.directory) / self.weights if self.directory else None
+
+    def checkpoint(self, label) -> tuple[str, str]:
+        """``(weights file name, sha256)`` of checkpoint ``label`` (None → the default weights)."""
+        if label is None or str(label) in ("", "default"):
+            return self.weights, self.sha256
+        entry = self.checkpoints.get(str(label))
+        if entry is None:
+            known = ", ".join(self.checkpoints) or "none"
+            raise KeyError(f"model {self.name!r} has no checkpoint {label!r}; checkpoints: {known}")
+        return entry["weights"], entry["sha256"]
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -57,12 +57,19 @@ def save_state(state: dict, path, *, half: bool = False) -> str:
     return sha256_file(path)
 
 
-def save_model(module, spec, directory, *, half: bool = False) -> "object":
+def save_model(module, spec, directory, *, half: bool = False, checkpoints=None) -> "object":
     """Save ``module``'s weights and ``spec`` (sha256 filled in) into ``directory`` atomically.
 
-    The JSON spec is written after the weights, so a half-written model never appears.
+    ``checkpoints`` (``{label: module or state dict}``) are saved beside it as
+    ``<name>.<label>.safetensors`` and listed in ``spec.checkpoints``. The JSON spec is written
+    after every weights file, so a half-written model never appears.
     """
     directory = Path(directory)
+    for label, obj in (checkpoints or {}).items():
+        state = obj.state_dict() if hasattr(obj, "state_dict") else obj
+        fname = f"{spec.name}.{label}.safetensors"
+        spec.checkpoints[str(label)] = {"weights": fname,
+                                        "sha256": save_state(state, directory / fname, half=half)}
     spec.sha256 = save_state(module.state_dict(), directory / spec.weights, half=half)
     spec.directory = str(directory)
     _atomic_write(directory / f"{spec.name}.json",
