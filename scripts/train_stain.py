@@ -93,7 +93,7 @@ def main():
         scores = {e: val_delta_e(load_state(p[key], _sha(p[key])), cfg, src, dst)
                   for e, p in result.checkpoints.items()}
         best = min(scores, key=lambda e: (round(scores[e], 2), e))
-        kept = sorted({e for e in scores if e % args.keep_every == 0} | {best})
+        kept = sorted(e for e in scores if e % args.keep_every == 0 and e != best)  # best = the default
         state = load_state(result.checkpoints[best][key], _sha(result.checkpoints[best][key]))
         g = ResnetGenerator(cfg.ngf, cfg.n_blocks)
         g.load_state_dict(state)

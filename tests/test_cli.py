@@ -35,3 +35,21 @@ def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
 def test_models_command_lists_the_default(capsys):
     assert main(["models", "--task", "quality"]) == 0
     assert "cytoqa-quality" in capsys.readouterr().out
+
+
+def test_stain_command_classical_and_errors(tmp_path, capsys):
+    from napari_cytoqa.synthetic import make_smear
+
+    src, ref = tmp_path / "he.png", tmp_path / "lab_b.png"
+    Image.fromarray(make_smear((128, 160), stain="he", seed=1).image).save(src)
+    Image.fromarray(make_smear((160, 160), stain="giemsa", seed=2).image).save(ref)
+    gray = tmp_path / "gray.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(gray)
+    out = tmp_path / "out"
+    rc = main(["stain", str(src), str(gray), "--method", "macenko", "--reference", str(ref), "--out", str(out),
+               "--quiet"])
+    assert rc == 1 and "gray.png" in capsys.readouterr().err  # the bad input is reported, the rest is done
+    result = np.asarray(Image.open(out / "he_macenko.png"))
+    assert result.shape == (128, 160, 3)
+    assert main(["stain", str(src), "--method", "reinhard", "--out", str(out), "--quiet"]) == 1
+    assert "reference" in capsys.readouterr().err

@@ -7,9 +7,11 @@ The public, GUI-free API::
     report = assess_quality(slide, tile_size=512)
     report.tiles          # one row per tile
     report.verdict        # slide verdict
+    restained = transfer_stain(image, method="macenko", reference=lab_b_image)
 """
 from .io import Slide, SlideReadError, read_slide
 from .quality import QualityReport, assess_quality, iter_assess_quality
+from .stain import fit_target, iter_transfer_stain, transfer_stain
 from .tiling import aggregate, stitch, tile_grid
 
 __version__ = "0.1.0"
@@ -22,5 +24,13 @@ def add_quality_overlay(viewer, report, source=None, **kwargs):
     return _add(viewer, report, source, **kwargs)
 
 
-__all__ = ["QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "aggregate",
-           "assess_quality", "iter_assess_quality", "read_slide", "stitch", "tile_grid"]
+def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
+    """Add (or update) a stain-transfer result as an image layer on ``source``'s grid (see :mod:`._layers`)."""
+    from ._layers import add_stain_layer as _add
+
+    return _add(viewer, result, source, label, level=level)
+
+
+__all__ = ["QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "add_stain_layer", "aggregate",
+           "assess_quality", "fit_target", "iter_assess_quality", "iter_transfer_stain", "read_slide", "stitch",
+           "tile_grid", "transfer_stain"]

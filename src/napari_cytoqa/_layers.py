@@ -121,3 +121,23 @@ def _update(layer, data, kwargs, layer_type) -> None:
     for key in ("scale", "translate", "units", "metadata"):
         if key in kwargs:
             setattr(layer, key, kwargs[key])
+
+
+def stain_layer_data(result, source, label: str, *, level: int = 0) -> tuple:
+    """LayerData for a stain-transferred image: a new RGB image layer on the source's grid
+    (scale × the level's downsample, same translate and units), named after source and model."""
+    levels = list(source.data) if getattr(source, "multiscale", False) else [source.data]
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    kwargs = {"name": f"{source.name} [{label}]", "rgb": True,
+              "scale": tuple(np.asarray(source.scale[-2:], float) * down),
+              "translate": tuple(source.translate[-2:]),
+              "metadata": {"cytoqa_stain": {"source": source.name, "model": label, "level": level}}}
+    units = getattr(source, "units", None)
+    if units is not None:
+        kwargs["units"] = tuple(units[-2:])
+    return result, kwargs, "image"
+
+
+def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
+    """Add (or update) the stain-transfer result of ``source`` as an image layer."""
+    return upsert_layer(viewer, stain_layer_data(result, source, label, level=level))

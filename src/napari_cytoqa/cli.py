@@ -56,6 +56,60 @@ def _qc(args) -> int:
     return 1 if failed else 0
 
 
+def _stain(args) -> int:
+    import numpy as np
+    from PIL import Image
+    from tqdm import tqdm
+
+    from .io import read_slide
+    from .io.writer import write_pyramid
+    from .stain.transfer import DEFAULT_MODEL, iter_transfer_stain
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = None
+    failed = 0
+    try:
+        if args.reference:
+            with read_slide(args.reference) as ref:
+                reference = ref.levels[-1] if min(ref.levels[-1].shape[:2]) >= 256 else ref.levels[0]
+                reference = np.asarray(reference)
+    except (OSError, ValueError) as err:
+        print(f"cytoqa stain: reference {args.reference}: {err}", file=sys.stderr)
+        return 2
+    label = (args.model or DEFAULT_MODEL) if args.method == "cyclegan" else args.method
+    for path in args.images:
+        path = Path(path)
+        try:
+            with read_slide(path) as slide:
+                gen = iter_transfer_stain(slide, method=args.method, model=args.model, checkpoint=args.checkpoint,
+                                          reference=reference, target=args.target, level=args.level,
+                                          device=args.device)
+                with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
+                    try:
+                        while True:
+                            done, total = next(gen)
+                            bar.total = total
+                            bar.update(done - bar.n)
+                    except StopIteration as stop:
+                        result = stop.value
+                name = f"{slide.name}_{label}".replace("/", "_")
+                big = result.shape[0] * result.shape[1] > 8192 * 8192 or result.dtype != "uint8"
+                if args.format == "tif" or (args.format == "auto" and big):
+                    dest = write_pyramid(out / f"{name}.ome.tif", result, pixel_size_um=slide.pixel_size_um
+                                         and slide.pixel_size_um[0] * 2 ** args.level)
+                else:
+                    dest = out / f"{name}.png"
+                    Image.fromarray(result).save(dest)
+        except (OSError, ValueError, KeyError) as err:
+            failed += 1
+            print(f"cytoqa stain: {path}: {err}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"{path.name} -> {dest}")
+    return 1 if failed else 0
+
+
 def _models(args) -> int:
     from .models import list_models
 
@@ -90,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--weighting", default="rgb_var", choices=WEIGHTINGS)
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
+    st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")
+    st.add_argument("images", nargs="+")
+    st.add_argument("--out", required=True, help="output directory")
+    st.add_argument("--method", default="cyclegan", choices=["cyclegan", "macenko", "reinhard"])
+    st.add_argument("--model", default=None, help="CycleGAN model (see `cytoqa models --task stain`)")
+    st.add_argument("--checkpoint", default=None, help="one of the model's epoch checkpoints")
+    st.add_argument("--reference", default=None, help="reference image whose stain is the target (classical)")
+    st.add_argument("--target", default=None, help="stored target statistics (JSON) instead of --reference")
+    st.add_argument("--level", type=int, default=0)
+    st.add_argument("--device", default="auto")
+    st.add_argument("--format", default="auto", choices=["auto", "png", "tif"],
+                    help="auto: PNG for 8-bit images up to 8192², else pyramidal OME-TIFF")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(func=_stain)
     md = sub.add_parser("models", help="list the models in the registry")
     md.add_argument("--task", default=None)
     md.set_defaults(func=_models)

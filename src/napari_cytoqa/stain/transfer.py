@@ -65,13 +65,14 @@ def _cyclegan(arr, loaded, scale, tile, overlap, batch_size):
     window = blend_window(tile, overlap).astype(np.float32)
     acc = np.zeros((h, w, 3), np.float32)
     wsum = np.zeros((h, w), np.float32)
-    net, device = loaded.module, loaded.device
+    net, device = loaded.inference_module, loaded.device  # batch norms folded, channels-last
     yield len(grid)
     for start in range(0, len(grid), batch_size):
         boxes = grid.boxes[start:start + batch_size]
         tiles = [to_unit(np.asarray(read_tile(arr, b)), scale).astype(np.float32) for b in boxes]
         padded = [_pad4(t) for t in tiles]
         x = torch.as_tensor(np.stack([p[0] for p in padded]).transpose(0, 3, 1, 2) * 2 - 1).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             y = ((net(x) + 1) / 2).clamp(0, 1).cpu().numpy().transpose(0, 2, 3, 1)
         for box, out, (_, (th, tw)) in zip(boxes, y, padded):

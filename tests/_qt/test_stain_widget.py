@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from napari_cytoqa._widgets.stain_widget import StainTransferWidget
+from napari_cytoqa.synthetic import make_smear
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = StainTransferWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def _run(qtbot, widget, timeout=120000):
+    widget.run()
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
+
+
+def test_cyclegan_and_macenko_add_layers_on_the_source_grid(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    img = make_smear((200, 260), stain="he", seed=1).image
+    before = img.copy()
+    source = viewer.add_image(img, name="smear", scale=(0.5, 0.5), translate=(10, 20))
+    widget.image.value = source
+    assert widget.method.value == "cyclegan" and widget.model.value == "cytoqa-stain-he-to-giemsa"
+    assert len(widget.checkpoint.choices) >= 2  # default + the shipped epoch checkpoints
+    _run(qtbot, widget)
+    out = viewer.layers["smear [cytoqa-stain-he-to-giemsa]"]
+    assert out.rgb and out.data.shape == img.shape and out.data.dtype == np.uint8
+    assert tuple(out.scale) == pytest.approx((0.5, 0.5)) and tuple(out.translate) == pytest.approx((10, 20))
+    np.testing.assert_array_equal(source.data, before)
+    # a chosen checkpoint makes its own layer; re-running updates it instead of adding another
+    widget.checkpoint.value = widget.checkpoint.choices[1]
+    _run(qtbot, widget)
+    _run(qtbot, widget)
+    names = [layer.name for layer in viewer.layers]
+    assert sum(n.startswith("smear [cytoqa-stain-he-to-giemsa") for n in names) == 2
+    # classical with a reference layer
+    ref = viewer.add_image(make_smear((200, 200), stain="giemsa", seed=2).image, name="lab B")
+    widget.method.value = "macenko"
+    assert not widget.model.enabled and widget.reference.enabled
+    widget.reference.value = ref
+    _run(qtbot, widget)
+    assert viewer.layers["smear [macenko]"].data.shape == img.shape
+
+
+def test_gray_layer_is_refused_with_a_message(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    widget.image.value = viewer.add_image(np.zeros((64, 64), np.uint8), name="gray")
+    n = len(viewer.layers)
+    widget.run()
+    assert widget.run_button.enabled and len(viewer.layers) == n
