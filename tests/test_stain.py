@@ -194,3 +194,11 @@ def test_tiny_cyclegan_trains_end_to_end_and_serves_checkpoints(tmp_path, monkey
         train_cyclegan(a, b, cfg, cancel=lambda: calls.append(1) or len(calls) > 1)
     with pytest.raises(ValueError, match="quality"):
         transfer_stain(img, method="cyclegan", model="cytoqa-quality")
+
+
+def test_macenko_8bit_fast_path_matches_the_float_path():
+    img = make_smear((150, 170), stain="he", seed=12).image
+    ref = make_smear((200, 200), stain="giemsa", seed=13).image
+    fast = transfer_stain(img, method="macenko", reference=ref)  # uint8: table lookup, float32
+    slow = transfer_stain(img.astype(np.float64) / 255, method="macenko", reference=ref)  # generic float64
+    assert np.abs(fast.astype(float) - slow * 255).max() <= 1.0

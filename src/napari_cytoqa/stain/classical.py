@@ -158,6 +158,20 @@ def macenko_tile(rgb: np.ndarray, source: StainTarget, target: StainTarget) -> n
     return out.reshape(rgb.shape)
 
 
+def macenko_tile_u8(tile: np.ndarray, source: StainTarget, target: StainTarget) -> np.ndarray:
+    """:func:`macenko_tile` for 8-bit RGB(A) tiles, in float32 with the optical densities read from
+    a 256-entry table per channel (about twice as fast; same result to within rounding)."""
+    levels = np.clip(np.arange(256, dtype=np.float64) / 255, 1.0 / 255, None)
+    lut = np.maximum(-np.log(levels[None, :] / np.asarray(source.background)[:, None]), 0).astype(np.float32)
+    rgb = np.asarray(tile)[..., :3]
+    od = np.stack([lut[c][rgb[..., c]] for c in range(3)], axis=-1).reshape(-1, 3)
+    proj = (np.linalg.pinv(source.stain_matrix).T * (np.asarray(target.max_conc) / np.asarray(source.max_conc))) \
+        @ target.stain_matrix.T  # OD → target OD in one 3 × 3 matrix
+    out = np.exp(-(od @ proj.astype(np.float32)))
+    out *= np.asarray(target.background, dtype=np.float32)
+    return out.reshape(rgb.shape)
+
+
 def reinhard_tile(rgb: np.ndarray, source: StainTarget, target: StainTarget) -> np.ndarray:
     """Match CIELAB means and standard deviations of tissue from ``source`` to ``target``.
 

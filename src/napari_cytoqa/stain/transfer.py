@@ -5,7 +5,7 @@ import numpy as np
 
 from ..quality.assess import Cancelled, _levels
 from ..tiling import blend_window, read_tile, tile_grid
-from .classical import CLASSICAL, StainTarget, align_stains, default_target, fit_target
+from .classical import CLASSICAL, StainTarget, align_stains, default_target, fit_target, macenko_tile_u8
 from .colour import check_rgb, fit_sample, from_unit, scale_of, to_unit
 
 METHODS = ("cyclegan", "macenko", "reinhard")
@@ -36,13 +36,15 @@ def _classical(arr, method, tgt, scale, tile):
     if method == "macenko":
         source = align_stains(source, tgt)
     fn = CLASSICAL[method]
+    fast = method == "macenko" and np.dtype(arr.dtype) == np.uint8
     grid = tile_grid(arr.shape[:2], (min(tile, arr.shape[0]), min(tile, arr.shape[1])), edge="pad")
     out = np.empty(arr.shape, dtype=arr.dtype)
     yield len(grid)
     for box in grid.boxes:
         y0, x0, y1, x1 = (int(v) for v in box)
         t = np.asarray(read_tile(arr, box))
-        out[y0:y1, x0:x1] = from_unit(fn(to_unit(t, scale), source, tgt), t, scale)
+        rgb = macenko_tile_u8(t, source, tgt) if fast else fn(to_unit(t, scale), source, tgt)
+        out[y0:y1, x0:x1] = from_unit(rgb, t, scale)
         yield 1
     return out
 
