@@ -155,7 +155,13 @@ def test_tiny_cyclegan_trains_end_to_end_and_serves_checkpoints(tmp_path, monkey
     from napari_cytoqa.training import TrainingCancelled
 
     monkeypatch.setenv("CYTOQA_MODELS_DIR", str(tmp_path / "models"))
-    a = [make_smear((80, 80), stain="he", seed=s).image for s in range(2)]
+    from PIL import Image
+
+    folder_a = tmp_path / "lab_a"  # one domain from a folder of images, the other from arrays
+    folder_a.mkdir()
+    for s in range(2):
+        Image.fromarray(make_smear((80, 80), stain="he", seed=s).image).save(folder_a / f"{s}.png")
+    a = str(folder_a)
     b = [make_smear((80, 80), stain="giemsa", seed=10 + s).image for s in range(2)]
     cfg = CycleGANConfig(epochs=2, steps_per_epoch=2, batch_size=1, crop=32, ngf=4, n_blocks=1, ndf=4,
                          device="cpu")
@@ -164,7 +170,8 @@ def test_tiny_cyclegan_trains_end_to_end_and_serves_checkpoints(tmp_path, monkey
     epochs = [e for e in events if e["event"] == "epoch"]
     assert len(epochs) == 2 and epochs[0]["preview"].shape[-1] == 3
     assert all(np.isfinite(e["cycle"]) for e in epochs)
-    assert sorted(res.checkpoints) == [1, 2] and all(p["ab"].exists() for p in res.checkpoints.values())
+    assert sorted(res.checkpoints) == [1, 2]
+    assert all(p["ab"].exists() and p["ba"].exists() and p["preview"].exists() for p in res.checkpoints.values())
     import torch
 
     from napari_cytoqa.models.inference import for_inference

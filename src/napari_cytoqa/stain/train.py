@@ -139,7 +139,8 @@ def iter_train_cyclegan(images_a, images_b, config: CycleGANConfig | None = None
                         checkpoint_dir=None, preview_tile=None):
     """Train generators A→B and B→A; yields ``{"event": "batch"|"epoch", ...}`` events (epoch events
     carry ``preview``: the fixed tile translated A→B by that epoch's generator) and returns a
-    :class:`CycleGANResult`. ``checkpoint_dir`` receives ``epoch{NNN}_ab/ba.safetensors`` atomically.
+    :class:`CycleGANResult`. ``checkpoint_dir`` receives ``epoch{NNN}_ab/ba.safetensors`` (atomically)
+    and ``epoch{NNN}_preview.png`` (the fixed tile translated A→B) for every epoch.
     Closing the generator stops training between steps; the last finished epoch is kept."""
     import torch
     import torch.nn.functional as F
@@ -226,10 +227,15 @@ def iter_train_cyclegan(images_a, images_b, config: CycleGANConfig | None = None
                 paths[key] = out_dir / f"epoch{epoch + 1:03d}_{key}.safetensors"
                 save_state({k: v.detach().cpu() for k, v in g.state_dict().items()}, paths[key])
             result.checkpoints[epoch + 1] = paths
+        preview = _preview(g_ab, preview_tile, device)
+        if out_dir is not None:  # the fixed tile as this checkpoint translates it
+            from PIL import Image
+
+            Image.fromarray(np.rint(preview * 255).astype(np.uint8)).save(out_dir / f"epoch{epoch + 1:03d}_preview.png")
+            result.checkpoints[epoch + 1]["preview"] = out_dir / f"epoch{epoch + 1:03d}_preview.png"
         result.history.append(record)
         log.info("cyclegan epoch %d: %s", epoch + 1, record)
-        yield {"event": "epoch", **record, "epochs": cfg.epochs,
-               "preview": _preview(g_ab, preview_tile, device)}
+        yield {"event": "epoch", **record, "epochs": cfg.epochs, "preview": preview}
     result.seconds = time.time() - t0
     g_ab.eval()
     g_ba.eval()
