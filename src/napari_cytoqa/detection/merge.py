@@ -1,0 +1,101 @@
+"""Merging per-tile detections of overlapping tiles into one result without duplicates or cut cells.
+
+Tiles overlap by more than the largest object, so every object lies whole inside at least one
+tile. Each object is kept only from the tile that *owns* its centre: the tile whose centre is
+nearest (for a rectilinear grid these cells are rectangles splitting every overlap down the
+middle). An object cut by a tile border has its centre near that border, which lies in the
+neighbour's half of the overlap — where the neighbour sees it whole. A final non-maximum
+suppression catches the rare object whose two tiles disagree about its centre.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .metrics import box_iou
+
+
+def _tile_centres(tile_boxes) -> tuple[np.ndarray, np.ndarray]:
+    tb = np.asarray(tile_boxes, dtype=np.float64)
+    return (tb[:, 0] + tb[:, 2]) / 2, (tb[:, 1] + tb[:, 3]) / 2
+
+
+def owner_of(points, tile_boxes) -> np.ndarray:
+    """Index of the tile owning each ``(y, x)`` point (nearest tile centre; ties → lower index)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    cy, cx = _tile_centres(tile_boxes)
+    d = (pts[:, None, 0] - cy[None]) ** 2 + (pts[:, None, 1] - cx[None]) ** 2
+    return np.argmin(d, axis=1)
+
+
+def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, highest score first."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = list(np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"))
+    keep = []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        if order:
+            ious = box_iou(boxes[[i]], boxes[order])[0]
+            order = [j for j, v in zip(order, ious) if v < iou]
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
+    """``per_tile``: one ``(boxes, scores)`` per tile, boxes in **image** coordinates. Returns
+    ``(boxes, scores, tile_index)`` of the kept detections."""
+    boxes, scores, tiles = [], [], []
+    for t, (b, s) in enumerate(per_tile):
+        b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+        if not len(b):
+            continue
+        centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+        own = owner_of(centres, tile_boxes) == t
+        boxes.append(b[own])
+        scores.append(np.asarray(s, dtype=np.float64).reshape(-1)[own])
+        tiles.append(np.full(int(own.sum()), t))
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
+    boxes, scores, tiles = np.concatenate(boxes), np.concatenate(scores), np.concatenate(tiles)
+    keep = nms(boxes, scores, iou)
+    return boxes[keep], scores[keep], tiles[keep]
+
+
+def merge_labels(per_tile, tile_boxes, image_shape) -> np.ndarray:
+    """``per_tile``: one instance-label array per tile (tile coordinates, same order as
+    ``tile_boxes``). Every instance is pasted from the tile owning its centroid; instances
+    are renumbered 1..N (int32); where two owned instances overlap the first keeps the pixels."""
+    out = np.zeros(tuple(image_shape[:2]), np.int32)
+    next_id = 1
+    for t, (labels, box) in enumerate(zip(per_tile, np.asarray(tile_boxes))):
+        labels = np.asarray(labels)
+        n = int(labels.max()) if labels.size else 0
+        if n == 0:
+            continue
+        y0, x0 = int(box[0]), int(box[1])
+        h, w = min(labels.shape[0], out.shape[0] - y0), min(labels.shape[1], out.shape[1] - x0)
+        labels = labels[:h, :w]
+        ids = np.unique(labels[labels > 0])
+        if not len(ids):
+            continue
+        cents = np.array(ndi.center_of_mass(labels > 0, labels, ids)) + [y0, x0]
+        owned = ids[owner_of(cents, tile_boxes) == t]
+        if not len(owned):
+            continue
+        lut = np.zeros(n + 1, np.int32)
+        lut[owned] = np.arange(next_id, next_id + len(owned))
+        next_id += len(owned)
+        new = lut[labels]
+        region = out[y0:y0 + h, x0:x0 + w]
+        free = (region == 0) & (new > 0)
+        region[free] = new[free]
+    return _renumber(out)
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut[ids] = np.arange(1, len(ids) + 1)
+    return lut[labels]

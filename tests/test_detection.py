@@ -1,0 +1,137 @@
+"""Detection core: metrics against hand-computed cases, instance separation, tile merging."""
+import numpy as np
+import pytest
+
+from napari_cytoqa.detection import (average_precision, box_iou, boxes_from_labels, count_ape, detect_cells,
+                                     evaluate_detections, match, merge_boxes, merge_labels, nms, otsu_watershed,
+                                     pixel_scores, polarity_of, split_instances)
+from napari_cytoqa.tiling import tile_grid
+
+
+def test_box_iou_hand_computed():
+    a = [[0, 0, 10, 10]]
+    b = [[5, 5, 15, 15], [0, 0, 10, 10], [20, 20, 30, 30]]
+    np.testing.assert_allclose(box_iou(a, b), [[25 / 175, 1.0, 0.0]])
+    assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
+
+
+def test_greedy_matching_counts_duplicates_as_false_positives():
+    gt = [[0, 0, 10, 10]]
+    preds = [[0, 0, 10, 10], [1, 0, 11, 10]]  # both overlap the one cell
+    assert match(preds, [0.6, 0.9], gt).tolist() == [False, True]  # the higher score wins
+
+
+def test_average_precision_hand_computed():
+    # 3 cells; predictions by score: TP, FP, TP, FP -> envelope 1 up to recall 1/3, 2/3 up to 2/3
+    assert average_precision([True, False, True, False], [0.9, 0.8, 0.7, 0.6], 3) == pytest.approx(5 / 9)
+    assert average_precision([True, True], [0.9, 0.8], 2) == pytest.approx(1.0)
+    assert average_precision([], [], 4) == 0.0
+    assert np.isnan(average_precision([False], [0.5], 0))
+
+
+def test_evaluate_detections_hand_computed():
+    gt1 = [[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [60, 60, 70, 70]]
+    p1 = ([[0, 0, 10, 10], [20, 20, 30, 30], [80, 80, 90, 90], [40, 40, 50, 50]], [0.9, 0.8, 0.7, 0.3])
+    gt2 = [[0, 0, 10, 10], [20, 20, 30, 30]]
+    p2 = ([[0, 0, 10, 10], [50, 50, 60, 60], [21, 21, 31, 31]], [0.95, 0.6, 0.55])
+    s = evaluate_detections([p1, p2], [gt1, gt2], score_threshold=0.5)
+    # at 0.5: image 1 keeps 3 (2 TP, 1 FP, 2 FN); image 2 keeps 3 (2 TP: IoU(21..31, 20..30)=81/119, 1 FP)
+    assert (s.tp, s.fp, s.fn) == (4, 2, 2)
+    assert s.precision == pytest.approx(4 / 6) and s.recall == pytest.approx(4 / 6)
+    assert s.f1 == pytest.approx(4 / 6)
+    # counts: image 1 predicts 3 of 4 (APE 0.25), image 2 predicts 3 of 2 (APE 0.5)
+    assert s.count_mape == pytest.approx(0.375)
+    assert s.tp_mape == pytest.approx((0.5 + 0.0) / 2)
+    # AP over all 7 predictions by score: .95T .9T .8T .7F .6F .55T .3T with 6 cells
+    flags = [True, True, True, False, False, True, True]
+    assert s.ap50 == pytest.approx(average_precision(flags, [0.95, 0.9, 0.8, 0.7, 0.6, 0.55, 0.3], 6))
+    # recall steps 1/6, 2/6, 3/6 at precision 1, then 4/6 and 5/6 where the envelope is 5/7 (the
+    # precision at recall 5/6 exceeds the 4/6 reached at recall 4/6)
+    assert s.ap50 == pytest.approx(3 / 6 * 1 + 2 / 6 * (5 / 7))
+    assert count_ape(3, 4) == 0.25 and np.isnan(count_ape(1, 0))
+
+
+def test_pixel_scores_hand_computed():
+    s = pixel_scores([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0])
+    assert (s["precision"], s["recall"], s["f1"]) == (0.5, 0.5, 0.5)
+    assert s["pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * (2 / 3))
+    assert pixel_scores([0.2, 0.9], [0, 7])["pr_auc"] == pytest.approx(1.0)  # instance ids count as foreground
+
+
+def _disc(shape, cy, cx, r):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+def test_watershed_separates_touching_cells_that_connected_components_merge():
+    mask = _disc((80, 120), 40, 40, 15) | _disc((80, 120), 40, 66, 15)  # overlapping by 4 px
+    from scipy import ndimage as ndi
+
+    assert ndi.label(mask)[1] == 1  # what seed 003's region-properties step saw: one cell
+    labels = split_instances(mask)
+    assert labels.max() == 2
+    boxes = boxes_from_labels(labels)
+    truth = [[25, 25, 56, 56], [25, 51, 56, 82]]
+    assert match(boxes, [1, 1], truth).all()
+    # one elongated cell stays one
+    ellipse = ((np.mgrid[:60, :120][0] - 30) / 10) ** 2 + ((np.mgrid[:60, :120][1] - 60) / 30) ** 2 <= 1
+    assert split_instances(ellipse).max() == 1
+    assert split_instances(np.zeros((10, 10), bool)).max() == 0
+
+
+@pytest.mark.parametrize("polarity", ["dark_on_light", "light_on_dark"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_baseline_both_polarities_and_dtypes(polarity, dtype):
+    rng = np.random.default_rng(0)
+    centres = [(30, 30), (30, 90), (90, 40), (95, 100), (60, 150)]
+    cells = np.zeros((130, 190), bool)
+    for cy, cx in centres:
+        cells |= _disc(cells.shape, cy, cx, 10)
+    full = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
+    bright, dark = 0.85 * full, 0.2 * full
+    img = np.where(cells, dark, bright) if polarity == "dark_on_light" else np.where(cells, bright, dark)
+    img = (img + rng.normal(0, 0.02 * full, img.shape)).clip(0, full).astype(dtype)
+    assert polarity_of(img) == polarity
+    labels = otsu_watershed(img)
+    assert labels.max() == 5
+    det = detect_cells(np.dstack([img] * 3) if dtype == np.uint8 else img, tile_size=64, overlap=32)
+    assert det.count == 5 and det.labels.max() == 5
+
+
+def test_tile_merging_keeps_every_cell_once_and_whole():
+    shape = (300, 340)
+    rng = np.random.default_rng(3)
+    truth = np.zeros(shape, np.int32)
+    n = 0
+    for cy, cx in rng.uniform(12, [288, 328], size=(60, 2)):
+        disc = _disc(shape, cy, cx, 9)
+        if (truth[disc] == 0).all():
+            n += 1
+            truth[disc] = n
+    grid = tile_grid(shape, 96, stride=64, edge="shift")  # 32 px overlap > cell diameter 19
+    from scipy import ndimage as ndi
+
+    per_tile = [ndi.label(truth[int(b[0]):int(b[2]), int(b[1]):int(b[3])] > 0)[0] for b in grid.boxes]
+    merged = merge_labels(per_tile, grid.boxes, shape)
+    assert merged.max() == n  # no duplicates, none lost
+    for i in range(1, n + 1):  # every cell whole: one merged label covers exactly its pixels
+        vals = np.unique(merged[truth == i])
+        assert len(vals) == 1 and vals[0] > 0 and (merged == vals[0]).sum() == (truth == i).sum()
+    # boxes: the same through merge_boxes
+    per_boxes = []
+    for lab, b in zip(per_tile, grid.boxes):
+        bx = boxes_from_labels(lab) + [b[0], b[1], b[0], b[1]]
+        per_boxes.append((bx, np.ones(len(bx))))
+    boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
+    assert len(boxes) == n and match(boxes, scores, boxes_from_labels(truth)).all()
+
+
+def test_nms_and_detect_cells_errors():
+    keep = nms([[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40]], [0.5, 0.9, 0.1])
+    assert keep.tolist() == [1, 2]
+    with pytest.raises(ValueError, match="unknown detector"):
+        detect_cells(np.zeros((64, 64)), detector="nope")
+    with pytest.raises(ValueError, match="3-D stack"):
+        detect_cells(np.zeros((5, 64, 64)))
+    det = detect_cells(np.zeros((64, 64), np.uint8))  # a blank field: no cells, no crash
+    assert det.count == 0 and det.to_dataframe().empty
