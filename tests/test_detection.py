@@ -135,3 +135,43 @@ def test_nms_and_detect_cells_errors():
         detect_cells(np.zeros((5, 64, 64)))
     det = detect_cells(np.zeros((64, 64), np.uint8))  # a blank field: no cells, no crash
     assert det.count == 0 and det.to_dataframe().empty
+
+
+def test_centre_map_cores_split_touching_cells():
+    from napari_cytoqa.detection.unet import centre_map, instances_from_maps
+
+    truth = np.zeros((80, 120), np.int32)
+    truth[_disc(truth.shape, 40, 40, 15)] = 1
+    truth[_disc(truth.shape, 40, 66, 15) & (truth == 0)] = 2
+    c = centre_map(truth)
+    assert c.max() == pytest.approx(1.0) and c[truth == 0].max() == 0
+    assert c[40, 40] == pytest.approx(1.0) and c[40, 53] < 0.2  # low where the cells touch
+    labels = instances_from_maps((truth > 0).astype(float), c)
+    assert labels.max() == 2
+    assert match(boxes_from_labels(labels), [1, 1], boxes_from_labels(truth)).all()
+
+
+def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
+    from napari_cytoqa.detection.unet import UNet
+    from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss
+    from napari_cytoqa.models import ModelSpec, clear_cache, save_model
+    from napari_cytoqa.synthetic import make_fluorescence
+    from napari_cytoqa.training import FitConfig, fit
+
+    monkeypatch.setenv("CYTOQA_MODELS_DIR", str(tmp_path))
+    x, y, lv, groups = build_detection_dataset(2, [0, 8], size=64, crop=32, seed=1)
+    assert x.shape == (8, 3, 32, 32) and y.shape == (8, 2, 32, 32) and set(lv) == {0.0, 8.0}
+    net = UNet(widths=(4, 8, 8, 8, 8))
+    res = fit(net, (x[:6], y[:6]), (x[6:], y[6:]), make_loss(), FitConfig(epochs=2, batch_size=4, device="cpu"),
+              evaluate=evaluate, joint_augment=joint_augment)
+    assert len(res.history) == 2 and np.isfinite(res.history[-1]["val_loss"])
+    assert {"pixel_f1", "centre_mae"} <= set(res.history[-1])
+    save_model(net, ModelSpec(name="tiny-unet", task="detection", architecture="unet", weights="tiny-unet.safetensors",
+                              sha256="", config={"widths": [4, 8, 8, 8, 8]}), tmp_path)
+    clear_cache()
+    img = make_fluorescence((90, 110), seed=3).image  # 16-bit, not a multiple of 16
+    det = detect_cells(img, detector="unet", model="tiny-unet", tile_size=64, overlap=16, threshold=0.3)
+    assert det.labels.shape == img.shape and det.labels.dtype == np.int32
+    assert len(det.scores) == det.count == det.labels.max() and set(det.route) <= {"tiny-unet"}
+    with pytest.raises(ValueError, match="not a U-Net"):
+        detect_cells(img, detector="unet", model="cytoqa-quality")

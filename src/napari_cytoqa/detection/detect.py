@@ -71,7 +71,38 @@ class OtsuContext:
         return labels, boxes, np.ones(len(boxes))
 
 
-DETECTORS = {"otsu": OtsuContext}
+class UNetContext:
+    """The U-Net detector: a registry model of task ``"detection"`` (architecture ``unet``) gives
+    foreground and centre maps per tile; instances are the watershed of the centre map from its
+    cores; an instance's score is its mean foreground probability."""
+
+    def __init__(self, arr, *, model: str = "cytoqa-unet-combined", device: str = "auto",
+                 threshold: float | None = None):
+        from ..models import get_model
+        from .unet_task import image_stats
+
+        self.loaded = get_model(model, device=device)
+        if self.loaded.spec.task != "detection" or self.loaded.spec.architecture != "unet":
+            raise ValueError(f"model {model!r} is not a U-Net detection model")
+        self.net = self.loaded.inference_module
+        inp = self.loaded.spec.input
+        self.threshold = float(inp.get("threshold", 0.5) if threshold is None else threshold)
+        self.core, self.min_size = float(inp.get("core", 0.5)), int(inp.get("min_size", 12))
+        self.stats = image_stats(arr)
+        self.name = self.loaded.spec.name
+
+    def __call__(self, tile):
+        from .unet import instances_from_maps
+        from .unet_task import predict_maps, unet_input
+
+        fg, centre = predict_maps(self.net, unet_input(tile, self.stats), self.loaded.device)
+        labels = instances_from_maps(fg, centre, threshold=self.threshold, core=self.core, min_size=self.min_size)
+        n = int(labels.max())
+        scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
+        return labels, boxes_from_labels(labels), scores
+
+
+DETECTORS = {"otsu": OtsuContext, "unet": UNetContext}
 
 
 def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, overlap: int = 64,
@@ -91,18 +122,18 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
     run = DETECTORS[detector](arr, **options)
-    per_labels, per_boxes = [], []
+    per_labels, per_boxes, per_scores = [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         y0, x0 = int(box[0]), int(box[1])
         labels, boxes, scores = run(np.asarray(read_tile(arr, box)))
         per_labels.append(labels)
+        per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))
         yield i + 1, len(grid)
     if all(lab is not None for lab in per_labels):
-        labels = merge_labels(per_labels, grid.boxes, (h, w))
+        labels, scores = merge_labels(per_labels, grid.boxes, (h, w), scores=per_scores)
         boxes = boxes_from_labels(labels)
-        scores = np.ones(len(boxes))
     else:
         labels = None
         boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
@@ -112,8 +143,8 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
         else np.zeros((0, 2))
     owner = owner_of(centres, grid.boxes) if len(boxes) else np.zeros(0, np.int64)
     return Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
-                      route=np.full(len(boxes), detector, dtype=object), focus=np.full(len(boxes), np.nan),
-                      detector=detector, tile_boxes=np.asarray(grid.boxes),
+                      route=np.full(len(boxes), getattr(run, "name", detector), dtype=object),
+                      focus=np.full(len(boxes), np.nan), detector=detector, tile_boxes=np.asarray(grid.boxes),
                       tile_counts=np.bincount(owner, minlength=len(grid)))
 
 
@@ -121,10 +152,11 @@ def detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, overlap
                  progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
-    Only the classical baseline (``detector="otsu"``: Otsu threshold fitted on the whole image,
-    distance-transform watershed to separate touching cells) exists yet; the learned detectors
-    and blur routing of seed 003 come next. ``overlap`` must exceed the largest cell diameter
-    for cut cells to be recovered whole.
+    ``detector="unet"`` runs a registry U-Net (``model=``, default ``"cytoqa-unet-combined"``;
+    ``threshold=`` on the foreground probability); ``detector="otsu"`` is the classical
+    baseline (Otsu threshold fitted on the whole image, distance-transform watershed). YOLO and
+    seed 003's blur routing come next. ``overlap`` must exceed the largest cell diameter for cut
+    cells to be recovered whole.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             **options)

@@ -62,11 +62,14 @@ def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
     return boxes[keep], scores[keep], tiles[keep]
 
 
-def merge_labels(per_tile, tile_boxes, image_shape) -> np.ndarray:
+def merge_labels(per_tile, tile_boxes, image_shape, scores=None):
     """``per_tile``: one instance-label array per tile (tile coordinates, same order as
     ``tile_boxes``). Every instance is pasted from the tile owning its centroid; instances
-    are renumbered 1..N (int32); where two owned instances overlap the first keeps the pixels."""
+    are renumbered 1..N (int32); where two owned instances overlap the first keeps the pixels.
+    With ``scores`` (one array per tile, score of local label ``i`` at index ``i - 1``) returns
+    ``(labels, scores)`` with the scores of the merged instances in label order."""
     out = np.zeros(tuple(image_shape[:2]), np.int32)
+    kept_scores = [np.nan]  # index = global id
     next_id = 1
     for t, (labels, box) in enumerate(zip(per_tile, np.asarray(tile_boxes))):
         labels = np.asarray(labels)
@@ -86,11 +89,17 @@ def merge_labels(per_tile, tile_boxes, image_shape) -> np.ndarray:
         lut = np.zeros(n + 1, np.int32)
         lut[owned] = np.arange(next_id, next_id + len(owned))
         next_id += len(owned)
+        if scores is not None:
+            kept_scores.extend(np.asarray(scores[t], dtype=np.float64)[owned - 1])
         new = lut[labels]
         region = out[y0:y0 + h, x0:x0 + w]
         free = (region == 0) & (new > 0)
         region[free] = new[free]
-    return _renumber(out)
+    if scores is None:
+        return _renumber(out)
+    ids = np.unique(out)
+    ids = ids[ids > 0]
+    return _renumber(out), np.asarray(kept_scores, dtype=np.float64)[ids]
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:

@@ -62,8 +62,14 @@ def _cyclegan_generator(**config):
     return ResnetGenerator(**config)
 
 
+def _unet(**config):
+    from ..detection.unet import UNet
+
+    return UNet(**config)
+
+
 ARCHITECTURES = {"quality_net": QualityNet, "resnet18_quality": ResNet18Quality,
-                 "cyclegan_generator": _cyclegan_generator}
+                 "cyclegan_generator": _cyclegan_generator, "unet": _unet}
 
 
 def count_parameters(module: nn.Module) -> int:

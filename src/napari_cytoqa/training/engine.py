@@ -97,11 +97,12 @@ def _batches(data, idx, batch_size, device):
 
 
 def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, augment=None,
-             evaluate=None, checkpoint=None):
+             evaluate=None, checkpoint=None, joint_augment=None):
     """Train ``model`` on ``train`` (a tuple of equally long arrays: inputs first, targets after).
 
     ``loss_fn(output, *targets) -> scalar tensor``; ``augment(x) -> x`` runs on training
-    batches; ``evaluate(model, val, device) -> dict`` adds metrics to each epoch event;
+    batches; ``joint_augment(batch) -> batch`` transforms inputs and targets together (e.g. the
+    same flip of an image and its masks); ``evaluate(model, val, device) -> dict`` adds metrics to each epoch event;
     ``checkpoint`` (a path) receives the best weights atomically as safetensors.
     Yields ``{"event": "batch"|"epoch", ...}`` and returns a :class:`FitResult`.
     """
@@ -133,6 +134,8 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
         order = rng.permutation(n_train)[: steps * cfg.batch_size]
         losses = []
         for step, batch in enumerate(_batches(train, order, cfg.batch_size, device)):
+            if joint_augment is not None:
+                batch = tuple(joint_augment(batch))
             x = augment(batch[0]) if augment else batch[0]
             loss = loss_fn(model(x), *batch[1:])
             opt.zero_grad()

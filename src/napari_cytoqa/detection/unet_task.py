@@ -1,0 +1,129 @@
+"""U-Net data, input preparation, loss and inference, shared by training scripts and ``detect_cells``.
+
+Input: a tile scaled by image-wide intensity statistics (so a faint tile stays faint), gray
+repeated to 3 channels, and inverted for brightfield — cells are always bright on dark for the
+network, whatever the polarity, dtype or bit depth of the image.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quality.crops import normalise_rgb
+from ..quality.measures import IntensityStats
+from ..synthetic import fluorescence_series, smear_series
+from .unet import centre_map, instances_from_maps
+
+MULTIPLE = 16  # 4 poolings
+
+
+def unet_input(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
+    """``(3, H, W)`` float32 network input for one tile."""
+    x = normalise_rgb(np.asarray(tile), stats)
+    if stats.polarity == "dark_on_light":
+        x = 1.0 - x
+    return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
+
+
+def image_stats(image) -> IntensityStats:
+    from ..quality.assess import MAX_STAT_PIXELS
+
+    arr = image
+    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / MAX_STAT_PIXELS)))
+    return IntensityStats.from_sample(np.asarray(arr[::step, ::step]), arr.dtype)
+
+
+def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
+                            seed: int = 0):
+    """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
+    every scene at every blur level in ``levels``; ``crops_per_image`` random crops each.
+    Returns ``x (N, 3, crop, crop)``, ``y (N, 2, crop, crop)`` (foreground, centre map), ``level``
+    and ``group`` (the scene id, for group-aware splits)."""
+    rng = np.random.default_rng(seed)
+    xs, ys, lv_out, groups = [], [], [], []
+    for scene in range(n_scenes):
+        s = int(rng.integers(2**31))
+        if scene % 2 == 0:
+            series = smear_series((size, size), levels, cell_density=float(rng.uniform(2e-4, 8e-4)),
+                                  red_cell_density=float(rng.uniform(4e-4, 2e-3)), seed=s)
+        else:
+            series = fluorescence_series((size, size), levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
+                                         clustered=float(rng.uniform(0, 0.6)),
+                                         dtype=np.uint8 if rng.random() < 0.3 else np.uint16,
+                                         peak=float(rng.uniform(300, 4000)), seed=s)
+        labels = series[0].labels
+        target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
+        for img in series:
+            stats = IntensityStats.from_sample(img.image, img.image.dtype)
+            x = unet_input(img.image, stats)
+            for _ in range(crops_per_image):
+                oy, ox = rng.integers(0, size - crop + 1, 2)
+                xs.append(x[:, oy:oy + crop, ox:ox + crop])
+                ys.append(target[:, oy:oy + crop, ox:ox + crop])
+                lv_out.append(img.meta["blur_level"])
+                groups.append(scene)
+    return (np.stack(xs), np.stack(ys), np.asarray(lv_out, np.float32), np.asarray(groups))
+
+
+def make_loss(centre_weight: float = 5.0):
+    import torch.nn.functional as F
+
+    def loss_fn(out, y):
+        fg = F.binary_cross_entropy_with_logits(out[:, 0], y[:, 0])
+        centre = F.mse_loss(out[:, 1].sigmoid(), y[:, 1])
+        return fg + centre_weight * centre
+
+    return loss_fn
+
+
+def joint_augment(batch):
+    """The same random flips and 90° rotation for the images and their target maps."""
+    import torch
+
+    x, y = batch[0], batch[1]
+    if torch.rand(()) < 0.5:
+        x, y = x.flip(-1), y.flip(-1)
+    if torch.rand(()) < 0.5:
+        x, y = x.flip(-2), y.flip(-2)
+    k = int(torch.randint(0, 4, ()))
+    x, y = torch.rot90(x, k, dims=(-2, -1)), torch.rot90(y, k, dims=(-2, -1))
+    # brightness/contrast jitter of the input only (staining and exposure vary)
+    gain = 1 + 0.2 * (torch.rand(x.shape[0], 1, 1, 1, device=x.device) - 0.5)
+    return (x * gain, y, *batch[2:])
+
+
+def predict_maps(net, x: np.ndarray, device) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground probability and centre map for a ``(3, H, W)`` input (padded to multiples of 16)."""
+    import torch
+
+    _, h, w = x.shape
+    ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    with torch.no_grad():
+        t = torch.as_tensor(x[None]).to(device).contiguous(memory_format=torch.channels_last)
+        out = net(t)[0].float().sigmoid().cpu().numpy()
+    return out[0, :h, :w], out[1, :h, :w]
+
+
+def evaluate(model, data, device) -> dict:
+    """Pixel F1 of the foreground and mean absolute error of the centre map on ``(x, y)`` crops."""
+    import torch
+
+    from .metrics import pixel_scores
+
+    x, y = (np.asarray(a.cpu() if hasattr(a, "cpu") else a) for a in data[:2])
+    model.eval()
+    fgs, cs = [], []
+    with torch.no_grad():
+        for s in range(0, len(x), 32):
+            out = model(torch.as_tensor(x[s:s + 32]).to(device)).sigmoid().cpu().numpy()
+            fgs.append(out[:, 0])
+            cs.append(out[:, 1])
+    fg, c = np.concatenate(fgs), np.concatenate(cs)
+    px = pixel_scores(fg[::4, ::2, ::2], y[::4, 0, ::2, ::2])
+    return {"pixel_f1": round(px["f1"], 4), "pixel_pr_auc": round(px["pr_auc"], 4),
+            "centre_mae": round(float(np.abs(c - y[:, 1]).mean()), 4)}
+
+
+__all__ = ["build_detection_dataset", "evaluate", "image_stats", "instances_from_maps", "joint_augment",
+           "make_loss", "predict_maps", "unet_input"]
