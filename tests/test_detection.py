@@ -175,3 +175,26 @@ def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
     assert len(det.scores) == det.count == det.labels.max() and set(det.route) <= {"tiny-unet"}
     with pytest.raises(ValueError, match="not a U-Net"):
         detect_cells(img, detector="unet", model="cytoqa-quality")
+
+
+def test_blur_routing_sends_each_tile_to_the_matching_model(tmp_path, monkeypatch):
+    from napari_cytoqa.detection.unet import UNet
+    from napari_cytoqa.models import ModelSpec, clear_cache, save_model
+    from napari_cytoqa.synthetic import smear_series
+
+    monkeypatch.setenv("CYTOQA_MODELS_DIR", str(tmp_path))  # user models shadow the bundled ones
+    for variant in ("sharp", "blurry"):
+        name = f"cytoqa-unet-{variant}"
+        save_model(UNet(widths=(4, 8)), ModelSpec(name=name, task="detection", architecture="unet",
+                                                  weights=f"{name}.safetensors", sha256="",
+                                                  config={"widths": [4, 8]}), tmp_path)
+    clear_cache()
+    sharp, blurry = smear_series((256, 256), [0, 9], seed=4)
+    img = np.concatenate([sharp.image, blurry.image], axis=1)  # left in focus, right 18 µm defocused
+    det = detect_cells(img, detector="unet", routing="blur", tile_size=256, overlap=0)
+    assert det.tile_routes.tolist() == ["cytoqa-unet-sharp", "cytoqa-unet-blurry"]
+    assert det.tile_focus[0] < 5.5 < det.tile_focus[1]
+    left = (det.boxes[:, 1] + det.boxes[:, 3]) / 2 < 256
+    assert set(det.route[left]) <= {"cytoqa-unet-sharp"} and set(det.route[~left]) <= {"cytoqa-unet-blurry"}
+    with pytest.raises(ValueError, match="routing must be"):
+        detect_cells(img, detector="unet", routing="fast")

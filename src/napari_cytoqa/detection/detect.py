@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from ..quality.assess import Cancelled, _levels
 from ..tiling import read_tile, tile_grid
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
-from .merge import merge_boxes, merge_labels
+from .merge import merge_boxes, merge_labels, owner_of
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Detections:
     detector: str
     tile_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     tile_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    tile_focus: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    tile_routes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     @property
     def count(self) -> int:
@@ -68,18 +70,17 @@ class OtsuContext:
         labels = split_instances(ndi.binary_fill_holes(fg), min_distance=self.min_distance, h=self.h,
                                  min_size=self.min_size)
         boxes = boxes_from_labels(labels)
-        return labels, boxes, np.ones(len(boxes))
+        return labels, boxes, np.ones(len(boxes)), "otsu", np.nan
 
 
-class UNetContext:
-    """The U-Net detector: a registry model of task ``"detection"`` (architecture ``unet``) gives
-    foreground and centre maps per tile; instances are the watershed of the centre map from its
-    cores; an instance's score is its mean foreground probability."""
+ROUTINGS = ("combined", "sharp", "blurry", "blur")
 
-    def __init__(self, arr, *, model: str = "cytoqa-unet-combined", device: str = "auto",
-                 threshold: float | None = None):
+
+class _UNet:
+    """One registry U-Net: tile → instances with scores."""
+
+    def __init__(self, model: str, device: str, threshold):
         from ..models import get_model
-        from .unet_task import image_stats
 
         self.loaded = get_model(model, device=device)
         if self.loaded.spec.task != "detection" or self.loaded.spec.architecture != "unet":
@@ -88,18 +89,54 @@ class UNetContext:
         inp = self.loaded.spec.input
         self.threshold = float(inp.get("threshold", 0.5) if threshold is None else threshold)
         self.core, self.min_size = float(inp.get("core", 0.5)), int(inp.get("min_size", 12))
-        self.stats = image_stats(arr)
         self.name = self.loaded.spec.name
 
-    def __call__(self, tile):
+    def __call__(self, tile, stats):
         from .unet import instances_from_maps
         from .unet_task import predict_maps, unet_input
 
-        fg, centre = predict_maps(self.net, unet_input(tile, self.stats), self.loaded.device)
+        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device)
         labels = instances_from_maps(fg, centre, threshold=self.threshold, core=self.core, min_size=self.min_size)
         n = int(labels.max())
         scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
         return labels, boxes_from_labels(labels), scores
+
+
+class UNetContext:
+    """The U-Net detector (seed 003). ``routing``: ``"combined"`` (one model trained on every blur
+    level; default), ``"sharp"`` / ``"blurry"`` (the models trained on in-focus / out-of-focus
+    images only) or ``"blur"``: the learned focus model (``focus_model``, the quality network)
+    judges every tile and routes it to the sharp model (blur level ≤ 5.5) or the blurry one.
+    ``model`` overrides the registry name for the non-routed cases; an instance's score is its
+    mean foreground probability."""
+
+    def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
+                 threshold: float | None = None, focus_model: str | None = None):
+        from .unet_task import image_stats
+
+        if routing not in ROUTINGS:
+            raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
+        self.stats = image_stats(arr)
+        self.routing = routing
+        if routing == "blur":
+            if model is not None:
+                raise ValueError("blur routing uses the sharp and blurry models; leave model unset")
+            from ..quality.learned import DEFAULT_MODEL, LearnedScorer
+
+            self.sharp = _UNet("cytoqa-unet-sharp", device, threshold)
+            self.blurry = _UNet("cytoqa-unet-blurry", device, threshold)
+            self.scorer = LearnedScorer(self.stats, model=focus_model or DEFAULT_MODEL, device=device)
+        else:
+            self.single = _UNet(model or f"cytoqa-unet-{routing}", device, threshold)
+
+    def __call__(self, tile):
+        from ..quality.calibration import SHARP_BLURRY_BOUNDARY
+
+        if self.routing != "blur":
+            return (*self.single(tile, self.stats), self.single.name, np.nan)
+        focus = float(self.scorer.score_batch([tile])[0]["blur_level"])
+        net = self.sharp if focus <= SHARP_BLURRY_BOUNDARY else self.blurry
+        return (*net(tile, self.stats), net.name, focus)
 
 
 DETECTORS = {"otsu": OtsuContext, "unet": UNetContext}
@@ -122,14 +159,16 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
     run = DETECTORS[detector](arr, **options)
-    per_labels, per_boxes, per_scores = [], [], []
+    per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         y0, x0 = int(box[0]), int(box[1])
-        labels, boxes, scores = run(np.asarray(read_tile(arr, box)))
+        labels, boxes, scores, route, tile_focus = run(np.asarray(read_tile(arr, box)))
         per_labels.append(labels)
         per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))
+        routes.append(route)
+        focus.append(tile_focus)
         yield i + 1, len(grid)
     if all(lab is not None for lab in per_labels):
         labels, scores = merge_labels(per_labels, grid.boxes, (h, w), scores=per_scores)
@@ -137,25 +176,24 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
     else:
         labels = None
         boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
-    from .merge import owner_of
-
     centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) if len(boxes) \
         else np.zeros((0, 2))
     owner = owner_of(centres, grid.boxes) if len(boxes) else np.zeros(0, np.int64)
     return Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
-                      route=np.full(len(boxes), getattr(run, "name", detector), dtype=object),
-                      focus=np.full(len(boxes), np.nan), detector=detector, tile_boxes=np.asarray(grid.boxes),
-                      tile_counts=np.bincount(owner, minlength=len(grid)))
+                      route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
+                      detector=detector, tile_boxes=np.asarray(grid.boxes),
+                      tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
+                      tile_routes=np.asarray(routes, dtype=object))
 
 
 def detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, overlap: int = 64, level: int = 0,
                  progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
-    ``detector="unet"`` runs a registry U-Net (``model=``, default ``"cytoqa-unet-combined"``;
-    ``threshold=`` on the foreground probability); ``detector="otsu"`` is the classical
-    baseline (Otsu threshold fitted on the whole image, distance-transform watershed). YOLO and
-    seed 003's blur routing come next. ``overlap`` must exceed the largest cell diameter for cut
+    ``detector="unet"`` runs registry U-Nets (``routing="combined"|"sharp"|"blurry"|"blur"``, see
+    :class:`UNetContext`; ``threshold=`` on the foreground probability); ``detector="otsu"`` is
+    the classical baseline (Otsu threshold fitted on the whole image, distance-transform
+    watershed). YOLO comes next. ``overlap`` must exceed the largest cell diameter for cut
     cells to be recovered whole.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
