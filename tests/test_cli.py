@@ -53,3 +53,20 @@ def test_stain_command_classical_and_errors(tmp_path, capsys):
     assert result.shape == (128, 160, 3)
     assert main(["stain", str(src), "--method", "reinhard", "--out", str(out), "--quiet"]) == 1
     assert "reference" in capsys.readouterr().err
+
+
+def test_detect_command_writes_csv_and_geojson(tmp_path):
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((200, 240), seed=2)
+    path = tmp_path / "nuclei.png"
+    Image.fromarray((img.image / img.image.max() * 255).astype(np.uint8)).save(path)
+    out = tmp_path / "det"
+    assert main(["detect", str(path), "--out", str(out), "--quiet"]) == 0
+    cells = pd.read_csv(out / "nuclei_cells.csv")
+    assert {"y0", "x0", "y1", "x1", "score", "route"} <= set(cells.columns)
+    assert abs(len(cells) - len(img.boxes)) <= 0.3 * len(img.boxes)  # the U-Net finds most nuclei
+    gj = json.loads((out / "nuclei_cells.geojson").read_text())
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(cells)
+    ring = gj["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == 5

@@ -110,6 +110,45 @@ def _stain(args) -> int:
     return 1 if failed else 0
 
 
+def _detect(args) -> int:
+    from tqdm import tqdm
+
+    from .detection import iter_detect_cells
+    from .io import read_slide
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level}
+    if args.detector == "unet":
+        options.update(routing=args.routing, device=args.device, threshold=args.threshold)
+    failed = 0
+    for path in args.images:
+        path = Path(path)
+        try:
+            with read_slide(path) as slide:
+                gen = iter_detect_cells(slide, **options)
+                with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
+                    try:
+                        while True:
+                            done, total = next(gen)
+                            bar.total = total
+                            bar.update(done - bar.n)
+                    except StopIteration as stop:
+                        det = stop.value
+                down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
+                if down != 1:  # report level-0 pixel coordinates
+                    det.boxes = det.boxes * down
+                det.to_dataframe().to_csv(out / f"{slide.name}_cells.csv", index=False)
+                (out / f"{slide.name}_cells.geojson").write_text(json.dumps(det.to_geojson()))
+        except (OSError, ValueError, KeyError) as err:
+            failed += 1
+            print(f"cytoqa detect: {path}: {err}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"{path.name}: {det.count} cells")
+    return 1 if failed else 0
+
+
 def _models(args) -> int:
     from .models import list_models
 
@@ -158,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: PNG for 8-bit images up to 8192², else pyramidal OME-TIFF")
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(func=_stain)
+    dt = sub.add_parser("detect", help="cell detection; writes boxes as CSV and GeoJSON per image")
+    dt.add_argument("images", nargs="+")
+    dt.add_argument("--out", required=True, help="output directory")
+    dt.add_argument("--detector", default="unet", choices=["unet", "otsu"])
+    dt.add_argument("--routing", default="combined", choices=["combined", "sharp", "blurry", "blur"])
+    dt.add_argument("--threshold", type=float, default=None, help="foreground probability threshold (U-Net)")
+    dt.add_argument("--tile-size", type=int, default=512)
+    dt.add_argument("--overlap", type=int, default=64)
+    dt.add_argument("--level", type=int, default=0)
+    dt.add_argument("--device", default="auto")
+    dt.add_argument("--quiet", action="store_true")
+    dt.set_defaults(func=_detect)
     md = sub.add_parser("models", help="list the models in the registry")
     md.add_argument("--task", default=None)
     md.set_defaults(func=_models)

@@ -19,7 +19,7 @@ from .merge import merge_boxes, merge_labels, owner_of
 
 @dataclass
 class Detections:
-    """Cells found in one image (level-0 pixel coordinates of the analysed level).
+    """Cells found in one image (pixel coordinates of the analysed pyramid level).
 
     ``boxes`` ``(N, 4)`` ``y0 x0 y1 x1``; ``scores`` ``(N,)``; ``labels`` an instance label image
     (0 = background; label ``i + 1`` is box ``i``) when the detector segments, else None;
@@ -41,6 +41,18 @@ class Detections:
     @property
     def count(self) -> int:
         return int(len(self.boxes))
+
+    def to_geojson(self) -> dict:
+        """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down)."""
+        feats = []
+        for (y0, x0, y1, x1), score, route, focus in zip(self.boxes, self.scores, self.route, self.focus):
+            ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
+                    [float(x0), float(y0)]]
+            feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                          "properties": {"score": float(score), "route": str(route),
+                                         "focus": None if not np.isfinite(focus) else float(focus),
+                                         "detector": self.detector, "objectType": "detection"}})
+        return {"type": "FeatureCollection", "features": feats}
 
     def to_dataframe(self):
         import pandas as pd
