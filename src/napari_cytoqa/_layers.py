@@ -118,6 +118,8 @@ def _update(layer, data, kwargs, layer_type) -> None:
             layer.text = kwargs["text"]
     else:
         layer.data = data
+        if "features" in kwargs:
+            layer.features = kwargs["features"]
     for key in ("scale", "translate", "units", "metadata"):
         if key in kwargs:
             setattr(layer, key, kwargs[key])
@@ -141,3 +143,68 @@ def stain_layer_data(result, source, label: str, *, level: int = 0) -> tuple:
 def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
     """Add (or update) the stain-transfer result of ``source`` as an image layer."""
     return upsert_layer(viewer, stain_layer_data(result, source, label, level=level))
+
+
+#: Above this many objects detections are drawn as points (centres) instead of box rectangles.
+MAX_BOXES = 2000
+
+
+def _level_placement(source, level: int) -> dict:
+    place = _placement(source)
+    if source is None:
+        return place
+    levels = list(source.data) if getattr(source, "multiscale", False) else [source.data]
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    sy, sx = place["scale"]
+    oy, ox = place["translate"]
+    # pixel i of the level covers level-0 pixels [i*down, (i+1)*down): centre at (i + 0.5)*down - 0.5
+    place["scale"] = (sy * down[0], sx * down[1])
+    place["translate"] = (oy + sy * (down[0] - 1) / 2, ox + sx * (down[1] - 1) / 2)
+    return place
+
+
+def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
+    """Layer data for :class:`~napari_cytoqa.detection.Detections`: instance labels (when the
+    detector segments), boxes as rectangles — or, beyond ``max_boxes`` objects, their centres as
+    points, which napari draws quickly at any zoom — with score/route/focus as features, and the
+    count per tile as text on the tile grid."""
+    import pandas as pd
+
+    base = source.name if source is not None else "image"
+    place = _level_placement(source, level)
+    meta = {"cytoqa_detections": {"count": det.count, "detector": det.detector,
+                                  "routes": pd.Series(det.route).value_counts().to_dict()}}
+    feats = pd.DataFrame({"score": det.scores, "route": det.route.astype(str), "focus": det.focus})
+    out = []
+    if det.labels is not None:
+        out.append((det.labels, {"name": f"{base} cells", "metadata": meta, **place}, "labels"))
+    limit = MAX_BOXES if max_boxes is None else max_boxes
+    if det.count and det.count <= limit:
+        y0, x0, y1, x1 = (det.boxes[:, i] - 0.5 for i in range(4))
+        rects = np.stack([np.stack([y0, x0], 1), np.stack([y0, x1], 1), np.stack([y1, x1], 1),
+                          np.stack([y1, x0], 1)], axis=1)
+        out.append((list(rects), {"name": f"{base} boxes", "shape_type": "rectangle", "edge_color": "yellow",
+                                  "face_color": "transparent", "edge_width": 1.0, "features": feats,
+                                  "metadata": meta, **place}, "shapes"))
+    else:
+        centres = np.stack([(det.boxes[:, 0] + det.boxes[:, 2] - 1) / 2,
+                            (det.boxes[:, 1] + det.boxes[:, 3] - 1) / 2], 1) if det.count else np.zeros((0, 2))
+        out.append((centres, {"name": f"{base} boxes", "size": 6, "face_color": "yellow", "border_width": 0,
+                              "features": feats, "metadata": meta, **place}, "points"))
+    tb = np.asarray(det.tile_boxes, float)
+    if len(tb) and len(tb) <= MAX_SHAPES:
+        rects = [np.array([[a - 0.5, b - 0.5], [a - 0.5, d - 0.5], [c - 0.5, d - 0.5], [c - 0.5, b - 0.5]])
+                 for a, b, c, d in tb]
+        tf = pd.DataFrame({"count": det.tile_counts, "focus": det.tile_focus if len(det.tile_focus) else np.nan,
+                           "route": det.tile_routes.astype(str) if len(det.tile_routes) else ""})
+        out.append((rects, {"name": f"{base} tile counts", "shape_type": "rectangle", "edge_color": "cyan",
+                            "face_color": "transparent", "edge_width": 1.0, "features": tf, "opacity": 0.6,
+                            "visible": len(tb) > 1,
+                            "text": {"string": "{count}", "size": 10, "color": "cyan", "anchor": "upper_left"},
+                            **place}, "shapes"))
+    return out
+
+
+def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
+    """Scriptable twin of the Detection widget's drawing step: add or update its layers."""
+    return [upsert_layer(viewer, d) for d in detection_layers_data(det, source, level=level, max_boxes=max_boxes)]
