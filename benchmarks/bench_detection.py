@@ -1,0 +1,85 @@
+"""Detection latency on this CPU, side by side in one run.
+
+    python benchmarks/bench_detection.py [--repeats 3]
+
+Per 512 × 512 tile and per 2592 × 1944 RGB image (seed 000's camera; 512-px tiles with 64 px
+overlap for ours): the Otsu + watershed baseline, the combined U-Net, the blur-routed U-Nets
+(focus model included), and ultralytics' stock yolov8n (built from its yaml with random
+weights — speed does not depend on weight values — at imgsz 512 on the same tile grid).
+Each detector runs after a warm-up call; the median of ``--repeats`` is printed.
+"""
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from napari_cytoqa.detection import detect_cells
+from napari_cytoqa.synthetic import make_smear
+from napari_cytoqa.tiling import read_tile, tile_grid
+
+
+def _yolo():
+    cfg = Path(tempfile.mkdtemp(prefix="cytoqa-yolo-"))
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(cfg))
+    import matplotlib
+
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    (Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics").mkdir(parents=True, exist_ok=True)
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        dest = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics" / name
+        if not dest.exists():
+            dest.write_bytes(font.read_bytes())
+    from ultralytics import YOLO
+
+    model = YOLO("yolov8n.yaml")
+
+    def run(img):
+        grid = tile_grid(img.shape[:2], 512, stride=448, edge="shift")
+        tiles = [np.ascontiguousarray(read_tile(img, b)[..., ::-1]) for b in grid.boxes]  # BGR like cv2
+        model.predict(tiles, imgsz=512, verbose=False, device="cpu")
+
+    return run
+
+
+def timed(fn, img, repeats):
+    fn(img)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(img)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    tile = make_smear((512, 512), seed=1).image
+    image = make_smear((1944, 2592), seed=2).image
+    runs = {
+        "Otsu + watershed baseline": lambda im: detect_cells(im, detector="otsu"),
+        "U-Net combined": lambda im: detect_cells(im, detector="unet", routing="combined", device="cpu"),
+        "U-Net routed (focus model + 2 U-Nets)": lambda im: detect_cells(im, detector="unet", routing="blur",
+                                                                         device="cpu"),
+    }
+    try:
+        runs["ultralytics yolov8n (stock, random weights)"] = _yolo()
+    except Exception as err:  # noqa: BLE001 - report and go on
+        print(f"yolov8n unavailable: {err}")
+    print(f"{'detector':46s} {'s / 512² tile':>14s} {'s / 2592×1944':>14s}")
+    for name, fn in runs.items():
+        try:
+            a, b = timed(fn, tile, args.repeats), timed(fn, image, args.repeats)
+        except Exception as err:  # noqa: BLE001
+            print(f"{name:46s} failed: {err}")
+            continue
+        print(f"{name:46s} {a:14.3f} {b:14.3f}")
+
+
+if __name__ == "__main__":
+    main()

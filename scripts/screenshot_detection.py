@@ -1,0 +1,49 @@
+"""Screenshots of the Cell Detection widget on the bundled samples (for docs/).
+
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_detection.py docs/images
+"""
+import sys
+import time
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+from napari_cytoqa._widgets.detection_widget import DetectionWidget
+
+
+def run_and_wait(widget, timeout=600):
+    widget.run()
+    done = []
+    widget.worker.finished.connect(lambda: done.append(True))
+    start = time.time()
+    while not done and time.time() - start < timeout:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    for _ in range(20):
+        QApplication.processEvents()
+
+
+def main(out="docs/images"):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    viewer = napari.Viewer(show=False)
+    viewer.window._qt_window.resize(1400, 850)
+    widget = DetectionWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Cell Detection")
+    for sample, shot, routing in (("smear_blurry_region.jpg", "detection_smear", "blur"),
+                                  ("fluorescence_nuclei.tif", "detection_fluorescence", "combined")):
+        viewer.layers.clear()
+        [layer] = viewer.open(f"sample_data/{sample}", plugin="napari-cytoqa")
+        widget.image.value = layer
+        widget.routing.value = routing
+        run_and_wait(widget)
+        viewer.reset_view()
+        viewer.camera.zoom *= 2.5
+        viewer.screenshot(str(out / f"{shot}_window.png"), canvas_only=False)
+        print(sample, routing, "cells:", widget.status.value)
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
