@@ -194,15 +194,42 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
     tb = np.asarray(det.tile_boxes, float)
     if len(tb) and len(tb) <= MAX_SHAPES:
         rects = [np.array([[a - 0.5, b - 0.5], [a - 0.5, d - 0.5], [c - 0.5, d - 0.5], [c - 0.5, b - 0.5]])
-                 for a, b, c, d in tb]
+                 for a, b, c, d in _owned_regions(tb)]
         tf = pd.DataFrame({"count": det.tile_counts, "focus": det.tile_focus if len(det.tile_focus) else np.nan,
                            "route": det.tile_routes.astype(str) if len(det.tile_routes) else ""})
-        out.append((rects, {"name": f"{base} tile counts", "shape_type": "rectangle", "edge_color": "cyan",
-                            "face_color": "transparent", "edge_width": 1.0, "features": tf, "opacity": 0.6,
-                            "visible": len(tb) > 1,
-                            "text": {"string": "{count}", "size": 10, "color": "cyan", "anchor": "upper_left"},
+        colour = "#0050ff" if _bright_background(source) else "cyan"
+        out.append((rects, {"name": f"{base} tile counts", "shape_type": "rectangle", "edge_color": colour,
+                            "face_color": "transparent", "features": tf, "opacity": 0.8, "visible": len(tb) > 1,
+                            "edge_width": max(1.0, 0.006 * float(np.median(tb[:, 2] - tb[:, 0]))),
+                            "text": {"string": "{count}", "size": 14, "color": colour, "anchor": "center"},
                             **place}, "shapes"))
     return out
+
+
+def _owned_regions(tile_boxes: np.ndarray) -> np.ndarray:
+    """The part of the image each tile owns (objects are counted by the tile nearest to their
+    centre): overlapping tiles split at the midpoints between neighbouring tile centres."""
+    tb = np.asarray(tile_boxes, float)
+    out = tb.copy()
+    for lo, hi in ((0, 2), (1, 3)):
+        centres = (tb[:, lo] + tb[:, hi]) / 2
+        uniq = np.unique(centres)
+        mids = (uniq[1:] + uniq[:-1]) / 2
+        edges = np.concatenate([[tb[:, lo].min()], np.ceil(mids), [tb[:, hi].max()]])
+        k = np.searchsorted(uniq, centres)
+        out[:, lo], out[:, hi] = edges[k], edges[k + 1]
+    return out
+
+
+def _bright_background(source) -> bool:
+    """Whether the source looks like brightfield (light background), judged on its smallest level."""
+    if source is None:
+        return False
+    data = source.data[-1] if getattr(source, "multiscale", False) else source.data
+    step = max(1, int(max(data.shape[:2]) // 256))
+    sample = np.asarray(data[::step, ::step], dtype=np.float64)
+    lo, hi = np.nanpercentile(sample, [1, 99])
+    return bool(np.nanmedian(sample) > (lo + hi) / 2)
 
 
 def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
