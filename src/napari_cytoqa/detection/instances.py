@@ -3,8 +3,9 @@
 Seed 003's U-Net lost most of its recall because touching cells merged when its thresholded
 mask became boxes (connected components). Here a foreground mask becomes instances through a
 distance-transform watershed: one marker per local maximum of the (smoothed) distance to the
-background, with maxima closer than ``min_distance`` or less prominent than ``h`` merged, so
-two touching round cells become two instances while one elongated cell stays one.
+background (local maxima within ``min_distance``, at least ``h`` px deep; maxima closer than
+``min_distance`` merged), so two touching round cells become two instances while one elongated
+cell stays one.
 """
 from __future__ import annotations
 
@@ -44,21 +45,27 @@ def split_instances(mask, *, min_distance: float = 4.0, h: float = 1.0, min_size
     dist = ndi.distance_transform_edt(mask)
     if smooth:
         dist = ndi.gaussian_filter(dist, smooth)
-    # markers: regional maxima of the distance map after an h-maximum transform (reconstruction)
-    from skimage.morphology import h_maxima
-
-    peaks = h_maxima(dist, h) & mask
+    # markers: local maxima of the distance map within ±min_distance that lie at least h px inside
+    size = 2 * int(round(min_distance)) + 1
+    peaks = (dist >= ndi.maximum_filter(dist, size=size)) & (dist >= h) & mask
     markers, n = ndi.label(peaks)
     if n > 1 and min_distance > 0:  # merge peaks closer than min_distance (plateau fragments)
+        from scipy.spatial import cKDTree
+
         centres = np.array(ndi.center_of_mass(peaks, markers, range(1, n + 1)))
         keep = np.ones(n, bool)
-        order = np.argsort(-dist[tuple(np.rint(centres).astype(int).T)])
-        for a_i, a in enumerate(order):
-            if not keep[a]:
-                continue
-            for b in order[a_i + 1:]:
-                if keep[b] and np.hypot(*(centres[a] - centres[b])) < min_distance:
-                    keep[b] = False
+        order = np.argsort(-dist[tuple(np.rint(centres).astype(int).T)], kind="stable")
+        rank = np.empty(n, int)
+        rank[order] = np.arange(n)
+        near = [[] for _ in range(n)]
+        for a, b in cKDTree(centres).query_pairs(min_distance - 1e-9):
+            near[a].append(b)
+            near[b].append(a)
+        for a in order:  # strongest peak first; it suppresses weaker neighbours closer than min_distance
+            if keep[a]:
+                for b in near[a]:
+                    if rank[b] > rank[a]:
+                        keep[b] = False
         lut = np.zeros(n + 1, np.int32)
         lut[1:][keep] = np.arange(1, keep.sum() + 1)
         markers = lut[markers]
