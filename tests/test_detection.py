@@ -133,6 +133,8 @@ def test_nms_and_detect_cells_errors():
         detect_cells(np.zeros((64, 64)), detector="nope")
     with pytest.raises(ValueError, match="3-D stack"):
         detect_cells(np.zeros((5, 64, 64)))
+    with pytest.raises(ValueError, match="otsu"):
+        detect_cells(np.zeros((64, 64)), detector="otsu", routing="blur")
     det = detect_cells(np.zeros((64, 64), np.uint8))  # a blank field: no cells, no crash
     assert det.count == 0 and det.to_dataframe().empty
 

@@ -170,7 +170,10 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
     ts = (min(tile_size, h), min(tile_size, w))
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
-    run = DETECTORS[detector](arr, **options)
+    try:
+        run = DETECTORS[detector](arr, **options)
+    except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")
+        raise ValueError(f"detector {detector!r}: {err}") from err
     per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
