@@ -94,7 +94,8 @@ def test_baseline_both_polarities_and_dtypes(polarity, dtype):
     assert polarity_of(img) == polarity
     labels = otsu_watershed(img)
     assert labels.max() == 5
-    det = detect_cells(np.dstack([img] * 3) if dtype == np.uint8 else img, tile_size=64, overlap=32)
+    det = detect_cells(np.dstack([img] * 3) if dtype == np.uint8 else img, detector="otsu", tile_size=64,
+                       overlap=32)
     assert det.count == 5 and det.labels.max() == 5
 
 
@@ -135,8 +136,9 @@ def test_nms_and_detect_cells_errors():
         detect_cells(np.zeros((5, 64, 64)))
     with pytest.raises(ValueError, match="otsu"):
         detect_cells(np.zeros((64, 64)), detector="otsu", routing="blur")
-    det = detect_cells(np.zeros((64, 64), np.uint8))  # a blank field: no cells, no crash
-    assert det.count == 0 and det.to_dataframe().empty
+    for detector in ("otsu", "unet"):  # a blank field: no cells, no crash
+        det = detect_cells(np.zeros((64, 64), np.uint8), detector=detector)
+        assert det.count == 0 and det.to_dataframe().empty
 
 
 def test_centre_map_cores_split_touching_cells():

@@ -9,6 +9,7 @@ The public, GUI-free API::
     report.verdict        # slide verdict
     restained = transfer_stain(image, method="macenko", reference=lab_b_image)
 """
+from .detection import Detections, detect_cells, iter_detect_cells
 from .io import Slide, SlideReadError, read_slide
 from .quality import QualityReport, assess_quality, iter_assess_quality
 from .stain import fit_target, iter_transfer_stain, transfer_stain
@@ -31,6 +32,6 @@ def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
     return _add(viewer, result, source, label, level=level)
 
 
-__all__ = ["QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "add_stain_layer", "aggregate",
-           "assess_quality", "fit_target", "iter_assess_quality", "iter_transfer_stain", "read_slide", "stitch",
-           "tile_grid", "transfer_stain"]
+__all__ = ["Detections", "QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "add_stain_layer",
+           "aggregate", "assess_quality", "detect_cells", "fit_target", "iter_assess_quality", "iter_detect_cells",
+           "iter_transfer_stain", "read_slide", "stitch", "tile_grid", "transfer_stain"]

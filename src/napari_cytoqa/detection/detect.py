@@ -154,7 +154,7 @@ class UNetContext:
 DETECTORS = {"otsu": OtsuContext, "unet": UNetContext}
 
 
-def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, overlap: int = 64,
+def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
                       level: int = 0, **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
@@ -201,7 +201,7 @@ def iter_detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, ov
                       tile_routes=np.asarray(routes, dtype=object))
 
 
-def detect_cells(image, *, detector: str = "otsu", tile_size: int = 512, overlap: int = 64, level: int = 0,
+def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
                  progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
