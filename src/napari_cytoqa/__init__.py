@@ -25,6 +25,13 @@ def add_quality_overlay(viewer, report, source=None, **kwargs):
     return _add(viewer, report, source, **kwargs)
 
 
+def add_detection_layers(viewer, det, source=None, *, level: int = 0):
+    """Draw (or update) detection results: labels, boxes (points beyond 2,000) and per-tile counts."""
+    from ._layers import add_detection_layers as _add
+
+    return _add(viewer, det, source, level=level)
+
+
 def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
     """Add (or update) a stain-transfer result as an image layer on ``source``'s grid (see :mod:`._layers`)."""
     from ._layers import add_stain_layer as _add
@@ -32,6 +39,7 @@ def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
     return _add(viewer, result, source, label, level=level)
 
 
-__all__ = ["Detections", "QualityReport", "Slide", "SlideReadError", "add_quality_overlay", "add_stain_layer",
+__all__ = ["Detections", "QualityReport", "Slide", "SlideReadError", "add_detection_layers", "add_quality_overlay",
+           "add_stain_layer",
            "aggregate", "assess_quality", "detect_cells", "fit_target", "iter_assess_quality", "iter_detect_cells",
            "iter_transfer_stain", "read_slide", "stitch", "tile_grid", "transfer_stain"]
