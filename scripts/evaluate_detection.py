@@ -11,8 +11,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.models import list_models
 from napari_cytoqa.synthetic import fluorescence_series, smear_series

@@ -3,27 +3,18 @@
     xvfb-run -a python scripts/screenshot_qc.py docs/images
 """
 import sys
-import time
 from pathlib import Path
 
 import napari
-from qtpy.QtWidgets import QApplication
+from _screenshots import run_and_wait
 
 from napari_cytoqa._widgets.qc_widget import QualityControlWidget
 
 
-def run_and_wait(widget, layer, tile_size, timeout=120):
+def run_qc(widget, layer, tile_size):
     widget.image.value = layer
     widget.tile_size.value = tile_size
-    widget.run()
-    done = []
-    widget.worker.finished.connect(lambda: done.append(True))
-    start = time.time()
-    while not done and time.time() - start < timeout:
-        QApplication.processEvents()
-        time.sleep(0.02)
-    for _ in range(20):
-        QApplication.processEvents()
+    run_and_wait(widget, timeout=120)
 
 
 def main(out="docs/images"):
@@ -34,14 +25,14 @@ def main(out="docs/images"):
     [layer] = viewer.open("sample_data/smear_blurry_region.jpg", plugin="napari-cytoqa")
     widget = QualityControlWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Quality Control")
-    run_and_wait(widget, layer, 128)
+    run_qc(widget, layer, 128)
     viewer.reset_view()
     viewer.screenshot(str(out / "qc_window.png"), canvas_only=False)
     viewer.screenshot(str(out / "qc_canvas.png"), canvas_only=True)
     # the pyramid sample, multiscale with its pixel size
     viewer.layers.clear()
     [slide] = viewer.open("sample_data/slide_pyramid.ome.tif", plugin="napari-cytoqa")
-    run_and_wait(widget, slide, 256)
+    run_qc(widget, slide, 256)
     viewer.reset_view()
     viewer.screenshot(str(out / "qc_pyramid_window.png"), canvas_only=False)
     print("slide verdict:", widget.verdict.value)

@@ -3,26 +3,13 @@
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_stain.py docs/images
 """
 import sys
-import time
 from pathlib import Path
 
 import napari
-from qtpy.QtWidgets import QApplication
+from _screenshots import run_and_wait
 
 from napari_cytoqa._widgets.stain_widget import StainTransferWidget
 from napari_cytoqa.synthetic import make_smear
-
-
-def run_and_wait(widget, timeout=300):
-    widget.run()
-    done = []
-    widget.worker.finished.connect(lambda: done.append(True))
-    start = time.time()
-    while not done and time.time() - start < timeout:
-        QApplication.processEvents()
-        time.sleep(0.02)
-    for _ in range(20):
-        QApplication.processEvents()
 
 
 def main(out="docs/images"):

@@ -14,8 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from napari_cytoqa.detection.unet import UNet
 from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss
 from napari_cytoqa.models import ModelSpec, save_model

@@ -10,10 +10,22 @@ from pathlib import Path
 log = logging.getLogger("napari_cytoqa")
 
 
-def _qc(args) -> int:
-    from PIL import Image
+def _with_bar(gen, name: str, quiet: bool):
+    """Run a core ``iter_*`` generator (yielding ``(done, total)`` tiles) under a tqdm bar."""
     from tqdm import tqdm
 
+    from ._generators import run_generator
+
+    with tqdm(desc=name, unit="tile", disable=quiet, leave=False) as bar:
+        def advance(item):
+            bar.total = item[1]
+            bar.update(item[0] - bar.n)
+
+        return run_generator(gen, on_yield=advance)
+
+
+def _qc(args) -> int:
+    from PIL import Image
     from .io import read_slide
     from .quality import iter_assess_quality
     from .quality.render import render_overlay
@@ -28,14 +40,7 @@ def _qc(args) -> int:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level)
-                with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
-                    try:
-                        while True:
-                            done, total = next(gen)
-                            bar.total = total
-                            bar.update(done - bar.n)
-                    except StopIteration as stop:
-                        report = stop.value
+                report = _with_bar(gen, path.name, args.quiet)
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
                 report.to_json(stem.with_name(f"{slide.name}_summary.json"))
@@ -59,8 +64,6 @@ def _qc(args) -> int:
 def _stain(args) -> int:
     import numpy as np
     from PIL import Image
-    from tqdm import tqdm
-
     from .io import read_slide
     from .io.writer import write_pyramid
     from .stain.transfer import DEFAULT_MODEL, iter_transfer_stain
@@ -85,14 +88,7 @@ def _stain(args) -> int:
                 gen = iter_transfer_stain(slide, method=args.method, model=args.model, checkpoint=args.checkpoint,
                                           reference=reference, target=args.target, level=args.level,
                                           device=args.device)
-                with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
-                    try:
-                        while True:
-                            done, total = next(gen)
-                            bar.total = total
-                            bar.update(done - bar.n)
-                    except StopIteration as stop:
-                        result = stop.value
+                result = _with_bar(gen, path.name, args.quiet)
                 name = f"{slide.name}_{label}".replace("/", "_")
                 big = result.shape[0] * result.shape[1] > 8192 * 8192 or result.dtype != "uint8"
                 if args.format == "tif" or (args.format == "auto" and big):
@@ -111,8 +107,6 @@ def _stain(args) -> int:
 
 
 def _detect(args) -> int:
-    from tqdm import tqdm
-
     from .detection import iter_detect_cells
     from .io import read_slide
 
@@ -127,14 +121,7 @@ def _detect(args) -> int:
         try:
             with read_slide(path) as slide:
                 gen = iter_detect_cells(slide, **options)
-                with tqdm(desc=path.name, unit="tile", disable=args.quiet, leave=False) as bar:
-                    try:
-                        while True:
-                            done, total = next(gen)
-                            bar.total = total
-                            bar.update(done - bar.n)
-                    except StopIteration as stop:
-                        det = stop.value
+                det = _with_bar(gen, path.name, args.quiet)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 if down != 1:  # report level-0 pixel coordinates
                     det.boxes = det.boxes * down

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..quality.assess import Cancelled, _levels
+from .._generators import run_tiles
+from ..quality.assess import check_image, pick_level
 from ..tiling import read_tile, tile_grid
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
@@ -159,12 +160,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
-    levels = _levels(image)
-    if not 0 <= level < len(levels):
-        raise ValueError(f"level {level} does not exist; the image has {len(levels)} level(s)")
-    arr = levels[level]
-    from ..quality.assess import check_image
-
+    _, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))
@@ -213,13 +209,4 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             **options)
-    try:
-        while True:
-            done, total = next(gen)
-            if progress is not None:
-                progress(done, total)
-            if cancel is not None and cancel():
-                gen.close()
-                raise Cancelled(f"detection cancelled after {done} of {total} tiles")
-    except StopIteration as stop:
-        return stop.value
+    return run_tiles(gen, progress=progress, cancel=cancel, what="detection")

@@ -37,6 +37,14 @@ def _levels(image) -> list:
     return [image]
 
 
+def pick_level(image, level: int) -> tuple[list, object]:
+    """The pyramid levels of ``image`` (array, list of arrays or Slide) and level ``level``."""
+    levels = _levels(image)
+    if not 0 <= level < len(levels):
+        raise ValueError(f"level {level} does not exist; the image has {len(levels)} level(s)")
+    return levels, levels[level]
+
+
 def check_image(arr) -> None:
     """Raise ``ValueError`` with a clear message unless ``arr`` is a 2-D gray/RGB(A) image."""
     shape, dtype = tuple(arr.shape), np.dtype(arr.dtype)
@@ -76,10 +84,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
-    levels = _levels(image)
-    if not 0 <= level < len(levels):
-        raise ValueError(f"level {level} does not exist; the image has {len(levels)} level(s)")
-    arr = levels[level]
+    levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
     ts = np.broadcast_to(np.asarray(tile_size, dtype=int), (2,))
@@ -171,15 +176,8 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
     >>> report.verdict, len(report.tiles)
     ('sharp', 4)
     """
+    from .._generators import run_tiles
+
     gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
                               device=device, weighting=weighting, level=level, batch_size=batch_size)
-    try:
-        while True:
-            done, total = next(gen)
-            if progress is not None:
-                progress(done, total)
-            if cancel is not None and cancel():
-                gen.close()
-                raise Cancelled(f"quality check cancelled after {done} of {total} tiles")
-    except StopIteration as stop:
-        return stop.value
+    return run_tiles(gen, progress=progress, cancel=cancel, what="quality check")

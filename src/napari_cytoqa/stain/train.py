@@ -245,14 +245,8 @@ def iter_train_cyclegan(images_a, images_b, config: CycleGANConfig | None = None
 def train_cyclegan(images_a, images_b, config: CycleGANConfig | None = None, *, progress=None,
                    cancel=None, **kwargs) -> CycleGANResult:
     """Blocking twin of :func:`iter_train_cyclegan` with ``progress(event)`` and ``cancel()``."""
+    from .._generators import run_generator
+
     gen = iter_train_cyclegan(images_a, images_b, config, **kwargs)
-    try:
-        while True:
-            event = next(gen)
-            if progress is not None:
-                progress(event)
-            if cancel is not None and cancel():
-                gen.close()
-                raise TrainingCancelled("CycleGAN training cancelled")
-    except StopIteration as stop:
-        return stop.value
+    return run_generator(gen, on_yield=progress, cancel=cancel,
+                         cancelled=lambda _: TrainingCancelled("CycleGAN training cancelled"))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quality.assess import Cancelled, _levels
+from .._generators import run_tiles
+from ..quality.assess import pick_level
 from ..tiling import blend_window, read_tile, tile_grid
 from .classical import CLASSICAL, StainTarget, align_stains, default_target, fit_target, macenko_tile_u8
 from .colour import check_rgb, fit_sample, from_unit, scale_of, to_unit
@@ -97,10 +98,7 @@ def iter_transfer_stain(image, *, method: str = "cyclegan", model: str | None = 
     """Generator twin of :func:`transfer_stain`: yields ``(done, total)`` tiles and returns the array."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    levels = _levels(image)
-    if not 0 <= level < len(levels):
-        raise ValueError(f"level {level} does not exist; the image has {len(levels)} level(s)")
-    arr = levels[level]
+    _, arr = pick_level(image, level)
     check_rgb(arr)
     scale = scale_of(arr.dtype, fit_sample(arr, 250_000))
     if method == "cyclegan":
@@ -161,13 +159,4 @@ def transfer_stain(image, *, method: str = "cyclegan", model: str | None = None,
     """
     gen = iter_transfer_stain(image, method=method, model=model, checkpoint=checkpoint, reference=reference,
                               target=target, level=level, tile_size=tile_size, overlap=overlap, device=device)
-    try:
-        while True:
-            done, total = next(gen)
-            if progress is not None:
-                progress(done, total)
-            if cancel is not None and cancel():
-                gen.close()
-                raise Cancelled(f"stain transfer cancelled after {done} of {total} tiles")
-    except StopIteration as stop:
-        return stop.value
+    return run_tiles(gen, progress=progress, cancel=cancel, what="stain transfer")

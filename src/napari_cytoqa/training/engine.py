@@ -185,14 +185,8 @@ def _validate(model, val, loss_fn, batch_size, device, evaluate):
 def fit(model, train, val, loss_fn, config: FitConfig | None = None, *, progress=None,
         cancel=None, **kwargs) -> FitResult:
     """Blocking twin of :func:`iter_fit` with ``progress(event)`` and ``cancel()`` callbacks."""
+    from .._generators import run_generator
+
     gen = iter_fit(model, train, val, loss_fn, config, **kwargs)
-    try:
-        while True:
-            event = next(gen)
-            if progress is not None:
-                progress(event)
-            if cancel is not None and cancel():
-                gen.close()
-                raise TrainingCancelled("training cancelled")
-    except StopIteration as stop:
-        return stop.value
+    return run_generator(gen, on_yield=progress, cancel=cancel,
+                         cancelled=lambda _: TrainingCancelled("training cancelled"))
