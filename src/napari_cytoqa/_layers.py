@@ -125,18 +125,17 @@ def _update(layer, data, kwargs, layer_type) -> None:
             setattr(layer, key, kwargs[key])
 
 
+def layer_levels(layer) -> list:
+    """The pyramid levels of an image layer (one level when it is not multiscale)."""
+    return list(layer.data) if getattr(layer, "multiscale", False) else [layer.data]
+
+
 def stain_layer_data(result, source, label: str, *, level: int = 0) -> tuple:
     """LayerData for a stain-transferred image: a new RGB image layer on the source's grid
-    (scale × the level's downsample, same translate and units), named after source and model."""
-    levels = list(source.data) if getattr(source, "multiscale", False) else [source.data]
-    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    (the placement of ``level``'s pixels, see :func:`_level_placement`), named after source and model."""
     kwargs = {"name": f"{source.name} [{label}]", "rgb": True,
-              "scale": tuple(np.asarray(source.scale[-2:], float) * down),
-              "translate": tuple(source.translate[-2:]),
-              "metadata": {"cytoqa_stain": {"source": source.name, "model": label, "level": level}}}
-    units = getattr(source, "units", None)
-    if units is not None:
-        kwargs["units"] = tuple(units[-2:])
+              "metadata": {"cytoqa_stain": {"source": source.name, "model": label, "level": level}},
+              **_level_placement(source, level)}
     return result, kwargs, "image"
 
 
@@ -153,7 +152,7 @@ def _level_placement(source, level: int) -> dict:
     place = _placement(source)
     if source is None:
         return place
-    levels = list(source.data) if getattr(source, "multiscale", False) else [source.data]
+    levels = layer_levels(source)
     down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
     sy, sx = place["scale"]
     oy, ox = place["translate"]

@@ -7,26 +7,23 @@ from napari_cytoqa.synthetic import make_fluorescence, make_smear
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    widget = DetectionWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return viewer, widget
+def viewer_widget(docked):
+    return docked(DetectionWidget)
 
 
-def _run(qtbot, widget, timeout=120000):
-    widget.run()
-    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
+@pytest.fixture
+def run(run_job):
+    return lambda widget, timeout=120000: run_job(widget, timeout)
 
 
-def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(qtbot, viewer_widget):
+def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_smear((300, 600), seed=8)
     before = sample.image.copy()
     source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
     widget.image.value = source
     widget.tile_size.value = 256
-    _run(qtbot, widget)
+    run(widget)
     labels, boxes, tiles = viewer.layers["smear cells"], viewer.layers["smear boxes"], viewer.layers["smear tile counts"]
     assert labels._type_string == "labels" and labels.data.shape == sample.image.shape[:2]
     assert boxes._type_string == "shapes" and len(boxes.data) == labels.data.max()
@@ -38,7 +35,7 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(qtbot, viewer
     np.testing.assert_array_equal(source.data, before)
     widget.detector.value = "otsu"
     assert not widget.routing.enabled
-    _run(qtbot, widget)
+    run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
 

@@ -7,17 +7,13 @@ from napari_cytoqa.synthetic.samples import smear_with_blurry_region
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    widget = QualityControlWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return viewer, widget
+def viewer_widget(docked):
+    return docked(QualityControlWidget)
 
 
-def _run(qtbot, widget, timeout=60000):
-    widget.run()
-    # the run button is disabled until the worker has finished and its results are drawn
-    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
+@pytest.fixture
+def run(run_job):
+    return lambda widget, timeout=60000: run_job(widget, timeout)
 
 
 def test_model_dropdown_is_fed_by_the_registry(viewer_widget, tmp_path, monkeypatch):
@@ -36,14 +32,14 @@ def test_model_dropdown_is_fed_by_the_registry(viewer_widget, tmp_path, monkeypa
     assert not widget.model.enabled
 
 
-def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp_path):
+def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_path):
     viewer, widget = viewer_widget
     sample = smear_with_blurry_region((512, 1024), level=8)
     source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
     before = sample.image.copy()
     widget.image.value = source
     widget.tile_size.value = 128
-    _run(qtbot, widget)
+    run(widget)
     overlay = viewer.layers["smear QC"]
     assert overlay._type_string == "shapes" and len(overlay.data) == 32
     feats = overlay.features
@@ -54,7 +50,7 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp
     assert np.array_equal(source.data, before)  # user layer untouched
     # re-run with another tile size updates the same layer
     widget.tile_size.value = 256
-    _run(qtbot, widget)
+    run(widget)
     assert [layer.name for layer in viewer.layers].count("smear QC") == 1
     assert len(viewer.layers["smear QC"].data) == 8
     assert len(viewer.layers["smear QC"].features) == 8
@@ -64,7 +60,7 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(qtbot, viewer_widget, tmp
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == 8
 
 
-def test_many_tiles_switch_to_image_overlay(qtbot, viewer_widget, monkeypatch):
+def test_many_tiles_switch_to_image_overlay(run, viewer_widget, monkeypatch):
     import napari_cytoqa._layers as layers
 
     monkeypatch.setattr(layers, "MAX_SHAPES", 20)
@@ -72,7 +68,7 @@ def test_many_tiles_switch_to_image_overlay(qtbot, viewer_widget, monkeypatch):
     img = smear_with_blurry_region((256, 512), level=8).image
     widget.image.value = viewer.add_image(img, name="big")
     widget.tile_size.value = 64
-    _run(qtbot, widget)
+    run(widget)
     overlay = viewer.layers["big QC"]
     assert overlay._type_string == "image" and overlay.data.shape == (4, 8, 4)
     assert tuple(overlay.scale) == pytest.approx((64, 64))
@@ -93,8 +89,8 @@ def test_stop_button_aborts(qtbot, viewer_widget):
     assert "large QC" not in viewer.layers and widget.verdict.value == "stopped"
 
 
-def test_bad_layer_reports_error(qtbot, viewer_widget):
+def test_bad_layer_reports_error(run, viewer_widget):
     viewer, widget = viewer_widget
     widget.image.value = viewer.add_image(np.zeros((3, 40, 40), np.uint8), name="stack")
-    _run(qtbot, widget, timeout=30000)
+    run(widget, 30000)
     assert widget.verdict.value == "failed" and "stack QC" not in viewer.layers

@@ -6,19 +6,16 @@ from napari_cytoqa.synthetic import make_smear
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    widget = StainTransferWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    return viewer, widget
+def viewer_widget(docked):
+    return docked(StainTransferWidget)
 
 
-def _run(qtbot, widget, timeout=120000):
-    widget.run()
-    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
+@pytest.fixture
+def run(run_job):
+    return lambda widget, timeout=120000: run_job(widget, timeout)
 
 
-def test_cyclegan_and_macenko_add_layers_on_the_source_grid(qtbot, viewer_widget):
+def test_cyclegan_and_macenko_add_layers_on_the_source_grid(run, viewer_widget):
     viewer, widget = viewer_widget
     img = make_smear((200, 260), stain="he", seed=1).image
     before = img.copy()
@@ -26,15 +23,15 @@ def test_cyclegan_and_macenko_add_layers_on_the_source_grid(qtbot, viewer_widget
     widget.image.value = source
     assert widget.method.value == "cyclegan" and widget.model.value == "cytoqa-stain-he-to-giemsa"
     assert len(widget.checkpoint.choices) >= 2  # default + the shipped epoch checkpoints
-    _run(qtbot, widget)
+    run(widget)
     out = viewer.layers["smear [cytoqa-stain-he-to-giemsa]"]
     assert out.rgb and out.data.shape == img.shape and out.data.dtype == np.uint8
     assert tuple(out.scale) == pytest.approx((0.5, 0.5)) and tuple(out.translate) == pytest.approx((10, 20))
     np.testing.assert_array_equal(source.data, before)
     # a chosen checkpoint makes its own layer; re-running updates it instead of adding another
     widget.checkpoint.value = widget.checkpoint.choices[1]
-    _run(qtbot, widget)
-    _run(qtbot, widget)
+    run(widget)
+    run(widget)
     names = [layer.name for layer in viewer.layers]
     assert sum(n.startswith("smear [cytoqa-stain-he-to-giemsa") for n in names) == 2
     # classical with a reference layer
@@ -42,7 +39,7 @@ def test_cyclegan_and_macenko_add_layers_on_the_source_grid(qtbot, viewer_widget
     widget.method.value = "macenko"
     assert not widget.model.enabled and widget.reference.enabled
     widget.reference.value = ref
-    _run(qtbot, widget)
+    run(widget)
     assert viewer.layers["smear [macenko]"].data.shape == img.shape
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
-from .._layers import add_detection_layers
+from .._layers import add_detection_layers, layer_levels
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import ROUTINGS
 from ._jobs import start_job
@@ -50,7 +50,7 @@ class DetectionWidget(Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        levels = list(layer.data) if layer.multiscale else [layer.data]
+        levels = layer_levels(layer)
         opts = self.options()
         opts["level"] = min(opts["level"], len(levels) - 1)
         self.status.value = "running…"

@@ -7,7 +7,7 @@ import napari
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
-from .._layers import add_quality_overlay
+from .._layers import add_quality_overlay, layer_levels
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.learned import DEFAULT_MODEL
@@ -54,7 +54,7 @@ class QualityControlWidget(Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        levels = list(layer.data) if layer.multiscale else [layer.data]
+        levels = layer_levels(layer)
         options = dict(tile_size=self.tile_size.value, method=self.method.value,
                        weighting=self.weighting.value, level=min(self.level.value, len(levels) - 1))
         if self.method.value == "learned":

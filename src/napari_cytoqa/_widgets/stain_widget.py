@@ -5,7 +5,7 @@ import napari
 from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
-from .._layers import add_stain_layer
+from .._layers import add_stain_layer, layer_levels
 from ..models import find_model, list_models
 from ..stain.transfer import DEFAULT_MODEL, METHODS, iter_transfer_stain
 from ._jobs import start_job
@@ -70,7 +70,7 @@ class StainTransferWidget(Container):
                 opts["checkpoint"] = self.checkpoint.value
         elif self.reference.value is not None:
             ref = self.reference.value
-            opts["reference"] = list(ref.data) if ref.multiscale else ref.data
+            opts["reference"] = layer_levels(ref)
         return opts
 
     def run(self):
@@ -82,7 +82,7 @@ class StainTransferWidget(Container):
         if not layer.rgb:
             show_warning(f"{layer.name} is not an RGB image; stain transfer needs brightfield colour.")
             return
-        levels = list(layer.data) if layer.multiscale else [layer.data]
+        levels = layer_levels(layer)
         opts = self.options()
         opts["level"] = min(opts["level"], len(levels) - 1)
         label = opts.get("model", opts["method"]) + (f" {opts['checkpoint']}" if "checkpoint" in opts else "")
