@@ -209,3 +209,14 @@ def test_macenko_8bit_fast_path_matches_the_float_path():
     fast = transfer_stain(img, method="macenko", reference=ref)  # uint8: table lookup, float32
     slow = transfer_stain(img.astype(np.float64) / 255, method="macenko", reference=ref)  # generic float64
     assert np.abs(fast.astype(float) - slow * 255).max() <= 1.0
+
+
+def test_pyramid_input_fits_on_a_coarser_level_with_the_same_result():
+    from napari_cytoqa.io.writer import build_pyramid
+
+    img = np.tile(make_smear((512, 512), stain="he", seed=1).image, (4, 4, 1))  # 2048², 4 Mpx
+    pyramid = build_pyramid(img, min_size=256)  # statistics come from its 1024² level
+    whole = transfer_stain(img, method="macenko")
+    from_pyramid = transfer_stain(pyramid, method="macenko")
+    assert from_pyramid.shape == img.shape
+    assert np.abs(whole.astype(int) - from_pyramid.astype(int)).mean() < 2

@@ -7,7 +7,7 @@ from .._generators import run_tiles
 from ..quality.assess import pick_level
 from ..tiling import blend_window, read_tile, tile_grid
 from .classical import CLASSICAL, StainTarget, align_stains, default_target, fit_target, macenko_tile_u8
-from .colour import check_rgb, fit_sample, from_unit, scale_of, to_unit
+from .colour import FIT_PIXELS, check_rgb, fit_sample, from_unit, scale_of, to_unit
 
 METHODS = ("cyclegan", "macenko", "reinhard")
 DEFAULT_MODEL = "cytoqa-stain-he-to-giemsa"
@@ -32,8 +32,8 @@ def resolve_target(method: str, reference=None, target=None) -> StainTarget:
     return default_target()
 
 
-def _classical(arr, method, tgt, scale, tile):
-    source = fit_target(arr)
+def _classical(arr, method, tgt, scale, tile, fit_on):
+    source = fit_target(fit_on)
     if method == "macenko":
         source = align_stains(source, tgt)
     fn = CLASSICAL[method]
@@ -98,9 +98,12 @@ def iter_transfer_stain(image, *, method: str = "cyclegan", model: str | None = 
     """Generator twin of :func:`transfer_stain`: yields ``(done, total)`` tiles and returns the array."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    _, arr = pick_level(image, level)
+    levels, arr = pick_level(image, level)
     check_rgb(arr)
-    scale = scale_of(arr.dtype, fit_sample(arr, 250_000))
+    # image-wide statistics from the coarsest level that still holds FIT_PIXELS: a strided read of a
+    # large lazy level would touch every one of its chunks
+    fit_on = next((lv for lv in reversed(levels[level:]) if lv.shape[0] * lv.shape[1] >= FIT_PIXELS), arr)
+    scale = scale_of(arr.dtype, fit_sample(fit_on, 250_000))
     if method == "cyclegan":
         from ..models import get_model
 
@@ -116,7 +119,7 @@ def iter_transfer_stain(image, *, method: str = "cyclegan", model: str | None = 
         if model is not None:
             raise ValueError(f"{method} needs no model; pass reference= or target=")
         work = _classical(arr, method, resolve_target(method, reference, target), scale,
-                          tile_size or CLASSICAL_TILE)
+                          tile_size or CLASSICAL_TILE, fit_on)
     total, done = next(work), 0
     yield 0, total
     try:
