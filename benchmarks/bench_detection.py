@@ -4,35 +4,24 @@
 
 Per 512 × 512 tile and per 2592 × 1944 RGB image (seed 000's camera; 512-px tiles with 64 px
 overlap for ours): the Otsu + watershed baseline, the combined U-Net, the blur-routed U-Nets
-(focus model included), and ultralytics' stock yolov8n (built from its yaml with random
+(focus model included), our compact YOLO (combined and routed; full ``detect_cells`` including
+input scaling and tile merging) and ultralytics' stock yolov8n (built from its yaml with random
 weights — speed does not depend on weight values — at imgsz 512 on the same tile grid).
 Each detector runs after a warm-up call; the median of ``--repeats`` is printed.
 """
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from napari_cytoqa.detection import detect_cells
+from napari_cytoqa.detection.yolo import offline_ultralytics
 from napari_cytoqa.synthetic import make_smear
 from napari_cytoqa.tiling import read_tile, tile_grid
 
 
 def _yolo():
-    cfg = Path(tempfile.mkdtemp(prefix="cytoqa-yolo-"))
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(cfg))
-    import matplotlib
-
-    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    (Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics").mkdir(parents=True, exist_ok=True)
-    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
-        dest = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics" / name
-        if not dest.exists():
-            dest.write_bytes(font.read_bytes())
+    offline_ultralytics()
     from ultralytics import YOLO
 
     model = YOLO("yolov8n.yaml")
@@ -66,6 +55,10 @@ def main():
         "U-Net combined": lambda im: detect_cells(im, detector="unet", routing="combined", device="cpu"),
         "U-Net routed (focus model + 2 U-Nets)": lambda im: detect_cells(im, detector="unet", routing="blur",
                                                                          device="cpu"),
+        "YOLO combined (ours, CELL_YOLO)": lambda im: detect_cells(im, detector="yolo", routing="combined",
+                                                                   device="cpu"),
+        "YOLO routed (focus model + 2 YOLOs)": lambda im: detect_cells(im, detector="yolo", routing="blur",
+                                                                       device="cpu"),
     }
     try:
         runs["ultralytics yolov8n (stock, random weights)"] = _yolo()

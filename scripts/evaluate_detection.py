@@ -29,11 +29,12 @@ def held_out(scenes, size=512):
 def detectors():
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
-    for variant in ("sharp", "blurry", "combined"):
-        if f"cytoqa-unet-{variant}" in names:
-            out[f"U-Net {variant}"] = {"detector": "unet", "routing": variant}
-    if {"cytoqa-unet-sharp", "cytoqa-unet-blurry"} <= names:
-        out["U-Net routed (blur)"] = {"detector": "unet", "routing": "blur"}
+    for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
+        for variant in ("sharp", "blurry", "combined"):
+            if f"cytoqa-{detector}-{variant}" in names:
+                out[f"{label} {variant}"] = {"detector": detector, "routing": variant}
+        if {f"cytoqa-{detector}-sharp", f"cytoqa-{detector}-blurry"} <= names:
+            out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
     return out
 
 
@@ -42,10 +43,13 @@ def main():
     ap.add_argument("--scenes", type=int, default=6)
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
     args = ap.parse_args()
     data = held_out(args.scenes)
     results = {}
     for name, opts in detectors().items():
+        if args.only and name not in args.only.split(","):
+            continue
         t = time.perf_counter()
         preds = [detect_cells(s.image, tile_size=512, **opts) for s in data]
         seconds = (time.perf_counter() - t) / len(data)

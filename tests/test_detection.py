@@ -202,3 +202,20 @@ def test_blur_routing_sends_each_tile_to_the_matching_model(tmp_path, monkeypatc
     assert set(det.route[left]) <= {"cytoqa-unet-sharp"} and set(det.route[~left]) <= {"cytoqa-unet-blurry"}
     with pytest.raises(ValueError, match="routing must be"):
         detect_cells(img, detector="unet", routing="fast")
+
+
+def test_boxes_only_mode_and_pyramid_statistics():
+    from napari_cytoqa.io.writer import build_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((600, 500), seed=6).image
+    full = detect_cells(img, detector="unet", tile_size=256, overlap=48)
+    lean = detect_cells(img, detector="unet", tile_size=256, overlap=48, keep_labels=False)
+    assert lean.labels is None and abs(lean.count - full.count) <= 0.03 * full.count
+    assert evaluate_detections([(lean.boxes, lean.scores)], [full.boxes]).f1 > 0.95
+    # on a pyramid the statistics come from a coarser level: same cells found on level 0
+    pyr = build_pyramid(np.tile(img, (2, 2)), min_size=256)
+    assert len(pyr) >= 2
+    det = detect_cells(pyr, detector="otsu", tile_size=512)
+    ref = detect_cells(pyr[0], detector="otsu", tile_size=512)
+    assert evaluate_detections([(det.boxes, det.scores)], [ref.boxes]).f1 > 0.95

@@ -173,7 +173,9 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
     place = _level_placement(source, level)
     meta = {"cytoqa_detections": {"count": det.count, "detector": det.detector,
                                   "routes": pd.Series(det.route).value_counts().to_dict()}}
-    feats = pd.DataFrame({"score": det.scores, "route": det.route.astype(str), "focus": det.focus})
+    models = det.route.astype(str)
+    feats = pd.DataFrame({"score": det.scores, "route": [m.replace(f"cytoqa-{det.detector}-", "") for m in models],
+                          "model": models, "focus": det.focus})
     out = []
     if det.labels is not None:
         out.append((det.labels, {"name": f"{base} cells", "metadata": meta, **place}, "labels"))
@@ -232,5 +234,12 @@ def _bright_background(source) -> bool:
 
 
 def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
-    """Scriptable twin of the Detection widget's drawing step: add or update its layers."""
-    return [upsert_layer(viewer, d) for d in detection_layers_data(det, source, level=level, max_boxes=max_boxes)]
+    """Scriptable twin of the Detection widget's drawing step: add or update its layers. A
+    boxes-only result (YOLO, baseline without labels) removes the instance labels an earlier
+    run drew for the same image, so no stale layer is left beside the new boxes."""
+    data = detection_layers_data(det, source, level=level, max_boxes=max_boxes)
+    if det.labels is None:
+        stale = f"{source.name if source is not None else 'image'} cells"
+        if stale in viewer.layers and "cytoqa_detections" in viewer.layers[stale].metadata:
+            viewer.layers.remove(stale)
+    return [upsert_layer(viewer, d) for d in data]

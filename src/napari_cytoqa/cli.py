@@ -113,14 +113,14 @@ def _detect(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level}
-    if args.detector == "unet":
-        options.update(routing=args.routing, device=args.device, threshold=args.threshold)
+    if args.detector in ("unet", "yolo"):
+        options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model)
     failed = 0
     for path in args.images:
         path = Path(path)
         try:
             with read_slide(path) as slide:
-                gen = iter_detect_cells(slide, **options)
+                gen = iter_detect_cells(slide, keep_labels=False, **options)  # boxes are all we write
                 det = _with_bar(gen, path.name, args.quiet)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 if down != 1:  # report level-0 pixel coordinates
@@ -187,9 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     dt = sub.add_parser("detect", help="cell detection; writes boxes as CSV and GeoJSON per image")
     dt.add_argument("images", nargs="+")
     dt.add_argument("--out", required=True, help="output directory")
-    dt.add_argument("--detector", default="unet", choices=["unet", "otsu"])
+    dt.add_argument("--detector", default="unet", choices=["unet", "yolo", "otsu"])
     dt.add_argument("--routing", default="combined", choices=["combined", "sharp", "blurry", "blur"])
-    dt.add_argument("--threshold", type=float, default=None, help="foreground probability threshold (U-Net)")
+    dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
+    dt.add_argument("--threshold", type=float, default=None,
+                    help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -28,16 +28,42 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert labels._type_string == "labels" and labels.data.shape == sample.image.shape[:2]
     assert boxes._type_string == "shapes" and len(boxes.data) == labels.data.max()
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.2 * len(sample.boxes)
-    assert {"score", "route", "focus"} <= set(boxes.features.columns)
+    assert {"score", "route", "model", "focus"} <= set(boxes.features.columns)
+    assert set(boxes.features["route"]) == {"combined"} and set(boxes.features["model"]) == {"cytoqa-unet-combined"}
     assert tiles.features["count"].sum() == len(boxes.data)
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5))
     assert str(len(boxes.data)) in widget.status.value
     np.testing.assert_array_equal(source.data, before)
     widget.detector.value = "otsu"
-    assert not widget.routing.enabled
+    assert not widget.routing.enabled and not widget.model.enabled
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
+
+
+def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, viewer_widget):
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((384, 384), seed=21)
+    source = viewer.add_image(sample.image, name="nuclei")
+    widget.image.value = source
+    widget.tile_size.value = 256
+    run(widget)  # U-Net first: draws "nuclei cells"
+    assert "nuclei cells" in viewer.layers
+    widget.detector.value = "yolo"
+    assert "cytoqa-yolo-combined" in widget.model.choices and widget.routing.enabled
+    widget.model.value = "cytoqa-yolo-sharp"
+    assert widget.options()["model"] == "cytoqa-yolo-sharp" and "threshold" not in widget.options()
+    widget.own_threshold.value = False
+    widget.threshold.value = 0.3
+    assert widget.options()["threshold"] == pytest.approx(0.3)
+    run(widget)
+    boxes = viewer.layers["nuclei boxes"]
+    assert "nuclei cells" not in viewer.layers  # a boxes-only result leaves no stale labels
+    assert boxes._type_string == "shapes" and set(boxes.shape_type) == {"rectangle"}
+    assert set(boxes.features["model"]) == {"cytoqa-yolo-sharp"} and (boxes.features["score"] >= 0.3).all()
+    assert abs(len(boxes.data) - len(sample.boxes)) <= 0.25 * len(sample.boxes)
+    widget.routing.value = "blur"
+    assert not widget.model.enabled and "model" not in widget.options()
 
 
 def test_many_cells_become_points(make_napari_viewer):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
 from .._layers import add_detection_layers, layer_levels
@@ -13,36 +13,61 @@ from ._jobs import start_job
 
 
 class DetectionWidget(Container):
-    """Image layer, detector, blur routing, threshold and tile size; runs off the GUI thread with
-    progress and Stop; draws ``<layer> cells`` (labels), ``<layer> boxes`` (rectangles, or points
-    beyond 2,000 cells) and ``<layer> tile counts``; re-runs update those layers."""
+    """Image layer, detector, blur routing, registry model, threshold and tile size; runs off the
+    GUI thread with progress and Stop; draws ``<layer> cells`` (U-Net labels), ``<layer> boxes``
+    (rectangles with score/route/model features, or points beyond 2,000 cells) and ``<layer> tile
+    counts``; re-runs update those layers."""
+
+    LEARNED = ("unet", "yolo")
+    AUTO = "by routing"
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self._viewer = viewer
         self.image = create_widget(annotation=napari.layers.Image, label="image")
-        self.detector = ComboBox(choices=sorted(DETECTORS, key=lambda d: d != "unet"), value="unet", label="detector")
+        order = {d: i for i, d in enumerate((*self.LEARNED, "otsu"))}
+        self.detector = ComboBox(choices=sorted(DETECTORS, key=lambda d: order.get(d, 99)), value="unet",
+                                 label="detector")
         self.routing = ComboBox(choices=list(ROUTINGS), value="combined", label="routing")
-        self.threshold = FloatSpinBox(value=0.5, min=0.05, max=0.95, step=0.05, label="threshold")
+        self.model = ComboBox(choices=self._model_choices, label="model")
+        self.own_threshold = CheckBox(value=True, text="model's own threshold")
+        self.threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05, label="threshold", enabled=False)
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
-        self.extend([self.image, self.detector, self.routing, self.threshold, self.tile_size, self.level,
-                     self.run_button, self.stop_button, self.status])
+        self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
+                     self.tile_size, self.level, self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
+        self.routing.changed.connect(self._detector_changed)
+        self.own_threshold.changed.connect(self._detector_changed)
         self.run_button.changed.connect(self.run)
         self.worker = None
 
-    def _detector_changed(self, detector):
-        self.routing.enabled = self.threshold.enabled = detector == "unet"
+    def _model_choices(self, _widget=None) -> list[str]:
+        """The registry's detection models of the chosen detector (bundled, user-trained, URL)."""
+        from ..models import list_models
+
+        detector = self.detector.value if hasattr(self, "detector") else "unet"
+        return [self.AUTO] + sorted(s.name for s in list_models(task="detection") if s.architecture == detector)
+
+    def _detector_changed(self, _=None):
+        learned = self.detector.value in self.LEARNED
+        self.model.reset_choices()
+        self.routing.enabled = self.own_threshold.enabled = learned
+        self.model.enabled = learned and self.routing.value != "blur"
+        self.threshold.enabled = learned and not self.own_threshold.value
 
     def options(self) -> dict:
         """Keyword arguments for :func:`detect_cells` that the widget's state stands for."""
         opts = {"detector": self.detector.value, "tile_size": self.tile_size.value, "level": self.level.value}
-        if self.detector.value == "unet":
-            opts.update(routing=self.routing.value, threshold=self.threshold.value)
+        if self.detector.value in self.LEARNED:
+            opts["routing"] = self.routing.value
+            if not self.own_threshold.value:
+                opts["threshold"] = self.threshold.value
+            if self.routing.value != "blur" and self.model.value not in (None, self.AUTO):
+                opts["model"] = self.model.value
         return opts
 
     def run(self):
@@ -63,6 +88,7 @@ class DetectionWidget(Container):
 
     def _show(self, det, layer, level):
         add_detection_layers(self._viewer, det, layer, level=level)
-        routes = ", ".join(f"{k.replace('cytoqa-unet-', '')} {v}" for k, v in
+        prefix = f"cytoqa-{det.detector}-"
+        routes = ", ".join(f"{k.replace(prefix, '')} {v}" for k, v in
                            zip(*np.unique(det.route.astype(str), return_counts=True)))
         self.status.value = f"{det.count}" + (f" ({routes})" if routes else "")

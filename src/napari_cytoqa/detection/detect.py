@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._generators import run_tiles
-from ..quality.assess import check_image, pick_level
+from ..quality.assess import check_image, pick_level, stats_level
 from ..tiling import read_tile, tile_grid
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
@@ -90,18 +90,19 @@ ROUTINGS = ("combined", "sharp", "blurry", "blur")
 
 
 class _UNet:
-    """One registry U-Net: tile → instances with scores."""
+    """One registry U-Net: tile → instances with scores (mean foreground probability)."""
+
+    architecture, label = "unet", "U-Net"
 
     def __init__(self, model: str, device: str, threshold):
         from ..models import get_model
 
         self.loaded = get_model(model, device=device)
-        if self.loaded.spec.task != "detection" or self.loaded.spec.architecture != "unet":
-            raise ValueError(f"model {model!r} is not a U-Net detection model")
+        if self.loaded.spec.task != "detection" or self.loaded.spec.architecture != self.architecture:
+            raise ValueError(f"model {model!r} is not a {self.label} detection model")
         self.net = self.loaded.inference_module
-        inp = self.loaded.spec.input
-        self.threshold = float(inp.get("threshold", 0.5) if threshold is None else threshold)
-        self.core, self.min_size = float(inp.get("core", 0.5)), int(inp.get("min_size", 12))
+        self.input = self.loaded.spec.input
+        self.threshold = float(self.input.get("threshold", 0.5) if threshold is None else threshold)
         self.name = self.loaded.spec.name
 
     def __call__(self, tile, stats):
@@ -109,19 +110,37 @@ class _UNet:
         from .unet_task import predict_maps, unet_input
 
         fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device)
-        labels = instances_from_maps(fg, centre, threshold=self.threshold, core=self.core, min_size=self.min_size)
+        labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
+                                     min_size=int(self.input.get("min_size", 12)))
         n = int(labels.max())
         scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
         return labels, boxes_from_labels(labels), scores
 
 
-class UNetContext:
-    """The U-Net detector (seed 003). ``routing``: ``"combined"`` (one model trained on every blur
-    level; default), ``"sharp"`` / ``"blurry"`` (the models trained on in-focus / out-of-focus
-    images only) or ``"blur"``: the learned focus model (``focus_model``, the quality network)
-    judges every tile and routes it to the sharp model (blur level ≤ 5.5) or the blurry one.
-    ``model`` overrides the registry name for the non-routed cases; an instance's score is its
-    mean foreground probability."""
+class _YOLO(_UNet):
+    """One registry YOLO: tile → boxes with confidences (no instance labels)."""
+
+    architecture, label = "yolo", "YOLO"
+
+    def __call__(self, tile, stats):
+        from .yolo import predict_boxes, yolo_input
+
+        boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
+                                      iou=float(self.input.get("iou", 0.5)))
+        return None, boxes, scores
+
+
+class _RoutedContext:
+    """A learned detector (seed 003). ``routing``: ``"combined"`` (one model trained on every
+    blur level; default), ``"sharp"`` / ``"blurry"`` (the models trained on in-focus /
+    out-of-focus images only) or ``"blur"``: the learned focus model (``focus_model``, the
+    quality network) judges every tile and routes it to the sharp model (blur level ≤ 5.5) or
+    the blurry one. ``model`` overrides the registry name for the non-routed cases;
+    ``threshold`` overrides the model's own (foreground probability for U-Nets, confidence
+    for YOLO)."""
+
+    kind = ""
+    net_class = _UNet
 
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None):
@@ -136,11 +155,11 @@ class UNetContext:
                 raise ValueError("blur routing uses the sharp and blurry models; leave model unset")
             from ..quality.learned import DEFAULT_MODEL, LearnedScorer
 
-            self.sharp = _UNet("cytoqa-unet-sharp", device, threshold)
-            self.blurry = _UNet("cytoqa-unet-blurry", device, threshold)
+            self.sharp = self.net_class(f"cytoqa-{self.kind}-sharp", device, threshold)
+            self.blurry = self.net_class(f"cytoqa-{self.kind}-blurry", device, threshold)
             self.scorer = LearnedScorer(self.stats, model=focus_model or DEFAULT_MODEL, device=device)
         else:
-            self.single = _UNet(model or f"cytoqa-unet-{routing}", device, threshold)
+            self.single = self.net_class(model or f"cytoqa-{self.kind}-{routing}", device, threshold)
 
     def __call__(self, tile):
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY
@@ -152,22 +171,35 @@ class UNetContext:
         return (*net(tile, self.stats), net.name, focus)
 
 
-DETECTORS = {"otsu": OtsuContext, "unet": UNetContext}
+class UNetContext(_RoutedContext):
+    """The U-Net detector: instances (core-seeded watershed of the foreground and centre maps)
+    and their boxes; an instance's score is its mean foreground probability."""
+
+    kind, net_class = "unet", _UNet
+
+
+class YoloContext(_RoutedContext):
+    """The YOLO detector (ultralytics, :mod:`.yolo`): boxes with confidences, no labels."""
+
+    kind, net_class = "yolo", _YOLO
+
+
+DETECTORS = {"otsu": OtsuContext, "unet": UNetContext, "yolo": YoloContext}
 
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
-                      level: int = 0, **options):
+                      level: int = 0, keep_labels: bool = True, **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
-    _, arr = pick_level(image, level)
+    levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
-    try:
-        run = DETECTORS[detector](arr, **options)
+    try:  # image-wide statistics (intensity range, polarity, Otsu) from a level of <= ~1 Mpx where there is one
+        run = DETECTORS[detector](stats_level(levels, level), **options)
     except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")
         raise ValueError(f"detector {detector!r}: {err}") from err
     per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
@@ -175,13 +207,13 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     for i, box in enumerate(grid.boxes):
         y0, x0 = int(box[0]), int(box[1])
         labels, boxes, scores, route, tile_focus = run(np.asarray(read_tile(arr, box)))
-        per_labels.append(labels)
+        per_labels.append(labels if keep_labels else None)
         per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))
         routes.append(route)
         focus.append(tile_focus)
         yield i + 1, len(grid)
-    if all(lab is not None for lab in per_labels):
+    if per_labels and all(lab is not None for lab in per_labels):
         labels, scores = merge_labels(per_labels, grid.boxes, (h, w), scores=per_scores)
         boxes = boxes_from_labels(labels)
     else:
@@ -198,15 +230,18 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
-                 progress=None, cancel=None, **options) -> Detections:
+                 keep_labels: bool = True, progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
-    ``detector="unet"`` runs registry U-Nets (``routing="combined"|"sharp"|"blurry"|"blur"``, see
-    :class:`UNetContext`; ``threshold=`` on the foreground probability); ``detector="otsu"`` is
+    ``detector="unet"`` runs registry U-Nets and returns instance ``labels`` and their boxes;
+    ``detector="yolo"`` runs registry YOLO models (ultralytics) and returns boxes only
+    (``labels`` is None). Both take ``routing="combined"|"sharp"|"blurry"|"blur"`` (see
+    :class:`_RoutedContext`), ``model=``, ``threshold=``, ``device=``. ``detector="otsu"`` is
     the classical baseline (Otsu threshold fitted on the whole image, distance-transform
-    watershed). YOLO comes next. ``overlap`` must exceed the largest cell diameter for cut
-    cells to be recovered whole.
+    watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
+    recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores
+    only, merged like YOLO's): a whole slide's full-size int32 labels would not fit in memory.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
-                            **options)
+                            keep_labels=keep_labels, **options)
     return run_tiles(gen, progress=progress, cancel=cancel, what="detection")

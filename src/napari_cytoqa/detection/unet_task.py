@@ -32,6 +32,20 @@ def image_stats(image) -> IntensityStats:
     return IntensityStats.from_sample(np.asarray(arr[::step, ::step]), arr.dtype)
 
 
+def scene_series(rng: np.random.Generator, scene: int, shape, levels):
+    """One synthetic training scene at every blur level in ``levels``: even scenes are
+    brightfield smears in random stains, odd ones fluorescence nuclei (8- or 16-bit) — the
+    recipe shared by the U-Net and YOLO training data."""
+    s = int(rng.integers(2**31))
+    if scene % 2 == 0:
+        return smear_series(shape, levels, cell_density=float(rng.uniform(2e-4, 8e-4)),
+                            red_cell_density=float(rng.uniform(4e-4, 2e-3)), seed=s)
+    return fluorescence_series(shape, levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
+                               clustered=float(rng.uniform(0, 0.6)),
+                               dtype=np.uint8 if rng.random() < 0.3 else np.uint16,
+                               peak=float(rng.uniform(300, 4000)), seed=s)
+
+
 def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
                             seed: int = 0):
     """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
@@ -41,15 +55,7 @@ def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int
     rng = np.random.default_rng(seed)
     xs, ys, lv_out, groups = [], [], [], []
     for scene in range(n_scenes):
-        s = int(rng.integers(2**31))
-        if scene % 2 == 0:
-            series = smear_series((size, size), levels, cell_density=float(rng.uniform(2e-4, 8e-4)),
-                                  red_cell_density=float(rng.uniform(4e-4, 2e-3)), seed=s)
-        else:
-            series = fluorescence_series((size, size), levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
-                                         clustered=float(rng.uniform(0, 0.6)),
-                                         dtype=np.uint8 if rng.random() < 0.3 else np.uint16,
-                                         peak=float(rng.uniform(300, 4000)), seed=s)
+        series = scene_series(rng, scene, (size, size), levels)
         labels = series[0].labels
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:
@@ -126,4 +132,4 @@ def evaluate(model, data, device) -> dict:
 
 
 __all__ = ["build_detection_dataset", "evaluate", "image_stats", "instances_from_maps", "joint_augment",
-           "make_loss", "predict_maps", "unet_input"]
+           "make_loss", "predict_maps", "scene_series", "unet_input"]

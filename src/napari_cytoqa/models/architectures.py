@@ -68,8 +68,14 @@ def _unet(**config):
     return UNet(**config)
 
 
+def _yolo(**config):
+    from ..detection.yolo import build_yolo
+
+    return build_yolo(config.get("yaml"), nc=int(config.get("nc", 1)))
+
+
 ARCHITECTURES = {"quality_net": QualityNet, "resnet18_quality": ResNet18Quality,
-                 "cyclegan_generator": _cyclegan_generator, "unet": _unet}
+                 "cyclegan_generator": _cyclegan_generator, "unet": _unet, "yolo": _yolo}
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -40,8 +40,11 @@ def fold_batchnorm(module: nn.Module) -> int:
 
 
 def for_inference(module: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``module`` with batch norms folded and channels-last weights."""
+    """An eval-mode copy of ``module`` with batch norms folded (by the module's own ``fuse()``
+    where it has one) and channels-last weights."""
     net = copy.deepcopy(module).eval()
+    if callable(getattr(net, "fuse", None)):  # modules that fold themselves (ultralytics models)
+        net = net.fuse(verbose=False) or net
     fold_batchnorm(net)
     net = net.to(memory_format=torch.channels_last)
     for p in net.parameters():

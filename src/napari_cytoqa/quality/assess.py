@@ -45,6 +45,13 @@ def pick_level(image, level: int) -> tuple[list, object]:
     return levels, levels[level]
 
 
+def stats_level(levels, level: int, min_pixels: int = 1_000_000):
+    """The coarsest pyramid level from ``level`` on that still holds ``min_pixels`` (else level
+    ``level`` itself): where image-wide statistics are sampled. A strided read of a lazy
+    full-resolution level touches every chunk of it; a coarser level is a fraction of the I/O."""
+    return next((lv for lv in reversed(levels[level:]) if lv.shape[0] * lv.shape[1] >= min_pixels), levels[level])
+
+
 def check_image(arr) -> None:
     """Raise ``ValueError`` with a clear message unless ``arr`` is a 2-D gray/RGB(A) image."""
     shape, dtype = tuple(arr.shape), np.dtype(arr.dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._generators import run_tiles
-from ..quality.assess import pick_level
+from ..quality.assess import pick_level, stats_level
 from ..tiling import blend_window, read_tile, tile_grid
 from .classical import CLASSICAL, StainTarget, align_stains, default_target, fit_target, macenko_tile_u8
 from .colour import FIT_PIXELS, check_rgb, fit_sample, from_unit, scale_of, to_unit
@@ -100,9 +100,7 @@ def iter_transfer_stain(image, *, method: str = "cyclegan", model: str | None = 
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     levels, arr = pick_level(image, level)
     check_rgb(arr)
-    # image-wide statistics from the coarsest level that still holds FIT_PIXELS: a strided read of a
-    # large lazy level would touch every one of its chunks
-    fit_on = next((lv for lv in reversed(levels[level:]) if lv.shape[0] * lv.shape[1] >= FIT_PIXELS), arr)
+    fit_on = stats_level(levels, level, FIT_PIXELS)  # image-wide statistics without reading all of level
     scale = scale_of(arr.dtype, fit_sample(fit_on, 250_000))
     if method == "cyclegan":
         from ..models import get_model

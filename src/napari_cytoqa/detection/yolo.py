@@ -1,0 +1,362 @@
+"""YOLO cell detection through ultralytics, fully offline and pickle-free.
+
+* :func:`offline_ultralytics` imports ultralytics with ``YOLO_OFFLINE=1``, a config directory of
+  our own (``$YOLO_CONFIG_DIR``, default ``<cytoqa cache>/ultralytics``) and its two fonts seeded
+  from matplotlib's DejaVuSans, so nothing is ever fetched from GitHub.
+* :data:`CELL_YOLO` is the compact configuration shipped for cells: a YOLOv8-style backbone cut
+  after stride 16 (cells are 10–40 px at 0.5 µm/px: the stride-32 stage only costs time), two
+  detection scales (P3/8, P4/16) and a DFL range of 8 bins (objects up to 128 px). 0.9 M
+  parameters.
+* Models are built from that configuration (a dict, never a ``.pt``) and their weights live in
+  hash-checked safetensors (the registry's ``"yolo"`` architecture). Training
+  (:func:`iter_train_yolo`) runs ultralytics' own trainer — mosaic and colour augmentation,
+  validation mAP — with saving switched off: no checkpoint pickle is ever written or read; the
+  best epoch's EMA weights are copied in memory and returned as a state dict.
+* The network sees the same input as the U-Net (:func:`yolo_input`): the tile scaled by
+  image-wide statistics, gray as RGB, brightfield inverted, so one model serves both
+  polarities and any bit depth.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import threading
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..quality.measures import IntensityStats
+from .unet_task import unet_input
+
+STRIDE = 32  # inputs are padded to a multiple of this
+
+CELL_YOLO = {
+    "nc": 1,
+    "reg_max": 8,
+    "backbone": [
+        [-1, 1, "Conv", [16, 3, 2]],  # 0 P1/2
+        [-1, 1, "Conv", [32, 3, 2]],  # 1 P2/4
+        [-1, 1, "C2f", [32, True]],
+        [-1, 1, "Conv", [64, 3, 2]],  # 3 P3/8
+        [-1, 2, "C2f", [64, True]],
+        [-1, 1, "Conv", [128, 3, 2]],  # 5 P4/16
+        [-1, 2, "C2f", [128, True]],
+        [-1, 1, "SPPF", [128, 5]],  # 7
+    ],
+    "head": [
+        [-1, 1, "nn.Upsample", [None, 2, "nearest"]],
+        [[-1, 4], 1, "Concat", [1]],
+        [-1, 1, "C2f", [64]],  # 10 (P3/8)
+        [-1, 1, "Conv", [64, 3, 2]],
+        [[-1, 7], 1, "Concat", [1]],
+        [-1, 1, "C2f", [128]],  # 13 (P4/16)
+        [[10, 13], 1, "Detect", ["nc"]],
+    ],
+}
+
+_FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
+_OFFLINE_LOCK = threading.Lock()
+
+
+def offline_ultralytics():
+    """Import ultralytics configured never to touch the network; returns the module.
+
+    Sets ``YOLO_OFFLINE=1`` and (unless already set) ``YOLO_CONFIG_DIR`` before the first import,
+    then makes sure the fonts ultralytics would otherwise download exist in its config directory.
+    """
+    with _OFFLINE_LOCK:
+        os.environ["YOLO_OFFLINE"] = "1"
+        if "YOLO_CONFIG_DIR" not in os.environ:
+            from ..models.registry import cache_dir
+
+            os.environ["YOLO_CONFIG_DIR"] = str(cache_dir() / "ultralytics")
+        import ultralytics
+        from ultralytics.utils import USER_CONFIG_DIR
+
+        _seed_fonts(Path(USER_CONFIG_DIR))
+        return ultralytics
+
+
+def _seed_fonts(directory: Path) -> None:
+    import matplotlib
+
+    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in _FONTS:
+        target = directory / name
+        if not target.exists() and source.exists():
+            tmp = target.with_suffix(".part")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+
+
+def build_yolo(yaml: dict | None = None, nc: int = 1):
+    """An untrained ultralytics ``DetectionModel`` from a configuration dict (default
+    :data:`CELL_YOLO`)."""
+    offline_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    return DetectionModel(deepcopy(yaml or CELL_YOLO), ch=3, nc=nc, verbose=False)
+
+
+def yolo_input(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
+    """``(3, H, W)`` float32 in [0, 1]: the U-Net's input, clipped (what the 8-bit training
+    images hold)."""
+    return np.clip(unet_input(tile, stats), 0.0, 1.0)
+
+
+def to_training_image(image: np.ndarray, stats: IntensityStats | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB as written to YOLO training folders."""
+    stats = stats or IntensityStats.from_sample(np.asarray(image), np.asarray(image).dtype)
+    return np.round(yolo_input(image, stats).transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float = 0.5,
+                  max_det: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input."""
+    import torch
+    import torchvision
+
+    _, h, w = x.shape
+    ph, pw = (-h) % STRIDE, (-w) % STRIDE
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    with torch.no_grad():
+        t = torch.as_tensor(np.ascontiguousarray(x[None]), dtype=torch.float32).to(device)
+        out = net(t)
+        pred = (out[0] if isinstance(out, (tuple, list)) else out)[0].float()  # (4 + nc, anchors)
+        score = pred[4:].amax(0)
+        keep = score > conf
+        xywh, score = pred[:4, keep].T, score[keep]
+        xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
+        kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
+        xyxy, score = xyxy[kept].cpu().numpy().astype(np.float64), score[kept].cpu().numpy().astype(np.float64)
+    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+    boxes = xyxy[:, [1, 0, 3, 2]]
+    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[ok], score[ok]
+
+
+# ---------------------------------------------------------------- training data
+def write_yolo_dataset(root, samples, *, class_names=("cell",)) -> Path:
+    """Write ``samples`` — ``(split, name, image, boxes)`` with split ``"train"``/``"val"``, an
+    ``(H, W, 3)`` uint8 image (see :func:`to_training_image`) and ``(N, 4)`` boxes ``y0 x0 y1
+    x1`` in pixels — as an ultralytics dataset; returns the path of its ``data.yaml``."""
+    from PIL import Image
+
+    root = Path(root).absolute()
+    counts = {"train": 0, "val": 0}
+    for split, name, image, boxes in samples:
+        if split not in counts:
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"training images must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(root / "images" / split / f"{name}.png")
+        b = np.asarray(boxes, float).reshape(-1, 4)
+        lines = [f"0 {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}"
+                 for y0, x0, y1, x1 in b if y1 > y0 and x1 > x0]
+        (root / "labels" / split / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+        counts[split] += 1
+    if not counts["train"] or not counts["val"]:
+        raise ValueError(f"a YOLO dataset needs train and val images, got {counts}")
+    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(class_names))
+    data = root / "data.yaml"
+    data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}\n")
+    return data
+
+
+def synthetic_samples(n_scenes: int, levels, *, size: int = 256, val_fraction: float = 0.15, seed: int = 0):
+    """Training samples for :func:`write_yolo_dataset` from the shared synthetic z-series
+    recipe (:func:`..unet_task.scene_series`): every scene at every level in ``levels``; whole
+    scenes go to ``val`` (group-aware split)."""
+    from .instances import boxes_from_labels
+    from .unet_task import scene_series
+
+    rng = np.random.default_rng(seed)
+    n_val = max(1, int(round(n_scenes * val_fraction)))
+    val = set(np.random.default_rng(seed + 1).choice(n_scenes, n_val, replace=False).tolist())
+    for scene in range(n_scenes):
+        series = scene_series(rng, scene, (size, size), levels)
+        boxes = boxes_from_labels(series[0].labels)
+        for img in series:
+            yield ("val" if scene in val else "train", f"s{scene:04d}_z{int(img.meta['blur_level']):02d}",
+                   to_training_image(img.image), boxes)
+
+
+# ---------------------------------------------------------------- training
+@dataclass
+class YoloTrainConfig:
+    """ultralytics training arguments we set (anything else: ``extra``). ``device``: ``"auto"``
+    (CUDA, then MPS, then CPU) or a torch device string."""
+
+    epochs: int = 40
+    imgsz: int = 256
+    batch: int = 16
+    lr0: float = 0.002
+    optimizer: str = "AdamW"
+    patience: int = 10
+    seed: int = 0
+    device: str = "auto"
+    close_mosaic: int = 5
+    cache: bool | str = "ram"
+    extra: dict = field(default_factory=lambda: {
+        "flipud": 0.5, "fliplr": 0.5, "degrees": 0.0, "scale": 0.3, "translate": 0.1, "mosaic": 1.0,
+        "hsv_h": 0.015, "hsv_s": 0.5, "hsv_v": 0.3, "max_det": 3000})
+
+
+@dataclass
+class YoloTrainResult:
+    state_dict: dict
+    best_epoch: int
+    history: list
+    device: str
+    yaml: dict
+
+
+def _trainer_device(device: str) -> str:
+    from ..models.registry import resolve_device
+
+    dev = resolve_device(device)
+    return "0" if dev == "cuda" else dev.replace("cuda:", "")
+
+
+def _make_trainer(data_yaml, config: YoloTrainConfig, yaml: dict, init_state, project):
+    offline_ultralytics()
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.nn.tasks import DetectionModel
+
+    class CytoTrainer(DetectionTrainer):
+        """No pickles: the model comes from the dict (+ our state dict), nothing is saved."""
+
+        def get_model(self, cfg=None, weights=None, verbose=True):
+            model = DetectionModel(deepcopy(yaml), nc=self.data["nc"], ch=3, verbose=False)
+            if init_state is not None:
+                model.load_state_dict(init_state)
+            return self.set_model_names_for_load(model) if hasattr(self, "set_model_names_for_load") else model
+
+        def save_model(self):
+            return False
+
+        def final_eval(self):
+            return None
+
+    project = Path(project).absolute()
+    model_yaml = project / "model.yaml"
+    model_yaml.parent.mkdir(parents=True, exist_ok=True)
+    import yaml as pyyaml
+
+    model_yaml.write_text(pyyaml.safe_dump(yaml, sort_keys=False))
+    overrides = dict(model=str(model_yaml), data=str(Path(data_yaml).absolute()), epochs=config.epochs,
+                     imgsz=config.imgsz, batch=config.batch, lr0=config.lr0, optimizer=config.optimizer,
+                     patience=config.patience, seed=config.seed, deterministic=True,
+                     device=_trainer_device(config.device), close_mosaic=config.close_mosaic, cache=config.cache,
+                     workers=0, amp=False, pretrained=False, plots=False, save=False, val=True, verbose=False,
+                     project=str(project), name="run", exist_ok=True, **config.extra)
+    return CytoTrainer(overrides=overrides)
+
+
+def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: dict | None = None,
+                    init_state: dict | None = None, project=None):
+    """Train a YOLO detector on an ultralytics dataset (``data.yaml``, see
+    :func:`write_yolo_dataset`). Generator for GUI workers and the blocking twin: yields
+    ``{"event": "batch"|"epoch", ...}`` events; closing it stops training after the current
+    batch. Returns a :class:`YoloTrainResult` with the best epoch's EMA weights (by
+    ultralytics' fitness, 0.1·mAP50 + 0.9·mAP50-95). ``init_state`` fine-tunes from existing
+    weights; ``project`` is the run directory (absolute; a temporary one by default)."""
+    import tempfile
+
+    from ..training.engine import _avoid_triton_in_gui
+
+    _avoid_triton_in_gui()
+    config = config or YoloTrainConfig()
+    yaml = deepcopy(yaml or CELL_YOLO)
+    tmp = None
+    if project is None:
+        tmp = tempfile.TemporaryDirectory(prefix="cytoqa-yolo-")
+        project = tmp.name
+    trainer = _make_trainer(data_yaml, config, yaml, init_state, project)
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    best = {"fitness": -np.inf, "state": None, "epoch": -1}
+    history = []
+    step = [0]
+
+    def on_epoch_start(tr):
+        step[0] = 0
+
+    def on_batch_end(tr):
+        step[0] += 1
+        events.put({"event": "batch", "epoch": tr.epoch, "epochs": tr.epochs, "step": step[0],
+                    "steps": len(tr.train_loader), "loss": float(tr.loss.detach()) / max(tr.batch_size, 1)})
+        if stop.is_set():
+            tr.stop = True
+
+    def on_fit_epoch_end(tr):
+        m = {k: float(v) for k, v in (tr.metrics or {}).items()}
+        fitness = float(tr.fitness) if tr.fitness is not None else -np.inf
+        is_best = fitness > best["fitness"]
+        if is_best:
+            best.update(fitness=fitness, epoch=tr.epoch,
+                        state={k: v.detach().float().cpu().clone() for k, v in tr.ema.ema.state_dict().items()})
+        record = {"epoch": tr.epoch, "train_loss": float(sum(float(v) for v in (tr.tloss or {}).values())),
+                  "val_loss": sum(v for k, v in m.items() if k.startswith("val/")),
+                  "precision": m.get("metrics/precision(B)", np.nan), "recall": m.get("metrics/recall(B)", np.nan),
+                  "map50": m.get("metrics/mAP50(B)", np.nan), "map50_95": m.get("metrics/mAP50-95(B)", np.nan),
+                  "fitness": fitness, "best": is_best}
+        history.append(record)
+        events.put({"event": "epoch", **record, "epochs": tr.epochs})
+        if stop.is_set():
+            tr.stop = True
+
+    trainer.add_callback("on_train_epoch_start", on_epoch_start)
+    trainer.add_callback("on_train_batch_end", on_batch_end)
+    trainer.add_callback("on_fit_epoch_end", on_fit_epoch_end)
+
+    def run():
+        try:
+            trainer.train()
+            events.put(("done", None))
+        except BaseException as err:  # re-raised in the consumer
+            events.put(("error", err))
+
+    thread = threading.Thread(target=run, name="cytoqa-yolo-train", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ev = events.get()
+            if isinstance(ev, tuple):
+                if ev[0] == "error":
+                    raise ev[1]
+                break
+            yield ev
+    finally:
+        stop.set()
+        thread.join()
+        if tmp is not None:
+            tmp.cleanup()
+    if best["state"] is None:
+        raise RuntimeError("YOLO training stopped before its first validation: no weights to keep")
+    return YoloTrainResult(state_dict=best["state"], best_epoch=best["epoch"], history=history,
+                           device=str(trainer.device), yaml=yaml)
+
+
+def train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, progress=None, cancel=None, **kwargs):
+    """Blocking twin of :func:`iter_train_yolo` (``progress(event)``, ``cancel()`` → stop)."""
+    from .._generators import run_generator
+    from ..training.engine import TrainingCancelled
+
+    return run_generator(iter_train_yolo(data_yaml, config, **kwargs), on_yield=progress, cancel=cancel,
+                         cancelled=lambda _: TrainingCancelled("YOLO training cancelled"))
+
+
+__all__ = ["CELL_YOLO", "YoloTrainConfig", "YoloTrainResult", "build_yolo", "iter_train_yolo",
+           "offline_ultralytics", "predict_boxes", "synthetic_samples", "to_training_image", "train_yolo",
+           "write_yolo_dataset", "yolo_input"]

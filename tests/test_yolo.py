@@ -1,0 +1,123 @@
+"""YOLO detector: offline ultralytics, dataset export, pickle-free training, box decoding."""
+import numpy as np
+import pytest
+
+from napari_cytoqa.detection import detect_cells, evaluate_detections
+from napari_cytoqa.detection.yolo import (CELL_YOLO, YoloTrainConfig, build_yolo, offline_ultralytics, predict_boxes,
+                                          synthetic_samples, train_yolo, write_yolo_dataset)
+
+
+def test_offline_setup_sets_env_and_seeds_fonts():
+    import os
+    from pathlib import Path
+
+    offline_ultralytics()
+    from ultralytics.utils import USER_CONFIG_DIR, is_online
+
+    assert os.environ["YOLO_OFFLINE"] == "1" and not is_online()
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        assert (Path(USER_CONFIG_DIR) / name).stat().st_size > 100_000
+    from ultralytics.utils.checks import check_font
+
+    assert Path(check_font("Arial.ttf")).exists()  # found locally: no download attempted
+
+
+def test_compact_cell_config():
+    net = build_yolo()
+    assert net.yaml["reg_max"] == 8 and net.stride.tolist() == [8.0, 16.0]
+    assert sum(p.numel() for p in net.parameters()) < 1_200_000
+
+
+class _FixedNet:
+    """Stands in for a network: returns a fixed (1, 5, A) prediction in pixel xywh + score."""
+
+    def __init__(self, rows):
+        import torch
+
+        self.out = torch.tensor(rows, dtype=torch.float32).T[None]
+
+    def __call__(self, x):
+        return self.out, {}
+
+
+def test_predict_boxes_decodes_clips_and_suppresses():
+    rows = [[20, 10, 8, 4, 0.9],     # x 16-24, y 8-12
+            [21, 10, 8, 4, 0.8],     # duplicate of the first (IoU 0.78): suppressed
+            [45, 30, 20, 10, 0.6],   # x 35-55 crosses the right edge (w = 50): clipped to 50
+            [5, 5, 4, 4, 0.1]]       # below the confidence threshold
+    boxes, scores = predict_boxes(_FixedNet(rows), np.zeros((3, 40, 50), np.float32), "cpu", conf=0.25, iou=0.5)
+    np.testing.assert_allclose(boxes, [[8, 16, 12, 24], [25, 35, 35, 50]], atol=1e-5)
+    np.testing.assert_allclose(scores, [0.9, 0.6], atol=1e-6)
+
+
+def test_write_yolo_dataset_labels_and_errors(tmp_path):
+    img = np.zeros((40, 80, 3), np.uint8)
+    data = write_yolo_dataset(tmp_path / "d", [("train", "a", img, [[10, 20, 30, 60]]), ("val", "b", img, [])])
+    assert "train: images/train" in data.read_text()
+    line = (tmp_path / "d" / "labels" / "train" / "a.txt").read_text().split()
+    np.testing.assert_allclose([float(v) for v in line], [0, 40 / 80, 20 / 40, 40 / 80, 20 / 40])
+    assert (tmp_path / "d" / "labels" / "val" / "b.txt").read_text() == ""
+    with pytest.raises(ValueError, match="uint8"):
+        write_yolo_dataset(tmp_path / "e", [("train", "a", img.astype(np.uint16), [])])
+    with pytest.raises(ValueError, match="train and val"):
+        write_yolo_dataset(tmp_path / "f", [("train", "a", img, [])])
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("yolo")
+    return write_yolo_dataset(root / "data", synthetic_samples(4, [0, 8], size=64, val_fraction=0.25, seed=2))
+
+
+def _tiny_config(**kw):
+    return YoloTrainConfig(**{"epochs": 2, "imgsz": 64, "batch": 4, "device": "cpu", "close_mosaic": 1,
+                              "cache": False, **kw})
+
+
+def test_tiny_yolo_trains_without_pickles_saves_and_detects(tiny_data, tmp_path, monkeypatch):
+    from napari_cytoqa.models import ModelSpec, clear_cache, get_model, save_model
+
+    events = []
+    result = train_yolo(tiny_data, _tiny_config(), progress=events.append, project=tmp_path / "run")
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == 2 and any(e["event"] == "batch" for e in events)
+    assert {"map50", "precision", "recall", "val_loss"} <= set(epochs[0])
+    assert not list((tmp_path / "run").rglob("*.pt")), "no checkpoint pickle may be written"
+    net = build_yolo(result.yaml)
+    net.load_state_dict(result.state_dict)  # the returned weights fit the configuration exactly
+
+    monkeypatch.setenv("CYTOQA_MODELS_DIR", str(tmp_path / "models"))
+    spec = ModelSpec(name="tiny-yolo", task="detection", architecture="yolo", weights="tiny-yolo.safetensors",
+                     sha256="", config={"yaml": result.yaml}, input={"threshold": 0.01})
+    save_model(net, spec, tmp_path / "models", half=True)
+    clear_cache()
+    loaded = get_model("tiny-yolo", device="cpu")
+    import torch
+
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.module.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.inference_module.modules())  # fused
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((90, 110), seed=3).image  # 16-bit, not a multiple of 32
+    det = detect_cells(img, detector="yolo", model="tiny-yolo", tile_size=64, overlap=16)
+    assert det.labels is None and det.boxes.shape[1] == 4 and len(det.scores) == det.count
+    assert (det.boxes[:, 2] <= 90).all() and (det.boxes[:, 3] <= 110).all()
+    assert set(det.route) <= {"tiny-yolo"}
+    with pytest.raises(ValueError, match="not a YOLO"):
+        detect_cells(img, detector="yolo", model="cytoqa-unet-combined")
+
+
+def test_yolo_training_can_be_cancelled(tiny_data, tmp_path):
+    from napari_cytoqa.training import TrainingCancelled
+
+    seen = []
+    with pytest.raises(TrainingCancelled):
+        train_yolo(tiny_data, _tiny_config(), progress=seen.append, cancel=lambda: len(seen) >= 1,
+                   project=tmp_path / "run")
+    assert len(seen) == 1  # stopped after the first batch event
+
+
+def test_yolo_fine_tunes_from_a_state_dict(tiny_data, tmp_path):
+    start = build_yolo().state_dict()
+    result = train_yolo(tiny_data, _tiny_config(epochs=1), init_state=start, project=tmp_path / "run")
+    assert set(result.state_dict) == set(start)
