@@ -112,7 +112,8 @@ def _detect(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level}
+    options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
+               "diameter": args.diameter}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model)
     failed = 0
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
+    dt.add_argument("--diameter", type=float, default=None,
+                    help="typical cell diameter in pixels (default: as trained, 16 px at 0.5 µm/px)")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -64,6 +64,9 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.25 * len(sample.boxes)
     widget.routing.value = "blur"
     assert not widget.model.enabled and "model" not in widget.options()
+    assert "diameter" not in widget.options()
+    widget.diameter.value = 24
+    assert widget.options()["diameter"] == 24
 
 
 def test_many_cells_become_points(make_napari_viewer):

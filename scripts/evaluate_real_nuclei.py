@@ -1,0 +1,88 @@
+"""Held-out check on a real nuclei image with ground truth (not used for training or tuning).
+
+    python scripts/evaluate_real_nuclei.py [--json out.json]
+
+Data: the 512 × 512 fluorescence image and instance mask from the 2018 Kaggle Data Science Bowl
+(Caicedo et al., Nature Methods 2019) that StarDist ships in its wheel (``stardist/data/images``,
+BSD-3 package). Fetched once with ``pip download stardist==0.9.2 --no-deps`` (the package
+registry is the only network we have) into ``$CYTOQA_CACHE_DIR/real-nuclei``, sha256-checked;
+the wheel itself is never installed or imported. scikit-image's ``human_mitosis`` / ``kidney``
+would need a download from GitHub, which this machine cannot do.
+
+Each detector runs at native scale and with ``diameter=`` set to the median equivalent
+diameter of the ground-truth nuclei (what an analyst gets by measuring a few nuclei) — the
+value is computed, not searched.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
+from napari_cytoqa.models import list_models
+from napari_cytoqa.models.registry import cache_dir
+from napari_cytoqa.models.weights_io import sha256_file
+
+FILES = {"img2d.tif": "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750",
+         "mask2d.tif": "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"}
+
+
+def fetch() -> Path:
+    dest = cache_dir() / "real-nuclei"
+    if all((dest / f).exists() and sha256_file(dest / f) == h for f, h in FILES.items()):
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "stardist==0.9.2", "--no-deps", "--only-binary",
+                        ":all:", "-d", tmp, "-q"], check=True)
+        wheel = next(Path(tmp).glob("stardist-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            for name in FILES:
+                (dest / name).write_bytes(z.read(f"stardist/data/images/{name}"))
+    for name, expected in FILES.items():
+        if sha256_file(dest / name) != expected:
+            raise RuntimeError(f"{name}: sha256 mismatch — not the expected file")
+    return dest
+
+
+def main():
+    import tifffile
+    from skimage.segmentation import relabel_sequential
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    d = fetch()
+    img = tifffile.imread(d / "img2d.tif")
+    mask = relabel_sequential(tifffile.imread(d / "mask2d.tif"))[0]
+    gt = boxes_from_labels(mask)
+    diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
+    print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
+    names = {s.name for s in list_models(task="detection")}
+    runs = {"Otsu + watershed": {"detector": "otsu"}}
+    for det, label in (("yolo", "YOLO"), ("unet", "U-Net")):
+        for variant in ("sharp", "blurry", "combined"):
+            if f"cytoqa-{det}-{variant}" in names:
+                runs[f"{label} {variant}"] = {"detector": det, "routing": variant}
+        if {f"cytoqa-{det}-sharp", f"cytoqa-{det}-blurry"} <= names:
+            runs[f"{label} routed"] = {"detector": det, "routing": "blur"}
+    results = {}
+    print(f"{'detector':18s} {'scale':>10s} {'count':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'cnt APE':>8s}")
+    for name, opts in runs.items():
+        for label, dia in (("native", None), (f"d={diameter:.1f}", diameter)):
+            det = detect_cells(img, diameter=dia, **opts)
+            sc = evaluate_detections([(det.boxes, det.scores)], [gt])
+            results[f"{name} {label}"] = {"count": det.count, **sc.as_dict()}
+            print(f"{name:18s} {label:>10s} {det.count:6d} {sc.ap50:7.3f} {sc.precision:6.3f} {sc.recall:6.3f} "
+                  f"{sc.f1:6.3f} {sc.count_mape:8.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
