@@ -18,18 +18,20 @@ def main(out="docs/images"):
     viewer.window._qt_window.resize(1400, 850)
     widget = DetectionWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Cell Detection")
-    for sample, shot, routing in (("smear_blurry_region.jpg", "detection_smear", "blur"),
-                                  ("fluorescence_nuclei.tif", "detection_fluorescence", "combined")):
+    for sample, shot, detector, routing in (("smear_blurry_region.jpg", "detection_smear", "unet", "blur"),
+                                            ("fluorescence_nuclei.tif", "detection_fluorescence", "unet", "combined"),
+                                            ("smear_blurry_region.jpg", "detection_yolo_smear", "yolo", "blur")):
         viewer.layers.clear()
         [layer] = viewer.open(f"sample_data/{sample}", plugin="napari-cytoqa")
         widget.image.value = layer
+        widget.detector.value = detector
         widget.routing.value = routing
         run_and_wait(widget)
         viewer.reset_view()
         if shot == "detection_smear":  # show centres and per-tile counts (labels drawn over the counts)
             viewer.layers[f"{layer.name} cells"].visible = False
         viewer.screenshot(str(out / f"{shot}_window.png"), canvas_only=False)
-        print(sample, routing, "cells:", widget.status.value)
+        print(sample, detector, routing, "cells:", widget.status.value)
     viewer.close()
 
 

@@ -121,3 +121,31 @@ def test_yolo_fine_tunes_from_a_state_dict(tiny_data, tmp_path):
     start = build_yolo().state_dict()
     result = train_yolo(tiny_data, _tiny_config(epochs=1), init_state=start, project=tmp_path / "run")
     assert set(result.state_dict) == set(start)
+
+
+@pytest.mark.parametrize("kind", ["fluorescence-16bit", "fluorescence-8bit-gray", "smear-rgb"])
+def test_shipped_yolo_detects_both_polarities_and_bit_depths(kind):
+    from napari_cytoqa.synthetic import make_fluorescence, make_smear
+
+    if kind.startswith("fluorescence"):
+        s = make_fluorescence((384, 384), dtype=np.uint16 if "16" in kind else np.uint8, seed=41)
+    else:
+        s = make_smear((384, 384), seed=42)
+    det = detect_cells(s.image, detector="yolo")
+    assert det.labels is None and det.route.tolist() == ["cytoqa-yolo-combined"] * det.count
+    sc = evaluate_detections([(det.boxes, det.scores)], [s.boxes])
+    assert sc.ap50 > 0.85 and sc.count_mape < 0.15
+
+
+def test_yolo_boxes_merge_across_tile_borders_without_duplicates():
+    from napari_cytoqa.detection import box_iou
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    s = make_fluorescence((400, 400), seed=43)
+    whole = detect_cells(s.image, detector="yolo", tile_size=512)
+    tiled = detect_cells(s.image, detector="yolo", tile_size=128, overlap=48)  # 16 tiles, cells cut everywhere
+    iou = box_iou(tiled.boxes, tiled.boxes)
+    np.fill_diagonal(iou, 0)
+    assert (iou < 0.5).all(), "a cell was kept twice"
+    agree = evaluate_detections([(tiled.boxes, tiled.scores)], [whole.boxes])
+    assert agree.f1 > 0.95 and tiled.tile_counts.sum() == tiled.count
