@@ -233,5 +233,8 @@ def test_diameter_brings_large_cells_to_the_trained_size():
     ap_plain = evaluate_detections([(plain.boxes, plain.scores)], [gt]).ap50
     ap_sized = evaluate_detections([(sized.boxes, sized.scores)], [gt]).ap50
     assert ap_sized > 0.8 > ap_plain + 0.3  # too-large nuclei are split; resampled they are found whole
+    up = detect_cells(s.image, detector="unet", tile_size=128, overlap=32, diameter=6)  # upsampled 2.7x
+    assert up.labels.shape == s.image.shape and up.labels.max() == up.count == len(up.scores)
+    assert (up.boxes[:, 2] > up.boxes[:, 0]).all()
     with pytest.raises(ValueError, match="diameter"):
         detect_cells(big, detector="unet", diameter=0)

@@ -208,6 +208,12 @@ def _rescaled(run, scale: float):
             rows = np.minimum(((np.arange(h) + 0.5) * hs / h).astype(int), hs - 1)
             cols = np.minimum(((np.arange(w) + 0.5) * ws / w).astype(int), ws - 1)
             labels = labels[rows[:, None], cols[None, :]]
+            kept = np.unique(labels)
+            kept = kept[kept > 0]
+            if len(kept) < len(boxes):  # an object smaller than a pixel of the coarser grid vanished
+                lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, labels.dtype)
+                lut[kept] = np.arange(1, len(kept) + 1)
+                labels, scores = lut[labels], np.asarray(scores)[kept - 1]
             boxes = boxes_from_labels(labels)
         return labels, boxes, scores, route, focus
 
