@@ -5,7 +5,7 @@
   from matplotlib's DejaVuSans, so nothing is ever fetched from GitHub.
 * :data:`CELL_YOLO` is the compact configuration shipped for cells: a YOLOv8-style backbone cut
   after stride 16 (cells are 10–40 px at 0.5 µm/px: the stride-32 stage only costs time), two
-  detection scales (P3/8, P4/16) and a DFL range of 8 bins (objects up to 128 px). 0.9 M
+  detection scales (P3/8, P4/16) and a DFL range of 8 bins (objects up to 128 px). 0.85 M
   parameters.
 * Models are built from that configuration (a dict, never a ``.pt``) and their weights live in
   hash-checked safetensors (the registry's ``"yolo"`` architecture). Training
