@@ -238,3 +238,17 @@ def test_diameter_brings_large_cells_to_the_trained_size():
     assert (up.boxes[:, 2] > up.boxes[:, 0]).all()
     with pytest.raises(ValueError, match="diameter"):
         detect_cells(big, detector="unet", diameter=0)
+
+
+def test_nms_matches_a_reference_greedy_loop():
+    rng = np.random.default_rng(0)
+    yx = rng.uniform(0, 200, (400, 2))
+    boxes = np.concatenate([yx, yx + rng.uniform(5, 30, (400, 2))], 1)
+    scores = rng.permutation(400) / 400.0  # distinct scores: one greedy order
+    order, ref = list(np.argsort(-scores)), []
+    while order:
+        i = order.pop(0)
+        ref.append(i)
+        order = [j for j in order if box_iou(boxes[[i]], boxes[[j]])[0, 0] <= 0.5]
+    assert nms(boxes, scores, 0.5).tolist() == sorted(ref)
+    assert nms(np.zeros((0, 4)), [], 0.5).tolist() == []

@@ -24,22 +24,28 @@ def owner_of(points, tile_boxes) -> np.ndarray:
     """Index of the tile owning each ``(y, x)`` point (nearest tile centre; ties → lower index)."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     cy, cx = _tile_centres(tile_boxes)
-    d = (pts[:, None, 0] - cy[None]) ** 2 + (pts[:, None, 1] - cx[None]) ** 2
-    return np.argmin(d, axis=1)
+    out = np.empty(len(pts), np.int64)
+    step = max(1, 4_000_000 // max(len(cy), 1))  # bounded memory on whole slides (many points × tiles)
+    for s in range(0, len(pts), step):
+        p = pts[s:s + step]
+        out[s:s + step] = np.argmin((p[:, None, 0] - cy[None]) ** 2 + (p[:, None, 1] - cx[None]) ** 2, axis=1)
+    return out
 
 
 def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, highest score first."""
+    """Indices (ascending) kept by greedy non-maximum suppression, highest score first: a box is
+    dropped when its IoU with a kept, higher-scoring box exceeds ``iou`` (torchvision's kernel —
+    the pure-Python loop took 7 s for the 6,400 cells of one 2592 × 1944 smear)."""
+    import torch
+    from torchvision.ops import nms as _nms
+
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = list(np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"))
-    keep = []
-    while order:
-        i = order.pop(0)
-        keep.append(i)
-        if order:
-            ious = box_iou(boxes[[i]], boxes[order])[0]
-            order = [j for j, v in zip(order, ious) if v < iou]
-    return np.array(sorted(keep), dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if not len(boxes):
+        return np.zeros(0, np.int64)
+    # torchvision takes x0 y0 x1 y1; IoU is symmetric in the axes, so y0 x0 y1 x1 works as is
+    keep = _nms(torch.as_tensor(boxes), torch.as_tensor(scores), float(iou)).numpy()
+    return np.sort(keep).astype(np.int64)
 
 
 def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
