@@ -20,7 +20,7 @@ def main(out="docs/images"):
     viewer.window.add_dock_widget(widget, name="Cell Detection")
     for sample, shot, detector, routing in (("smear_blurry_region.jpg", "detection_smear", "unet", "blur"),
                                             ("fluorescence_nuclei.tif", "detection_fluorescence", "unet", "combined"),
-                                            ("smear_blurry_region.jpg", "detection_yolo_smear", "yolo", "blur")):
+                                            ("fluorescence_nuclei.tif", "detection_yolo", "yolo", "blur")):
         viewer.layers.clear()
         [layer] = viewer.open(f"sample_data/{sample}", plugin="napari-cytoqa")
         widget.image.value = layer
@@ -28,6 +28,8 @@ def main(out="docs/images"):
         widget.routing.value = routing
         run_and_wait(widget)
         viewer.reset_view()
+        if shot == "detection_yolo":  # zoom in: the rectangles and their tile counts
+            viewer.camera.zoom *= 2.5
         if shot == "detection_smear":  # show centres and per-tile counts (labels drawn over the counts)
             viewer.layers[f"{layer.name} cells"].visible = False
         viewer.screenshot(str(out / f"{shot}_window.png"), canvas_only=False)
