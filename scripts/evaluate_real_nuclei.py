@@ -22,9 +22,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
-from napari_cytoqa.models import list_models
 from napari_cytoqa.models.registry import cache_dir
 from napari_cytoqa.models.weights_io import sha256_file
 
@@ -63,22 +63,15 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
-    names = {s.name for s in list_models(task="detection")}
-    runs = {"Otsu + watershed": {"detector": "otsu"}}
-    for det, label in (("yolo", "YOLO"), ("unet", "U-Net")):
-        for variant in ("sharp", "blurry", "combined"):
-            if f"cytoqa-{det}-{variant}" in names:
-                runs[f"{label} {variant}"] = {"detector": det, "routing": variant}
-        if {f"cytoqa-{det}-sharp", f"cytoqa-{det}-blurry"} <= names:
-            runs[f"{label} routed"] = {"detector": det, "routing": "blur"}
+    runs = detectors()  # the same columns as the synthetic evaluation
     results = {}
-    print(f"{'detector':18s} {'scale':>10s} {'count':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'cnt APE':>8s}")
+    print(f"{'detector':28s} {'scale':>10s} {'count':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'cnt APE':>8s}")
     for name, opts in runs.items():
         for label, dia in (("native", None), (f"d={diameter:.1f}", diameter)):
             det = detect_cells(img, diameter=dia, **opts)
             sc = evaluate_detections([(det.boxes, det.scores)], [gt])
             results[f"{name} {label}"] = {"count": det.count, **sc.as_dict()}
-            print(f"{name:18s} {label:>10s} {det.count:6d} {sc.ap50:7.3f} {sc.precision:6.3f} {sc.recall:6.3f} "
+            print(f"{name:28s} {label:>10s} {det.count:6d} {sc.ap50:7.3f} {sc.precision:6.3f} {sc.recall:6.3f} "
                   f"{sc.f1:6.3f} {sc.count_mape:8.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))

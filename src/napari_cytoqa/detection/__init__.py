@@ -2,8 +2,7 @@
 from .detect import DETECTORS, Detections, detect_cells, iter_detect_cells
 from .instances import boxes_from_labels, otsu_watershed, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, nms, owner_of
-from .metrics import (DetectionScores, average_precision, box_iou, count_ape, evaluate_detections, match,
-                      pixel_scores)
+from .metrics import DetectionScores, average_precision, box_iou, count_ape, evaluate_detections, match, pixel_scores
 
 __all__ = ["DETECTORS", "DetectionScores", "Detections", "average_precision", "box_iou", "boxes_from_labels",
            "count_ape", "detect_cells", "evaluate_detections", "iter_detect_cells", "match", "merge_boxes",

@@ -12,8 +12,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .metrics import box_iou
-
 
 def _tile_centres(tile_boxes) -> tuple[np.ndarray, np.ndarray]:
     tb = np.asarray(tile_boxes, dtype=np.float64)
