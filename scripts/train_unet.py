@@ -30,12 +30,14 @@ def main():
     ap.add_argument("--scenes", type=int, default=120)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
+    ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
+    ap.add_argument("--name", default=None, help="model name (default cytoqa-unet-<variant>)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
     t0 = time.time()
-    x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0)
+    x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe)
     tr, va = group_split(groups, val_fraction=0.15, seed=0)
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
@@ -56,7 +58,7 @@ def main():
     result = fit(net, (x[tr], y[tr]), (x[va], y[va]), make_loss(), cfg, progress=progress, evaluate=evaluate,
                  joint_augment=joint_augment)
     best = result.history[result.best_epoch]
-    name = f"cytoqa-unet-{args.variant}"
+    name = args.name or f"cytoqa-unet-{args.variant}"
     spec = ModelSpec(
         name=name, alias=f"U-Net ({args.variant}: blur levels {levels.start}-{levels.stop - 1})",
         task="detection", architecture="unet", weights=f"{name}.safetensors", sha256="",
@@ -65,7 +67,8 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright)", "outputs": ["foreground", "centre"],
                "threshold": 0.5, "core": 0.5, "min_size": 12, "pixel_size_um": 0.5,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_unet.py --variant {args.variant}", "seed": 0, "scenes": args.scenes,
+        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {args.recipe}", "seed": 0,
+              "scenes": args.scenes, "scene_recipe": args.recipe,
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

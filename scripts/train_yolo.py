@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--scenes", type=int, default=None, help="default: SCENES[variant]")
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
+    ap.add_argument("--name", default=None, help="model name (default cytoqa-yolo-<variant>)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
@@ -77,7 +79,7 @@ def main():
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="cytoqa-yolo-data-") as tmp:
         data_dir = Path(tmp) / "data"
-        data = write_yolo_dataset(data_dir, synthetic_samples(args.scenes, levels, size=256, seed=0))
+        data = write_yolo_dataset(data_dir, synthetic_samples(args.scenes, levels, size=256, seed=0, recipe=args.recipe))
         n_train = len(list((data_dir / "images" / "train").glob("*.png")))
         n_val = len(list((data_dir / "images" / "val").glob("*.png")))
         print(f"data: {n_train} train / {n_val} val images in {time.time() - t0:.0f} s", flush=True)
@@ -96,7 +98,7 @@ def main():
         net.load_state_dict(result.state_dict)
         conf, val_scores = pick_threshold(for_inference(net), data_dir)
     best = result.history[result.best_epoch]
-    name = f"cytoqa-yolo-{args.variant}"
+    name = args.name or f"cytoqa-yolo-{args.variant}"
     spec = ModelSpec(
         name=name, alias=f"YOLO ({args.variant}: blur levels {levels.start}-{levels.stop - 1})",
         task="detection", architecture="yolo", weights=f"{name}.safetensors", sha256="",
@@ -105,7 +107,8 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright); trained on 8-bit renderings",
                "outputs": ["boxes"], "threshold": conf, "iou": 0.5, "pixel_size_um": 0.5, "imgsz": 256,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes}", "seed": 0, "scenes": args.scenes,
+        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {args.recipe}",
+              "scene_recipe": args.recipe, "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

@@ -155,6 +155,25 @@ def test_centre_map_cores_split_touching_cells():
     assert match(boxes_from_labels(labels), [1, 1], boxes_from_labels(truth)).all()
 
 
+def test_scene_recipe_2_spreads_nucleus_size_and_shape():
+    from skimage.measure import regionprops
+
+    from napari_cytoqa.detection.unet_task import scene_series
+
+    def shapes(recipe):
+        rng = np.random.default_rng(5)
+        props = [regionprops(scene_series(rng, scene, (128, 128), [0], recipe)[0].labels)
+                 for scene in range(1, 24, 2)]  # odd scenes: fluorescence nuclei
+        ratio = [p.axis_major_length / max(p.axis_minor_length, 1) for ps in props for p in ps if p.area > 50]
+        size = [np.median([p.equivalent_diameter_area for p in ps]) for ps in props]
+        return np.median(ratio), np.ptp(size)
+
+    (ratio1, spread1), (ratio2, spread2) = shapes(1), shapes(2)
+    assert ratio2 > ratio1 + 0.1 and spread2 > 2 * spread1
+    with pytest.raises(ValueError, match="recipe"):
+        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=3)
+
+
 def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
     from napari_cytoqa.detection.unet import UNet
     from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss

@@ -83,6 +83,20 @@ def test_every_weighting_runs(smear, weighting):
         assert (r.tiles.loc[partial, "weight"] == 0).all()
 
 
+def test_report_weights_are_sampled_rgb_variance_close_to_exact(smear):
+    from napari_cytoqa.quality.assess import weight_step
+    from napari_cytoqa.tiling import tile_weight
+
+    assert [weight_step((s, s)) for s in (64, 128, 256, 384, 512, 2048)] == [1, 1, 2, 3, 4, 4]
+    img = smear.image
+    r = assess_quality(img, tile_size=256, method="classical")
+    tiles = [img[y0:y1, x0:x1] for y0, x0, y1, x1 in r.tiles[["y0", "x0", "y1", "x1"]].to_numpy()]
+    sampled = np.array([tile_weight(t, "rgb_var", step=2) for t in tiles])
+    exact = np.array([tile_weight(t, "rgb_var") for t in tiles])
+    np.testing.assert_allclose(r.tiles["weight"], sampled / sampled.sum(), rtol=1e-9)
+    np.testing.assert_allclose(r.tiles["weight"], exact / exact.sum(), rtol=0.01)
+
+
 def test_pyramid_level_reports_level0_coordinates(pyramid_file):
     path, _ = pyramid_file
     with read_slide(path) as slide:

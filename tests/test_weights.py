@@ -20,6 +20,25 @@ def test_rgb_variance_integer_fast_path_matches_float_formula(dtype, shape):
     assert rgb_variance(tile) == pytest.approx(expected, rel=1e-9)
 
 
+def test_sampled_variance_hand_computed_and_close_on_cell_tiles():
+    tile = np.zeros((4, 4, 3), np.uint8)
+    tile[1, 1] = (255, 255, 255)  # step 2 reads pixels (1, 1), (1, 3), (3, 1), (3, 3): one of four is 1.0
+    tile[0, 0] = (255, 255, 255)  # ... and never (0, 0)
+    assert rgb_variance(tile, step=2) == pytest.approx(0.1875)
+    assert tile_weight(tile, "rgb_var", step=2) == pytest.approx(0.1875)
+    assert rgb_variance(tile) == pytest.approx(2 / 16 - (2 / 16) ** 2)
+    with pytest.raises(ValueError, match="step"):
+        rgb_variance(tile, step=0)
+    from napari_cytoqa.synthetic import fluorescence_series, smear_series
+
+    for series in (smear_series((512, 512), [0, 8], seed=3), fluorescence_series((512, 512), [0, 8], seed=4)):
+        for s in series:
+            for strategy in ("rgb_var", "sat_var"):
+                exact = tile_weight(s.image, strategy)
+                for step in (2, 4):
+                    assert tile_weight(s.image, strategy, step=step) == pytest.approx(exact, rel=0.03)
+
+
 def test_saturation_variance_hand_computed():
     tile = np.full((1, 2, 3), 1.0, np.float32)
     tile[0, 1] = (1.0, 0.5, 0.5)  # saturations 0 and 0.5 -> var 0.0625

@@ -32,22 +32,35 @@ def image_stats(image) -> IntensityStats:
     return IntensityStats.from_sample(np.asarray(arr[::step, ::step]), arr.dtype)
 
 
-def scene_series(rng: np.random.Generator, scene: int, shape, levels):
+#: Recipes of :func:`scene_series`. 1: the first shipped detectors (nuclei radius 6-11 px, mildly
+#: elongated). 2: adds the size and shape spread of real nuclei — magnification log-uniform in
+#: 0.75-1.4× and more elongated fluorescence nuclei (aspect ratio up to 2.8, median about 1.4).
+RECIPES = (1, 2)
+
+
+def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe: int = 1):
     """One synthetic training scene at every blur level in ``levels``: even scenes are
     brightfield smears in random stains, odd ones fluorescence nuclei (8- or 16-bit) — the
-    recipe shared by the U-Net and YOLO training data."""
+    recipe shared by the U-Net and YOLO training data (see :data:`RECIPES`)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     s = int(rng.integers(2**31))
+    extra = {}
+    if recipe >= 2:
+        extra["scale"] = float(np.exp(rng.uniform(np.log(0.75), np.log(1.4))))
     if scene % 2 == 0:
         return smear_series(shape, levels, cell_density=float(rng.uniform(2e-4, 8e-4)),
-                            red_cell_density=float(rng.uniform(4e-4, 2e-3)), seed=s)
+                            red_cell_density=float(rng.uniform(4e-4, 2e-3)), seed=s, **extra)
+    if recipe >= 2:
+        extra["elongation"] = float(rng.uniform(0.2, 1.0))
     return fluorescence_series(shape, levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
                                clustered=float(rng.uniform(0, 0.6)),
                                dtype=np.uint8 if rng.random() < 0.3 else np.uint16,
-                               peak=float(rng.uniform(300, 4000)), seed=s)
+                               peak=float(rng.uniform(300, 4000)), seed=s, **extra)
 
 
 def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
-                            seed: int = 0):
+                            seed: int = 0, recipe: int = 1):
     """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
     every scene at every blur level in ``levels``; ``crops_per_image`` random crops each.
     Returns ``x (N, 3, crop, crop)``, ``y (N, 2, crop, crop)`` (foreground, centre map), ``level``
@@ -55,7 +68,7 @@ def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int
     rng = np.random.default_rng(seed)
     xs, ys, lv_out, groups = [], [], [], []
     for scene in range(n_scenes):
-        series = scene_series(rng, scene, (size, size), levels)
+        series = scene_series(rng, scene, (size, size), levels, recipe)
         labels = series[0].labels
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:

