@@ -10,6 +10,7 @@ MAPE; then MAPE per blur level (and the plot). Detectors that are not trained ye
 import argparse
 import json
 import time
+from pathlib import Path
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.models import list_models
@@ -44,7 +45,15 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
+    ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+    ap.add_argument("--from-json", nargs="+", default=None,
+                    help="render saved --json results (merged left to right; later files replace columns)")
     args = ap.parse_args()
+    if args.from_json:
+        results = {}
+        for path in args.from_json:
+            results.update(json.loads(Path(path).read_text()))
+        return report(results, args.scenes, plot=args.plot, markdown=args.markdown)
     data = held_out(args.scenes)
     results = {}
     for name, opts in detectors().items():
@@ -64,23 +73,40 @@ def main():
             per_level[lv] = evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel],
                                                 [data[i].boxes for i in sel]).count_mape
         results[name] = {"overall": rows, "count_mape_per_level": per_level, "seconds_per_512_image": seconds}
-    cols = list(results)
-    for kind in ("fluorescence", "brightfield", "all"):
-        print(f"\n{kind} (held-out synthetic, blur levels 0-10, {args.scenes} scenes)")
-        print(f"{'':12s}" + "".join(f"{c[:26]:>28s}" for c in cols))
-        for metric, key in (("AP@0.5", "ap50"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
-                            ("count MAPE", "count_mape")):
-            print(f"{metric:12s}" + "".join(f"{results[c]['overall'][kind][key]:28.3f}" for c in cols))
-    print("\ncount MAPE per blur level")
-    print(f"{'level':6s}" + "".join(f"{c[:26]:>28s}" for c in cols))
-    for lv in range(11):
-        print(f"{lv:<6d}" + "".join(f"{results[c]['count_mape_per_level'][lv]:28.3f}" for c in cols))
-    print("\nseconds per 512 × 512 image: " + ", ".join(f"{c}: {results[c]['seconds_per_512_image']:.2f}"
-                                                      for c in cols))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=float)
-    if args.plot:
+    report(results, args.scenes, plot=args.plot, markdown=args.markdown)
+
+
+def report(results, scenes, *, plot=None, markdown=False):
+    """Print the tables (plain or markdown) and draw the MAPE-per-level plot."""
+    cols = list(results)
+    per_level = {c: {int(k): v for k, v in results[c]["count_mape_per_level"].items()} for c in cols}
+    metrics = (("AP@0.5", "ap50"), ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+               ("count MAPE", "count_mape"))
+    if markdown:
+        head = "| | " + " | ".join(cols) + " |\n| --- |" + " ---: |" * len(cols)
+        for kind in ("fluorescence", "brightfield", "all"):
+            print(f"\n**{kind}**:\n\n{head}")
+            for metric, key in metrics:
+                print(f"| {metric} | " + " | ".join(f"{results[c]['overall'][kind][key]:.3f}" for c in cols) + " |")
+        print("\n| level | " + " | ".join(cols) + " |\n| ---: |" + " ---: |" * len(cols))
+        for lv in range(11):
+            print(f"| {lv} | " + " | ".join(f"{per_level[c][lv]:.3f}" for c in cols) + " |")
+    else:
+        for kind in ("fluorescence", "brightfield", "all"):
+            print(f"\n{kind} (held-out synthetic, blur levels 0-10, {scenes} scenes)")
+            print(f"{'':12s}" + "".join(f"{c[:26]:>28s}" for c in cols))
+            for metric, key in metrics:
+                print(f"{metric:12s}" + "".join(f"{results[c]['overall'][kind][key]:28.3f}" for c in cols))
+        print("\ncount MAPE per blur level")
+        print(f"{'level':6s}" + "".join(f"{c[:26]:>28s}" for c in cols))
+        for lv in range(11):
+            print(f"{lv:<6d}" + "".join(f"{per_level[c][lv]:28.3f}" for c in cols))
+        print("\nseconds per 512 × 512 image: " + ", ".join(f"{c}: {results[c]['seconds_per_512_image']:.2f}"
+                                                          for c in cols))
+    if plot:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -88,14 +114,14 @@ def main():
 
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for c in cols:
-            ax.plot(range(11), [results[c]["count_mape_per_level"][lv] for lv in range(11)], marker="o", label=c)
+            ax.plot(range(11), [per_level[c][lv] for lv in range(11)], marker="o", label=c)
         ax.set_xlabel("blur level (2 µm defocus per level)")
         ax.set_ylabel("count MAPE")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=100)
+        fig.savefig(plot, dpi=100)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from .calibration import grade as grade_of
 from .classical import ClassicalScorer
 from .learned import DEFAULT_MODEL, LearnedScorer
 from .measures import IntensityStats
-from .report import QualityReport, slide_summary, tile_verdicts
+from .report import QualityReport, slide_summary
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +127,21 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0) -> QualityReport:
-    df = pd.DataFrame(rows)
+    cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]} if rows else {}
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
-    head = pd.DataFrame({"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1],
-                         "y1": boxes[:, 2], "x1": boxes[:, 3], "level": level,
-                         "fraction": grid.fraction})
-    df = pd.concat([head, df], axis=1)
-    df["valid"] = df["p_valid"] >= 0.5
-    graded = df["grade"] if "grade" in df else [grade_of(lv, nz)
-                                                for lv, nz in zip(df["blur_level"], df["noise"])]
-    df["grade"] = [g if (ok and c) else ("bad" if not ok else "")
-                   for g, ok, c in zip(graded, df["valid"], df["has_content"])]
-    df["verdict"] = tile_verdicts(df)
-    total_w = df["weight"].sum()
-    if total_w > 0:
-        df["weight"] = df["weight"] / total_w
+    data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
+            "x1": boxes[:, 3], "level": np.full(len(grid), level), "fraction": grid.fraction, **cols}
+    valid = np.asarray(cols["p_valid"]) >= 0.5
+    content = np.asarray(cols["has_content"], dtype=bool)
+    graded = cols["grade"] if "grade" in cols else [grade_of(lv, nz)
+                                                    for lv, nz in zip(cols["blur_level"], cols["noise"])]
+    data["valid"] = valid
+    data["grade"] = np.where(valid & content, graded, np.where(valid, "", "bad"))
+    data["verdict"] = np.where(~valid, "invalid", np.where(~content, "empty",
+                                                             np.where(cols["p_blurry"] >= 0.5, "blurry", "sharp")))
+    weight = np.asarray(cols["weight"], dtype=np.float64)
+    data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
+    df = pd.DataFrame(data)
     agg = slide_summary(df, stats)
     return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
                          stride=tuple(int(v) for v in grid.stride), level=level,

@@ -76,13 +76,6 @@ class QualityReport:
         return path
 
 
-def tile_verdicts(df: pd.DataFrame) -> pd.Series:
-    verdict = np.where(~df["valid"], "invalid",
-                       np.where(~df["has_content"], "empty",
-                                np.where(df["p_blurry"] >= 0.5, "blurry", "sharp")))
-    return pd.Series(verdict, index=df.index)
-
-
 def _dark_ring(df: pd.DataFrame) -> bool:
     if df.empty or df["dark"].max() <= 0:
         return False
