@@ -95,6 +95,10 @@ def test_report_weights_are_sampled_rgb_variance_close_to_exact(smear):
     exact = np.array([tile_weight(t, "rgb_var") for t in tiles])
     np.testing.assert_allclose(r.tiles["weight"], sampled / sampled.sum(), rtol=1e-9)
     np.testing.assert_allclose(r.tiles["weight"], exact / exact.sum(), rtol=0.01)
+    # a 2-px sliver of an edge tile (sampled every 4th pixel) still has a finite weight
+    wide = make_smear((512, 514), seed=11).image
+    r = assess_quality(wide, tile_size=512, method="classical", weighting="rgb_var_size")
+    assert np.isfinite(r.tiles["weight"]).all() and (r.tiles["weight"] > 0).all()
 
 
 def test_pyramid_level_reports_level0_coordinates(pyramid_file):

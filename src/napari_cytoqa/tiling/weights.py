@@ -50,7 +50,11 @@ def _sampled(tile: np.ndarray, step: int) -> np.ndarray:
     step = int(step)
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
-    return tile if step == 1 else tile[step // 2::step, step // 2::step]
+    if step == 1:
+        return tile
+    # start mid-cell, but inside the tile: a sliver narrower than step // 2 keeps its pixels
+    y0, x0 = min(step // 2, tile.shape[0] - 1), min(step // 2, tile.shape[1] - 1)
+    return tile[max(y0, 0)::step, max(x0, 0)::step]
 
 
 def rgb_variance(tile: np.ndarray, step: int = 1) -> float:
