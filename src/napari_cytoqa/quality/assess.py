@@ -127,19 +127,19 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0) -> QualityReport:
-    cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
             "x1": boxes[:, 3], "level": np.full(len(grid), level), "fraction": grid.fraction, **cols}
-    valid = np.asarray(cols["p_valid"]) >= 0.5
-    content = np.asarray(cols["has_content"], dtype=bool)
+    valid = cols["p_valid"] >= 0.5
+    content = cols["has_content"].astype(bool)
     graded = cols["grade"] if "grade" in cols else [grade_of(lv, nz)
                                                     for lv, nz in zip(cols["blur_level"], cols["noise"])]
     data["valid"] = valid
     data["grade"] = np.where(valid & content, graded, np.where(valid, "", "bad"))
     data["verdict"] = np.where(~valid, "invalid", np.where(~content, "empty",
                                                              np.where(cols["p_blurry"] >= 0.5, "blurry", "sharp")))
-    weight = np.asarray(cols["weight"], dtype=np.float64)
+    weight = cols["weight"].astype(np.float64)
     data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
     df = pd.DataFrame(data)
     agg = slide_summary(df, stats)
