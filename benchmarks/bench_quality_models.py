@@ -12,12 +12,17 @@ Per 2592 × 1944 RGB image (seed 000's camera):
 - cytoqa classical: ``assess_quality(method="classical")``.
 Speed does not depend on weight values, so the ResNet18 runs with random weights. Each method
 runs in its own process (peak memory = its VmHWM, imports and model included), after one
-warm-up image; the figure is the median of ``--repeats`` images.
+warm-up image. The methods take turns for ``--rounds`` rounds (this shared 2-core machine's
+speed drifts by ±30 % over minutes, so running each method once in sequence can favour
+whichever ran in a quiet spell); a figure is the median over all rounds × ``--repeats``
+images, and the last column gives the range of the per-round ratio to the stock seed.
 """
 import argparse
 import json
 import subprocess
 import sys
+
+import numpy as np
 
 SEED = """
 import torch, torch.nn.functional as F
@@ -65,27 +70,45 @@ times = []
 for img in imgs[1:]:
     t = time.perf_counter(); n = run(img); times.append(time.perf_counter() - t)
 hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
-print(json.dumps({{"seconds": float(np.median(times)), "tiles": n, "threads": torch.get_num_threads(),
+print(json.dumps({{"times": times, "tiles": n, "threads": torch.get_num_threads(),
                   "peak_mb": int(hwm.split()[1]) / 1024}}))
 """
 
 
+def _run(body, repeats):
+    proc = subprocess.run([sys.executable, "-c", RUNNER.format(body=body, n=repeats)], capture_output=True, text=True)
+    if proc.returncode:
+        return proc.stderr.strip().splitlines()[-1]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed images per process")
+    ap.add_argument("--rounds", type=int, default=3, help="processes per method, taking turns")
     args = ap.parse_args()
-    print(f"{'method':46s} {'s/image':>8s} {'tiles':>6s} {'tiles/s':>8s} {'images/s':>9s} {'peak MB':>8s}")
-    base = None
-    for name, body in BODY.items():
-        proc = subprocess.run([sys.executable, "-c", RUNNER.format(body=body, n=args.repeats)],
-                              capture_output=True, text=True)
-        if proc.returncode:
-            print(f"{name:46s} failed: {proc.stderr.strip().splitlines()[-1]}")
+    runs = {name: [] for name in BODY}
+    for _ in range(args.rounds):
+        for name, body in BODY.items():
+            runs[name].append(_run(body, args.repeats))
+    print(f"{'method':46s} {'s/image':>8s} {'tiles':>6s} {'tiles/s':>8s} {'images/s':>9s} {'peak MB':>8s}"
+          "   vs the stock seed (per-round range)")
+    base = runs[next(iter(BODY))]
+    for name, rs in runs.items():
+        failed = [r for r in rs if isinstance(r, str)]
+        if failed:
+            print(f"{name:46s} failed: {failed[0]}")
             continue
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        base = base or r["seconds"]
-        print(f"{name:46s} {r['seconds']:8.3f} {r['tiles']:6d} {r['tiles'] / r['seconds']:8.1f} "
-              f"{1 / r['seconds']:9.2f} {r['peak_mb']:8.0f}   ({base / r['seconds']:.1f}x the seed's images/s)")
+        sec = float(np.median([t for r in rs for t in r["times"]]))
+        if any(isinstance(b, str) for b in base):
+            ratio = ""
+        else:
+            base_sec = float(np.median([t for b in base for t in b["times"]]))
+            per_round = [np.median(b["times"]) / np.median(r["times"]) for b, r in zip(base, rs)]
+            ratio = f"{base_sec / sec:.1f}x ({min(per_round):.1f}-{max(per_round):.1f}x)"
+        peak = max(r["peak_mb"] for r in rs)
+        print(f"{name:46s} {sec:8.3f} {rs[0]['tiles']:6d} {rs[0]['tiles'] / sec:8.1f} {1 / sec:9.2f} "
+              f"{peak:8.0f}   {ratio}")
 
 
 if __name__ == "__main__":

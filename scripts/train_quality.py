@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--schedule", default="cosine", choices=["none", "cosine"])
     ap.add_argument("--arch", default="quality_net", choices=sorted(ARCHITECTURES))
     ap.add_argument("--name", default="cytoqa-quality")
+    ap.add_argument("--config", type=json.loads, default={},
+                    help='architecture keywords as JSON, e.g. \'{"extra": [0, 0, 1, 1]}\' for quality_net')
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default="auto")
@@ -69,7 +71,7 @@ def main():
                      input={"crop": CROP, "crops_per_tile": 4, "channels": 3,
                             "normalisation": f"image luminance 0.5-99.5 percentiles -> [0, 1], then per "
                                              f"crop minus mean / max(std, {MIN_STD})",
-                            "pixel_size_um": 0.5})
+                            "pixel_size_um": 0.5}, config=args.config)
     model = ARCHITECTURES[args.arch](**spec.config)
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                     seed=args.seed, device=args.device, lr_schedule=args.schedule)

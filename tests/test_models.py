@@ -124,3 +124,22 @@ def test_corrupted_download_is_rejected(model_dirs, http_server):
     with pytest.raises(ValueError):
         register_model(ModelSpec(name="x", task="quality", architecture="quality_net",
                                  weights="x.safetensors", sha256="0"))
+
+
+def test_quality_net_extra_convs_round_trip(model_dirs):
+    default = QualityNet(widths=(4, 8, 16))
+    assert QualityNet(widths=(4, 8, 16), extra=[1, 1]).state_dict().keys() == default.state_dict().keys()
+    light = QualityNet(widths=(4, 8, 16), extra=[0, 2])
+    n_conv = sum(isinstance(m, torch.nn.Conv2d) for m in light.modules())
+    assert n_conv == 1 + 2 + 2  # first layer, two stride-2 stages, two extra after the last
+    spec = ModelSpec(name="light-q", task="quality", architecture="quality_net", weights="light-q.safetensors",
+                     sha256="", config={"widths": [4, 8, 16], "extra": [0, 2]}, input={"crop": 32})
+    save_model(light, spec, model_dirs / "user")
+    x = torch.randn(1, 3, 32, 32)
+    light.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(get_model("light-q", device="cpu").module(x)["blur"], light(x)["blur"],
+                                   atol=1e-5)
+    for bad in ([1], [1, -1]):
+        with pytest.raises(ValueError, match="one count"):
+            QualityNet(widths=(4, 8, 16), extra=bad)

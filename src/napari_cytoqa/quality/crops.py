@@ -40,20 +40,33 @@ def _standardise(c: np.ndarray) -> np.ndarray:
     return c.transpose(2, 0, 1)
 
 
+def _contrasts(img: np.ndarray, positions, crop: int) -> np.ndarray:
+    """Std of every 4th pixel of each candidate crop (all channels), float64, in one pass."""
+    off = np.arange(0, crop, 4)
+    ys = np.array([p[0] for p in positions])[:, None] + off
+    xs = np.array([p[1] for p in positions])[:, None] + off
+    sample = img[ys[:, :, None], xs[:, None, :]]  # (candidates, crop/4, crop/4[, C])
+    return sample.reshape(len(positions), -1).std(axis=1, dtype=np.float64)
+
+
 def tile_crops(tile: np.ndarray, stats: IntensityStats, *, n: int = 4, crop: int = CROP):
     """Same result as ``select_crops(normalise_rgb(tile, stats), …)``, computed from the raw
     pixels: normalisation is affine and the same for every channel, so a crop's contrast is
-    its raw contrast over ``stats.range`` and standardising never needs the normalised copy."""
+    its raw contrast over ``stats.range`` and standardising never needs the normalised copy
+    (a tile smaller than a crop is reflect-padded first, which commutes with the scaling)."""
     t = np.asarray(tile)
-    h, w = t.shape[:2]
-    if h < crop or w < crop or t.dtype.kind not in "ui":  # floats may hold NaN: the general path
+    if t.dtype.kind not in "ui":  # floats may hold NaN: the general path
         return select_crops(normalise_rgb(t, stats), n=n, crop=crop)
     if t.ndim == 2:
         t = t[..., None]
     t = t[..., :3]
+    h, w = t.shape[:2]
+    if h < crop or w < crop:
+        pad = ((0, max(crop - h, 0)), (0, max(crop - w, 0)), (0, 0))
+        t = np.pad(t, pad, mode="reflect" if min(h, w) > 1 else "edge")
+        h, w = t.shape[:2]
     positions = _candidates(h, w, crop)
-    stds = np.array([t[y:y + crop:4, x:x + crop:4].std(dtype=np.float64) for y, x in positions])
-    stds = stds / stats.range  # a gray tile repeated over 3 channels keeps its std
+    stds = _contrasts(t, positions, crop) / stats.range  # a gray tile repeated over 3 channels keeps its std
     pick = np.argsort(-stds, kind="stable")[:n]
     raw = np.stack([t[positions[k][0]:positions[k][0] + crop, positions[k][1]:positions[k][1] + crop]
                     for k in pick]).transpose(0, 3, 1, 2).astype(np.float32, order="C")  # (n, c, crop, crop)
@@ -76,7 +89,7 @@ def select_crops(norm: np.ndarray, *, n: int = 4, crop: int = CROP, positions=No
         norm = np.pad(norm, pad, mode="reflect" if min(h, w) > 1 else "edge")
         h, w = norm.shape[:2]
     positions = positions or _candidates(h, w, crop)
-    stds = np.array([norm[y:y + crop:4, x:x + crop:4].std() for y, x in positions])
+    stds = _contrasts(norm, positions, crop)
     pick = np.argsort(-stds, kind="stable")[:n]
     crops = np.empty((len(pick), 3, crop, crop), dtype=np.float32)
     for i, k in enumerate(pick):
