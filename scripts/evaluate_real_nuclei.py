@@ -11,7 +11,8 @@ would need a download from GitHub, which this machine cannot do.
 
 Each detector runs at native scale and with ``diameter=`` set to the median equivalent
 diameter of the ground-truth nuclei (what an analyst gets by measuring a few nuclei) — the
-value is computed, not searched.
+value is computed, not searched — and with the diameter estimated blind from the image by
+``estimate_diameter`` (what ``diameter="auto"`` uses).
 """
 import argparse
 import json
@@ -25,6 +26,7 @@ import numpy as np
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
+from napari_cytoqa.detection.size import estimate_diameter
 from napari_cytoqa.models.registry import cache_dir
 from napari_cytoqa.models.weights_io import sha256_file
 
@@ -63,16 +65,19 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
+    auto = estimate_diameter(img)
+    print(f"estimated blind (diameter='auto'): {auto:.1f} px ({auto / diameter - 1:+.1%})")
     runs = detectors()  # the same columns as the synthetic evaluation
     results = {}
     print(f"{'detector':28s} {'scale':>10s} {'count':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'cnt APE':>8s}")
     for name, opts in runs.items():
-        for label, dia in (("native", None), (f"d={diameter:.1f}", diameter)):
+        for label, dia in (("native", None), (f"d={diameter:.1f}", diameter), (f"auto={auto:.1f}", auto)):
             det = detect_cells(img, diameter=dia, **opts)
             sc = evaluate_detections([(det.boxes, det.scores)], [gt])
             results[f"{name} {label}"] = {"count": det.count, **sc.as_dict()}
             print(f"{name:28s} {label:>10s} {det.count:6d} {sc.ap50:7.3f} {sc.precision:6.3f} {sc.recall:6.3f} "
                   f"{sc.f1:6.3f} {sc.count_mape:8.3f}")
+    results["diameter"] = {"ground_truth": diameter, "estimated": auto}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 

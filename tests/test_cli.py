@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from napari_cytoqa.cli import main
@@ -70,3 +71,5 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(cells)
     ring = gj["features"][0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 5
+    with pytest.raises(SystemExit):
+        main(["detect", str(path), "--out", str(out), "--diameter", "huge"])

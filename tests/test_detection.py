@@ -259,6 +259,35 @@ def test_diameter_brings_large_cells_to_the_trained_size():
         detect_cells(big, detector="unet", diameter=0)
 
 
+@pytest.mark.parametrize("kind, scale, level, seed", [("fluorescence", 2.0, 0, 41), ("smear", 1.6, 8, 42)])
+def test_auto_diameter_measures_the_cell_size(kind, scale, level, seed):
+    from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
+    from napari_cytoqa.synthetic import make_fluorescence, make_smear
+
+    make = make_fluorescence if kind == "fluorescence" else make_smear
+    s = make((512, 512), blur_level=level, scale=scale, seed=seed)  # 100+ cells: fewer make a noisy median
+    truth = np.median(equivalent_diameters(s.labels))
+    est = estimate_diameter(s.image)
+    assert abs(np.log(est / truth)) < np.log(1.15), (est, truth)
+    det = detect_cells(s.image, detector="unet", tile_size=256, diameter="auto")
+    assert det.diameter == pytest.approx(est)
+    plain = detect_cells(s.image, detector="unet", tile_size=256)
+    assert plain.diameter is None
+    ap = [evaluate_detections([(d.boxes, d.scores)], [s.boxes]).ap50 for d in (det, plain)]
+    assert ap[0] > 0.7 and ap[0] > ap[1], ap
+
+
+def test_auto_diameter_errors():
+    from napari_cytoqa.detection.size import estimate_diameter
+
+    blank = np.full((256, 256), 100, np.uint16)
+    with pytest.raises(ValueError, match="cannot estimate the cell diameter"):
+        estimate_diameter(blank)
+    for bad in ("big", "AUTO", float("nan"), 1.0):
+        with pytest.raises(ValueError, match="diameter"):
+            detect_cells(blank, detector="unet", diameter=bad)
+
+
 def test_nms_matches_a_reference_greedy_loop():
     rng = np.random.default_rng(0)
     yx = rng.uniform(0, 200, (400, 2))

@@ -51,7 +51,9 @@ def test_predict_boxes_decodes_clips_and_suppresses():
     rows = [[20, 10, 8, 4, 0.9],     # x 16-24, y 8-12
             [21, 10, 8, 4, 0.8],     # duplicate of the first (IoU 0.78): suppressed
             [45, 30, 20, 10, 0.6],   # x 35-55 crosses the right edge (w = 50): clipped to 50
-            [5, 5, 4, 4, 0.1]]       # below the confidence threshold
+            [5, 5, 4, 4, 0.1],       # below the confidence threshold
+            [52, 25, 8, 8, 0.7],     # centred in the padding right of the image (x 48-56): dropped
+            [10, 30, 6, 0.4, 0.7]]   # 0.4 px high: dropped
     boxes, scores = predict_boxes(_FixedNet(rows), np.zeros((3, 40, 50), np.float32), "cpu", conf=0.25, iou=0.5)
     np.testing.assert_allclose(boxes, [[8, 16, 12, 24], [25, 35, 35, 50]], atol=1e-5)
     np.testing.assert_allclose(scores, [0.9, 0.6], atol=1e-6)

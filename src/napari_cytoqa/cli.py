@@ -106,6 +106,15 @@ def _stain(args) -> int:
     return 1 if failed else 0
 
 
+def _diameter_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number of pixels or "auto", got {text!r}') from None
+
+
 def _detect(args) -> int:
     from .detection import iter_detect_cells
     from .io import read_slide
@@ -133,7 +142,8 @@ def _detect(args) -> int:
             print(f"cytoqa detect: {path}: {err}", file=sys.stderr)
             continue
         if not args.quiet:
-            print(f"{path.name}: {det.count} cells")
+            size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
+            print(f"{path.name}: {det.count} cells{size}")
     return 1 if failed else 0
 
 
@@ -193,8 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
-    dt.add_argument("--diameter", type=float, default=None,
-                    help="typical cell diameter in pixels (default: as trained, 16 px at 0.5 µm/px)")
+    dt.add_argument("--diameter", type=_diameter_arg, default=None,
+                    help='typical cell diameter in pixels, or "auto" to measure it per image '
+                         "(default: as trained, 16 px at 0.5 µm/px)")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -67,6 +67,9 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     assert "diameter" not in widget.options()
     widget.diameter.value = 24
     assert widget.options()["diameter"] == 24
+    widget.auto_diameter.value = True
+    assert widget.options()["diameter"] == "auto" and not widget.diameter.enabled
+    widget.auto_diameter.value = False
 
 
 def test_many_cells_become_points(make_napari_viewer):

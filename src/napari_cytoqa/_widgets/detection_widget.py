@@ -34,16 +34,20 @@ class DetectionWidget(Container):
         self.threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05, label="threshold", enabled=False)
         self.diameter = FloatSpinBox(value=0, min=0, max=1000, step=1, label="cell diameter (px)",
                                      tooltip="typical cell diameter in this image; 0 = as trained (16 px at 0.5 µm)")
+        self.auto_diameter = CheckBox(value=False, text="estimate cell size",
+                                      tooltip="measure the cell diameter with the U-Net first (a few seconds); "
+                                              "the estimate is written into the diameter box")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
+                     self.diameter, self.auto_diameter, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
+        self.auto_diameter.changed.connect(lambda on: setattr(self.diameter, "enabled", not on))
         self.run_button.changed.connect(self.run)
         self.worker = None
 
@@ -64,7 +68,9 @@ class DetectionWidget(Container):
     def options(self) -> dict:
         """Keyword arguments for :func:`detect_cells` that the widget's state stands for."""
         opts = {"detector": self.detector.value, "tile_size": self.tile_size.value, "level": self.level.value}
-        if self.diameter.value >= 2:
+        if self.auto_diameter.value:
+            opts["diameter"] = "auto"
+        elif self.diameter.value >= 2:
             opts["diameter"] = self.diameter.value
         if self.detector.value in self.LEARNED:
             opts["routing"] = self.routing.value
@@ -82,7 +88,7 @@ class DetectionWidget(Container):
         levels = layer_levels(layer)
         opts = self.options()
         opts["level"] = min(opts["level"], len(levels) - 1)
-        self.status.value = "running…"
+        self.status.value = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         self.worker = start_job(lambda: iter_detect_cells(levels, **opts),
                                 description=f"Cell detection in {layer.name}",
                                 on_done=lambda det: self._show(det, layer, opts["level"]),
@@ -92,6 +98,8 @@ class DetectionWidget(Container):
 
     def _show(self, det, layer, level):
         add_detection_layers(self._viewer, det, layer, level=level)
+        if self.auto_diameter.value and det.diameter is not None:
+            self.diameter.value = round(det.diameter, 1)
         prefix = f"cytoqa-{det.detector}-"
         routes = ", ".join(f"{k.replace(prefix, '')} {v}" for k, v in
                            zip(*np.unique(det.route.astype(str), return_counts=True)))

@@ -38,6 +38,8 @@ class Detections:
     tile_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     tile_focus: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tile_routes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    #: the cell diameter (px) the tiles were resampled for; None = native size
+    diameter: float | None = None
 
     @property
     def count(self) -> int:
@@ -221,15 +223,24 @@ def _rescaled(run, scale: float):
 
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
-                      level: int = 0, keep_labels: bool = True, diameter: float | None = None, **options):
+                      level: int = 0, keep_labels: bool = True, diameter: float | str | None = None,
+                      **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
-    if diameter is not None and not (np.isfinite(diameter) and 2 <= diameter <= 1000):
+    auto = isinstance(diameter, str)
+    if auto and diameter != "auto":
+        raise ValueError(f'diameter must be a number of pixels, "auto" or None, got {diameter!r}')
+    if not auto and diameter is not None and not (
+            isinstance(diameter, (int, float, np.number)) and np.isfinite(diameter) and 2 <= diameter <= 1000):
         raise ValueError(f"diameter must be a cell diameter in pixels between 2 and 1000, got {diameter!r}")
-    scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
     levels, arr = pick_level(image, level)
     check_image(arr)
+    if auto:
+        from .size import estimate_diameter
+
+        diameter = estimate_diameter(arr, device=options.get("device", "auto"))
+    scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
@@ -262,11 +273,12 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
                       route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
                       detector=detector, tile_boxes=np.asarray(grid.boxes),
                       tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
-                      tile_routes=np.asarray(routes, dtype=object))
+                      tile_routes=np.asarray(routes, dtype=object),
+                      diameter=None if diameter is None else float(diameter))
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
-                 keep_labels: bool = True, diameter: float | None = None, progress=None, cancel=None,
+                 keep_labels: bool = True, diameter: float | str | None = None, progress=None, cancel=None,
                  **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
@@ -281,7 +293,9 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     ``diameter`` (pixels of the analysed level) is the typical cell diameter in the image:
     tiles are resampled by ``REFERENCE_DIAMETER_PX / diameter`` so cells reach the size the
     models were trained at (16 px); results are in the image's own pixels. Leave it None for
-    0.5 µm/px images of cells like the training data.
+    0.5 µm/px images of cells like the training data; ``"auto"`` measures it first with
+    :func:`~.size.estimate_diameter` (the combined U-Net on a sample window, a few seconds;
+    the value used is ``Detections.diameter``).
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, **options)

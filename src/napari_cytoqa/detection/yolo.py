@@ -137,10 +137,12 @@ def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float 
         xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
         kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
         xyxy, score = xyxy[kept].cpu().numpy().astype(np.float64), score[kept].cpu().numpy().astype(np.float64)
+    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
     boxes = xyxy[:, [1, 0, 3, 2]]
-    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    # centred in the padding (a mirrored cell) or under a pixel thick once clipped: not a cell
+    ok = (cx < w) & (cy < h) & (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
     return boxes[ok], score[ok]
 
 
