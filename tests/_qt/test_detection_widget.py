@@ -41,6 +41,17 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
 
 
+def test_estimate_cell_size_fills_the_diameter_box(run, viewer_widget):
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((320, 320), scale=1.5, seed=23)  # nuclei ~25 px
+    widget.image.value = viewer.add_image(sample.image, name="big nuclei")
+    widget.auto_diameter.value = True
+    run(widget)
+    truth = np.median(np.sqrt(4 * np.bincount(sample.labels.ravel())[1:] / np.pi))
+    assert abs(widget.diameter.value / truth - 1) < 0.25, (widget.diameter.value, truth)
+    assert abs(len(viewer.layers["big nuclei boxes"].data) - len(sample.boxes)) <= 0.2 * len(sample.boxes)
+
+
 def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_fluorescence((384, 384), seed=21)
