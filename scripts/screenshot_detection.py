@@ -26,6 +26,8 @@ def main(out="docs/images"):
         widget.image.value = layer
         widget.detector.value = detector
         widget.routing.value = routing
+        widget.diameter.value = 0  # native size unless estimated
+        widget.auto_diameter.value = shot == "detection_fluorescence"  # show the size estimate once
         run_and_wait(widget)
         viewer.reset_view()
         if shot == "detection_yolo":  # zoom in: the rectangles and their tile counts
@@ -33,7 +35,7 @@ def main(out="docs/images"):
         if shot == "detection_smear":  # show centres and per-tile counts (labels drawn over the counts)
             viewer.layers[f"{layer.name} cells"].visible = False
         viewer.screenshot(str(out / f"{shot}_window.png"), canvas_only=False)
-        print(sample, detector, routing, "cells:", widget.status.value)
+        print(sample, detector, routing, "cells:", widget.status.value, "diameter:", widget.diameter.value)
     viewer.close()
 
 
