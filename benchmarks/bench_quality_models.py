@@ -9,6 +9,8 @@ Per 2592 × 1944 RGB image (seed 000's camera):
   convolutions, channels-last), so the comparison is not won by those tricks alone;
 - cytoqa learned: ``assess_quality(method="learned")`` end to end (512-px tiles, 4 native
   96-px crops per tile, content/exposure measures, aggregation);
+- cytoqa learned, int8: the same with ``precision="int8"`` (the network quantized; its one-off
+  ~5 s calibration falls in the warm-up image);
 - cytoqa classical: ``assess_quality(method="classical")``.
 Speed does not depend on weight values, so the ResNet18 runs with random weights. Each method
 runs in its own process (peak memory = its VmHWM, imports and model included), after one
@@ -52,6 +54,11 @@ BODY = {
 from napari_cytoqa import assess_quality
 def run(img):
     return len(assess_quality(img, tile_size=512, method="learned", device="cpu").tiles)
+""",
+    "cytoqa learned, int8 network (opt-in)": """
+from napari_cytoqa import assess_quality
+def run(img):
+    return len(assess_quality(img, tile_size=512, method="learned", device="cpu", precision="int8").tiles)
 """,
     "cytoqa classical (512-px tiles)": """
 from napari_cytoqa import assess_quality

@@ -21,6 +21,9 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     overlay = np.asarray(Image.open(out / "blurry_overlay.png"))
     assert overlay.ndim == 3 and overlay.shape[-1] == 3
     assert set(json.loads((out / "summary.json").read_text())) == {str(a), str(b)}
+    assert main(["qc", str(b), "--out", str(tmp_path / "q8"), "--tile-size", "256", "--quiet",
+                 "--precision", "int8"]) == 0
+    assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"
 
 
 def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):

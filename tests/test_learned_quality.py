@@ -88,3 +88,39 @@ def test_inference_copy_matches_the_trained_module():
         seq[1].weight.copy_(torch.tensor([2.0, -1.0]))
         y = torch.randn(2, 1, 9, 9)
         torch.testing.assert_close(for_inference(seq)(y), seq(y), atol=1e-5, rtol=1e-5)
+
+
+def test_int8_on_the_cpu_agrees_with_float32():
+    from napari_cytoqa.synthetic.samples import smear_with_blurry_region
+
+    image = smear_with_blurry_region().image
+    r32 = assess_quality(image, tile_size=256, precision="fp32", device="cpu")
+    r8 = assess_quality(image, tile_size=256, precision="int8", device="cpu")
+    assert (r8.tiles.verdict == r32.tiles.verdict).mean() >= 0.95
+    assert np.abs(r8.tiles.blur_level - r32.tiles.blur_level).mean() < 0.3
+    assert np.abs(r8.tiles.p_valid - r32.tiles.p_valid).max() < 0.1
+    assert not np.array_equal(r8.tiles.blur_level, r32.tiles.blur_level)  # it really ran in int8
+    np.testing.assert_array_equal(assess_quality(image, tile_size=256, device="cpu").tiles.blur_level,
+                                  r32.tiles.blur_level)  # float32 is the default
+    assert r8.verdict == r32.verdict
+
+
+def test_precision_errors_and_float32_fallback(monkeypatch):
+    from napari_cytoqa.quality import int8
+    from napari_cytoqa.quality.assess import IntensityStats
+    from napari_cytoqa.quality.learned import LearnedScorer
+
+    with pytest.raises(ValueError, match="precision"):
+        assess_quality(np.zeros((64, 64), np.uint8), precision="half")
+    with pytest.raises(ValueError, match="CPU only"):
+        int8.use_int8("int8", "cuda")
+    assert not int8.use_int8("fp32", "cuda") and not int8.use_int8("fp32", "cpu")
+
+    def broken(module, crop):
+        raise RuntimeError("no quantized engine")
+
+    monkeypatch.setattr(int8, "quantize", broken)
+    monkeypatch.setattr(int8, "_CACHE", {})
+    stats = IntensityStats(low=0.0, high=255.0, background=200.0, full_scale=255.0, polarity="dark_on_light")
+    scorer = LearnedScorer(stats, device="cpu", precision="int8")
+    assert scorer.precision == "fp32" and scorer.module is scorer.loaded.inference_module

@@ -39,7 +39,7 @@ def _qc(args) -> int:
             with read_slide(path) as slide:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
-                                          weighting=args.weighting, level=args.level)
+                                          weighting=args.weighting, level=args.level, precision=args.precision)
                 report = _with_bar(gen, path.name, args.quiet)
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--model", default=None, help="quality model name or alias (see `cytoqa models`)")
     qc.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, …")
     qc.add_argument("--weighting", default="rgb_var", choices=WEIGHTINGS)
+    qc.add_argument("--precision", default="fp32", choices=["fp32", "int8"],
+                    help="int8: the network quantized on the CPU, ~25%% faster, slightly less accurate")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

@@ -11,6 +11,7 @@ from ..tiling import WEIGHTINGS, read_tile, tile_grid, tile_weight
 from .calibration import grade as grade_of
 from .classical import ClassicalScorer
 from .learned import DEFAULT_MODEL, LearnedScorer
+from .int8 import PRECISIONS
 from .measures import IntensityStats
 from .report import QualityReport, slide_summary
 
@@ -92,7 +93,7 @@ def _stats_sample(levels, level, grid):
 
 def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                         model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
-                        level: int = 0, batch_size: int = 16):
+                        level: int = 0, batch_size: int = 16, precision: str = "fp32"):
     """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
     and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
     generator stops the work between batches."""
@@ -100,6 +101,8 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
@@ -107,7 +110,8 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     ts = (min(int(ts[0]), h), min(int(ts[1]), w))
     grid = tile_grid((h, w), ts, stride=stride, edge="pad")
     stats = IntensityStats.from_sample(_stats_sample(levels, level, grid), arr.dtype)
-    options = {"model": model or DEFAULT_MODEL, "device": device} if method == "learned" else {}
+    options = ({"model": model or DEFAULT_MODEL, "device": device, "precision": precision}
+               if method == "learned" else {})
     scorer = METHODS[method](stats, **options)
     down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
     fractions = grid.fraction
@@ -150,7 +154,8 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0)
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                    model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
-                   level: int = 0, batch_size: int = 16, progress=None, cancel=None) -> QualityReport:
+                   level: int = 0, batch_size: int = 16, precision: str = "fp32", progress=None,
+                   cancel=None) -> QualityReport:
     """Judge focus, content and validity per tile and for the whole image.
 
     Parameters
@@ -171,6 +176,9 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         ``"cytoqa-quality"``. See :func:`napari_cytoqa.models.list_models`.
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), or a torch device string.
+    precision : str
+        ``"fp32"`` (default) or ``"int8"``: the network quantized to 8 bits, CPU only, about
+        25 % faster per image and slightly less accurate (see :mod:`napari_cytoqa.quality.int8`).
     weighting : str
         Seed 000's tile weighting for the slide aggregate (see
         :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.
@@ -195,5 +203,6 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
     from .._generators import run_tiles
 
     gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
-                              device=device, weighting=weighting, level=level, batch_size=batch_size)
+                              device=device, weighting=weighting, level=level, batch_size=batch_size,
+                              precision=precision)
     return run_tiles(gen, progress=progress, cancel=cancel, what="quality check")

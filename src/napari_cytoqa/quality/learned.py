@@ -32,13 +32,18 @@ class LearnedScorer:
 
     name = "learned"
 
-    def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto"):
+    def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto",
+                 precision: str = "fp32"):
         from ..models import get_model
+        from .int8 import int8_module, use_int8
 
         self.stats = stats
         self.loaded = get_model(model, device=device)
         if self.loaded.spec.task != "quality":
             raise ValueError(f"model {model!r} is a {self.loaded.spec.task!r} model, not a quality model")
+        quantized = int8_module(self.loaded) if use_int8(precision, self.loaded.device) else None
+        self.module = self.loaded.inference_module if quantized is None else quantized
+        self.precision = "fp32" if quantized is None else "int8"
         self.n_crops = int(self.loaded.spec.input.get("crops_per_tile", 4))
         self.crop = int(self.loaded.spec.input.get("crop", CROP))
 
@@ -48,7 +53,7 @@ class LearnedScorer:
             c, w = tile_crops(tile, self.stats, n=self.n_crops, crop=self.crop)
             crops.append(c)
             weights.append(np.maximum(w, 1e-3))
-        p = predict(self.loaded.inference_module, np.concatenate(crops), self.loaded.device)
+        p = predict(self.module, np.concatenate(crops), self.loaded.device)
         out, start = [], 0
         for tile, w in zip(tiles, weights):
             sl = slice(start, start + len(w))

@@ -1,0 +1,111 @@
+"""8-bit CPU inference for quality networks (post-training static quantization), GUI-free.
+
+Opt-in (``assess_quality(..., precision="int8")``, ``cytoqa qc --precision int8``): on the
+CPU the quality network is about half of a learned assessment's time and int8 convolutions
+run it 3–4× faster, at a small accuracy cost (docs/benchmarks.md: 94.5 % vs 95.1 % on the
+held-out real-microscopy test), so float32 stays the default. The quantized copy is built
+once per model and process (~5 s: calibration crops and conversion) from torch's
+FX graph-mode quantization: batch norms folded, activation ranges observed on a fixed,
+seeded set of synthetic training-style crops (never user data, so the result does not depend
+on which image came first), weights per channel. Anything that cannot be quantized (another
+architecture, a torch without a quantized engine) falls back to float32 with a log line.
+Agreement with float32 is measured in docs/benchmarks.md and tested.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+
+log = logging.getLogger(__name__)
+
+#: the calibration crops: ``build_quality_dataset(**CALIBRATION)`` (~100 crops, ~2 s)
+CALIBRATION = {"n_sources": 4, "n_non_cell": 8, "seed": 20261122}
+PRECISIONS = ("fp32", "int8")
+_CACHE: dict = {}
+
+
+def engine() -> str | None:
+    """torch's quantized engine when it has one this qconfig can target, else None."""
+    import torch
+
+    name = torch.backends.quantized.engine
+    return name if name in ("x86", "fbgemm", "qnnpack", "onednn") else None
+
+
+def use_int8(precision: str, device: str) -> bool:
+    """Whether a model on ``device`` runs in int8 for ``precision``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and device != "cpu":
+        raise ValueError(f"int8 inference runs on the CPU only (device {device!r}); use precision='fp32'")
+    return precision == "int8"
+
+
+class _Outputs:
+    """Tuple outputs for tracing, the dict the scorer expects back."""
+
+    @staticmethod
+    def wrap(module):
+        import torch
+
+        class AsTuple(torch.nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                out = self.net(x)
+                return out["blur"], out["valid"], out["grade"]
+
+        return AsTuple(module)
+
+    @staticmethod
+    def unwrap(module):
+        import torch
+
+        class AsDict(torch.nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                blur, valid, grade = self.net(x)
+                return {"blur": blur, "valid": valid, "grade": grade}
+
+        return AsDict(module)
+
+
+def calibration_crops(crop: int):
+    from ..training.quality_data import build_quality_dataset
+
+    return build_quality_dataset(**CALIBRATION, crop=crop).x
+
+
+def quantize(module, crop: int):
+    """An int8 copy of a quality ``module`` (dict outputs blur/valid/grade), calibrated."""
+    import torch
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    x = torch.as_tensor(calibration_crops(crop)).float()
+    with warnings.catch_warnings():  # FX quantization announces its move to torchao
+        warnings.simplefilter("ignore")
+        net = _Outputs.wrap(copy.deepcopy(module).cpu().eval())
+        prepared = prepare_fx(net, get_default_qconfig_mapping(engine()), example_inputs=(x[:1],))
+        with torch.no_grad():
+            prepared(x)
+        return _Outputs.unwrap(convert_fx(prepared)).eval()
+
+
+def int8_module(loaded):
+    """The int8 copy of a loaded quality model (built once per model and weights), or None
+    when it cannot be quantized here."""
+    key = (loaded.spec.name, loaded.spec.sha256, id(loaded.module))
+    if key not in _CACHE:
+        try:
+            _CACHE[key] = quantize(loaded.module, int(loaded.spec.input.get("crop", 96)))
+        except Exception as err:  # noqa: BLE001 - any failure: float32 is always right
+            log.warning("int8 quantization of %s failed (%s); running float32", loaded.spec.name, err)
+            _CACHE[key] = None
+    return _CACHE[key]
