@@ -1,6 +1,6 @@
 """Held-out evaluation of the quality checks (learned vs classical vs a Laplacian threshold).
 
-    python scripts/evaluate_quality.py [--model cytoqa-quality] [--json out.json]
+    python scripts/evaluate_quality.py [--model cytoqa-quality] [--precision fp32|int8] [--json out.json]
 
 1. Real microscopy with simulated defocus: scikit-image's ``immunohistochemistry`` (RGB,
    brightfield) and ``cell`` (gray) — the only microscopy samples it ships offline —
@@ -26,6 +26,14 @@ from napari_cytoqa.synthetic import add_noise, defocus, fluorescence_series, jpe
 NON_CELL = ["astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "text", "page",
             "brick", "grass", "gravel", "horse", "hubble_deep_field", "retina", "microaneurysms",
             "logo", "colorwheel", "clock", "checkerboard", "motorcycle", "binary_blobs"]
+
+
+PRECISION = "fp32"
+
+
+def _learned(method, model):
+    """assess_quality keywords of the learned model (none for other methods)."""
+    return {"model": model, "precision": PRECISION} if method == "learned" else {}
 
 
 def _load(name):
@@ -55,7 +63,7 @@ def real_defocus(model):
                     img = add_noise(img, 0.02, seed=level)
                 elif variant == "jpeg":
                     img = jpeg(img, 40)
-                reports = {m: assess_quality(img, tile_size=128, method=m, model=model if m == "learned" else None)
+                reports = {m: assess_quality(img, tile_size=128, method=m, **_learned(m, model))
                            for m in ("learned", "classical")}
                 tiles = reports["learned"].tiles
                 for i in np.flatnonzero(tiles.has_content.to_numpy()):
@@ -84,7 +92,7 @@ def synthetic_heldout(model, n=8):
         maker = smear_series if i % 2 == 0 else fluorescence_series
         for s in maker((512, 512), range(11), seed=90_000 + i):
             for m in pred:
-                r = assess_quality(s.image, tile_size=256, method=m, model=model if m == "learned" else None)
+                r = assess_quality(s.image, tile_size=256, method=m, **_learned(m, model))
                 t = r.tiles[r.tiles.has_content]
                 pred[m] += (t.p_blurry >= 0.5).tolist()
                 if m == "learned":
@@ -103,7 +111,7 @@ def validity(model):
     rows = []
     for label, items in (("cell", cells), ("non-cell", [(n, _load(n)) for n in NON_CELL if hasattr(skdata, n)])):
         for name, img in items:
-            r = assess_quality(img, tile_size=256, method="learned", model=model)
+            r = assess_quality(img, tile_size=256, method="learned", **_learned("learned", model))
             rows.append({"image": name, "truth": label, "valid": bool(r.valid), "p_valid": r.p_valid,
                          "verdict": r.verdict})
     acc = float(np.mean([(r["truth"] == "cell") == r["valid"] for r in rows]))
@@ -114,7 +122,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "int8"], help="of the learned model")
     args = ap.parse_args()
+    global PRECISION
+    PRECISION = args.precision
     rows = real_defocus(args.model)
     results = {"real microscopy, level 0 vs 7-10 (128-px tiles)": binary_accuracy(rows),
                "real microscopy, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7)}

@@ -72,6 +72,10 @@ def main():
     ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
     ap.add_argument("--name", default=None, help="model name (default cytoqa-yolo-<variant>)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--workers", type=int, default=0, help="dataloader processes (raise on a GPU machine)")
+    ap.add_argument("--hours", type=float, default=None,
+                    help="time budget for training (ultralytics 'time': fits the epochs to it and ends normally, "
+                         "so a lease or job limit never loses the whole run)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
@@ -83,7 +87,9 @@ def main():
         n_train = len(list((data_dir / "images" / "train").glob("*.png")))
         n_val = len(list((data_dir / "images" / "val").glob("*.png")))
         print(f"data: {n_train} train / {n_val} val images in {time.time() - t0:.0f} s", flush=True)
-        cfg = YoloTrainConfig(epochs=args.epochs, batch=args.batch, device=args.device, seed=0)
+        cfg = YoloTrainConfig(epochs=args.epochs, batch=args.batch, device=args.device, seed=0, workers=args.workers)
+        if args.hours:
+            cfg.extra = {**cfg.extra, "time": args.hours}
         t1 = time.time()
 
         def progress(ev):

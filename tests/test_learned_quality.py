@@ -124,3 +124,16 @@ def test_precision_errors_and_float32_fallback(monkeypatch):
     stats = IntensityStats(low=0.0, high=255.0, background=200.0, full_scale=255.0, polarity="dark_on_light")
     scorer = LearnedScorer(stats, device="cpu", precision="int8")
     assert scorer.precision == "fp32" and scorer.module is scorer.loaded.inference_module
+
+
+def test_int8_never_loads_triton():
+    """FX quantization traced through torch._dynamo, which loads triton's LLVM; next to Mesa's
+    LLVM in napari that crashed the process. The eager path must not import either."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from napari_cytoqa.models import get_model; from napari_cytoqa.quality.int8 import "
+            "int8_module; assert int8_module(get_model('cytoqa-quality', device='cpu')) is not None; "
+            "print(sorted(m for m in ('torch._dynamo', 'triton') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

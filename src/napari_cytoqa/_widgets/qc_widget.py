@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import napari
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
 from .._layers import add_quality_overlay, layer_levels
@@ -35,18 +35,33 @@ class QualityControlWidget(Container):
         self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
         self.model = ComboBox(choices=_quality_models, label="model")
         self.weighting = ComboBox(choices=list(WEIGHTINGS), value="rgb_var", label="weighting")
+        self.int8 = CheckBox(value=False, text="int8 network on the CPU",
+                             tooltip="~25 % faster per image, slightly less accurate; ~5 s to prepare once")
         self.run_button = PushButton(text="Run quality check")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
-                     self.run_button, self.stop_button, self.verdict, self.csv_path,
+                     self.int8, self.run_button, self.stop_button, self.verdict, self.csv_path,
                      self.export_button])
-        self.method.changed.connect(lambda m: setattr(self.model, "enabled", m == "learned"))
+        self.method.changed.connect(self._method_changed)
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
+
+    def _method_changed(self, method):
+        self.model.enabled = self.int8.enabled = method == "learned"
+
+    def options(self) -> dict:
+        """Keyword arguments for :func:`assess_quality` that the widget's state stands for."""
+        options = dict(tile_size=self.tile_size.value, method=self.method.value,
+                       weighting=self.weighting.value, level=self.level.value)
+        if self.method.value == "learned":
+            options["model"] = self.model.value
+            if self.int8.value:
+                options.update(precision="int8", device="cpu")
+        return options
 
     def run(self):
         """Start the quality check of the chosen layer in a worker thread."""
@@ -55,10 +70,8 @@ class QualityControlWidget(Container):
             show_warning("Choose an image layer first.")
             return
         levels = layer_levels(layer)
-        options = dict(tile_size=self.tile_size.value, method=self.method.value,
-                       weighting=self.weighting.value, level=min(self.level.value, len(levels) - 1))
-        if self.method.value == "learned":
-            options["model"] = self.model.value
+        options = self.options()
+        options["level"] = min(options["level"], len(levels) - 1)
         self.verdict.value = "running…"
         self.worker = start_job(lambda: iter_assess_quality(levels, **options),
                                 description=f"Quality check of {layer.name}",

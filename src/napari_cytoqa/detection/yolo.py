@@ -201,7 +201,9 @@ def synthetic_samples(n_scenes: int, levels, *, size: int = 256, val_fraction: f
 @dataclass
 class YoloTrainConfig:
     """ultralytics training arguments we set (anything else: ``extra``). ``device``: ``"auto"``
-    (CUDA, then MPS, then CPU) or a torch device string."""
+    (CUDA, then MPS, then CPU) or a torch device string. ``workers``: dataloader processes
+    (0 = load in the training thread, what the GUI uses; scripts on a GPU machine raise it,
+    since mosaic augmentation on one core starves the GPU)."""
 
     epochs: int = 40
     imgsz: int = 256
@@ -213,6 +215,7 @@ class YoloTrainConfig:
     device: str = "auto"
     close_mosaic: int = 5
     cache: bool | str = "ram"
+    workers: int = 0
     extra: dict = field(default_factory=lambda: {
         "flipud": 0.5, "fliplr": 0.5, "degrees": 0.0, "scale": 0.3, "translate": 0.1, "mosaic": 1.0,
         "hsv_h": 0.015, "hsv_s": 0.5, "hsv_v": 0.3, "max_det": 3000})
@@ -264,7 +267,7 @@ def _make_trainer(data_yaml, config: YoloTrainConfig, yaml: dict, init_state, pr
                      imgsz=config.imgsz, batch=config.batch, lr0=config.lr0, optimizer=config.optimizer,
                      patience=config.patience, seed=config.seed, deterministic=True,
                      device=_trainer_device(config.device), close_mosaic=config.close_mosaic, cache=config.cache,
-                     workers=0, amp=False, pretrained=False, plots=False, save=False, val=True, verbose=False,
+                     workers=config.workers, amp=False, pretrained=False, plots=False, save=False, val=True, verbose=False,
                      project=str(project), name="run", exist_ok=True, **config.extra)
     return CytoTrainer(overrides=overrides)
 

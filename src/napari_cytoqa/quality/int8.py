@@ -4,11 +4,11 @@ Opt-in (``assess_quality(..., precision="int8")``, ``cytoqa qc --precision int8`
 CPU the quality network is about half of a learned assessment's time and int8 convolutions
 run it 3–4× faster, at a small accuracy cost (docs/benchmarks.md: 94.5 % vs 95.1 % on the
 held-out real-microscopy test), so float32 stays the default. The quantized copy is built
-once per model and process (~5 s: calibration crops and conversion) from torch's
-FX graph-mode quantization: batch norms folded, activation ranges observed on a fixed,
-seeded set of synthetic training-style crops (never user data, so the result does not depend
-on which image came first), weights per channel. Anything that cannot be quantized (another
-architecture, a torch without a quantized engine) falls back to float32 with a log line.
+once per model and process (~5 s: calibration crops and conversion) with torch's eager-mode
+quantization: conv-BN-ReLU blocks fused, weights per channel, activation ranges observed on a
+fixed, seeded set of synthetic training-style crops (never user data, so the result does not
+depend on which image came first). Anything that cannot be quantized (another architecture,
+a torch without a quantized engine) falls back to float32 with a log line.
 Agreement with float32 is measured in docs/benchmarks.md and tested.
 """
 from __future__ import annotations
@@ -42,38 +42,17 @@ def use_int8(precision: str, device: str) -> bool:
     return precision == "int8"
 
 
-class _Outputs:
-    """Tuple outputs for tracing, the dict the scorer expects back."""
+def _quantizable(module) -> bool:
+    """A :class:`~napari_cytoqa.models.architectures.QualityNet` layout: ``features`` of
+    conv-BN-ReLU blocks (then pooling and flattening) and ``heads``."""
+    import torch.nn as nn
 
-    @staticmethod
-    def wrap(module):
-        import torch
-
-        class AsTuple(torch.nn.Module):
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                out = self.net(x)
-                return out["blur"], out["valid"], out["grade"]
-
-        return AsTuple(module)
-
-    @staticmethod
-    def unwrap(module):
-        import torch
-
-        class AsDict(torch.nn.Module):
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                blur, valid, grade = self.net(x)
-                return {"blur": blur, "valid": valid, "grade": grade}
-
-        return AsDict(module)
+    features = getattr(module, "features", None)
+    if not isinstance(features, nn.Sequential) or not hasattr(module, "heads"):
+        return False
+    return all(isinstance(b, (nn.AdaptiveAvgPool2d, nn.Flatten)) or (
+        isinstance(b, nn.Sequential) and [type(m) for m in b] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU])
+        for b in features)
 
 
 def calibration_crops(crop: int):
@@ -83,19 +62,41 @@ def calibration_crops(crop: int):
 
 
 def quantize(module, crop: int):
-    """An int8 copy of a quality ``module`` (dict outputs blur/valid/grade), calibrated."""
-    import torch
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    """An int8 copy of a quality ``module`` (dict outputs blur/valid/grade), calibrated.
 
+    Eager-mode quantization: each conv-BN-ReLU block fused into one int8 convolution, the
+    small heads kept in float32. (FX graph mode traces through ``torch._dynamo``, which loads
+    triton's LLVM; inside napari next to Mesa's LLVM that crashed the process.)"""
+    import torch
+    import torch.nn as nn
+    from torch.ao import quantization as tq
+
+    if not _quantizable(module):
+        raise TypeError(f"{type(module).__name__} is not a conv-BN-ReLU feature stack with heads")
+
+    class Quantized(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.features, self.heads = net.features, net.heads
+
+        def forward(self, x):
+            return self.heads(self.dequant(self.features(self.quant(x))))
+
+    net = Quantized(copy.deepcopy(module).cpu().eval()).eval()
+    for block in net.features:
+        if isinstance(block, nn.Sequential):
+            tq.fuse_modules(block, [["0", "1", "2"]], inplace=True)
+    net.qconfig = tq.get_default_qconfig(engine())
+    net.heads.qconfig = None
     x = torch.as_tensor(calibration_crops(crop)).float()
-    with warnings.catch_warnings():  # FX quantization announces its move to torchao
+    with warnings.catch_warnings():  # eager quantization announces its move to torchao
         warnings.simplefilter("ignore")
-        net = _Outputs.wrap(copy.deepcopy(module).cpu().eval())
-        prepared = prepare_fx(net, get_default_qconfig_mapping(engine()), example_inputs=(x[:1],))
+        tq.prepare(net, inplace=True)
         with torch.no_grad():
-            prepared(x)
-        return _Outputs.unwrap(convert_fx(prepared)).eval()
+            net(x)
+        tq.convert(net, inplace=True)
+    return net
 
 
 def int8_module(loaded):
