@@ -74,8 +74,8 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=0, help="dataloader processes (raise on a GPU machine)")
     ap.add_argument("--hours", type=float, default=None,
-                    help="time budget for training (ultralytics 'time': fits the epochs to it and ends normally, "
-                         "so a lease or job limit never loses the whole run)")
+                    help="time budget for training (ultralytics 'time': replaces --epochs by as many as fit in it, "
+                         "learning-rate schedule included, and ends normally, so a job limit never loses the run)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
