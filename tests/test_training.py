@@ -86,6 +86,26 @@ def test_fit_is_seeded_and_cancellable():
     assert torch.equal(run(1), run(2))
     with pytest.raises(TrainingCancelled):
         fit(torch.nn.Linear(2, 1), (x, y), (x, y), _linear_loss, FitConfig(epochs=5), cancel=lambda: True)
+
+
+def test_cancelled_fit_keeps_the_best_epoch_in_the_model(tmp_path):
+    x, y = _toy()
+    model = torch.nn.Linear(2, 1)
+    events, ckpt = [], tmp_path / "best.safetensors"
+    # cancel a few batches into the second epoch: the model must hold epoch 0's weights, not the
+    # half-trained ones of epoch 1
+    with pytest.raises(TrainingCancelled):
+        fit(model, (x, y), (x[:64], y[:64]), _linear_loss, FitConfig(epochs=5, batch_size=16, lr=0.05),
+            progress=events.append, checkpoint=ckpt,
+            cancel=lambda: events[-1]["event"] == "batch" and events[-1]["epoch"] == 1 and events[-1]["step"] == 3)
+    from safetensors.torch import load_file
+
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [0]
+    assert torch.equal(load_file(str(ckpt))["weight"], model.weight.detach())
+
+
+def test_fit_rejects_empty_sets_and_unknown_optimizers():
+    x, y = _toy()
     with pytest.raises(ValueError, match="empty"):
         next(iter_fit(torch.nn.Linear(2, 1), (x[:0], y[:0]), (x, y), _linear_loss))
     with pytest.raises(ValueError, match="optimizer"):

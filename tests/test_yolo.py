@@ -123,7 +123,17 @@ def test_yolo_training_can_be_cancelled(tiny_data, tmp_path):
     with pytest.raises(TrainingCancelled):
         train_yolo(tiny_data, _tiny_config(), progress=seen.append, cancel=lambda: len(seen) >= 1,
                    project=tmp_path / "run")
-    assert len(seen) == 1  # stopped after the first batch event
+    events = [e["event"] for e in seen]
+    assert events.count("batch") == 1 and events.count("epoch") <= 1  # ultralytics validates the partial epoch
+    # stopped after a validated epoch: the best epoch so far comes back with the exception
+    seen.clear()
+    with pytest.raises(TrainingCancelled) as info:
+        train_yolo(tiny_data, _tiny_config(epochs=5), progress=seen.append,
+                   cancel=lambda: any(e["event"] == "epoch" for e in seen), project=tmp_path / "run2")
+    result = info.value.result
+    assert result is not None and result.stopped and result.best_epoch == 0
+    assert len([e for e in seen if e["event"] == "epoch"]) == 1  # epochs 1-4 never ran
+    build_yolo(result.yaml).load_state_dict(result.state_dict)
 
 
 def test_yolo_fine_tunes_from_a_state_dict(tiny_data, tmp_path):

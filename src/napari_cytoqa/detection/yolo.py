@@ -228,6 +228,7 @@ class YoloTrainResult:
     history: list
     device: str
     yaml: dict
+    stopped: bool = False  # ended early on request (``send("stop")`` / ``cancel()``)
 
 
 def _trainer_device(device: str) -> str:
@@ -276,10 +277,13 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
                     init_state: dict | None = None, project=None):
     """Train a YOLO detector on an ultralytics dataset (``data.yaml``, see
     :func:`write_yolo_dataset`). Generator for GUI workers and the blocking twin: yields
-    ``{"event": "batch"|"epoch", ...}`` events; closing it stops training after the current
-    batch. Returns a :class:`YoloTrainResult` with the best epoch's EMA weights (by
-    ultralytics' fitness, 0.1·mAP50 + 0.9·mAP50-95). ``init_state`` fine-tunes from existing
-    weights; ``project`` is the run directory (absolute; a temporary one by default)."""
+    ``{"event": "batch"|"epoch", ...}`` events. Returns a :class:`YoloTrainResult` with the best
+    epoch's EMA weights (by ultralytics' fitness, 0.1·mAP50 + 0.9·mAP50-95). To stop early and
+    keep the best epoch so far, ``send("stop")`` to the generator (napari's
+    ``GeneratorWorker.send``): training ends after the current batch and the generator returns
+    normally, ``stopped=True``; closing it instead stops and discards everything.
+    ``init_state`` fine-tunes from existing weights; ``project`` is the run directory
+    (absolute; a temporary one by default)."""
     import tempfile
 
     from ..training.engine import _avoid_triton_in_gui
@@ -292,8 +296,18 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
         tmp = tempfile.TemporaryDirectory(prefix="cytoqa-yolo-")
         project = tmp.name
     trainer = _make_trainer(data_yaml, config, yaml, init_state, project)
+    # lock-step with the consumer: each event waits for the consumer to come back for the next
+    # one, so a stop request is seen at the very next batch, not after the thread has run ahead
     events: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    acks: queue.Queue = queue.Queue()
+    stop, closed = threading.Event(), threading.Event()
+
+    def emit(event):
+        if closed.is_set():
+            return
+        events.put(event)
+        acks.get()
+
     best = {"fitness": -np.inf, "state": None, "epoch": -1}
     history = []
     step = [0]
@@ -303,8 +317,8 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
 
     def on_batch_end(tr):
         step[0] += 1
-        events.put({"event": "batch", "epoch": tr.epoch, "epochs": tr.epochs, "step": step[0],
-                    "steps": len(tr.train_loader), "loss": float(tr.loss.detach()) / max(tr.batch_size, 1)})
+        emit({"event": "batch", "epoch": tr.epoch, "epochs": tr.epochs, "step": step[0],
+              "steps": len(tr.train_loader), "loss": float(tr.loss.detach()) / max(tr.batch_size, 1)})
         if stop.is_set():
             tr.stop = True
 
@@ -321,7 +335,7 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
                   "map50": m.get("metrics/mAP50(B)", np.nan), "map50_95": m.get("metrics/mAP50-95(B)", np.nan),
                   "fitness": fitness, "best": is_best}
         history.append(record)
-        events.put({"event": "epoch", **record, "epochs": tr.epochs})
+        emit({"event": "epoch", **record, "epochs": tr.epochs})
         if stop.is_set():
             tr.stop = True
 
@@ -345,25 +359,46 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
                 if ev[0] == "error":
                     raise ev[1]
                 break
-            yield ev
+            if (yield ev) == "stop":
+                stop.set()
+            acks.put(None)
     finally:
         stop.set()
+        closed.set()
+        acks.put(None)  # a producer waiting on the event we were closed at
         thread.join()
         if tmp is not None:
             tmp.cleanup()
     if best["state"] is None:
         raise RuntimeError("YOLO training stopped before its first validation: no weights to keep")
     return YoloTrainResult(state_dict=best["state"], best_epoch=best["epoch"], history=history,
-                           device=str(trainer.device), yaml=yaml)
+                           device=str(trainer.device), yaml=yaml, stopped=stop.is_set())
 
 
 def train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, progress=None, cancel=None, **kwargs):
-    """Blocking twin of :func:`iter_train_yolo` (``progress(event)``, ``cancel()`` → stop)."""
-    from .._generators import run_generator
+    """Blocking twin of :func:`iter_train_yolo` (``progress(event)``; ``cancel()`` → stop after
+    the current batch and raise :class:`~napari_cytoqa.training.TrainingCancelled` whose
+    ``result`` holds the best epoch so far, or None when no epoch was validated yet)."""
     from ..training.engine import TrainingCancelled
 
-    return run_generator(iter_train_yolo(data_yaml, config, **kwargs), on_yield=progress, cancel=cancel,
-                         cancelled=lambda _: TrainingCancelled("YOLO training cancelled"))
+    gen = iter_train_yolo(data_yaml, config, **kwargs)
+    reply = None
+    try:
+        while True:
+            event = gen.send(reply)
+            if progress is not None:
+                progress(event)
+            if reply is None and cancel is not None and cancel():
+                reply = "stop"
+    except StopIteration as done:
+        result = done.value
+    except RuntimeError as err:
+        if reply != "stop" or "before its first validation" not in str(err):
+            raise
+        raise TrainingCancelled("YOLO training cancelled before its first validation") from err
+    if reply == "stop":
+        raise TrainingCancelled(f"YOLO training cancelled; best epoch so far: {result.best_epoch}", result=result)
+    return result
 
 
 __all__ = ["CELL_YOLO", "YoloTrainConfig", "YoloTrainResult", "build_yolo", "iter_train_yolo",

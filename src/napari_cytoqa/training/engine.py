@@ -16,7 +16,13 @@ log = logging.getLogger(__name__)
 
 
 class TrainingCancelled(RuntimeError):
-    """Raised by :func:`fit` when ``cancel()`` returned True; best weights are kept in the model."""
+    """Raised by the blocking trainers when ``cancel()`` returned True. :func:`fit` leaves the
+    best epoch's weights in the model; trainers that return weights instead put what they had
+    (the best epoch so far, or None before the first validation) in ``result``."""
+
+    def __init__(self, message: str = "training cancelled", result=None):
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -129,43 +135,45 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
     result, best_state, bad_epochs, t0 = FitResult(device=device), None, 0, time.time()
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = rng.permutation(n_train)[: steps * cfg.batch_size]
-        losses = []
-        for step, batch in enumerate(_batches(train, order, cfg.batch_size, device)):
-            if joint_augment is not None:
-                batch = tuple(joint_augment(batch))
-            x = augment(batch[0]) if augment else batch[0]
-            loss = loss_fn(model(x), *batch[1:])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            yield {"event": "batch", "epoch": epoch, "step": step + 1, "steps": steps,
-                   "loss": losses[-1]}
-        if sched is not None:
-            sched.step()
-        val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate)
-        improved = val_loss < result.best_val_loss
-        if improved:
-            result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            if checkpoint is not None:
-                save_state(best_state, checkpoint)
-        else:
-            bad_epochs += 1
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-                  "best": improved, **metrics}
-        result.history.append(record)
-        log.info("epoch %d: %s", epoch, record)
-        yield {"event": "epoch", **record, "epochs": cfg.epochs}
-        if bad_epochs >= cfg.patience:
-            result.stopped_early = True
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    result.seconds = time.time() - t0
+    try:
+        for epoch in range(cfg.epochs):
+            model.train()
+            order = rng.permutation(n_train)[: steps * cfg.batch_size]
+            losses = []
+            for step, batch in enumerate(_batches(train, order, cfg.batch_size, device)):
+                if joint_augment is not None:
+                    batch = tuple(joint_augment(batch))
+                x = augment(batch[0]) if augment else batch[0]
+                loss = loss_fn(model(x), *batch[1:])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                yield {"event": "batch", "epoch": epoch, "step": step + 1, "steps": steps,
+                       "loss": losses[-1]}
+            if sched is not None:
+                sched.step()
+            val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate)
+            improved = val_loss < result.best_val_loss
+            if improved:
+                result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                if checkpoint is not None:
+                    save_state(best_state, checkpoint)
+            else:
+                bad_epochs += 1
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                      "best": improved, **metrics}
+            result.history.append(record)
+            log.info("epoch %d: %s", epoch, record)
+            yield {"event": "epoch", **record, "epochs": cfg.epochs}
+            if bad_epochs >= cfg.patience:
+                result.stopped_early = True
+                break
+    finally:  # finished, stopped early, or closed by the consumer (cancel): keep the best epoch
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        result.seconds = time.time() - t0
     return result
 
 
