@@ -88,3 +88,23 @@ def test_blurry_region_sample_has_truth():
     s = smear_with_blurry_region((128, 256), level=8)
     bm = s.meta["blur_map"]
     assert bm[:, 0].max() == 0 and bm[:, -1].min() == 8
+
+
+def test_ihc_tissue_has_no_eosin_and_stains_with_dab():
+    from skimage.color import rgb2hed
+
+    from napari_cytoqa.synthetic.tissue import tissue_series
+
+    patterns, eosin, dab = set(), [], []
+    for seed in range(9):
+        he = tissue_series((128, 128), [0], dab=0.0, seed=seed)[0]
+        ihc = tissue_series((128, 128), [0], ihc=True, seed=seed)[0]
+        assert ihc.meta["stain"] == "IHC" and he.meta["stain"] == "H&E"
+        assert ihc.image.dtype == np.uint8 and (ihc.labels > 0).any()
+        patterns.add(ihc.meta["dab_pattern"])
+        eosin.append((rgb2hed(ihc.image)[..., 1].mean(), rgb2hed(he.image)[..., 1].mean()))
+        dab.append((rgb2hed(ihc.image)[..., 2].mean(), rgb2hed(he.image)[..., 2].mean()))
+    eosin, dab = np.array(eosin), np.array(dab)
+    assert (eosin[:, 0] < eosin[:, 1]).all()  # no eosin counterstain in IHC
+    assert (dab[:, 0] > dab[:, 1]).all()  # the brown chromogen is there
+    assert patterns == {"membrane", "cytoplasm", "nucleus"}

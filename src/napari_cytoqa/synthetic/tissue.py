@@ -2,7 +2,10 @@
 
 Dense, partly clustered nuclei in a fibrous stroma with gaps, formed by Beer–Lambert
 absorption like the smears; ``dab`` adds a brown chromogen on a random subset of cells
-(membrane/cytoplasm), as immunohistochemistry does.
+(membrane/cytoplasm), as immunohistochemistry does. ``ihc=True`` renders a section the way
+IHC slides are actually stained: no eosin (hematoxylin counterstain only, often light), and
+DAB on a large share of cells in one of the three usual patterns — membranous (a ring),
+cytoplasmic (a filled cell body) or nuclear (the nucleus itself, e.g. Ki-67).
 """
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ def _unit(v):
 
 def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.5e-3,
                   dab: float | None = None, scale: float = 1.0, noise: float = 0.01,
-                  seed=None) -> list[SyntheticImage]:
-    """One tissue section at several blur levels (see :func:`~.smear.smear_series`)."""
+                  ihc: bool = False, seed=None) -> list[SyntheticImage]:
+    """One tissue section at several blur levels (see :func:`~.smear.smear_series`);
+    ``ihc=True``: hematoxylin + DAB only (see the module's notes)."""
     rng = np.random.default_rng(seed)
     h, w = shape
     dab = rng.uniform(0, 0.6) if dab is None else dab
@@ -35,6 +39,11 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
     fibres = np.abs(fibres) / (np.abs(fibres).max() + 1e-9)
     holes = _smooth_field(shape, rng, int(48 * scale) + 8, 1.0) > rng.uniform(0.3, 0.8)
     conc[..., 1] = rng.uniform(0.15, 0.5) * (0.4 + fibres) * ~holes
+    hema, pattern = 1.0, None
+    if ihc:  # no eosin: unstained stroma, at most a faint tint; DAB on many cells in one pattern
+        conc[..., 1] *= rng.uniform(0.0, 0.15)
+        hema, pattern = rng.uniform(0.35, 1.0), ("membrane", "cytoplasm", "nucleus")[rng.integers(3)]
+        dab = rng.uniform(0.2, 0.95)
     if rng.random() < dab:  # a DAB-positive region with fibrillar texture (membranous staining)
         region = _smooth_field(shape, rng, int(96 * scale) + 8, 1.0) > rng.uniform(-0.2, 0.5)
         fib2 = np.abs(ndi.gaussian_filter(rng.normal(0, 1, shape), (0.8 * scale, 3 * scale)))
@@ -48,15 +57,22 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
             continue
         nuc = blob(r, rng, roughness=0.12, elongation=0.6)
         nuc = np.clip(nuc * (1 + 0.3 * texture(nuc.shape, rng)), 0, None)
-        region = stamp(conc[..., 0:1], nuc, cy, cx, rng.uniform(0.5, 1.3))
+        region = stamp(conc[..., 0:1], nuc, cy, cx, rng.uniform(0.5, 1.3) * hema)
         if region is None:
             continue
         sl, m = region
         labels[sl][(m > 0.5) & (labels[sl] == 0)] = next_id
         next_id += 1
         if rng.random() < dab:
+            if pattern == "nucleus":
+                stamp(conc[..., 2:3], nuc, cy, cx, rng.uniform(0.6, 1.6))
+                continue
             ring = blob(r * rng.uniform(1.6, 2.4), rng, roughness=0.15)
-            stamp(conc[..., 2:3], ring * 0.5, cy, cx, rng.uniform(0.5, 1.5))
+            if pattern == "membrane":  # the cell's outline: the body minus its eroded interior
+                ring = ring - ndi.binary_erosion(ring > 0.5, iterations=max(1, int(round(1.5 * scale))))
+                stamp(conc[..., 2:3], np.clip(ring, 0, 1), cy, cx, rng.uniform(0.8, 2.0))
+            else:
+                stamp(conc[..., 2:3], ring * 0.5, cy, cx, rng.uniform(0.5, 1.5))
     stains = np.stack([_unit(HEMATOXYLIN + rng.normal(0, 0.05, 3)), _unit(EOSIN + rng.normal(0, 0.05, 3)),
                        _unit(DAB + rng.normal(0, 0.05, 3))])
     optical = np.exp(-(conc @ np.abs(stains))) * rng.uniform(0.85, 0.98)
@@ -68,5 +84,6 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
         img = defocus(optical, lv, in_focus_psf=True, pixel_size_um=0.5 / scale)
         img = np.clip(np.rint((img + rng.normal(0, noise, img.shape)) * 255), 0, 255).astype(np.uint8)
         out.append(SyntheticImage(img, labels, classes, boxes, "brightfield",
-                                  {"blur_level": float(lv), "pixel_size_um": 0.5 / scale, "dab": dab}))
+                                  {"blur_level": float(lv), "pixel_size_um": 0.5 / scale, "dab": dab,
+                                   "stain": "IHC" if ihc else "H&E", "dab_pattern": pattern}))
     return out
