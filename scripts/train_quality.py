@@ -46,6 +46,9 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--fp32", action="store_true", help="store float32 weights (default fp16)")
+    ap.add_argument("--ihc-share", type=float, default=0.0,
+                    help="share of the tissue sources stained as IHC (hematoxylin + DAB) instead of H&E; "
+                         "0 for the shipped model (0.5 was tried, see docs/models.md)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="an .npz to reuse the generated dataset across runs (written if missing)")
     args = ap.parse_args()
@@ -55,7 +58,8 @@ def main():
     if args.cache and args.cache.exists():
         data = QualitySamples(**dict(np.load(args.cache)))
     else:
-        data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers)
+        data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers,
+                                     ihc_share=args.ihc_share)
         if args.cache:
             np.savez(args.cache, **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
     print(f"dataset: {len(data)} crops ({int((data.valid == 1).sum())} cell, "
@@ -86,7 +90,8 @@ def main():
         result = stop.value
     best = result.history[result.best_epoch]
     spec.data = {"recipe": "scripts/train_quality.py", "seed": args.seed, "sources": args.sources,
-                 "non_cell_images": args.non_cell, "crops": len(data), "train_crops": len(tr),
+                 "non_cell_images": args.non_cell, **({"ihc_share": args.ihc_share} if args.ihc_share else {}),
+                 "crops": len(data), "train_crops": len(tr),
                  "val_crops": len(va), "split": "group-aware 85/15 (all blur levels of a source together)",
                  "never_used": "scikit-image sample images (held-out validation only)"}
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()

@@ -108,3 +108,17 @@ def test_ihc_tissue_has_no_eosin_and_stains_with_dab():
     assert (eosin[:, 0] < eosin[:, 1]).all()  # no eosin counterstain in IHC
     assert (dab[:, 0] > dab[:, 1]).all()  # the brown chromogen is there
     assert patterns == {"membrane", "cytoplasm", "nucleus"}
+
+
+def test_quality_data_ihc_share_is_opt_in():
+    """ihc_share=0 keeps the shipped recipe's data; ihc_share=1 stains every tissue source as IHC."""
+    from napari_cytoqa.training.quality_data import synthetic_source
+
+    base = synthetic_source(3, size=128, n_crops=1, crop=48)
+    again = synthetic_source(3, size=128, n_crops=1, crop=48, ihc_share=0.0)
+    ihc = synthetic_source(3, size=128, n_crops=1, crop=48, ihc_share=1.0)
+    assert np.array_equal(base.x, again.x)
+    assert not np.array_equal(base.x, ihc.x)
+    assert np.array_equal(base.blur, ihc.blur) and len(ihc) == len(base)
+    smear = synthetic_source(4, size=128, n_crops=1, crop=48)  # not a tissue source: unaffected
+    assert np.array_equal(smear.x, synthetic_source(4, size=128, n_crops=1, crop=48, ihc_share=1.0).x)
