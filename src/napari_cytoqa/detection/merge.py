@@ -112,3 +112,40 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     lut = np.zeros(int(labels.max()) + 1, np.int32)
     lut[ids] = np.arange(1, len(ids) + 1)
     return lut[labels]
+
+
+def fuse_boxes(boxes_list, scores_list, *, iou: float = 0.55):
+    """Weighted box fusion (Solovyev et al. 2021) of ``n`` predictions of the same image (test-time
+    augmentations): boxes, highest score first, join the cluster whose fused box they overlap by
+    IoU >= ``iou`` or start one; a cluster's box is the confidence-weighted mean of its members and
+    its score their mean times ``min(members, n) / n`` — a box only one view found keeps 1/n of it.
+    Returns fused ``(M, 4)`` boxes and scores, highest score first."""
+    from .metrics import box_iou
+
+    n = len(boxes_list)
+    boxes = np.concatenate([np.asarray(b, float).reshape(-1, 4) for b in boxes_list]) if n else np.zeros((0, 4))
+    scores = np.concatenate([np.asarray(s, float).reshape(-1) for s in scores_list]) if n else np.zeros(0)
+    if not len(boxes):
+        return np.zeros((0, 4)), np.zeros(0)
+    order = np.argsort(-scores, kind="stable")
+    sums = np.zeros((len(boxes), 4))  # confidence-weighted coordinate sums per cluster
+    weight = np.zeros(len(boxes))
+    count = np.zeros(len(boxes), np.int64)
+    fused = np.zeros((len(boxes), 4))
+    m = 0
+    for i in order:
+        j = -1
+        if m:
+            overlap = box_iou(boxes[i:i + 1], fused[:m])[0]
+            best = int(np.argmax(overlap))
+            if overlap[best] >= iou:
+                j = best
+        if j < 0:
+            j, m = m, m + 1
+        sums[j] += scores[i] * boxes[i]
+        weight[j] += scores[i]
+        count[j] += 1
+        fused[j] = sums[j] / weight[j]
+    score = weight[:m] / count[:m] * np.minimum(count[:m], n) / n
+    order = np.argsort(-score, kind="stable")
+    return fused[:m][order], score[order]
