@@ -27,21 +27,15 @@ def held_out(scenes, size=512):
     return data
 
 
-def detectors(tta: bool = False):
-    """Columns: the baseline, then each detector's sharp / blurry / combined / routed models;
-    ``tta=True`` adds the YOLO columns again with test-time augmentation ("YOLO … TTA")."""
+def detectors():
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
-        cols = {}
         for variant in ("sharp", "blurry", "combined"):
             if f"cytoqa-{detector}-{variant}" in names:
-                cols[f"{label} {variant}"] = {"detector": detector, "routing": variant}
+                out[f"{label} {variant}"] = {"detector": detector, "routing": variant}
         if {f"cytoqa-{detector}-sharp", f"cytoqa-{detector}-blurry"} <= names:
-            cols[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
-        out.update(cols)
-        if tta and detector == "yolo":
-            out.update({f"{k} TTA": {**v, "tta": True} for k, v in cols.items()})
+            out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
     return out
 
 
@@ -51,7 +45,6 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
-    ap.add_argument("--tta", action="store_true", help="add YOLO columns with test-time augmentation")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--from-json", nargs="+", default=None,
                     help="render saved --json results (merged left to right; later files replace columns)")
@@ -63,7 +56,7 @@ def main():
         return report(results, args.scenes, plot=args.plot, markdown=args.markdown)
     data = held_out(args.scenes)
     results = {}
-    for name, opts in detectors(tta=args.tta).items():
+    for name, opts in detectors().items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

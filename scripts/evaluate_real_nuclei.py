@@ -59,7 +59,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
-    ap.add_argument("--tta", action="store_true", help="add YOLO rows with test-time augmentation")
     args = ap.parse_args()
     d = fetch()
     img = tifffile.imread(d / "img2d.tif")
@@ -69,7 +68,7 @@ def main():
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
     auto = estimate_diameter(img)
     print(f"estimated blind (diameter='auto'): {auto:.1f} px ({auto / diameter - 1:+.1%})")
-    runs = detectors(tta=args.tta)  # the same columns as the synthetic evaluation
+    runs = detectors()  # the same columns as the synthetic evaluation
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     results = {}

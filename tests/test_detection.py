@@ -300,17 +300,3 @@ def test_nms_matches_a_reference_greedy_loop():
         order = [j for j in order if box_iou(boxes[[i]], boxes[[j]])[0, 0] <= 0.5]
     assert nms(boxes, scores, 0.5).tolist() == sorted(ref)
     assert nms(np.zeros((0, 4)), [], 0.5).tolist() == []
-
-
-def test_weighted_box_fusion_hand_computed():
-    from napari_cytoqa.detection.merge import fuse_boxes
-
-    views = [[[0, 0, 10, 10]], [[0, 0, 10, 12], [50, 50, 60, 60]]]
-    boxes, scores = fuse_boxes(views, [[0.8], [0.4, 0.9]])
-    # IoU 100/120 >= 0.55: one cluster, coordinates weighted 0.8 : 0.4, score 1.2 / 2 views;
-    # the lone box keeps half its score
-    np.testing.assert_allclose(boxes, [[0, 0, 10, 32 / 3], [50, 50, 60, 60]])
-    np.testing.assert_allclose(scores, [0.6, 0.45])
-    boxes, scores = fuse_boxes([[[0, 0, 10, 10]], [[0, 6, 10, 16]]], [[0.5], [0.5]])  # IoU 0.25: apart
-    assert len(boxes) == 2 and np.allclose(scores, 0.25)
-    assert fuse_boxes([np.zeros((0, 4))] * 4, [np.zeros(0)] * 4)[0].shape == (0, 4)

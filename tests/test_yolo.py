@@ -142,45 +142,6 @@ def test_yolo_fine_tunes_from_a_state_dict(tiny_data, tmp_path):
     assert set(result.state_dict) == set(start)
 
 
-class _BrightestPixelNet:
-    """Per image of the batch: a 6 x 4 box (score 0.9) on the brightest pixel, and an artefact
-    box (score 0.8) at the same corner of whatever frame it is shown — which test-time
-    augmentation must outvote."""
-
-    def __call__(self, x):
-        import torch
-
-        rows = []
-        for img in x:
-            y, xx = divmod(int(img[0].argmax()), img.shape[-1])
-            rows.append(torch.tensor([[xx + 0.5, y + 0.5, 6, 4, 0.9], [4, 4, 4, 4, 0.8]]).T)
-        return torch.stack(rows), {}
-
-
-def test_test_time_augmentation_unflips_and_fuses_views():
-    x = np.zeros((3, 40, 50), np.float32)
-    x[:, 10, 30] = 1.0  # padded to 64 x 64: every flip moves it
-    plain, plain_scores = predict_boxes(_BrightestPixelNet(), x, "cpu", conf=0.25)
-    assert len(plain) == 2  # the cell and the artefact
-    boxes, scores = predict_boxes(_BrightestPixelNet(), x, "cpu", conf=0.25, tta=True)
-    # all four views agree on the cell once flipped back; the artefact lands in four corners at 0.8 / 4 each
-    np.testing.assert_allclose(boxes, [[8.5, 27.5, 12.5, 33.5]], atol=1e-5)
-    np.testing.assert_allclose(scores, [0.9], atol=1e-6)
-
-
-def test_shipped_yolo_with_tta_is_flip_invariant():
-    from napari_cytoqa.synthetic import make_fluorescence
-
-    img = make_fluorescence((256, 256), seed=44).image
-    det = detect_cells(img, detector="yolo", tta=True)
-    flipped = detect_cells(img[:, ::-1], detector="yolo", tta=True)
-    assert det.count > 10 and flipped.count == det.count
-    back = flipped.boxes.copy()
-    back[:, [1, 3]] = 256 - flipped.boxes[:, [3, 1]]
-    key = lambda b: np.lexsort((b[:, 1], b[:, 0]))  # noqa: E731
-    np.testing.assert_allclose(back[key(back)], det.boxes[key(det.boxes)], atol=1e-3)
-
-
 @pytest.mark.parametrize("kind", ["fluorescence-16bit", "fluorescence-8bit-gray", "smear-rgb"])
 def test_shipped_yolo_detects_both_polarities_and_bit_depths(kind):
     from napari_cytoqa.synthetic import make_fluorescence, make_smear

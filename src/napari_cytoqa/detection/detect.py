@@ -123,13 +123,12 @@ class _YOLO(_UNet):
     """One registry YOLO: tile → boxes with confidences (no instance labels)."""
 
     architecture, label = "yolo", "YOLO"
-    tta = False
 
     def __call__(self, tile, stats):
         from .yolo import predict_boxes, yolo_input
 
         boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
-                                      iou=float(self.input.get("iou", 0.5)), tta=self.tta)
+                                      iou=float(self.input.get("iou", 0.5)))
         return None, boxes, scores
 
 
@@ -182,16 +181,9 @@ class UNetContext(_RoutedContext):
 
 
 class YoloContext(_RoutedContext):
-    """The YOLO detector (ultralytics, :mod:`.yolo`): boxes with confidences, no labels.
-    ``tta=True``: test-time augmentation (each tile and its three flips, boxes fused; 4× the
-    network time)."""
+    """The YOLO detector (ultralytics, :mod:`.yolo`): boxes with confidences, no labels."""
 
     kind, net_class = "yolo", _YOLO
-
-    def __init__(self, arr, *, tta: bool = False, **options):
-        super().__init__(arr, **options)
-        for net in (self.sharp, self.blurry) if self.routing == "blur" else (self.single,):
-            net.tta = bool(tta)
 
 
 DETECTORS = {"otsu": OtsuContext, "unet": UNetContext, "yolo": YoloContext}

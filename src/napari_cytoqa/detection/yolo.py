@@ -117,17 +117,9 @@ def to_training_image(image: np.ndarray, stats: IntensityStats | None = None) ->
     return np.round(yolo_input(image, stats).transpose(1, 2, 0) * 255).astype(np.uint8)
 
 
-#: test-time augmentations: (flip rows, flip columns)
-TTA_FLIPS = ((False, False), (False, True), (True, False), (True, True))
-
-
 def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float = 0.5,
-                  max_det: int = 3000, tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input.
-
-    ``tta=True``: the input and its three flips run as one batch; each view's boxes are flipped
-    back and the four sets are merged by weighted box fusion (:func:`.merge.fuse_boxes`), so a
-    box keeps its confidence only where every view agrees."""
+                  max_det: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input."""
     import torch
     import torchvision
 
@@ -135,35 +127,16 @@ def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float 
     ph, pw = (-h) % STRIDE, (-w) % STRIDE
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-    H, W = x.shape[1:]
-    flips = TTA_FLIPS if tta else TTA_FLIPS[:1]
-    rev, fwd = slice(None, None, -1), slice(None)
-    batch = np.stack([x[:, rev if fr else fwd, rev if fc else fwd] for fr, fc in flips])
-    views = []
     with torch.no_grad():
-        t = torch.as_tensor(np.ascontiguousarray(batch), dtype=torch.float32).to(device)
+        t = torch.as_tensor(np.ascontiguousarray(x[None]), dtype=torch.float32).to(device)
         out = net(t)
-        preds = (out[0] if isinstance(out, (tuple, list)) else out).float()  # (B, 4 + nc, anchors)
-        for (fr, fc), pred in zip(flips, preds):
-            score = pred[4:].amax(0)
-            keep = score > conf
-            xywh, score = pred[:4, keep].T, score[keep]
-            xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
-            kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
-            b = xyxy[kept].cpu().numpy().astype(np.float64)
-            if fc:  # x back from the flipped frame of the padded input
-                b[:, [0, 2]] = W - b[:, [2, 0]]
-            if fr:
-                b[:, [1, 3]] = H - b[:, [3, 1]]
-            views.append((b, score[kept].cpu().numpy().astype(np.float64)))
-    if tta:
-        from .merge import fuse_boxes
-
-        fused, score = fuse_boxes([v[0] for v in views], [v[1] for v in views])
-        keep = score >= conf
-        xyxy, score = fused[keep][:max_det], score[keep][:max_det]
-    else:
-        xyxy, score = views[0]
+        pred = (out[0] if isinstance(out, (tuple, list)) else out)[0].float()  # (4 + nc, anchors)
+        score = pred[4:].amax(0)
+        keep = score > conf
+        xywh, score = pred[:4, keep].T, score[keep]
+        xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
+        kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
+        xyxy, score = xyxy[kept].cpu().numpy().astype(np.float64), score[kept].cpu().numpy().astype(np.float64)
     cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
