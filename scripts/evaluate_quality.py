@@ -129,6 +129,8 @@ def main():
     rows = real_defocus(args.model)
     results = {"real microscopy, level 0 vs 7-10 (128-px tiles)": binary_accuracy(rows),
                "real microscopy, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7)}
+    results["real microscopy, level 0 vs 7-10, per image"] = {
+        name: binary_accuracy([r for r in rows if r["image"] == name]) for name in ("immunohistochemistry", "cell")}
     per_level = {}
     for m in ("learned", "classical"):
         per_level[m] = [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
