@@ -6,9 +6,12 @@ Per 2592 × 1944 RGB image (seed 000's camera):
 - seed 000: torchvision ResNet18 at 224 × 224 over the whole 500 × 500 tiles (partial edge
   tiles dropped), tiles bilinearly resized, one batch, RGB-variance ensemble; once as stock
   torchvision and once with the inference tricks our scorer uses (batch norms folded into the
-  convolutions, channels-last), so the comparison is not won by those tricks alone;
+  convolutions, channels-last), also in bfloat16, so the comparison is not won by those
+  tricks alone;
 - cytoqa learned: ``assess_quality(method="learned")`` end to end (512-px tiles, 4 native
-  96-px crops per tile, content/exposure measures, aggregation);
+  96-px crops per tile, content/exposure measures, aggregation), once with the network in
+  float32 and once in bfloat16 (``precision="bf16"``; what ``"auto"`` picks on CPUs with
+  native bfloat16, AMX or AVX512-BF16 — emulated elsewhere, see the "native bf16" line);
 - cytoqa learned, int8: the same with ``precision="int8"`` (the network quantized; its one-off
   ~5 s calibration falls in the warm-up image);
 - cytoqa classical: ``assess_quality(method="classical")``.
@@ -32,8 +35,10 @@ from torch.fx.experimental.optimization import fuse
 from torchvision.models import resnet18
 from napari_cytoqa.tiling import tile_grid, read_tile, tile_weight, aggregate
 net = resnet18(weights=None).eval()
+DTYPE = torch.bfloat16 if {bf16} else torch.float32
 if {tricks}:  # batch norms folded into the convolutions, channels-last layout
     net = fuse(net).to(memory_format=torch.channels_last)
+net = net.to(DTYPE)
 def run(img):
     g = tile_grid(img.shape, 500, edge="drop")
     tiles = [read_tile(img, b) for b in g.boxes]
@@ -42,18 +47,24 @@ def run(img):
     if {tricks}:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        p = torch.softmax(net(x), 1)[:, 0].numpy()
+        p = torch.softmax(net(x.to(DTYPE)).float(), 1)[:, 0].numpy()
     aggregate(p, [tile_weight(t, "rgb_var") for t in tiles])
     return len(tiles)
 """
 
 BODY = {
-    "seed 000: ResNet18 @224 over 500-px tiles": SEED.replace("{tricks}", "False"),
-    "seed 000, same inference tricks (BN fused, NHWC)": SEED.replace("{tricks}", "True"),
-    "cytoqa learned (512-px tiles, 4 crops of 96)": """
+    "seed 000: ResNet18 @224 over 500-px tiles": SEED.replace("{tricks}", "False").replace("{bf16}", "False"),
+    "seed 000, same inference tricks (BN fused, NHWC)": SEED.replace("{tricks}", "True").replace("{bf16}", "False"),
+    "seed 000, same tricks + bfloat16": SEED.replace("{tricks}", "True").replace("{bf16}", "True"),
+    "cytoqa learned, float32 network": """
 from napari_cytoqa import assess_quality
 def run(img):
-    return len(assess_quality(img, tile_size=512, method="learned", device="cpu").tiles)
+    return len(assess_quality(img, tile_size=512, method="learned", device="cpu", precision="fp32").tiles)
+""",
+    "cytoqa learned, bfloat16 network": """
+from napari_cytoqa import assess_quality
+def run(img):
+    return len(assess_quality(img, tile_size=512, method="learned", device="cpu", precision="bf16").tiles)
 """,
     "cytoqa learned, int8 network (opt-in)": """
 from napari_cytoqa import assess_quality
@@ -98,6 +109,9 @@ def main():
     for _ in range(args.rounds):
         for name, body in BODY.items():
             runs[name].append(_run(body, args.repeats))
+    from napari_cytoqa.quality.bf16 import native_bf16
+
+    print(f"native bf16 on this CPU: {native_bf16('cpu')}")
     print(f"{'method':46s} {'s/image':>8s} {'tiles':>6s} {'tiles/s':>8s} {'images/s':>9s} {'peak MB':>8s}"
           "   vs the stock seed (per-round range)")
     base = runs[next(iter(BODY))]

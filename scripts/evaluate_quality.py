@@ -1,6 +1,6 @@
 """Held-out evaluation of the quality checks (learned vs classical vs a Laplacian threshold).
 
-    python scripts/evaluate_quality.py [--model cytoqa-quality] [--precision fp32|int8] [--json out.json]
+    python scripts/evaluate_quality.py [--model cytoqa-quality] [--precision fp32|int8|bf16] [--json out.json]
 
 1. Real microscopy with simulated defocus: scikit-image's ``immunohistochemistry`` (RGB,
    brightfield) and ``cell`` (gray) — the only microscopy samples it ships offline —
@@ -122,7 +122,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "int8"], help="of the learned model")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"], help="of the learned model")
     args = ap.parse_args()
     global PRECISION
     PRECISION = args.precision

@@ -100,9 +100,33 @@ def test_int8_on_the_cpu_agrees_with_float32():
     assert np.abs(r8.tiles.blur_level - r32.tiles.blur_level).mean() < 0.3
     assert np.abs(r8.tiles.p_valid - r32.tiles.p_valid).max() < 0.1
     assert not np.array_equal(r8.tiles.blur_level, r32.tiles.blur_level)  # it really ran in int8
-    np.testing.assert_array_equal(assess_quality(image, tile_size=256, device="cpu").tiles.blur_level,
-                                  r32.tiles.blur_level)  # float32 is the default
     assert r8.verdict == r32.verdict
+
+
+def test_bf16_agrees_with_float32_and_auto_picks_it_only_where_native(monkeypatch):
+    from napari_cytoqa.quality import bf16
+    from napari_cytoqa.quality.assess import IntensityStats
+    from napari_cytoqa.quality.learned import LearnedScorer
+    from napari_cytoqa.synthetic.samples import smear_with_blurry_region
+
+    image = smear_with_blurry_region().image
+    r32 = assess_quality(image, tile_size=256, precision="fp32", device="cpu")
+    r16 = assess_quality(image, tile_size=256, precision="bf16", device="cpu")
+    assert (r16.tiles.verdict == r32.tiles.verdict).mean() >= 0.95 and r16.verdict == r32.verdict
+    assert np.abs(r16.tiles.blur_level - r32.tiles.blur_level).mean() < 0.1
+    assert not np.array_equal(r16.tiles.blur_level, r32.tiles.blur_level)  # it really ran in bfloat16
+    default = assess_quality(image, tile_size=256, device="cpu").tiles.blur_level
+    expected = r16 if bf16.native_bf16("cpu") else r32
+    np.testing.assert_array_equal(default, expected.tiles.blur_level)  # "auto" is the default
+
+    stats = IntensityStats(low=0.0, high=255.0, background=200.0, full_scale=255.0, polarity="dark_on_light")
+    for native, picked in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(bf16, "native_bf16", lambda device="cpu", native=native: native)
+        assert LearnedScorer(stats, device="cpu").precision == picked
+        assert bf16.resolve_precision("auto", "cuda") == "fp32"  # GPUs stay in float32 unless asked
+    assert LearnedScorer(stats, device="cpu", precision="bf16").precision == "bf16"  # forced: always
+    with pytest.raises(ValueError, match="precision"):
+        LearnedScorer(stats, device="cpu", precision="half")
 
 
 def test_precision_errors_and_float32_fallback(monkeypatch):

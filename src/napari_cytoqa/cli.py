@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--model", default=None, help="quality model name or alias (see `cytoqa models`)")
     qc.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, …")
     qc.add_argument("--weighting", default="rgb_var", choices=WEIGHTINGS)
-    qc.add_argument("--precision", default="fp32", choices=["fp32", "int8"],
-                    help="int8: the network quantized on the CPU, ~25%% faster, slightly less accurate")
+    qc.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+                    help="of the quality network; auto: bfloat16 on CPUs with native bf16 (AMX / "
+                         "AVX512-BF16), else float32; int8: quantized on the CPU, slightly less accurate")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

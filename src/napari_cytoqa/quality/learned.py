@@ -17,10 +17,12 @@ def predict(model, x, device, batch_size: int = 256) -> dict:
 
     outs = {"blur": [], "valid": [], "grade": []}
     model.eval()
+    first = next(model.parameters(), None)  # a bfloat16 copy takes bfloat16 input; int8 ones float32
+    dtype = first.dtype if first is not None and first.dtype == torch.bfloat16 else torch.float32
     with torch.no_grad():
         for s in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).float().to(device)
-            o = model(xb.contiguous(memory_format=torch.channels_last))
+            xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).to(device=device, dtype=dtype)
+            o = {k: v.float() for k, v in model(xb.contiguous(memory_format=torch.channels_last)).items()}
             outs["blur"].append(torch.softmax(o["blur"], 1).cpu().numpy())
             outs["valid"].append(torch.sigmoid(o["valid"]).cpu().numpy())
             outs["grade"].append(torch.softmax(o["grade"], 1).cpu().numpy())
@@ -33,17 +35,23 @@ class LearnedScorer:
     name = "learned"
 
     def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto",
-                 precision: str = "fp32"):
+                 precision: str = "auto"):
         from ..models import get_model
-        from .int8 import int8_module, use_int8
+        from .bf16 import bf16_module, resolve_precision
+        from .int8 import PRECISIONS, int8_module, use_int8
 
         self.stats = stats
         self.loaded = get_model(model, device=device)
         if self.loaded.spec.task != "quality":
             raise ValueError(f"model {model!r} is a {self.loaded.spec.task!r} model, not a quality model")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        precision = resolve_precision(precision, self.loaded.device)
         quantized = int8_module(self.loaded) if use_int8(precision, self.loaded.device) else None
         self.module = self.loaded.inference_module if quantized is None else quantized
         self.precision = "fp32" if quantized is None else "int8"
+        if precision == "bf16":
+            self.module, self.precision = bf16_module(self.loaded), "bf16"
         self.n_crops = int(self.loaded.spec.input.get("crops_per_tile", 4))
         self.crop = int(self.loaded.spec.input.get("crop", CROP))
 
