@@ -109,7 +109,7 @@ def main():
     for _ in range(args.rounds):
         for name, body in BODY.items():
             runs[name].append(_run(body, args.repeats))
-    from napari_cytoqa.quality.bf16 import native_bf16
+    from napari_cytoqa.models.precision import native_bf16
 
     print(f"native bf16 on this CPU: {native_bf16('cpu')}")
     print(f"{'method':46s} {'s/image':>8s} {'tiles':>6s} {'tiles/s':>8s} {'images/s':>9s} {'peak MB':>8s}"

@@ -27,7 +27,7 @@ def held_out(scenes, size=512):
     return data
 
 
-def detectors():
+def detectors(precision: str | None = None):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -36,6 +36,8 @@ def detectors():
                 out[f"{label} {variant}"] = {"detector": detector, "routing": variant}
         if {f"cytoqa-{detector}-sharp", f"cytoqa-{detector}-blurry"} <= names:
             out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
+    if precision:  # the learned detectors (and the focus model) in that number format
+        out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
     return out
 
 
@@ -45,6 +47,8 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
+    ap.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                    help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--from-json", nargs="+", default=None,
                     help="render saved --json results (merged left to right; later files replace columns)")
@@ -56,7 +60,7 @@ def main():
         return report(results, args.scenes, plot=args.plot, markdown=args.markdown)
     data = held_out(args.scenes)
     results = {}
-    for name, opts in detectors().items():
+    for name, opts in detectors(args.precision).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

@@ -58,6 +58,8 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default=None)
+    ap.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                    help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     args = ap.parse_args()
     d = fetch()
@@ -68,7 +70,7 @@ def main():
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
     auto = estimate_diameter(img)
     print(f"estimated blind (diameter='auto'): {auto:.1f} px ({auto / diameter - 1:+.1%})")
-    runs = detectors()  # the same columns as the synthetic evaluation
+    runs = detectors(args.precision)  # the same columns as the synthetic evaluation
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     results = {}

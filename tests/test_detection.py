@@ -300,3 +300,26 @@ def test_nms_matches_a_reference_greedy_loop():
         order = [j for j in order if box_iou(boxes[[i]], boxes[[j]])[0, 0] <= 0.5]
     assert nms(boxes, scores, 0.5).tolist() == sorted(ref)
     assert nms(np.zeros((0, 4)), [], 0.5).tolist() == []
+
+
+def test_bf16_detectors_are_opt_in_agree_with_float32_and_keep_the_yolo_head_in_float32():
+    import torch
+
+    from napari_cytoqa.models import get_model
+    from napari_cytoqa.models.precision import bf16_module
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    s = make_fluorescence((320, 320), seed=45)
+    for detector in ("unet", "yolo"):
+        d32 = detect_cells(s.image, detector=detector, precision="fp32")
+        d16 = detect_cells(s.image, detector=detector, precision="bf16")
+        agree = evaluate_detections([(d16.boxes, d16.scores)], [d32.boxes])
+        assert d32.count > 20 and agree.f1 > 0.97, detector
+        assert not np.array_equal(d16.scores, d32.scores)  # it really ran in bfloat16
+        np.testing.assert_array_equal(detect_cells(s.image, detector=detector).scores, d32.scores)  # default
+    net = bf16_module(get_model("cytoqa-yolo-combined", device="cpu"))
+    head = net.model[-1]
+    assert {p.dtype for p in head.parameters()} == {torch.float32}  # boxes decoded in float32
+    assert {p.dtype for m in list(net.model)[:-1] for p in m.parameters()} == {torch.bfloat16}
+    with pytest.raises(ValueError, match="precision"):
+        detect_cells(s.image, detector="unet", precision="half")

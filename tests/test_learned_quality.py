@@ -104,7 +104,7 @@ def test_int8_on_the_cpu_agrees_with_float32():
 
 
 def test_bf16_agrees_with_float32_and_auto_picks_it_only_where_native(monkeypatch):
-    from napari_cytoqa.quality import bf16
+    from napari_cytoqa.models import precision as bf16
     from napari_cytoqa.quality.assess import IntensityStats
     from napari_cytoqa.quality.learned import LearnedScorer
     from napari_cytoqa.synthetic.samples import smear_with_blurry_region

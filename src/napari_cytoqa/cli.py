@@ -124,7 +124,8 @@ def _detect(args) -> int:
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
                "diameter": args.diameter}
     if args.detector in ("unet", "yolo"):
-        options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model)
+        options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
+                       precision=args.precision)
     failed = 0
     for path in args.images:
         path = Path(path)
@@ -213,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)
     dt.add_argument("--device", default="auto")
+    dt.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+                    help="of the networks (default: detectors float32, focus model auto); bf16 is ~1.7x "
+                         "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     md = sub.add_parser("models", help="list the models in the registry")

@@ -49,19 +49,20 @@ def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
 GRID = tuple(float(256 / np.sqrt(2) ** i) for i in range(12))  # 256 ... 5.66 px
 
 
-def _reported(region, diameter, model, device):
+def _reported(region, diameter, model, device, precision=None):
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
     when it finds fewer than MIN_OBJECTS)."""
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter)
+                       diameter=diameter, precision=precision)
     d = equivalent_diameters(det.labels)
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 
 
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
-                      model: str = "cytoqa-unet-combined", device: str = "auto") -> float:
+                      model: str = "cytoqa-unet-combined", device: str = "auto",
+                      precision: str | None = None) -> float:
     """Typical cell diameter (pixels of pyramid level ``level``) of ``image``.
 
     The most contrasted ``window`` × ``window`` region is segmented by the U-Net ``model`` as
@@ -73,7 +74,8 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     ``r(D) >= D`` brackets the true size, and the estimate is interpolated (in log space) where
     ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears), the ``r(D)`` of the
     ``D`` closest to it counts if ``r(D) / D >= NEAR``. Raises ``ValueError`` when no size works
-    (fewer than :data:`MIN_OBJECTS` cells, or none that fits). 1–12 passes: about 10–30 s for a
+    (fewer than :data:`MIN_OBJECTS` cells, or none that fits). ``precision``: of the U-Net, as
+    in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
     768² window on 2 CPU cores, up to a minute when no size fits exactly (the passes below 16 px,
     which upsample, cost most).
     """
@@ -84,7 +86,7 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     above = None  # (D, ratio < 1) of the last size tried that was too large
     closest = (0.0, None)  # (ratio, r) nearest to a fixed point, for when none is reached
     for d in GRID:
-        r = _reported(region, d, model, device)
+        r = _reported(region, d, model, device, precision)
         if r is None:
             continue
         ratio = r / d

@@ -118,8 +118,11 @@ def predict_maps(net, x: np.ndarray, device) -> tuple[np.ndarray, np.ndarray]:
     ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    from ..models.precision import input_dtype
+
     with torch.no_grad():
-        t = torch.as_tensor(x[None]).to(device).contiguous(memory_format=torch.channels_last)
+        t = torch.as_tensor(x[None]).to(device=device, dtype=input_dtype(net)).contiguous(
+            memory_format=torch.channels_last)
         out = net(t)[0].float().sigmoid().cpu().numpy()
     return out[0, :h, :w], out[1, :h, :w]
 

@@ -127,8 +127,11 @@ def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float 
     ph, pw = (-h) % STRIDE, (-w) % STRIDE
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    from ..models.precision import input_dtype
+
     with torch.no_grad():
-        t = torch.as_tensor(np.ascontiguousarray(x[None]), dtype=torch.float32).to(device)
+        t = torch.as_tensor(np.ascontiguousarray(x[None]), dtype=torch.float32).to(device=device,
+                                                                                    dtype=input_dtype(net))
         out = net(t)
         pred = (out[0] if isinstance(out, (tuple, list)) else out)[0].float()  # (4 + nc, anchors)
         score = pred[4:].amax(0)

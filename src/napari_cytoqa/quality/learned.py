@@ -15,10 +15,11 @@ def predict(model, x, device, batch_size: int = 256) -> dict:
     """Blur probabilities, validity probabilities and grade probabilities for crops ``x``."""
     import torch
 
+    from ..models.precision import input_dtype
+
     outs = {"blur": [], "valid": [], "grade": []}
     model.eval()
-    first = next(model.parameters(), None)  # a bfloat16 copy takes bfloat16 input; int8 ones float32
-    dtype = first.dtype if first is not None and first.dtype == torch.bfloat16 else torch.float32
+    dtype = input_dtype(model)
     with torch.no_grad():
         for s in range(0, len(x), batch_size):
             xb = torch.as_tensor(np.asarray(x[s:s + batch_size])).to(device=device, dtype=dtype)
@@ -37,7 +38,7 @@ class LearnedScorer:
     def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto",
                  precision: str = "auto"):
         from ..models import get_model
-        from .bf16 import bf16_module, resolve_precision
+        from ..models.precision import bf16_module, resolve_precision
         from .int8 import PRECISIONS, int8_module, use_int8
 
         self.stats = stats
