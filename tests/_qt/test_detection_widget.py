@@ -34,8 +34,14 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5))
     assert str(len(boxes.data)) in widget.status.value
     np.testing.assert_array_equal(source.data, before)
+    widget.bf16.value = True  # the opt-in bfloat16 networks: same layers, counts within a few cells
+    assert widget.options()["precision"] == "bf16"
+    count = len(boxes.data)
+    run(widget)
+    assert abs(len(viewer.layers["smear boxes"].data) - count) <= max(3, 0.03 * count)
     widget.detector.value = "otsu"
-    assert not widget.routing.enabled and not widget.model.enabled
+    assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
+    assert "precision" not in widget.options()
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
