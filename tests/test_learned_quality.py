@@ -115,9 +115,11 @@ def test_bf16_agrees_with_float32_and_auto_picks_it_only_where_native(monkeypatc
     assert (r16.tiles.verdict == r32.tiles.verdict).mean() >= 0.95 and r16.verdict == r32.verdict
     assert np.abs(r16.tiles.blur_level - r32.tiles.blur_level).mean() < 0.1
     assert not np.array_equal(r16.tiles.blur_level, r32.tiles.blur_level)  # it really ran in bfloat16
-    default = assess_quality(image, tile_size=256, device="cpu").tiles.blur_level
+    default = assess_quality(image, tile_size=256, device="cpu")
     expected = r16 if bf16.native_bf16("cpu") else r32
-    np.testing.assert_array_equal(default, expected.tiles.blur_level)  # "auto" is the default
+    np.testing.assert_array_equal(default.tiles.blur_level, expected.tiles.blur_level)  # "auto" is the default
+    assert (r16.precision, r32.precision, default.summary()["precision"]) == ("bf16", "fp32", expected.precision)
+    assert assess_quality(image, tile_size=256, method="classical").summary()["precision"] == ""
 
     stats = IntensityStats(low=0.0, high=255.0, background=200.0, full_scale=255.0, polarity="dark_on_light")
     for native, picked in ((True, "bf16"), (False, "fp32")):

@@ -127,10 +127,11 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
             rows.append(scores)
         yield len(rows), total
     name = f"{method}:{options['model']}" if options else method
-    return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape)
+    return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape,
+                         precision=getattr(scorer, "precision", ""))
 
 
-def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0) -> QualityReport:
+def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="") -> QualityReport:
     cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
@@ -149,7 +150,7 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0)
     agg = slide_summary(df, stats)
     return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
                          stride=tuple(int(v) for v in grid.stride), level=level,
-                         downsample=down, image_shape=tuple(shape0), **agg)
+                         downsample=down, image_shape=tuple(shape0), precision=precision, **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",

@@ -42,6 +42,8 @@ class QualityReport:
     image_shape: tuple
     exposure: dict = field(default_factory=dict)
     dark_ring: bool = False
+    #: number format the learned network ran in ("fp32", "bf16", "int8"); "" for classical
+    precision: str = ""
 
     @property
     def counts(self) -> dict:
@@ -58,7 +60,7 @@ class QualityReport:
             "focus": num(self.focus), "blur_level": num(self.blur_level),
             "p_valid": num(self.p_valid), "valid": bool(self.valid), "dark_ring": bool(self.dark_ring),
             "exposure": self.exposure, "tiles": self.counts, "n_tiles": len(self.tiles),
-            "method": self.method, "weighting": self.weighting,
+            "method": self.method, "precision": self.precision, "weighting": self.weighting,
             "tile_size": [int(v) for v in self.tile_size],
             "stride": [int(v) for v in self.stride], "level": int(self.level),
             "downsample": [float(v) for v in self.downsample],
