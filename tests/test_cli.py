@@ -21,6 +21,10 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     overlay = np.asarray(Image.open(out / "blurry_overlay.png"))
     assert overlay.ndim == 3 and overlay.shape[-1] == 3
     assert set(json.loads((out / "summary.json").read_text())) == {str(a), str(b)}
+    table = pd.read_csv(out / "summary.csv", keep_default_na=False).set_index("image")  # one row per slide
+    assert table.loc[str(a), "verdict"] == "sharp" and table.loc[str(b), "verdict"] == "blurry"
+    assert table.loc[str(a), "tiles_sharp"] + table.loc[str(a), "tiles_blurry"] <= 4
+    assert {"p_blurry", "grade", "precision", "underexposed", "error"} <= set(table.columns)
     assert main(["qc", str(b), "--out", str(tmp_path / "q8"), "--tile-size", "256", "--quiet",
                  "--precision", "int8"]) == 0
     assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"
@@ -34,6 +38,9 @@ def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
     assert main(["qc", str(bad), str(good), "--out", str(tmp_path / "o"), "--quiet"]) == 1
     assert "bad.tif" in capsys.readouterr().err
     assert (tmp_path / "o" / "good_summary.json").exists()
+    table = pd.read_csv(tmp_path / "o" / "summary.csv", keep_default_na=False).set_index("image")
+    assert table.loc[str(bad), "error"] and not table.loc[str(good), "error"]  # the failure is in the table
+    assert table.loc[str(good), "verdict"] in ("sharp", "blurry")
 
 
 def test_models_command_lists_the_default(capsys):
@@ -74,5 +81,7 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(cells)
     ring = gj["features"][0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 5
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[0, "cells"] == len(cells) and summary.loc[0, "models"] == "cytoqa-unet-combined"
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(out), "--diameter", "huge"])

@@ -24,6 +24,19 @@ def _with_bar(gen, name: str, quiet: bool):
         return run_generator(gen, on_yield=advance)
 
 
+def _summary_csv(path: Path, rows: list[dict]) -> None:
+    """One row per input image (failed ones too, with their ``error``), for a spreadsheet."""
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def _qc_row(image: str, s: dict) -> dict:
+    flat = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
+    return {"image": image, **flat, **{f"tiles_{k}": v for k, v in s["tiles"].items()},
+            **{k: v for k, v in s["exposure"].items()}, "error": ""}
+
+
 def _qc(args) -> int:
     from PIL import Image
     from .io import read_slide
@@ -32,7 +45,7 @@ def _qc(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summaries, failed = {}, []
+    summaries, failed, rows = {}, [], []
     for path in args.images:
         path = Path(path)
         try:
@@ -48,14 +61,17 @@ def _qc(args) -> int:
                     stem.with_name(f"{slide.name}_overlay.png"))
         except (OSError, ValueError) as err:
             failed.append(str(path))
+            rows.append({"image": str(path), "error": str(err)})
             print(f"cytoqa qc: {path}: {err}", file=sys.stderr)
             continue
         summaries[str(path)] = report.summary()
+        rows.append(_qc_row(str(path), summaries[str(path)]))
         if not args.quiet:
             s = report.summary()
             print(f"{path.name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
                   f"tiles {s['tiles']}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
+    _summary_csv(out / "summary.csv", rows)
     if not args.quiet:
         print(f"wrote reports for {len(summaries)} image(s) to {out}")
     return 1 if failed else 0
@@ -116,6 +132,8 @@ def _diameter_arg(text: str):
 
 
 def _detect(args) -> int:
+    import numpy as np
+
     from .detection import iter_detect_cells
     from .io import read_slide
 
@@ -126,7 +144,7 @@ def _detect(args) -> int:
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision)
-    failed = 0
+    failed, rows = 0, []
     for path in args.images:
         path = Path(path)
         try:
@@ -140,11 +158,16 @@ def _detect(args) -> int:
                 (out / f"{slide.name}_cells.geojson").write_text(json.dumps(det.to_geojson()))
         except (OSError, ValueError, KeyError) as err:
             failed += 1
+            rows.append({"image": str(path), "error": str(err)})
             print(f"cytoqa detect: {path}: {err}", file=sys.stderr)
             continue
+        rows.append({"image": str(path), "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
+                     "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
+                     "median_score": float(np.median(det.scores)) if det.count else None, "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
             print(f"{path.name}: {det.count} cells{size}")
+    _summary_csv(out / "summary.csv", rows)
     return 1 if failed else 0
 
 
