@@ -44,6 +44,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="training arithmetic: bf16 autocast is ~2.8x faster per step on CPUs with AMX "
+                         "(the shipped model was trained in fp32)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--fp32", action="store_true", help="store float32 weights (default fp16)")
     ap.add_argument("--ihc-share", type=float, default=0.0,
@@ -78,7 +81,8 @@ def main():
                             "pixel_size_um": 0.5}, config=args.config)
     model = ARCHITECTURES[args.arch](**spec.config)
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                    seed=args.seed, device=args.device, lr_schedule=args.schedule)
+                    seed=args.seed, device=args.device, lr_schedule=args.schedule,
+                    precision=args.precision)
     gen = iter_fit(model, train, val, make_loss(pos_weight), cfg, augment=augment, evaluate=evaluate)
     try:
         while True:
@@ -91,7 +95,7 @@ def main():
     best = result.history[result.best_epoch]
     spec.data = {"recipe": "scripts/train_quality.py", "seed": args.seed, "sources": args.sources,
                  "non_cell_images": args.non_cell, **({"ihc_share": args.ihc_share} if args.ihc_share else {}),
-                 "crops": len(data), "train_crops": len(tr),
+                 **({"precision": args.precision} if args.precision != "fp32" else {}), "crops": len(data), "train_crops": len(tr),
                  "val_crops": len(va), "split": "group-aware 85/15 (all blur levels of a source together)",
                  "never_used": "scikit-image sample images (held-out validation only)"}
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()

@@ -112,6 +112,32 @@ def test_fit_rejects_empty_sets_and_unknown_optimizers():
         fit(torch.nn.Linear(2, 1), (x, y), (x, y), _linear_loss, FitConfig(optimizer="lbfgs"))
 
 
+def test_bf16_autocast_training_learns_and_keeps_float32_weights():
+    x, y = _toy()
+    seen = []
+
+    class Probe(torch.nn.Linear):
+        def forward(self, t):
+            out = super().forward(t)
+            seen.append(out.dtype)
+            return out
+
+    model = Probe(2, 1)
+    result = fit(model, (x[:200], y[:200]), (x[200:], y[200:]), _linear_loss,
+                 FitConfig(epochs=6, batch_size=32, lr=0.05, seed=3, precision="bf16", device="cpu"))
+    assert torch.bfloat16 in seen  # the forward passes really ran under bfloat16 autocast
+    assert model.weight.dtype == torch.float32 and result.best_val_loss < 0.45
+    with torch.no_grad():
+        acc = ((model(torch.tensor(x[200:])).squeeze(-1) > 0).float() == torch.tensor(y[200:])).float().mean()
+    assert acc > 0.9
+    plain = Probe(2, 1)
+    seen.clear()
+    fit(plain, (x, y), (x[:64], y[:64]), _linear_loss, FitConfig(epochs=1, device="cpu"))
+    assert set(seen) == {torch.float32}  # fp32 is the default
+    with pytest.raises(ValueError, match="precision"):
+        next(iter_fit(torch.nn.Linear(2, 1), (x, y), (x, y), _linear_loss, FitConfig(precision="half")))
+
+
 def test_sgd_momentum_path():
     x, y = _toy()
     m = torch.nn.Linear(2, 1)

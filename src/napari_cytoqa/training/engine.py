@@ -41,6 +41,10 @@ class FitConfig:
     device: str = "auto"
     max_steps_per_epoch: int | None = None
     lr_schedule: str = "none"  # or "cosine": anneal to 0 over ``epochs``
+    #: "fp32", or "bf16": forward passes under bfloat16 autocast (weights, gradients and the
+    #: optimizer stay float32; losses are computed in float32) — ~2.8x faster steps for the
+    #: quality network on CPUs with AMX; "auto": bf16 where the device computes it natively
+    precision: str = "fp32"
 
 
 @dataclass
@@ -93,6 +97,35 @@ def _optimizer(model, cfg: FitConfig):
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
 
 
+def _float_outputs(out):
+    """A model's outputs (tensor, dict, tuple or list of them) with floating tensors in float32."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, dict):
+        return {k: _float_outputs(v) for k, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return type(out)(_float_outputs(v) for v in out)
+    return out
+
+
+def _autocast(precision: str, device: str):
+    """A context manager: bfloat16 autocast for ``precision`` on ``device``, or a no-op
+    (``"auto"``: bfloat16 where ``device`` computes it natively)."""
+    import contextlib
+
+    import torch
+
+    from ..models.precision import native_bf16
+
+    if precision not in ("fp32", "bf16", "auto"):
+        raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+    if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=str(device).split(":")[0], dtype=torch.bfloat16)
+
+
 def _batches(data, idx, batch_size, device):
     import torch
 
@@ -121,6 +154,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     _avoid_triton_in_gui()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    _autocast(cfg.precision, device)  # a bad precision fails before any work
     model.to(device)
     opt = _optimizer(model, cfg)
     if cfg.lr_schedule not in ("none", "cosine"):
@@ -144,7 +178,9 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
                 if joint_augment is not None:
                     batch = tuple(joint_augment(batch))
                 x = augment(batch[0]) if augment else batch[0]
-                loss = loss_fn(model(x), *batch[1:])
+                with _autocast(cfg.precision, device):
+                    out = model(x)
+                loss = loss_fn(_float_outputs(out), *batch[1:])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -153,7 +189,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
                        "loss": losses[-1]}
             if sched is not None:
                 sched.step()
-            val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate)
+            val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate, cfg.precision)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
@@ -177,14 +213,16 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     return result
 
 
-def _validate(model, val, loss_fn, batch_size, device, evaluate):
+def _validate(model, val, loss_fn, batch_size, device, evaluate, precision="fp32"):
     import torch
 
     model.eval()
     total, n = 0.0, 0
     with torch.no_grad():
         for batch in _batches(val, np.arange(len(val[0])), batch_size, device):
-            total += float(loss_fn(model(batch[0]), *batch[1:])) * len(batch[0])
+            with _autocast(precision, device):
+                out = model(batch[0])
+            total += float(loss_fn(_float_outputs(out), *batch[1:])) * len(batch[0])
             n += len(batch[0])
         metrics = evaluate(model, val, device) if evaluate else {}
     return total / max(n, 1), metrics
