@@ -33,6 +33,8 @@ def main():
     ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
     ap.add_argument("--name", default=None, help="model name (default cytoqa-unet-<variant>)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="training arithmetic (bf16 autocast; the shipped U-Nets were trained in fp32)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
@@ -42,7 +44,7 @@ def main():
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
     cfg = FitConfig(epochs=args.epochs, batch_size=8, lr=1e-3, patience=3, seed=0, device=args.device,
-                    lr_schedule="cosine", max_steps_per_epoch=args.max_steps)
+                    lr_schedule="cosine", max_steps_per_epoch=args.max_steps, precision=args.precision)
     t1 = time.time()
     last = [0.0]
 
