@@ -94,10 +94,13 @@ def main():
         result = stop.value
     best = result.history[result.best_epoch]
     spec.data = {"recipe": "scripts/train_quality.py", "seed": args.seed, "sources": args.sources,
-                 "non_cell_images": args.non_cell, **({"ihc_share": args.ihc_share} if args.ihc_share else {}),
-                 **({"precision": args.precision} if args.precision != "fp32" else {}), "crops": len(data), "train_crops": len(tr),
+                 "non_cell_images": args.non_cell, "crops": len(data), "train_crops": len(tr),
                  "val_crops": len(va), "split": "group-aware 85/15 (all blur levels of a source together)",
                  "never_used": "scikit-image sample images (held-out validation only)"}
+    if args.ihc_share:
+        spec.data["ihc_share"] = args.ihc_share
+    if args.precision != "fp32":
+        spec.data["precision"] = args.precision
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()
                                                           if isinstance(v, float)},
                     "best_epoch": result.best_epoch, "train_seconds": round(result.seconds),

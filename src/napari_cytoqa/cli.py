@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--level", type=int, default=0)
     dt.add_argument("--device", default="auto")
     dt.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
-                    help="of the networks (default: detectors float32, focus model auto); bf16 is ~1.7x "
+                    help="of the networks (default: detectors float32, focus model auto); bf16 is ~2x "
                          "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)

@@ -143,7 +143,7 @@ class _RoutedContext:
     for YOLO). ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``: bfloat16 on CPUs that
     compute it natively) applies to the detectors and the focus model alike; left unset, the
     detectors run in float32 and the focus model in its own default (``"auto"``) — bfloat16
-    detectors are ~1.7× faster (U-Net) but not the default: on the real nuclei image two
+    detectors are ~2× faster (U-Net) but not the default: on the real nuclei image two
     U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md)."""
 
     kind = ""

@@ -2,10 +2,12 @@
 
 ``precision="bf16"``: a copy of a model's inference module (batch norms folded, channels-last)
 with its weights in bfloat16; inputs are cast on the way in (:func:`input_dtype`) and the
-outputs back to float32 before any softmax or sigmoid. On CPUs with native bfloat16 (Intel AMX or AVX512-BF16) oneDNN runs the network
-about twice as fast as in float32; elsewhere bfloat16 is emulated (not measured here, expected
-slower), which is why ``"auto"`` asks :func:`native_bf16` first. bfloat16 keeps float32's exponent range, so unlike int8 nothing
-needs calibrating. Accuracy and speed: docs/benchmarks.md.
+outputs back to float32 before any softmax or sigmoid. On CPUs with native bfloat16 (Intel AMX
+or AVX512-BF16) oneDNN runs the networks about twice as fast as in float32; elsewhere bfloat16
+is emulated (not measured here, expected slower), which is why ``"auto"`` asks
+:func:`native_bf16` first. bfloat16 keeps float32's exponent range, so unlike int8 nothing
+needs calibrating. Where it is the default (the quality network) and where it is opt-in (the
+detectors), with the held-out figures that decided it: docs/benchmarks.md, docs/detection.md.
 """
 from __future__ import annotations
 

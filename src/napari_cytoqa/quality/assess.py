@@ -178,11 +178,12 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), or a torch device string.
     precision : str
-        Number format of the quality network. ``"auto"`` (default): ``"bf16"`` on a CPU that computes in
-        bfloat16 natively (Intel AMX / AVX512-BF16; same held-out accuracy as float32, about
-        1.2× faster per image), else ``"fp32"``. ``"bf16"`` forces bfloat16 (emulated, probably
-        slower, on other CPUs; see :mod:`napari_cytoqa.models.precision`); ``"int8"``: quantized to 8 bits, CPU
-        only, slightly less accurate (see :mod:`napari_cytoqa.quality.int8`).
+        Number format of the quality network. ``"auto"`` (default): ``"bf16"`` on a CPU that
+        computes in bfloat16 natively (Intel AMX / AVX512-BF16; same held-out accuracy as
+        float32, about 1.2× faster per image), else ``"fp32"``. ``"bf16"`` forces bfloat16
+        (emulated, probably slower, on other CPUs; see :mod:`napari_cytoqa.models.precision`);
+        ``"int8"``: quantized to 8 bits, CPU only, slightly less accurate (see
+        :mod:`napari_cytoqa.quality.int8`).
     weighting : str
         Seed 000's tile weighting for the slide aggregate (see
         :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.

@@ -4,9 +4,9 @@ Opt-in (``assess_quality(..., precision="int8")``, ``cytoqa qc --precision int8`
 CPU the quality network is about half of a learned assessment's time and int8 convolutions
 run it 3–4× faster, at a small accuracy cost (docs/benchmarks.md: 94.5 % vs 95.1 % on the
 held-out real-microscopy test), so it is not the default (float32, or bfloat16 where the CPU
-has it natively: :mod:`napari_cytoqa.models.precision`, same accuracy as float32). The quantized copy is built
-once per model and process (~5 s: calibration crops and conversion) with torch's eager-mode
-quantization: conv-BN-ReLU blocks fused, weights per channel, activation ranges observed on a
+has it natively: :mod:`napari_cytoqa.models.precision`, same accuracy as float32). The
+quantized copy is built once per model and process (~5 s: calibration crops and
+conversion) with torch's eager-mode quantization: conv-BN-ReLU blocks fused, weights per channel, activation ranges observed on a
 fixed, seeded set of synthetic training-style crops (never user data, so the result does not
 depend on which image came first). Anything that cannot be quantized (another architecture,
 a torch without a quantized engine) falls back to float32 with a log line.
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 #: the calibration crops: ``build_quality_dataset(**CALIBRATION)`` (~100 crops, ~2 s)
 CALIBRATION = {"n_sources": 4, "n_non_cell": 8, "seed": 20261122}
-#: the learned scorer's precisions: "auto" is "bf16" (see :mod:`napari_cytoqa.models.precision`) on a CPU that computes
-#: in bfloat16 natively, else "fp32"
+#: the learned scorer's precisions: "auto" is "bf16" (:mod:`napari_cytoqa.models.precision`)
+#: on a CPU that computes in bfloat16 natively, else "fp32"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _CACHE: dict = {}
 

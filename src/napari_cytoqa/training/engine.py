@@ -105,8 +105,10 @@ def _float_outputs(out):
         return out.float() if out.is_floating_point() else out
     if isinstance(out, dict):
         return {k: _float_outputs(v) for k, v in out.items()}
-    if isinstance(out, (tuple, list)):
-        return type(out)(_float_outputs(v) for v in out)
+    if isinstance(out, list):
+        return [_float_outputs(v) for v in out]
+    if isinstance(out, tuple):
+        return tuple(_float_outputs(v) for v in out)
     return out
 
 
