@@ -44,6 +44,16 @@ def test_user_model_appears_and_loads(model_dirs):
     assert get_model("tiny-q", device="cpu") is loaded  # cached
 
 
+def test_a_stray_json_in_the_models_dir_is_skipped_with_one_warning(model_dirs, caplog):
+    net, spec = _tiny()
+    save_model(net, spec, model_dirs / "user")
+    (model_dirs / "user" / "notes.json").write_text('{"my": "results"}')
+    with caplog.at_level("WARNING", logger="napari_cytoqa"):
+        for _ in range(3):
+            assert "tiny-q" in [s.name for s in list_models(task="quality")]
+    assert sum("notes.json" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_fp16_weights_are_small_and_close(model_dirs):
     net, spec = _tiny("half-q")
     save_model(net, spec, model_dirs / "user", half=True)

@@ -42,6 +42,11 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("napari-cytoqa"))
 
 
+#: (path, modification time) of unreadable specs already reported: the registry is scanned on
+#: every lookup, and one stray JSON file in a models directory should be one warning, not many
+_WARNED: set = set()
+
+
 def _scan(directory: Path, source: str) -> list[ModelSpec]:
     specs = []
     if directory.is_dir():
@@ -49,7 +54,10 @@ def _scan(directory: Path, source: str) -> list[ModelSpec]:
             try:
                 specs.append(ModelSpec.from_json(path, source=source))
             except (ValueError, TypeError, KeyError) as err:
-                log.warning("ignoring unreadable model spec %s: %s", path, err)
+                key = (str(path), path.stat().st_mtime_ns)
+                if key not in _WARNED:
+                    _WARNED.add(key)
+                    log.warning("ignoring unreadable model spec %s: %s", path, err)
     return specs
 
 
