@@ -16,7 +16,7 @@
    tissue; normalised back to the unshifted original as reference: ΔE2000 before/after, SSIM.
 3. Speed in megapixels per second on a 2048 × 2048 smear (target statistics fitted once
    beforehand, as torchstain's ``fit``): ours vs torchstain's Macenko (numpy and torch
-   backends), plus the CycleGAN on this device.
+   backends), plus the CycleGAN on this device, in float32 and (opt-in) bfloat16.
 """
 import argparse
 import json
@@ -97,10 +97,13 @@ def held_out_transfer(n):
     net = pixel_classifier()
     outputs = {"target (ceiling)": tgt, "source, no transfer": [s.image for s in src]}
     seconds = {}
-    for method, kw in (("cyclegan", {}), ("macenko", {"reference": reference}), ("reinhard", {"reference": reference})):
+    for label, method, kw in (("cyclegan", "cyclegan", {}),
+                              ("cyclegan, bf16 (opt-in)", "cyclegan", {"precision": "bf16"}),
+                              ("macenko", "macenko", {"reference": reference}),
+                              ("reinhard", "reinhard", {"reference": reference})):
         t = time.perf_counter()
-        outputs[method] = [transfer_stain(s.image, method=method, **kw) for s in src]
-        seconds[method] = (time.perf_counter() - t) / n
+        outputs[label] = [transfer_stain(s.image, method=method, **kw) for s in src]
+        seconds[label] = (time.perf_counter() - t) / n
     rows = {}
     for name, imgs in outputs.items():
         rows[name] = {"downstream mIoU": mean_iou(net, imgs, truths),
@@ -159,6 +162,8 @@ def speed(size):
     except ImportError:
         res["torchstain"] = "not installed (pip install torchstain)"
     res["cytoqa cyclegan"] = timed(lambda: transfer_stain(img, method="cyclegan"), repeats=1)
+    res["cytoqa cyclegan, bf16 (opt-in)"] = timed(lambda: transfer_stain(img, method="cyclegan", precision="bf16"),
+                                                  repeats=1)
     return res
 
 

@@ -88,6 +88,18 @@ def test_shipped_cyclegan_tiles_blend_without_seams():
     assert delta_e2000(tiled.astype(np.uint8), truth).mean() < 0.7 * delta_e2000(img, truth).mean()
 
 
+def test_bf16_cyclegan_is_opt_in_and_within_a_few_grey_levels_of_float32():
+    img = make_smear((256, 320), stain="he", seed=40012).image
+    fp32 = transfer_stain(img)  # float32 is the default
+    bf16 = transfer_stain(img, precision="bf16")
+    diff = np.abs(fp32.astype(int) - bf16.astype(int))
+    assert bf16.shape == img.shape and bf16.dtype == img.dtype
+    assert 0 < diff.mean() < 0.5 and diff.max() <= 4  # it ran in bfloat16, and agrees closely
+    np.testing.assert_array_equal(transfer_stain(img, precision="fp32"), fp32)
+    with pytest.raises(ValueError, match="precision"):
+        transfer_stain(img, precision="half")
+
+
 @pytest.mark.parametrize("method", ["macenko", "reinhard"])
 def test_little_tissue_tiles_and_blank_images(method):
     img = np.full((256, 256, 3), 235, np.uint8)

@@ -103,7 +103,7 @@ def _stain(args) -> int:
             with read_slide(path) as slide:
                 gen = iter_transfer_stain(slide, method=args.method, model=args.model, checkpoint=args.checkpoint,
                                           reference=reference, target=args.target, level=args.level,
-                                          device=args.device)
+                                          device=args.device, precision=args.precision)
                 result = _with_bar(gen, path.name, args.quiet)
                 name = f"{slide.name}_{label}".replace("/", "_")
                 big = result.shape[0] * result.shape[1] > 8192 * 8192 or result.dtype != "uint8"
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--target", default=None, help="stored target statistics (JSON) instead of --reference")
     st.add_argument("--level", type=int, default=0)
     st.add_argument("--device", default="auto")
+    st.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="of the CycleGAN: bf16 is ~3x faster on CPUs with native bf16, within a few grey levels")
     st.add_argument("--format", default="auto", choices=["auto", "png", "tif"],
                     help="auto: PNG for 8-bit images up to 8192², else pyramidal OME-TIFF")
     st.add_argument("--quiet", action="store_true")
