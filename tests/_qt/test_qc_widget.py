@@ -54,15 +54,17 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_p
     assert [layer.name for layer in viewer.layers].count("smear QC") == 1
     assert len(viewer.layers["smear QC"].data) == 8
     assert len(viewer.layers["smear QC"].features) == 8
-    # the int8 network: same verdicts on this clear case
-    assert "precision" not in widget.options()
-    widget.int8.value = True
-    assert widget.options()["precision"] == "int8" and widget.options()["device"] == "cpu"
-    fp32 = viewer.layers["smear QC"].features.verdict.tolist()
-    run(widget)
-    assert viewer.layers["smear QC"].features.verdict.tolist() == fp32
+    # the number formats: auto by default; fp32 and the int8 network give the same verdicts on this clear case
+    assert widget.options()["precision"] == "auto" and "device" not in widget.options()
+    before = viewer.layers["smear QC"].features.verdict.tolist()
+    for precision in ("fp32", "int8"):
+        widget.precision.value = precision
+        assert widget.options()["precision"] == precision
+        assert ("device" in widget.options()) == (precision == "int8")
+        run(widget)
+        assert viewer.layers["smear QC"].features.verdict.tolist() == before
     widget.method.value = "classical"
-    assert not widget.int8.enabled and "precision" not in widget.options()
+    assert not widget.precision.enabled and "precision" not in widget.options()
     widget.method.value = "learned"
     # export
     widget.csv_path.value = tmp_path / "tiles.csv"
