@@ -58,13 +58,21 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
+    recipe = {"sources": args.sources, "non_cell": args.non_cell, "seed": args.seed, "ihc_share": args.ihc_share}
     if args.cache and args.cache.exists():
-        data = QualitySamples(**dict(np.load(args.cache)))
+        cached = dict(np.load(args.cache))
+        stored = json.loads(str(cached.pop("recipe"))) if "recipe" in cached else None
+        if stored is not None and stored != recipe:
+            raise SystemExit(f"{args.cache} holds data of another recipe ({stored}); this run asks for {recipe}")
+        if stored is None:
+            print(f"note: {args.cache} does not say which recipe made it (an older cache); using it as it is")
+        data = QualitySamples(**cached)
     else:
         data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers,
                                      ihc_share=args.ihc_share)
         if args.cache:
-            np.savez(args.cache, **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
+            np.savez(args.cache, recipe=json.dumps(recipe),
+                     **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
     print(f"dataset: {len(data)} crops ({int((data.valid == 1).sum())} cell, "
           f"{int((data.valid == 0).sum())} non-cell) in {time.time() - t0:.0f} s", flush=True)
     tr, va = group_split(data.group, 0.15, seed=args.seed)
