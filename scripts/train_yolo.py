@@ -22,15 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_cytoqa.detection.metrics import evaluate_detections
-from napari_cytoqa.detection.yolo import (
-    CELL_YOLO,
-    YoloTrainConfig,
-    build_yolo,
-    predict_boxes,
-    synthetic_samples,
-    train_yolo,
-    write_yolo_dataset,
-)
+from napari_cytoqa.detection.yolo import CELL_YOLO, build_yolo, predict_boxes
+from napari_cytoqa.detection.yolo_train import YoloTrainConfig, synthetic_samples, train_yolo, write_yolo_dataset
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
 from napari_cytoqa.models.inference import for_inference

@@ -3,15 +3,8 @@ import numpy as np
 import pytest
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
-from napari_cytoqa.detection.yolo import (
-    YoloTrainConfig,
-    build_yolo,
-    offline_ultralytics,
-    predict_boxes,
-    synthetic_samples,
-    train_yolo,
-    write_yolo_dataset,
-)
+from napari_cytoqa.detection.yolo import build_yolo, offline_ultralytics, predict_boxes
+from napari_cytoqa.detection.yolo_train import YoloTrainConfig, synthetic_samples, train_yolo, write_yolo_dataset
 
 
 def test_offline_setup_sets_env_and_seeds_fonts():
