@@ -14,6 +14,7 @@ from pathlib import Path
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.models import list_models
+from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 from napari_cytoqa.synthetic import fluorescence_series, smear_series
 
 
@@ -47,7 +48,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
-    ap.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+    ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--from-json", nargs="+", default=None,

@@ -27,6 +27,7 @@ from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.size import estimate_diameter
+from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 from napari_cytoqa.models.registry import cache_dir
 from napari_cytoqa.models.weights_io import sha256_file
 
@@ -58,7 +59,7 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default=None)
-    ap.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+    ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     args = ap.parse_args()

@@ -18,6 +18,7 @@ from napari_cytoqa.detection.unet import UNet
 from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
+from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 from napari_cytoqa.training import FitConfig, fit, group_split
 
 BUNDLED = Path(__file__).resolve().parents[1] / "src" / "napari_cytoqa" / "models" / "weights"
@@ -33,7 +34,7 @@ def main():
     ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
     ap.add_argument("--name", default=None, help="model name (default cytoqa-unet-<variant>)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+    ap.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
                     help="training arithmetic (bf16 autocast; the shipped U-Nets were trained in fp32)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()

@@ -188,7 +188,9 @@ def _sample_data(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models.precision import FLOAT_PRECISIONS
     from .quality import METHODS
+    from .quality.int8 import PRECISIONS
     from .tiling import WEIGHTINGS
 
     parser = argparse.ArgumentParser(prog="cytoqa", description="Quality control for cytology slides.")
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--model", default=None, help="quality model name or alias (see `cytoqa models`)")
     qc.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, …")
     qc.add_argument("--weighting", default="rgb_var", choices=WEIGHTINGS)
-    qc.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
+    qc.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="of the quality network; auto: bfloat16 on CPUs with native bf16 (AMX / "
                          "AVX512-BF16), else float32; int8: quantized on the CPU, slightly less accurate")
     qc.add_argument("--quiet", action="store_true")
@@ -218,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--target", default=None, help="stored target statistics (JSON) instead of --reference")
     st.add_argument("--level", type=int, default=0)
     st.add_argument("--device", default="auto")
-    st.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+    st.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
                     help="of the CycleGAN: bf16 is ~3x faster on CPUs with native bf16, within a few grey levels")
     st.add_argument("--format", default="auto", choices=["auto", "png", "tif"],
                     help="auto: PNG for 8-bit images up to 8192², else pyramidal OME-TIFF")
@@ -239,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)
     dt.add_argument("--device", default="auto")
-    dt.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16"],
+    dt.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the networks (default: detectors float32, focus model auto); bf16 is ~2x "
                          "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
     dt.add_argument("--quiet", action="store_true")

@@ -12,6 +12,15 @@ detectors), with the held-out figures that decided it: docs/benchmarks.md, docs/
 from __future__ import annotations
 
 _CACHE: dict = {}
+#: number formats of the float networks (the quality network also has "int8": quality.int8)
+FLOAT_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def check_precision(precision: str, allowed=FLOAT_PRECISIONS) -> str:
+    """``precision`` if it is one of ``allowed``, else a clear ``ValueError``."""
+    if precision not in allowed:
+        raise ValueError(f"precision must be one of {tuple(allowed)}, got {precision!r}")
+    return precision
 
 
 def native_bf16(device: str = "cpu") -> bool:
@@ -61,9 +70,7 @@ def bf16_module(loaded):
 def module_for(loaded, precision: str = "auto"):
     """``(module, precision used)``: the bfloat16 copy where ``precision`` resolves to
     ``"bf16"`` on the model's device, else the float32 inference module."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
-    if resolve_precision(precision, loaded.device) == "bf16":
+    if resolve_precision(check_precision(precision), loaded.device) == "bf16":
         return bf16_module(loaded), "bf16"
     return loaded.inference_module, "fp32"
 

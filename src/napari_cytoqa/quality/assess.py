@@ -101,8 +101,9 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; available: {sorted(METHODS)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    from ..models.precision import check_precision
+
+    check_precision(precision, PRECISIONS)
     levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]

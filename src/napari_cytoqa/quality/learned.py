@@ -38,21 +38,20 @@ class LearnedScorer:
     def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto",
                  precision: str = "auto"):
         from ..models import get_model
-        from ..models.precision import bf16_module, resolve_precision
+        from ..models.precision import bf16_module, check_precision, resolve_precision
         from .int8 import PRECISIONS, int8_module, use_int8
 
         self.stats = stats
         self.loaded = get_model(model, device=device)
         if self.loaded.spec.task != "quality":
             raise ValueError(f"model {model!r} is a {self.loaded.spec.task!r} model, not a quality model")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        precision = resolve_precision(precision, self.loaded.device)
-        quantized = int8_module(self.loaded) if use_int8(precision, self.loaded.device) else None
-        self.module = self.loaded.inference_module if quantized is None else quantized
-        self.precision = "fp32" if quantized is None else "int8"
+        precision = resolve_precision(check_precision(precision, PRECISIONS), self.loaded.device)
         if precision == "bf16":
             self.module, self.precision = bf16_module(self.loaded), "bf16"
+        else:
+            quantized = int8_module(self.loaded) if use_int8(precision, self.loaded.device) else None
+            self.module = self.loaded.inference_module if quantized is None else quantized
+            self.precision = "fp32" if quantized is None else "int8"
         self.n_crops = int(self.loaded.spec.input.get("crops_per_tile", 4))
         self.crop = int(self.loaded.spec.input.get("crop", CROP))
 

@@ -103,8 +103,9 @@ def iter_transfer_stain(image, *, method: str = "cyclegan", model: str | None = 
     """Generator twin of :func:`transfer_stain`: yields ``(done, total)`` tiles and returns the array."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    if precision not in ("fp32", "bf16", "auto"):
-        raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+    from ..models.precision import check_precision
+
+    check_precision(precision)  # before any work, also for the classical methods that ignore it
     levels, arr = pick_level(image, level)
     check_rgb(arr)
     fit_on = stats_level(levels, level, FIT_PIXELS)  # image-wide statistics without reading all of level

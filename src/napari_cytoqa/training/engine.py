@@ -112,20 +112,22 @@ def _float_outputs(out):
     return out
 
 
-def _autocast(precision: str, device: str):
-    """A context manager: bfloat16 autocast for ``precision`` on ``device``, or a no-op
-    (``"auto"``: bfloat16 where ``device`` computes it natively)."""
+def _trains_in_bf16(precision: str, device: str) -> bool:
+    """Whether forward passes run under bfloat16 autocast (``"auto"``: where ``device``
+    computes it natively; unlike inference's ``"auto"``, GPUs included)."""
+    from ..models.precision import check_precision, native_bf16
+
+    return check_precision(precision) == "bf16" or (precision == "auto" and native_bf16(device))
+
+
+def _autocast(bf16: bool, device: str):
+    """bfloat16 autocast on ``device`` when ``bf16``, else a no-op context."""
     import contextlib
 
     import torch
 
-    from ..models.precision import native_bf16
-
-    if precision not in ("fp32", "bf16", "auto"):
-        raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
-    if precision == "fp32" or (precision == "auto" and not native_bf16(device)):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=str(device).split(":")[0], dtype=torch.bfloat16)
+    return torch.autocast(device_type=str(device).split(":")[0], dtype=torch.bfloat16) if bf16 \
+        else contextlib.nullcontext()
 
 
 def _batches(data, idx, batch_size, device):
@@ -156,7 +158,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     _avoid_triton_in_gui()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
-    _autocast(cfg.precision, device)  # a bad precision fails before any work
+    bf16 = _trains_in_bf16(cfg.precision, device)  # once; a bad precision fails before any work
     model.to(device)
     opt = _optimizer(model, cfg)
     if cfg.lr_schedule not in ("none", "cosine"):
@@ -180,7 +182,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
                 if joint_augment is not None:
                     batch = tuple(joint_augment(batch))
                 x = augment(batch[0]) if augment else batch[0]
-                with _autocast(cfg.precision, device):
+                with _autocast(bf16, device):
                     out = model(x)
                 loss = loss_fn(_float_outputs(out), *batch[1:])
                 opt.zero_grad()
@@ -191,7 +193,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
                        "loss": losses[-1]}
             if sched is not None:
                 sched.step()
-            val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate, cfg.precision)
+            val_loss, metrics = _validate(model, val, loss_fn, cfg.batch_size, device, evaluate, bf16)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch, bad_epochs = val_loss, epoch, 0
@@ -215,14 +217,14 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     return result
 
 
-def _validate(model, val, loss_fn, batch_size, device, evaluate, precision="fp32"):
+def _validate(model, val, loss_fn, batch_size, device, evaluate, bf16=False):
     import torch
 
     model.eval()
     total, n = 0.0, 0
     with torch.no_grad():
         for batch in _batches(val, np.arange(len(val[0])), batch_size, device):
-            with _autocast(precision, device):
+            with _autocast(bf16, device):
                 out = model(batch[0])
             total += float(loss_fn(_float_outputs(out), *batch[1:])) * len(batch[0])
             n += len(batch[0])
