@@ -11,6 +11,7 @@ shift), 2 crops of 96 px per image;
 photos/rasters). Group-aware 85/15 split. scikit-image's images are never used here.
 """
 import argparse
+import copy
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import ARCHITECTURES, count_parameters
-from napari_cytoqa.models.precision import FLOAT_PRECISIONS
+from napari_cytoqa.models.precision import FLOAT_PRECISIONS, native_bf16
 from napari_cytoqa.quality.crops import CROP, MIN_STD
 from napari_cytoqa.training import FitConfig, group_split, iter_fit
 from napari_cytoqa.training.quality_data import QualitySamples, build_quality_dataset
@@ -53,6 +54,12 @@ def main():
     ap.add_argument("--ihc-share", type=float, default=0.0,
                     help="share of the tissue sources stained as IHC (hematoxylin + DAB) instead of H&E; "
                          "0 for the shipped model (0.5 was tried, see docs/models.md)")
+    ap.add_argument("--teacher", default=None,
+                    help="a registry quality model to distil into this one (consistent teaching, "
+                         "napari_cytoqa.training.distill)")
+    ap.add_argument("--mixup", type=float, default=0.5,
+                    help="with --teacher: share of batches mixed up and labelled by the teacher alone")
+    ap.add_argument("--kd-temperature", type=float, default=2.0)
     ap.add_argument("--cache", type=Path, default=None,
                     help="an .npz to reuse the generated dataset across runs (written if missing)")
     args = ap.parse_args()
@@ -92,7 +99,10 @@ def main():
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                     seed=args.seed, device=args.device, lr_schedule=args.schedule,
                     precision=args.precision)
-    gen = iter_fit(model, train, val, make_loss(pos_weight), cfg, augment=augment, evaluate=evaluate)
+    net, loss_fn, fit_kwargs = model, make_loss(pos_weight), {"evaluate": evaluate}
+    if args.teacher:
+        net, loss_fn, fit_kwargs = distillation(model, args, loss_fn, pos_weight)
+    gen = iter_fit(net, train, val, loss_fn, cfg, augment=augment, **fit_kwargs)
     try:
         while True:
             ev = next(gen)
@@ -110,6 +120,9 @@ def main():
         spec.data["ihc_share"] = args.ihc_share
     if args.precision != "fp32":
         spec.data["precision"] = args.precision
+    if args.teacher:
+        spec.data["distilled_from"] = {"teacher": args.teacher, "mixup": args.mixup,
+                                       "temperature": args.kd_temperature}
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()
                                                           if isinstance(v, float)},
                     "best_epoch": result.best_epoch, "train_seconds": round(result.seconds),
@@ -117,6 +130,25 @@ def main():
     save_model(model.cpu(), spec, args.out, half=not args.fp32)
     print(f"saved {args.out / spec.weights} ({(args.out / spec.weights).stat().st_size / 1e6:.2f} MB), "
           f"best epoch {result.best_epoch}, {result.seconds:.0f} s on {result.device}")
+
+
+def distillation(student, args, hard_loss, pos_weight):
+    """The model, loss and engine keywords that distil ``args.teacher`` into ``student``."""
+    import torch
+
+    from napari_cytoqa.models import get_model
+    from napari_cytoqa.models.registry import resolve_device
+    from napari_cytoqa.training.distill import Distiller, make_distill_loss, mixup
+
+    device = resolve_device(args.device)
+    teacher = get_model(args.teacher, device=device)
+    if teacher.spec.task != "quality":
+        raise SystemExit(f"--teacher {args.teacher!r} is a {teacher.spec.task!r} model, not a quality model")
+    dtype = torch.bfloat16 if native_bf16(device) else torch.float32  # the teacher only infers
+    net = Distiller(student, copy.deepcopy(teacher.module).to(device), teacher_dtype=dtype)
+    loss_fn = make_distill_loss(hard_loss, pos_weight=pos_weight, temperature=args.kd_temperature)
+    return net, loss_fn, {"evaluate": lambda m, data, dev: evaluate(m.student, data, dev),
+                          "joint_augment": mixup(args.mixup)}
 
 
 if __name__ == "__main__":
