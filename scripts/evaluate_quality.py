@@ -12,6 +12,10 @@
 3. Validity at slide level: the microscopy images and held-out synthetic slides (cell images)
    against every non-microscopy image scikit-image ships offline (photos, text, textures,
    astronomy, retina…); none of them was used in training or threshold choice.
+4. Blind extension (added 2026-11-23, after set 3 had informed several decisions): a real H&E
+   image (stardist's ``histo.jpg``) under the same simulated defocus, and validity on it, on a
+   real fluorescence nuclei image, and on four more non-microscopy images (see
+   ``blind_images``; fetched from wheels by ``_wheel_data.py``; ``--no-blind`` skips it).
 """
 import argparse
 import json
@@ -52,10 +56,10 @@ def _lap_var(tile):
     return laplace(g).var()
 
 
-def real_defocus(model):
+def real_defocus(model, images):
+    """Tile rows of ``{name: image}`` defocused to every level, clean and with noise / JPEG."""
     rows = []
-    for name in ("immunohistochemistry", "cell"):
-        base = _load(name)
+    for name, base in images.items():
         for level in range(11):
             for variant in ("clean", "noise", "jpeg"):
                 img = defocus(base, level)
@@ -101,15 +105,12 @@ def synthetic_heldout(model, n=8):
     return {m: float((np.array(p) == truth).mean()) for m, p in pred.items()} | {"tiles": int(len(truth))}
 
 
-def validity(model):
-    cells = [(n, _load(n)) for n in ("immunohistochemistry", "cell")]
-    cells += [(f"ihc level {lv}", defocus(_load("immunohistochemistry"), lv)) for lv in (2, 4, 8)]
-    cells += [(f"synthetic smear {i}", s.image) for i, s in
-              enumerate(smear_series((768, 768), [0, 3, 8], seed=91_000))]
-    cells += [(f"synthetic fluorescence {i}", s.image) for i, s in
-              enumerate(fluorescence_series((768, 768), [0, 6], seed=91_001))]
+def validity(model, cells=None, non_cells=None):
+    """Slide-level "cell image or not" on (name, image) lists (default: the scikit-image set)."""
+    if cells is None and non_cells is None:
+        cells, non_cells = validity_images()
     rows = []
-    for label, items in (("cell", cells), ("non-cell", [(n, _load(n)) for n in NON_CELL if hasattr(skdata, n)])):
+    for label, items in (("cell", cells), ("non-cell", non_cells)):
         for name, img in items:
             r = assess_quality(img, tile_size=256, method="learned", **_learned("learned", model))
             rows.append({"image": name, "truth": label, "valid": bool(r.valid), "p_valid": r.p_valid,
@@ -118,15 +119,46 @@ def validity(model):
     return {"accuracy": acc, "images": len(rows), "errors": [r for r in rows if (r["truth"] == "cell") != r["valid"]]}
 
 
+def validity_images():
+    """The scikit-image validity set: 9 cell images, 22 non-microscopy images."""
+    cells = [(n, _load(n)) for n in ("immunohistochemistry", "cell")]
+    cells += [(f"ihc level {lv}", defocus(_load("immunohistochemistry"), lv)) for lv in (2, 4, 8)]
+    cells += [(f"synthetic smear {i}", s.image) for i, s in
+              enumerate(smear_series((768, 768), [0, 3, 8], seed=91_000))]
+    cells += [(f"synthetic fluorescence {i}", s.image) for i, s in
+              enumerate(fluorescence_series((768, 768), [0, 6], seed=91_001))]
+    return cells, [(n, _load(n)) for n in NON_CELL if hasattr(skdata, n)]
+
+
+def blind_images():
+    """The blind extension (first evaluated 2026-11-23): real images from other packages' wheels
+    and scikit-image images the set above left out. Returns (cell, non-cell) (name, image) lists."""
+    import imageio.v3 as iio
+    import tifffile
+    from _wheel_data import fetch
+
+    files = fetch("histo.jpg", "img2d.tif", "china.jpg", "flower.jpg")
+    faces = skdata.lfw_subset()[:200].reshape(10, 20, 25, 25).transpose(0, 2, 1, 3).reshape(250, 500)
+    cells = [("stardist histo.jpg (H&E)", iio.imread(files["histo.jpg"])),
+             ("stardist img2d.tif (fluorescence nuclei)", tifffile.imread(files["img2d.tif"]))]
+    non_cells = [("shepp_logan_phantom", skdata.shepp_logan_phantom()),
+                 ("lfw_subset face mosaic", (faces * 255).astype(np.uint8)),
+                 ("sklearn china.jpg", iio.imread(files["china.jpg"])),
+                 ("sklearn flower.jpg", iio.imread(files["flower.jpg"]))]
+    return cells, non_cells
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"], help="of the learned model")
+    ap.add_argument("--no-blind", dest="blind", action="store_false",
+                    help="skip the blind extension (images fetched from stardist's and scikit-learn's wheels)")
     args = ap.parse_args()
     global PRECISION
     PRECISION = args.precision
-    rows = real_defocus(args.model)
+    rows = real_defocus(args.model, {n: _load(n) for n in ("immunohistochemistry", "cell")})
     results = {"real microscopy, level 0 vs 7-10 (128-px tiles)": binary_accuracy(rows),
                "real microscopy, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7)}
     results["real microscopy, level 0 vs 7-10, per image"] = {
@@ -137,6 +169,12 @@ def main():
     results["real microscopy, share of tiles called blurry per level 0..10"] = per_level
     results["held-out synthetic, sharp 0-5 vs blurry 6-10 (256-px tiles)"] = synthetic_heldout(args.model)
     results["validity at slide level"] = validity(args.model)
+    if args.blind:
+        cells, non_cells = blind_images()
+        blind_rows = real_defocus(args.model, {"histo.jpg": cells[0][1]})
+        results["blind extension: stardist histo.jpg (H&E), level 0 vs 7-10"] = binary_accuracy(blind_rows)
+        results["blind extension: stardist histo.jpg, levels 0-2 vs 7-10"] = binary_accuracy(blind_rows, 2, 7)
+        results["blind extension: validity at slide level"] = validity(args.model, cells, non_cells)
     print(json.dumps(results, indent=2, default=float))
     if args.json:
         with open(args.json, "w") as fh:

@@ -4,10 +4,7 @@
 
 Data: the 512 × 512 fluorescence image and instance mask from the 2018 Kaggle Data Science Bowl
 (Caicedo et al., Nature Methods 2019) that StarDist ships in its wheel (``stardist/data/images``,
-BSD-3 package). Fetched once with ``pip download stardist==0.9.2 --no-deps`` (the package
-registry is the only network we have) into ``$CYTOQA_CACHE_DIR/real-nuclei``, sha256-checked;
-the wheel itself is never installed or imported. scikit-image's ``human_mitosis`` / ``kidney``
-would need a download from GitHub, which this machine cannot do.
+BSD-3 package), fetched from the wheel by ``_wheel_data.py``.
 
 Each detector runs at native scale and with ``diameter=`` set to the median equivalent
 diameter of the ground-truth nuclei (what an analyst gets by measuring a few nuclei) — the
@@ -16,41 +13,15 @@ value is computed, not searched — and with the diameter estimated blind from t
 """
 import argparse
 import json
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
+from _wheel_data import fetch
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.size import estimate_diameter
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS
-from napari_cytoqa.models.registry import cache_dir
-from napari_cytoqa.models.weights_io import sha256_file
-
-FILES = {"img2d.tif": "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750",
-         "mask2d.tif": "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"}
-
-
-def fetch() -> Path:
-    dest = cache_dir() / "real-nuclei"
-    if all((dest / f).exists() and sha256_file(dest / f) == h for f, h in FILES.items()):
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "stardist==0.9.2", "--no-deps", "--only-binary",
-                        ":all:", "-d", tmp, "-q"], check=True)
-        wheel = next(Path(tmp).glob("stardist-*.whl"))
-        with zipfile.ZipFile(wheel) as z:
-            for name in FILES:
-                (dest / name).write_bytes(z.read(f"stardist/data/images/{name}"))
-    for name, expected in FILES.items():
-        if sha256_file(dest / name) != expected:
-            raise RuntimeError(f"{name}: sha256 mismatch — not the expected file")
-    return dest
 
 
 def main():
@@ -63,9 +34,9 @@ def main():
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     args = ap.parse_args()
-    d = fetch()
-    img = tifffile.imread(d / "img2d.tif")
-    mask = relabel_sequential(tifffile.imread(d / "mask2d.tif"))[0]
+    files = fetch("img2d.tif", "mask2d.tif")
+    img = tifffile.imread(files["img2d.tif"])
+    mask = relabel_sequential(tifffile.imread(files["mask2d.tif"]))[0]
     gt = boxes_from_labels(mask)
     diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")

@@ -69,6 +69,9 @@ def main():
     ap.add_argument("--hours", type=float, default=None,
                     help="time budget for training (ultralytics 'time': replaces --epochs by as many as fit in it, "
                          "learning-rate schedule included, and ends normally, so a job limit never loses the run)")
+    ap.add_argument("--init", default=None,
+                    help="a registry YOLO model to continue training from (same data and seed; a fresh "
+                         "learning-rate schedule) instead of starting from scratch")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
@@ -91,7 +94,15 @@ def main():
                       f"P {ev['precision']:.3f} R {ev['recall']:.3f} mAP50 {ev['map50']:.3f} "
                       f"mAP50-95 {ev['map50_95']:.3f} ({time.time() - t1:.0f} s)", flush=True)
 
-        result = train_yolo(data, cfg, progress=progress, project=Path(tmp) / "run")
+        init_state = None
+        if args.init:
+            from napari_cytoqa.models import get_model
+
+            start = get_model(args.init, device="cpu")
+            if start.spec.architecture != "yolo":
+                raise SystemExit(f"--init {args.init!r} is a {start.spec.architecture!r} model, not a YOLO")
+            init_state = {k: v.float() for k, v in start.module.state_dict().items()}
+        result = train_yolo(data, cfg, progress=progress, project=Path(tmp) / "run", init_state=init_state)
         seconds = round(time.time() - t1)
         net = build_yolo(result.yaml)
         net.load_state_dict(result.state_dict)
@@ -108,7 +119,8 @@ def main():
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
         data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {args.recipe} "
                         + (f"--hours {args.hours} ({len(result.history)} epochs here)" if args.hours
-                           else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else ""),
+                           else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
+                        + (f" --init {args.init}" if args.init else ""),
               "scene_recipe": args.recipe, "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",

