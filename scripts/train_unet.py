@@ -1,12 +1,13 @@
 """Train a shipped U-Net cell detector on synthetic z-series (seed 003's sharp / blurry / combined).
 
     python scripts/train_unet.py --variant combined     # blur levels 0-10 (~20 min on 2 CPU cores)
-    python scripts/train_unet.py --variant sharp        # levels 0-5
-    python scripts/train_unet.py --variant blurry       # levels 6-10
+    python scripts/train_unet.py --variant sharp        # levels 0-5 (220 scenes)
+    python scripts/train_unet.py --variant blurry       # levels 6-10 (264 scenes)
     python scripts/train_unet.py --scenes 4 --epochs 1 --out /tmp/m   # smoke run
 
 Data: ``build_detection_dataset`` — half brightfield smears in random stains, half
-fluorescence nuclei (8/16-bit), every scene at every blur level of the variant, 256 px,
+fluorescence nuclei (8/16-bit), every scene at every blur level of the variant (120 / 220 /
+264 scenes for combined / sharp / blurry: 2,640 crops each), 256 px,
 two random 128-px crops per image; scenes split 85/15 by group (all blur levels of one scene
 in the same split). Seed 0. Scikit-image images are never used.
 """
@@ -23,12 +24,15 @@ from napari_cytoqa.training import FitConfig, fit, group_split
 
 BUNDLED = Path(__file__).resolve().parents[1] / "src" / "napari_cytoqa" / "models" / "weights"
 VARIANTS = {"combined": range(0, 11), "sharp": range(0, 6), "blurry": range(6, 11)}
+#: scenes per variant: equal crop counts (scenes x levels x 2 = 2,640); with 120 scenes each, the
+#: specialists had about half the combined model's data and routing lost to combined at levels 5-6
+SCENES = {"combined": 120, "sharp": 220, "blurry": 264}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--variant", choices=list(VARIANTS), default="combined")
-    ap.add_argument("--scenes", type=int, default=120)
+    ap.add_argument("--scenes", type=int, default=None, help="default: SCENES[variant]")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
     ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
@@ -38,6 +42,7 @@ def main():
                     help="training arithmetic (bf16 autocast; the shipped U-Nets were trained in fp32)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
+    args.scenes = args.scenes or SCENES[args.variant]
     levels = VARIANTS[args.variant]
     t0 = time.time()
     x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe)
