@@ -69,12 +69,19 @@ def main():
     ap.add_argument("--hours", type=float, default=None,
                     help="time budget for training (ultralytics 'time': replaces --epochs by as many as fit in it, "
                          "learning-rate schedule included, and ends normally, so a job limit never loses the run)")
+    ap.add_argument("--levels", default=None,
+                    help="blur levels to train on as FIRST-LAST, e.g. 5-10 (default: the variant's)")
     ap.add_argument("--init", default=None,
                     help="a registry YOLO model to continue training from (same data and seed; a fresh "
                          "learning-rate schedule) instead of starting from scratch")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     levels = VARIANTS[args.variant]
+    if args.levels:
+        first, last = (int(v) for v in args.levels.split("-"))
+        if not 0 <= first <= last <= 10:
+            raise SystemExit(f"--levels must be FIRST-LAST within 0-10, got {args.levels!r}")
+        levels = range(first, last + 1)
     args.scenes = args.scenes or SCENES[args.variant]
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="cytoqa-yolo-data-") as tmp:
@@ -120,7 +127,8 @@ def main():
         data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {args.recipe} "
                         + (f"--hours {args.hours} ({len(result.history)} epochs here)" if args.hours
                            else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
-                        + (f" --init {args.init}" if args.init else ""),
+                        + (f" --init {args.init}" if args.init else "")
+                        + (f" --levels {args.levels}" if args.levels else ""),
               "scene_recipe": args.recipe, "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",
