@@ -11,7 +11,6 @@ shift), 2 crops of 96 px per image;
 photos/rasters). Group-aware 85/15 split. scikit-image's images are never used here.
 """
 import argparse
-import copy
 import json
 import logging
 import time
@@ -21,7 +20,7 @@ import numpy as np
 
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import ARCHITECTURES, count_parameters
-from napari_cytoqa.models.precision import FLOAT_PRECISIONS, native_bf16
+from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 from napari_cytoqa.quality.crops import CROP, MIN_STD
 from napari_cytoqa.training import FitConfig, group_split, iter_fit
 from napari_cytoqa.training.quality_data import QualitySamples, build_quality_dataset
@@ -134,18 +133,15 @@ def main():
 
 def distillation(student, args, hard_loss, pos_weight):
     """The model, loss and engine keywords that distil ``args.teacher`` into ``student``."""
-    import torch
-
     from napari_cytoqa.models import get_model
-    from napari_cytoqa.models.registry import resolve_device
+    from napari_cytoqa.models.precision import module_for
     from napari_cytoqa.training.distill import Distiller, make_distill_loss, mixup
 
-    device = resolve_device(args.device)
-    teacher = get_model(args.teacher, device=device)
+    teacher = get_model(args.teacher, device=args.device)
     if teacher.spec.task != "quality":
         raise SystemExit(f"--teacher {args.teacher!r} is a {teacher.spec.task!r} model, not a quality model")
-    dtype = torch.bfloat16 if native_bf16(device) else torch.float32  # the teacher only infers
-    net = Distiller(student, copy.deepcopy(teacher.module).to(device), teacher_dtype=dtype)
+    # the teacher only infers: its inference module, in bfloat16 where the device has it natively
+    net = Distiller(student, module_for(teacher, "auto")[0])
     loss_fn = make_distill_loss(hard_loss, pos_weight=pos_weight, temperature=args.kd_temperature)
     return net, loss_fn, {"evaluate": lambda m, data, dev: evaluate(m.student, data, dev),
                           "joint_augment": mixup(args.mixup)}

@@ -21,14 +21,18 @@ class Distiller(nn.Module):
     """The student's outputs plus a frozen teacher's (as ``teacher_<key>``) in one forward pass.
 
     The teacher is held outside the module tree, so it is not trained, not switched to training
-    mode, not in ``state_dict()`` and not moved by ``.to()``: pass it on the training device.
+    mode, not in ``state_dict()`` and not moved by ``.to()``: pass it on the training device, in
+    the number format it should run in (e.g. :func:`..models.precision.module_for`); inputs are
+    cast to it.
     """
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, teacher_dtype=torch.float32):
+    def __init__(self, student: nn.Module, teacher: nn.Module):
+        from ..models.precision import input_dtype
+
         super().__init__()
         self.student = student
-        self._teacher = (teacher.to(teacher_dtype).eval().requires_grad_(False),)
-        self.teacher_dtype = teacher_dtype
+        self._teacher = (teacher.eval().requires_grad_(False),)
+        self.teacher_dtype = input_dtype(teacher)
 
     def forward(self, x):
         out = dict(self.student(x))
