@@ -171,7 +171,7 @@ def test_scene_recipe_2_spreads_nucleus_size_and_shape():
     (ratio1, spread1), (ratio2, spread2) = shapes(1), shapes(2)
     assert ratio2 > ratio1 + 0.1 and spread2 > 2 * spread1
     with pytest.raises(ValueError, match="recipe"):
-        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=3)
+        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=4)
 
 
 def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):

@@ -30,8 +30,10 @@ def texture(shape, rng: np.random.Generator, *, sigma: float = 1.5) -> np.ndarra
     return noise / (noise.std() + 1e-9)
 
 
-def stamp(canvas: np.ndarray, mask: np.ndarray, cy: int, cx: int, value) -> tuple:
-    """Add ``mask * value`` into ``canvas`` centred at (cy, cx); returns the slices used."""
+def stamp(canvas: np.ndarray, mask: np.ndarray, cy: int, cx: int, value, *, combine: str = "add") -> tuple:
+    """Add ``mask * value`` into ``canvas`` centred at (cy, cx) (``combine="max"``: keep the
+    larger of the two; ``"none"``: leave ``canvas`` as it is); returns the slices used and the
+    part of ``mask`` inside, or None where the mask falls outside."""
     h, w = canvas.shape[:2]
     half = mask.shape[0] // 2
     y0, x0 = cy - half, cx - half
@@ -41,10 +43,13 @@ def stamp(canvas: np.ndarray, mask: np.ndarray, cy: int, cx: int, value) -> tupl
         return None
     m = mask[ys - y0:ye - y0, xs - x0:xe - x0]
     region = (slice(ys, ye), slice(xs, xe))
-    if canvas.ndim == 3:
-        canvas[region] += m[..., None] * np.asarray(value)
-    else:
-        canvas[region] += m * value
+    add = m[..., None] * np.asarray(value) if canvas.ndim == 3 else m * value
+    if combine == "add":
+        canvas[region] += add
+    elif combine == "max":
+        np.maximum(canvas[region], add, out=canvas[region])
+    elif combine != "none":
+        raise ValueError(f"combine must be 'add', 'max' or 'none', got {combine!r}")
     return region, m
 
 
