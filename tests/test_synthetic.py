@@ -122,3 +122,29 @@ def test_quality_data_ihc_share_is_opt_in():
     assert np.array_equal(base.blur, ihc.blur) and len(ihc) == len(base)
     smear = synthetic_source(4, size=128, n_crops=1, crop=48)  # not a tissue source: unaffected
     assert np.array_equal(smear.x, synthetic_source(4, size=128, n_crops=1, crop=48, ihc_share=1.0).x)
+
+
+def test_fluorescence_realism_options():
+    """composite='max' makes touching nuclei abut (no bright sums, each pixel owned by the brighter
+    one); log brightness spreads nuclei down to the low bound; mitotic nuclei are small."""
+    from skimage.measure import regionprops
+
+    from napari_cytoqa.synthetic import fluorescence_series
+
+    kw = dict(nucleus_density=3e-3, clustered=1.0, min_gap=0.5, peak=4000.0, seed=7)
+    add = fluorescence_series((192, 192), [0], composite="add", **kw)[0]
+    top = fluorescence_series((192, 192), [0], composite="max", **kw)[0]
+    assert top.image.max() < add.image.max()  # overlaps no longer add up
+    assert top.labels.max() > 20 and len(top.boxes) == top.labels.max()
+    with pytest.raises(ValueError, match="composite"):
+        fluorescence_series((32, 32), [0], composite="over")
+
+    def spread(**extra):
+        s = fluorescence_series((256, 256), [0], seed=3, texture_amplitude=0.0, **extra)[0]
+        means = [p.intensity_mean for p in regionprops(s.labels, s.image.astype(float) - 130)]
+        return np.percentile(means, 5) / np.percentile(means, 95), np.median([p.area for p in regionprops(s.labels)])
+
+    (narrow, area), (wide, _) = spread(), spread(brightness=(0.1, 1.0), log_brightness=True)
+    assert narrow > 0.35 and wide < 0.25
+    _, small = spread(mitotic=1.0)
+    assert small < 0.5 * area
