@@ -85,3 +85,6 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert summary.loc[0, "cells"] == len(cells) and summary.loc[0, "models"] == "cytoqa-unet-combined"
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(out), "--diameter", "huge"])
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--routing", "blur",
+                 "--sharp-model", "cytoqa-yolo-sharp-recipe1"]) == 0
+    assert pd.read_csv(out / "summary.csv").loc[0, "models"] == "cytoqa-yolo-sharp-recipe1"

@@ -169,7 +169,7 @@ def test_every_bundled_model_matches_its_hash_and_loads():
     from napari_cytoqa.models.weights_io import sha256_file
 
     bundled = [s for s in list_models() if s.source == "bundled"]
-    assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-unet-combined"} <= {s.name for s in bundled}
+    assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-r3", "cytoqa-unet-combined"} <= {s.name for s in bundled}
     for spec in bundled:
         assert sha256_file(weights_file(spec)) == spec.sha256, spec.name
         assert get_model(spec.name, device="cpu").spec.name == spec.name
@@ -183,3 +183,9 @@ def test_opt_in_yolo_runs_by_name_and_routing_never_picks_it():
     assert det.count > 0 and set(det.route.tolist()) == {"cytoqa-yolo-sharp-recipe1"}
     routed = detect_cells(s.image, detector="yolo", routing="blur")
     assert "cytoqa-yolo-sharp-recipe1" not in set(routed.route.tolist())
+    chosen = detect_cells(s.image, detector="yolo", routing="blur", sharp_model="cytoqa-yolo-sharp-recipe1")
+    assert set(chosen.route.tolist()) == {"cytoqa-yolo-sharp-recipe1"}  # an in-focus field: every tile sharp
+    with pytest.raises(ValueError, match="routing='blur'"):
+        detect_cells(s.image, detector="yolo", routing="sharp", sharp_model="cytoqa-yolo-sharp-recipe1")
+    with pytest.raises(ValueError, match="sharp_model"):
+        detect_cells(s.image, detector="yolo", routing="blur", model="cytoqa-yolo-sharp-recipe1")

@@ -143,7 +143,7 @@ def _detect(args) -> int:
                "diameter": args.diameter}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
-                       precision=args.precision)
+                       precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
     failed, rows = 0, []
     for path in args.images:
         path = Path(path)
@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--detector", default="unet", choices=["unet", "yolo", "otsu"])
     dt.add_argument("--routing", default="combined", choices=["combined", "sharp", "blurry", "blur"])
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
+    dt.add_argument("--sharp-model", default=None, help="with --routing blur: the model for in-focus tiles")
+    dt.add_argument("--blurry-model", default=None, help="with --routing blur: the model for blurry tiles")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
     dt.add_argument("--diameter", type=_diameter_arg, default=None,

@@ -138,7 +138,9 @@ class _RoutedContext:
     blur level; default), ``"sharp"`` / ``"blurry"`` (the models trained on in-focus /
     out-of-focus images only) or ``"blur"``: the learned focus model (``focus_model``, the
     quality network) judges every tile and routes it to the sharp model (blur level ≤ 5.5) or
-    the blurry one. ``model`` overrides the registry name for the non-routed cases;
+    the blurry one. ``model`` overrides the registry name for the non-routed cases,
+    ``sharp_model`` / ``blurry_model`` the two routed to (e.g. an opt-in model such as
+    ``"cytoqa-yolo-sharp-r3"``, or your own fine-tuned one);
     ``threshold`` overrides the model's own (foreground probability for U-Nets, confidence
     for YOLO). ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``: bfloat16 on CPUs that
     compute it natively) applies to the detectors and the focus model alike; left unset, the
@@ -151,20 +153,23 @@ class _RoutedContext:
 
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
-                 precision: str | None = None):
+                 precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
             raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
+        if routing != "blur" and (sharp_model or blurry_model):
+            raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
         self.stats = image_stats(arr)
         self.routing = routing
         if routing == "blur":
             if model is not None:
-                raise ValueError("blur routing uses the sharp and blurry models; leave model unset")
+                raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "
+                                 "blurry_model= instead of model=")
             from ..quality.learned import DEFAULT_MODEL, LearnedScorer
 
-            self.sharp = self.net_class(f"cytoqa-{self.kind}-sharp", device, threshold, precision)
-            self.blurry = self.net_class(f"cytoqa-{self.kind}-blurry", device, threshold, precision)
+            self.sharp = self.net_class(sharp_model or f"cytoqa-{self.kind}-sharp", device, threshold, precision)
+            self.blurry = self.net_class(blurry_model or f"cytoqa-{self.kind}-blurry", device, threshold, precision)
             self.scorer = LearnedScorer(self.stats, model=focus_model or DEFAULT_MODEL, device=device,
                                         precision=precision or "auto")
         else:
