@@ -79,8 +79,11 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     assert boxes._type_string == "shapes" and set(boxes.shape_type) == {"rectangle"}
     assert set(boxes.features["model"]) == {"cytoqa-yolo-sharp"} and (boxes.features["score"] >= 0.3).all()
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.25 * len(sample.boxes)
-    widget.routing.value = "blur"
-    assert not widget.model.enabled and "model" not in widget.options()
+    widget.routing.value = "blur"  # the model box now picks the model in-focus tiles go to
+    assert widget.model.label == "sharp model" and widget.options()["sharp_model"] == "cytoqa-yolo-sharp"
+    assert "model" not in widget.options()
+    widget.model.value = widget.AUTO
+    assert "sharp_model" not in widget.options()
     assert "diameter" not in widget.options()
     widget.diameter.value = 24
     assert widget.options()["diameter"] == 24

@@ -66,7 +66,8 @@ class DetectionWidget(Container):
         learned = self.detector.value in self.LEARNED
         self.model.reset_choices()
         self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = learned
-        self.model.enabled = learned and self.routing.value != "blur"
+        self.model.enabled = learned
+        self.model.label = "sharp model" if self.routing.value == "blur" else "model"  # blur: the in-focus model
         self.threshold.enabled = learned and not self.own_threshold.value
 
     def options(self) -> dict:
@@ -80,8 +81,8 @@ class DetectionWidget(Container):
             opts["routing"] = self.routing.value
             if not self.own_threshold.value:
                 opts["threshold"] = self.threshold.value
-            if self.routing.value != "blur" and self.model.value not in (None, self.AUTO):
-                opts["model"] = self.model.value
+            if self.model.value not in (None, self.AUTO):
+                opts["sharp_model" if self.routing.value == "blur" else "model"] = self.model.value
             if self.bf16.value:
                 opts["precision"] = "bf16"
         return opts
