@@ -169,7 +169,8 @@ def test_every_bundled_model_matches_its_hash_and_loads():
     from napari_cytoqa.models.weights_io import sha256_file
 
     bundled = [s for s in list_models() if s.source == "bundled"]
-    assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-r3", "cytoqa-unet-combined"} <= {s.name for s in bundled}
+    assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-recipe2", "cytoqa-yolo-combined-r3",
+            "cytoqa-unet-combined"} <= {s.name for s in bundled}
     for spec in bundled:
         assert sha256_file(weights_file(spec)) == spec.sha256, spec.name
         assert get_model(spec.name, device="cpu").spec.name == spec.name
