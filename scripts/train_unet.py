@@ -4,6 +4,8 @@
     python scripts/train_unet.py --variant sharp        # levels 0-5 (220 scenes)
     python scripts/train_unet.py --variant blurry       # levels 6-10 (264 scenes)
     python scripts/train_unet.py --scenes 4 --epochs 1 --out /tmp/m   # smoke run
+    python scripts/train_unet.py --variant sharp --recipe 3 --init cytoqa-unet-sharp --epochs 3 --lr 3e-4
+                                                      # continue a registry U-Net on other data
 
 Data: ``build_detection_dataset`` — half brightfield smears in random stains, half
 fluorescence nuclei (8/16-bit), every scene at every blur level of the variant (120 / 220 /
@@ -40,6 +42,10 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
                     help="training arithmetic (bf16 autocast; the shipped U-Nets were trained in fp32)")
+    ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--init", default=None,
+                    help="a registry U-Net to continue training from (its weights, a fresh schedule) "
+                         "instead of starting from scratch")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     args.scenes = args.scenes or SCENES[args.variant]
@@ -49,7 +55,16 @@ def main():
     tr, va = group_split(groups, val_fraction=0.15, seed=0)
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
-    cfg = FitConfig(epochs=args.epochs, batch_size=8, lr=1e-3, patience=3, seed=0, device=args.device,
+    init_note = ""
+    if args.init:
+        from napari_cytoqa.models import get_model
+
+        start = get_model(args.init, device="cpu")
+        if start.spec.architecture != "unet":
+            raise SystemExit(f"--init {args.init!r} is a {start.spec.architecture!r} model, not a U-Net")
+        net.load_state_dict({k: v.detach().float().clone() for k, v in start.module.state_dict().items()})
+        init_note = f" --init {args.init} (weights sha256 {start.spec.sha256}) --epochs {args.epochs} --lr {args.lr:g}"
+    cfg = FitConfig(epochs=args.epochs, batch_size=8, lr=args.lr, patience=3, seed=0, device=args.device,
                     lr_schedule="cosine", max_steps_per_epoch=args.max_steps, precision=args.precision)
     t1 = time.time()
     last = [0.0]
@@ -75,7 +90,7 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright)", "outputs": ["foreground", "centre"],
                "threshold": 0.5, "core": 0.5, "min_size": 12, "pixel_size_um": 0.5,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {args.recipe}", "seed": 0,
+        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {args.recipe}{init_note}", "seed": 0,
               "scenes": args.scenes, "scene_recipe": args.recipe,
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",
