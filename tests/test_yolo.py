@@ -170,7 +170,7 @@ def test_every_bundled_model_matches_its_hash_and_loads():
 
     bundled = [s for s in list_models() if s.source == "bundled"]
     assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-recipe2", "cytoqa-yolo-combined-r3",
-            "cytoqa-unet-combined"} <= {s.name for s in bundled}
+            "cytoqa-unet-combined", "cytoqa-unet-sharp-r3"} <= {s.name for s in bundled}
     for spec in bundled:
         assert sha256_file(weights_file(spec)) == spec.sha256, spec.name
         assert get_model(spec.name, device="cpu").spec.name == spec.name
