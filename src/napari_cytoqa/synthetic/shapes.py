@@ -30,26 +30,30 @@ def texture(shape, rng: np.random.Generator, *, sigma: float = 1.5) -> np.ndarra
     return noise / (noise.std() + 1e-9)
 
 
-def stamp(canvas: np.ndarray, mask: np.ndarray, cy: int, cx: int, value, *, combine: str = "add") -> tuple:
-    """Add ``mask * value`` into ``canvas`` centred at (cy, cx) (``combine="max"``: keep the
-    larger of the two; ``"none"``: leave ``canvas`` as it is); returns the slices used and the
-    part of ``mask`` inside, or None where the mask falls outside."""
-    h, w = canvas.shape[:2]
+def footprint(shape, mask: np.ndarray, cy: int, cx: int):
+    """Where ``mask`` centred at (cy, cx) lands in an image of ``shape``: the slices and the
+    part of ``mask`` inside them, or None where it falls outside."""
+    h, w = shape[:2]
     half = mask.shape[0] // 2
     y0, x0 = cy - half, cx - half
     ys, xs = max(y0, 0), max(x0, 0)
     ye, xe = min(y0 + mask.shape[0], h), min(x0 + mask.shape[1], w)
     if ys >= ye or xs >= xe:
         return None
-    m = mask[ys - y0:ye - y0, xs - x0:xe - x0]
-    region = (slice(ys, ye), slice(xs, xe))
-    add = m[..., None] * np.asarray(value) if canvas.ndim == 3 else m * value
-    if combine == "add":
-        canvas[region] += add
-    elif combine == "max":
-        np.maximum(canvas[region], add, out=canvas[region])
-    elif combine != "none":
-        raise ValueError(f"combine must be 'add', 'max' or 'none', got {combine!r}")
+    return (slice(ys, ye), slice(xs, xe)), mask[ys - y0:ye - y0, xs - x0:xe - x0]
+
+
+def stamp(canvas: np.ndarray, mask: np.ndarray, cy: int, cx: int, value) -> tuple:
+    """Add ``mask * value`` into ``canvas`` centred at (cy, cx); returns :func:`footprint`'s
+    slices and mask part (None where the mask falls outside)."""
+    where = footprint(canvas.shape, mask, cy, cx)
+    if where is None:
+        return None
+    region, m = where
+    if canvas.ndim == 3:
+        canvas[region] += m[..., None] * np.asarray(value)
+    else:
+        canvas[region] += m * value
     return region, m
 
 

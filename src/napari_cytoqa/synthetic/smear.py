@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .degrade import defocus
-from .shapes import blob, boxes_from_labels, place_centres, stamp, texture
+from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture
 
 #: Optical-density vectors (R, G, B absorbance) of nuclear, cytoplasmic and red-cell stains.
 STAIN_STYLES = {
@@ -215,18 +215,14 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
             value = rng.uniform(*brightness)
         if condensed:
             value *= rng.uniform(1.5, 3.0)
-        shaped = np.clip(shaped, 0, None)
-        if composite == "add":
-            region = stamp(signal, shaped, cy, cx, value)
-            if region is None:
-                continue
-            sl, m = region
+        where = footprint(signal.shape, np.clip(shaped, 0, None), cy, cx)
+        if where is None:
+            continue
+        sl, m = where
+        if composite == "add":  # overlaps add up; the first nucleus keeps the shared pixels
             labels[sl][(m > 0.5) & (labels[sl] == 0)] = next_id
-        else:
-            region = stamp(signal, shaped, cy, cx, value, combine="none")
-            if region is None:
-                continue
-            sl, m = region
+            signal[sl] += m * value
+        else:  # nuclei abut: the brighter one shows and owns the shared pixels
             labels[sl][(m * value > signal[sl]) & (m > 0.5)] = next_id
             np.maximum(signal[sl], m * value, out=signal[sl])
         next_id += 1
