@@ -69,7 +69,7 @@ def main():
         results = {}
         for path in args.from_json:
             results.update(json.loads(Path(path).read_text()))
-        return report(results, args.scenes, plot=args.plot, markdown=args.markdown)
+        return report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
     data = held_out(args.scenes, recipe=args.recipe)
     results = {}
     for name, opts in detectors(args.precision).items():
@@ -92,10 +92,10 @@ def main():
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=float)
-    report(results, args.scenes, plot=args.plot, markdown=args.markdown)
+    report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
 
 
-def report(results, scenes, *, plot=None, markdown=False):
+def report(results, scenes, *, plot=None, markdown=False, recipe=1):
     """Print the tables (plain or markdown) and draw the MAPE-per-level plot."""
     cols = list(results)
     per_level = {c: {int(k): v for k, v in results[c]["count_mape_per_level"].items()} for c in cols}
@@ -112,7 +112,7 @@ def report(results, scenes, *, plot=None, markdown=False):
             print(f"| {lv} | " + " | ".join(f"{per_level[c][lv]:.3f}" for c in cols) + " |")
     else:
         for kind in ("fluorescence", "brightfield", "all"):
-            print(f"\n{kind} (held-out synthetic, blur levels 0-10, {scenes} scenes)")
+            print(f"\n{kind} (held-out synthetic, recipe {recipe}, blur levels 0-10, {scenes} scenes)")
             print(f"{'':12s}" + "".join(f"{c[:26]:>28s}" for c in cols))
             for metric, key in metrics:
                 print(f"{metric:12s}" + "".join(f"{results[c]['overall'][kind][key]:28.3f}" for c in cols))
