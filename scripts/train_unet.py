@@ -57,13 +57,14 @@ def main():
     net = UNet()
     init_note = ""
     if args.init:
-        from napari_cytoqa.models import get_model
+        from napari_cytoqa.models import training_state
 
-        start = get_model(args.init, device="cpu")
-        if start.spec.architecture != "unet":
-            raise SystemExit(f"--init {args.init!r} is a {start.spec.architecture!r} model, not a U-Net")
-        net.load_state_dict({k: v.detach().float().clone() for k, v in start.module.state_dict().items()})
-        init_note = f" --init {args.init} (weights sha256 {start.spec.sha256}) --epochs {args.epochs} --lr {args.lr:g}"
+        try:
+            state, start = training_state(args.init, "unet")
+        except ValueError as exc:
+            raise SystemExit(f"--init: {exc}") from None
+        net.load_state_dict(state)
+        init_note = f" --init {args.init} (weights sha256 {start.sha256}) --epochs {args.epochs} --lr {args.lr:g}"
     cfg = FitConfig(epochs=args.epochs, batch_size=8, lr=args.lr, patience=3, seed=0, device=args.device,
                     lr_schedule="cosine", max_steps_per_epoch=args.max_steps, precision=args.precision)
     t1 = time.time()

@@ -103,12 +103,12 @@ def main():
 
         init_state = None
         if args.init:
-            from napari_cytoqa.models import get_model
+            from napari_cytoqa.models import training_state
 
-            start = get_model(args.init, device="cpu")
-            if start.spec.architecture != "yolo":
-                raise SystemExit(f"--init {args.init!r} is a {start.spec.architecture!r} model, not a YOLO")
-            init_state = {k: v.float() for k, v in start.module.state_dict().items()}
+            try:
+                init_state, _ = training_state(args.init, "yolo")
+            except ValueError as exc:
+                raise SystemExit(f"--init: {exc}") from None
         result = train_yolo(data, cfg, progress=progress, project=Path(tmp) / "run", init_state=init_state)
         seconds = round(time.time() - t1)
         net = build_yolo(result.yaml)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_cytoqa.models import (ModelHashError, ModelSpec, clear_cache, get_model, list_models,
-                                  register_model, resolve_device, save_model, sha256_file)
+                                  register_model, resolve_device, save_model, sha256_file, training_state)
 from napari_cytoqa.models.architectures import QualityNet
 from napari_cytoqa.models import registry
 
@@ -62,6 +62,20 @@ def test_fp16_weights_are_small_and_close(model_dirs):
     net.eval()
     with torch.no_grad():
         np.testing.assert_allclose(loaded.module(x)["valid"], net(x)["valid"], atol=1e-2)
+
+
+def test_training_state_is_a_float32_copy_of_the_weights(model_dirs):
+    net, spec = _tiny("half-q")
+    save_model(net, spec, model_dirs / "user", half=True)
+    state, got = training_state("half-q", "quality_net")
+    assert got.name == "half-q" and all(v.dtype == torch.float32 for v in state.values())
+    loaded = get_model("half-q", device="cpu").module.state_dict()
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    torch.testing.assert_close(state[key], loaded[key].float())
+    state[key].zero_()  # its own tensors: the cached model is untouched
+    assert loaded[key].abs().sum() > 0
+    with pytest.raises(ValueError, match="not 'unet'"):
+        training_state("half-q", "unet")
 
 
 def test_hash_mismatch_is_a_clear_error_and_nothing_loads(model_dirs):

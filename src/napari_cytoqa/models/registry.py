@@ -164,6 +164,16 @@ def get_model(name: str, device: str = "auto", checkpoint=None) -> LoadedModel:
         return _CACHE[key]
 
 
+def training_state(name: str, architecture: str) -> tuple[dict, ModelSpec]:
+    """A registry model's weights (hash-checked on loading) as float32 CPU tensors of their own,
+    and its spec — the start for continuing its training; ``ValueError`` when the model is not
+    of ``architecture``."""
+    loaded = get_model(name, device="cpu")
+    if loaded.spec.architecture != architecture:
+        raise ValueError(f"{name!r} is a {loaded.spec.architecture!r} model, not {architecture!r}")
+    return {k: v.detach().float().clone() for k, v in loaded.module.state_dict().items()}, loaded.spec
+
+
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
