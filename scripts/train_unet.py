@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from napari_cytoqa.detection.unet import UNet
-from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss
+from napari_cytoqa.detection.unet_task import (build_detection_dataset, evaluate, format_recipe, joint_augment,
+                                              make_loss, parse_recipe)
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS
@@ -37,7 +38,8 @@ def main():
     ap.add_argument("--scenes", type=int, default=None, help="default: SCENES[variant]")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
-    ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
+    ap.add_argument("--recipe", type=parse_recipe, default=1,
+                    help="synthetic scene recipe (unet_task.RECIPES), or a mix such as 1,3 (scenes take them in turn)")
     ap.add_argument("--name", default=None, help="model name (default cytoqa-unet-<variant>)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
@@ -91,8 +93,8 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright)", "outputs": ["foreground", "centre"],
                "threshold": 0.5, "core": 0.5, "min_size": 12, "pixel_size_um": 0.5,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {args.recipe}{init_note}", "seed": 0,
-              "scenes": args.scenes, "scene_recipe": args.recipe,
+        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {format_recipe(args.recipe)}{init_note}", "seed": 0,
+              "scenes": args.scenes, "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe),
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

@@ -23,6 +23,7 @@ import numpy as np
 
 from napari_cytoqa.detection.metrics import evaluate_detections
 from napari_cytoqa.detection.yolo import CELL_YOLO, build_yolo, predict_boxes
+from napari_cytoqa.detection.unet_task import format_recipe, parse_recipe
 from napari_cytoqa.detection.yolo_train import YoloTrainConfig, synthetic_samples, train_yolo, write_yolo_dataset
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
@@ -62,7 +63,8 @@ def main():
     ap.add_argument("--scenes", type=int, default=None, help="default: SCENES[variant]")
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--recipe", type=int, default=1, help="synthetic scene recipe (unet_task.RECIPES)")
+    ap.add_argument("--recipe", type=parse_recipe, default=1,
+                    help="synthetic scene recipe (unet_task.RECIPES), or a mix such as 1,3 (scenes take them in turn)")
     ap.add_argument("--name", default=None, help="model name (default cytoqa-yolo-<variant>)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=0, help="dataloader processes (raise on a GPU machine)")
@@ -124,12 +126,12 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright); trained on 8-bit renderings",
                "outputs": ["boxes"], "threshold": conf, "iou": 0.5, "pixel_size_um": 0.5, "imgsz": 256,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {args.recipe} "
+        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {format_recipe(args.recipe)} "
                         + (f"--hours {args.hours} ({len(result.history)} epochs here)" if args.hours
                            else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
                         + (f" --init {args.init}" if args.init else "")
                         + (f" --levels {args.levels}" if args.levels else ""),
-              "scene_recipe": args.recipe, "seed": 0, "scenes": args.scenes,
+              "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe), "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

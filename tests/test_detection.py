@@ -174,6 +174,23 @@ def test_scene_recipe_2_spreads_nucleus_size_and_shape():
         scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=4)
 
 
+def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
+    from napari_cytoqa.detection.unet_task import format_recipe, parse_recipe, scene_recipe, scene_series
+
+    assert [scene_recipe((1, 3), s) for s in range(8)] == [1, 1, 3, 3, 1, 1, 3, 3]  # smears and fields both cycle
+    assert scene_recipe(2, 7) == 2
+    assert parse_recipe("3") == 3 and parse_recipe("1,3") == (1, 3) and format_recipe((1, 3)) == "1,3"
+    for bad in ("1,4", "x", ""):
+        with pytest.raises(ValueError, match="recipe"):
+            parse_recipe(bad)
+    for scene, single in [(2, 3), (3, 3), (4, 1)]:  # a scene of a mix is that recipe's scene, same random state
+        mixed = scene_series(np.random.default_rng(9), scene, (96, 96), [0, 6], (1, 3))
+        alone = scene_series(np.random.default_rng(9), scene, (96, 96), [0, 6], single)
+        for a, b in zip(mixed, alone):
+            np.testing.assert_array_equal(a.image, b.image)
+            np.testing.assert_array_equal(a.labels, b.labels)
+
+
 def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
     from napari_cytoqa.detection.unet import UNet
     from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss

@@ -42,12 +42,38 @@ def image_stats(image) -> IntensityStats:
 RECIPES = (1, 2, 3)
 
 
-def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe: int = 1):
+def scene_recipe(recipe, scene: int) -> int:
+    """The recipe of scene ``scene``: ``recipe`` itself, or for a mix (a sequence such as
+    ``(1, 3)``) the recipes in turn by pairs of scenes, so that smears (even scenes) and
+    fluorescence fields (odd ones) both cycle through every recipe of the mix."""
+    mix = (recipe,) if isinstance(recipe, (int, np.integer)) else tuple(recipe)
+    if not mix or any(r not in RECIPES for r in mix):
+        raise ValueError(f"recipe must be one of {RECIPES} or a sequence of them, got {recipe!r}")
+    return int(mix[(scene // 2) % len(mix)])
+
+
+def parse_recipe(text: str):
+    """``"3"`` → 3, ``"1,3"`` → ``(1, 3)`` (a mix, see :func:`scene_recipe`); for scripts' ``--recipe``."""
+    try:
+        mix = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"recipe must be one of {RECIPES} or a comma-separated mix, got {text!r}") from None
+    recipe = mix[0] if len(mix) == 1 else mix
+    scene_recipe(recipe, 0)  # validates
+    return recipe
+
+
+def format_recipe(recipe) -> str:
+    """The inverse of :func:`parse_recipe`: ``3`` → ``"3"``, ``(1, 3)`` → ``"1,3"``."""
+    return str(recipe) if isinstance(recipe, (int, np.integer)) else ",".join(str(r) for r in recipe)
+
+
+def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1):
     """One synthetic training scene at every blur level in ``levels``: even scenes are
     brightfield smears in random stains, odd ones fluorescence nuclei (8- or 16-bit) — the
-    recipe shared by the U-Net and YOLO training data (see :data:`RECIPES`)."""
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    recipe shared by the U-Net and YOLO training data (see :data:`RECIPES`; a sequence mixes
+    recipes, see :func:`scene_recipe`)."""
+    recipe = scene_recipe(recipe, scene)
     s = int(rng.integers(2**31))
     extra = {}
     if recipe >= 2:
@@ -70,7 +96,7 @@ def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe: in
 
 
 def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
-                            seed: int = 0, recipe: int = 1):
+                            seed: int = 0, recipe=1):
     """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
     every scene at every blur level in ``levels``; ``crops_per_image`` random crops each.
     Returns ``x (N, 3, crop, crop)``, ``y (N, 2, crop, crop)`` (foreground, centre map), ``level``

@@ -53,7 +53,7 @@ def write_yolo_dataset(root, samples, *, class_names=("cell",)) -> Path:
 
 
 def synthetic_samples(n_scenes: int, levels, *, size: int = 256, val_fraction: float = 0.15, seed: int = 0,
-                      recipe: int = 1):
+                      recipe=1):
     """Training samples for :func:`write_yolo_dataset` from the shared synthetic z-series
     recipe (:func:`..unet_task.scene_series`): every scene at every level in ``levels``; whole
     scenes go to ``val`` (group-aware split)."""
