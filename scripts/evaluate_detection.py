@@ -61,6 +61,11 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
+    ap.add_argument("--diameter", default=None, choices=["auto"],
+                    help="auto: every detector is told each image's estimated cell size (estimate_diameter, "
+                         "once per image; where it finds too few cells, native scale)")
+    ap.add_argument("--diameter-cache", default=None,
+                    help="JSON file of the per-image estimates, read if present, written otherwise")
     ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     ap.add_argument("--from-json", nargs="+", default=None,
                     help="render saved --json results (merged left to right; later files replace columns)")
@@ -72,11 +77,12 @@ def main():
         return report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
+    diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)
     for name, opts in detectors(args.precision).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()
-        preds = [detect_cells(s.image, tile_size=512, **opts) for s in data]
+        preds = [detect_cells(s.image, tile_size=512, diameter=d, **opts) for s, d in zip(data, diameters)]
         seconds = (time.perf_counter() - t) / len(data)
         rows = {}
         for kind in ("fluorescence", "brightfield", "all"):
@@ -88,7 +94,8 @@ def main():
             sel = [i for i, s in enumerate(data) if s.meta["blur_level"] == lv]
             per_level[lv] = evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel],
                                                 [data[i].boxes for i in sel]).count_mape
-        results[name] = {"overall": rows, "count_mape_per_level": per_level, "seconds_per_512_image": seconds}
+        results[name] = {"overall": rows, "count_mape_per_level": per_level, "seconds_per_512_image": seconds,
+                         "diameter": args.diameter or "native"}
         all_preds[name] = preds
     for label in ("YOLO", "U-Net"):
         routed, combined = f"{label} routed (blur)", f"{label} combined"
@@ -98,6 +105,28 @@ def main():
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=float)
     report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
+
+
+def estimated_diameters(data, cache=None):
+    """``estimate_diameter`` of every image (None where it finds too few cells), cached in ``cache``."""
+    from napari_cytoqa.detection.size import estimate_diameter
+
+    if cache and Path(cache).exists():
+        found = json.loads(Path(cache).read_text())
+        if len(found) != len(data):
+            raise SystemExit(f"{cache} holds {len(found)} estimates for {len(data)} images: another set")
+        return found
+    out = []
+    for s in data:
+        try:
+            out.append(float(estimate_diameter(s.image)))
+        except ValueError:  # too few cells at every size: native scale, as a user would fall back to
+            out.append(None)
+    print(f"estimated diameters: {sum(d is None for d in out)} of {len(out)} images without an estimate; "
+          f"median {np.median([d for d in out if d is not None]):.1f} px", flush=True)
+    if cache:
+        Path(cache).write_text(json.dumps(out))
+    return out
 
 
 def where_right(data, routed, combined):
@@ -164,7 +193,8 @@ def report(results, scenes, *, plot=None, markdown=False, recipe=1):
             print(f"| {lv} | " + " | ".join(f"{per_level[c][lv]:.3f}" for c in cols) + " |")
     else:
         for kind in ("fluorescence", "brightfield", "all"):
-            print(f"\n{kind} (held-out synthetic, recipe {recipe}, blur levels 0-10, {scenes} scenes)")
+            print(f"\n{kind} (held-out synthetic, recipe {recipe}, blur levels 0-10, {scenes} scenes, "
+                  f"diameter: {'/'.join(sorted({results[c].get('diameter', 'native') for c in cols}))})")
             print(f"{'':12s}" + "".join(f"{c[:26]:>28s}" for c in cols))
             for metric, key in metrics:
                 print(f"{metric:12s}" + "".join(f"{results[c]['overall'][kind][key]:28.3f}" for c in cols))
