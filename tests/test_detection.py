@@ -340,3 +340,31 @@ def test_bf16_detectors_are_opt_in_agree_with_float32_and_keep_the_yolo_head_in_
     assert {p.dtype for m in list(net.model)[:-1] for p in m.parameters()} == {torch.bfloat16}
     with pytest.raises(ValueError, match="precision"):
         detect_cells(s.image, detector="unet", precision="half")
+
+
+def test_where_right_keeps_only_images_the_focus_model_routed_right():
+    """evaluate_detection.py's routed-vs-combined comparison on correctly routed images only."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "evaluate_detection.py"
+    spec = importlib.util.spec_from_file_location("evaluate_detection_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    data = [SimpleNamespace(meta={"blur_level": lv}, boxes=gt) for lv in (2, 8, 7)]
+    hit = SimpleNamespace(boxes=gt, scores=np.ones(2))
+    half = SimpleNamespace(boxes=gt[:1], scores=np.ones(1))
+    # image 0 (level 2) and image 2 (level 7, two tiles) routed right; image 1 (level 8) sent to the sharp model
+    routed = [SimpleNamespace(tile_focus=[1.0], **vars(hit)), SimpleNamespace(tile_focus=[4.0], **vars(half)),
+              SimpleNamespace(tile_focus=[7.5, 9.0], **vars(half))]
+    out = script.where_right(data, routed, [hit, hit, hit])
+    assert (out["images"], out["of"]) == (2, 3)
+    assert out["right_per_level"][8] == 0 and out["right_per_level"][2] == 1 and out["right_per_level"][7] == 1
+    assert set(out["count_mape_per_level"]) == {2, 7}
+    assert out["count_mape_per_level"][2] == [0.0, 0.0] and out["count_mape_per_level"][7] == [0.5, 0.0]
+    assert out["routed"]["recall"] == pytest.approx(0.75) and out["combined"]["recall"] == 1.0
+    partly = [SimpleNamespace(tile_focus=[1.0], **vars(hit))] * 2 + [SimpleNamespace(tile_focus=[3.0, 9.0], **vars(hit))]
+    assert script.where_right(data, partly, [hit] * 3)["images"] == 1  # one wrong tile: the image is out
