@@ -83,7 +83,8 @@ def defocus_series(img, gt, args):
     for name, opts in runs.items():
         preds[name] = [detect_cells(im, diameter=d, **opts) for im, d in zip(images, dia)]
         per = [evaluate_detections([(p.boxes, p.scores)], [gt]) for p in preds[name]]
-        results[name] = {"ap50": [sc.ap50 for sc in per], "count_ape": [sc.count_mape for sc in per]}
+        results[name] = {"ap50": [sc.ap50 for sc in per], "count_ape": [sc.count_mape for sc in per],
+                         "focus": [float(np.mean(p.tile_focus)) if len(p.tile_focus) else None for p in preds[name]]}
     print(f"{'level':6s}" + "".join(f"{n[:22]:>24s}" for n in runs) + "   (AP@0.5 / count APE)")
     for lv in range(11):
         print(f"{lv:<6d}" + "".join(f"{results[n]['ap50'][lv]:>15.3f} / {results[n]['count_ape'][lv]:.3f}"
@@ -94,7 +95,7 @@ def defocus_series(img, gt, args):
             wr = where_right(data, preds[routed], preds[combined])
             results[routed]["where_right"] = wr
             print(f"{routed} vs {combined}, {wr['images']} of 11 levels routed right "
-                  f"(focus per level: {' '.join(f'{float(np.mean(p.tile_focus)):.1f}' for p in preds[routed])}): "
+                  f"(focus per level: {' '.join(f'{f:.1f}' for f in results[routed]['focus'])}): "
                   f"AP {wr['routed']['ap50']:.3f} vs {wr['combined']['ap50']:.3f}, count MAPE "
                   f"{wr['routed']['count_mape']:.3f} vs {wr['combined']['count_mape']:.3f}")
     if args.json:
