@@ -126,12 +126,14 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright); trained on 8-bit renderings",
                "outputs": ["boxes"], "threshold": conf, "iou": 0.5, "pixel_size_um": 0.5, "imgsz": 256,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} --recipe {format_recipe(args.recipe)} "
+        data={"recipe": f"scripts/train_yolo.py --variant {args.variant} --scenes {args.scenes} "
+                        f"--recipe {format_recipe(args.recipe)} "
                         + (f"--hours {args.hours} ({len(result.history)} epochs here)" if args.hours
                            else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
                         + (f" --init {args.init}" if args.init else "")
                         + (f" --levels {args.levels}" if args.levels else ""),
-              "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe), "seed": 0, "scenes": args.scenes,
+              "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe),
+              "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

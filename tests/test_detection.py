@@ -366,5 +366,6 @@ def test_where_right_keeps_only_images_the_focus_model_routed_right():
     assert set(out["count_mape_per_level"]) == {2, 7}
     assert out["count_mape_per_level"][2] == [0.0, 0.0] and out["count_mape_per_level"][7] == [0.5, 0.0]
     assert out["routed"]["recall"] == pytest.approx(0.75) and out["combined"]["recall"] == 1.0
-    partly = [SimpleNamespace(tile_focus=[1.0], **vars(hit))] * 2 + [SimpleNamespace(tile_focus=[3.0, 9.0], **vars(hit))]
+    partly = [SimpleNamespace(tile_focus=[1.0], **vars(hit))] * 2 + [SimpleNamespace(tile_focus=[3.0, 9.0],
+                                                                                     **vars(hit))]
     assert script.where_right(data, partly, [hit] * 3)["images"] == 1  # one wrong tile: the image is out
