@@ -44,13 +44,13 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
-    if args.defocus:
-        return defocus_series(img, gt, args)
-    auto = estimate_diameter(img)
-    print(f"estimated blind (diameter='auto'): {auto:.1f} px ({auto / diameter - 1:+.1%})")
     runs = detectors(args.precision)  # the same columns as the synthetic evaluation
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
+    if args.defocus:
+        return defocus_series(img, gt, runs, args.json)
+    auto = estimate_diameter(img)
+    print(f"estimated blind (diameter='auto'): {auto:.1f} px ({auto / diameter - 1:+.1%})")
     results = {}
     print(f"{'detector':28s} {'scale':>10s} {'count':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} {'F1':>6s} {'cnt APE':>8s}")
     for name, opts in runs.items():
@@ -65,7 +65,7 @@ def main():
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 
 
-def defocus_series(img, gt, args):
+def defocus_series(img, gt, runs, json_path=None):
     """The real image at blur levels 0-10 (simulated defocus): seed 003's z-depth table on real nuclei."""
     from types import SimpleNamespace
 
@@ -76,8 +76,6 @@ def defocus_series(img, gt, args):
     images = [defocus(img, level) for level in range(11)]
     dia = [estimate_diameter(im) for im in images]
     print("estimated diameter per level: " + " ".join(f"{d:.1f}" for d in dia))
-    runs = detectors(args.precision)
-    runs = {k: v for k, v in runs.items() if not args.only or k in args.only.split(",")}
     data = [SimpleNamespace(meta={"blur_level": lv}, boxes=gt) for lv in range(11)]
     preds, results = {}, {"diameter": dia}
     for name, opts in runs.items():
@@ -98,8 +96,8 @@ def defocus_series(img, gt, args):
                   f"(focus per level: {' '.join(f'{f:.1f}' for f in results[routed]['focus'])}): "
                   f"AP {wr['routed']['ap50']:.3f} vs {wr['combined']['ap50']:.3f}, count MAPE "
                   f"{wr['routed']['count_mape']:.3f} vs {wr['combined']['count_mape']:.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=1, default=float))
 
 
 if __name__ == "__main__":

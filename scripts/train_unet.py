@@ -95,7 +95,7 @@ def main():
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
         data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {format_recipe(args.recipe)}"
                         f"{init_note}", "seed": 0,
-              "scenes": args.scenes, "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe),
+              "scenes": args.scenes, "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",
               "split": "group-aware 85/15 (all blur levels of a scene together)",

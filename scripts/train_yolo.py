@@ -132,7 +132,7 @@ def main():
                            else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
                         + (f" --init {args.init}" if args.init else "")
                         + (f" --levels {args.levels}" if args.levels else ""),
-              "scene_recipe": args.recipe if isinstance(args.recipe, int) else list(args.recipe),
+              "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px (unet_task.scene_series)",
