@@ -188,6 +188,7 @@ def _sample_data(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .detection.detect import DETECTORS, ROUTINGS
     from .models.precision import FLOAT_PRECISIONS
     from .quality import METHODS
     from .quality.int8 import PRECISIONS
@@ -229,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     dt = sub.add_parser("detect", help="cell detection; writes boxes as CSV and GeoJSON per image")
     dt.add_argument("images", nargs="+")
     dt.add_argument("--out", required=True, help="output directory")
-    dt.add_argument("--detector", default="unet", choices=["unet", "yolo", "otsu"])
-    dt.add_argument("--routing", default="combined", choices=["combined", "sharp", "blurry", "blur"])
+    dt.add_argument("--detector", default="unet", choices=list(DETECTORS))
+    dt.add_argument("--routing", default="combined", choices=list(ROUTINGS))
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
     dt.add_argument("--sharp-model", default=None, help="with --routing blur: the model for in-focus tiles")
     dt.add_argument("--blurry-model", default=None, help="with --routing blur: the model for blurry tiles")
