@@ -137,3 +137,22 @@ def test_rgba_png(tmp_path, smear):
     Image.fromarray(rgba).save(path)
     slide = read_slide(path)
     assert slide.shape[-1] == 4 and slide.rgb
+
+
+def test_layer_levels_take_one_plane_of_a_stack_lazily():
+    from types import SimpleNamespace
+
+    import dask.array as da
+
+    from napari_cytoqa._layers import layer_levels, result_name
+
+    z = np.arange(8 * 64 * 64, dtype=np.uint16).reshape(8, 64, 64)
+    flat = SimpleNamespace(data=z, multiscale=False, name="s")
+    assert layer_levels(flat)[0] is z
+    np.testing.assert_array_equal(layer_levels(flat, (5,))[0], z[5])
+    # a pyramid that also halves its leading axis: plane 5 of level 0 is plane 2 of level 1
+    pyr = SimpleNamespace(data=[da.from_array(z), da.from_array(z[::2, ::2, ::2])], multiscale=True, name="s")
+    planes = layer_levels(pyr, (5,))
+    assert isinstance(planes[0], da.Array) and [p.shape for p in planes] == [(64, 64), (32, 32)]
+    np.testing.assert_array_equal(planes[1].compute(), z[4, ::2, ::2])
+    assert result_name(pyr, (5,)) == "s [plane 5]" and result_name(pyr) == "s"

@@ -9,6 +9,7 @@ The public, GUI-free API::
     report.verdict        # slide verdict
     restained = transfer_stain(image, method="macenko", reference=lab_b_image)
 """
+from ._layers import displayed_plane, layer_levels
 from .detection import Detections, detect_cells, iter_detect_cells
 from .io import Slide, SlideReadError, read_slide
 from .quality import QualityReport, assess_quality, iter_assess_quality
@@ -25,21 +26,22 @@ def add_quality_overlay(viewer, report, source=None, **kwargs):
     return _add(viewer, report, source, **kwargs)
 
 
-def add_detection_layers(viewer, det, source=None, *, level: int = 0):
-    """Draw (or update) detection results: labels, boxes (points beyond 2,000) and per-tile counts."""
+def add_detection_layers(viewer, det, source=None, *, level: int = 0, plane: tuple = ()):
+    """Draw (or update) detection results: labels, boxes (points beyond 2,000) and per-tile counts.
+    ``plane``: for a stack, the indices before Y and X of the plane ``det`` is of (named in the layers)."""
     from ._layers import add_detection_layers as _add
 
-    return _add(viewer, det, source, level=level)
+    return _add(viewer, det, source, level=level, plane=plane)
 
 
-def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
+def add_stain_layer(viewer, result, source, label: str, *, level: int = 0, plane: tuple = ()):
     """Add (or update) a stain-transfer result as an image layer on ``source``'s grid (see :mod:`._layers`)."""
     from ._layers import add_stain_layer as _add
 
-    return _add(viewer, result, source, label, level=level)
+    return _add(viewer, result, source, label, level=level, plane=plane)
 
 
 __all__ = ["Detections", "QualityReport", "Slide", "SlideReadError", "add_detection_layers", "add_quality_overlay",
-           "add_stain_layer",
-           "aggregate", "assess_quality", "detect_cells", "fit_target", "iter_assess_quality", "iter_detect_cells",
-           "iter_transfer_stain", "read_slide", "stitch", "tile_grid", "transfer_stain"]
+           "add_stain_layer", "aggregate", "assess_quality", "detect_cells", "displayed_plane", "fit_target",
+           "iter_assess_quality", "iter_detect_cells", "iter_transfer_stain", "layer_levels", "read_slide", "stitch",
+           "tile_grid", "transfer_stain"]

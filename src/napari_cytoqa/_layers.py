@@ -41,10 +41,16 @@ def _placement(source) -> dict:
     return place
 
 
-def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None) -> tuple:
+def result_name(source, plane: tuple = ()) -> str:
+    """The stem of the result layers' names: the source's name, with the plane of a stack."""
+    base = source.name if source is not None else "image"
+    return f"{base} [plane {', '.join(map(str, plane))}]" if plane else base
+
+
+def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None, plane: tuple = ()) -> tuple:
     """The QC overlay: rectangles coloured by verdict with tile scores as features, or,
     beyond ``max_shapes`` tiles, an RGBA image with one pixel per tile."""
-    name = name or (f"{source.name} QC" if source is not None else "QC")
+    name = name or (f"{result_name(source, plane)} QC" if source is not None else "QC")
     df = report.tiles
     meta = {"cytoqa_report": report.summary()}
     colours = np.array([VERDICT_COLORS[v] for v in df["verdict"]], dtype=np.float32) / 255
@@ -83,9 +89,10 @@ def _qc_image(report, colours, name, meta, source) -> tuple:
                   "translate": (oy + sy * (step_y - 1) / 2, ox + sx * (step_x - 1) / 2)}, "image"
 
 
-def add_quality_overlay(viewer, report, source=None, *, max_shapes: int | None = None):
-    """Scriptable twin of the QC widget's drawing step: add or update the overlay layer."""
-    layer = upsert_layer(viewer, qc_layer_data(report, source, max_shapes=max_shapes))
+def add_quality_overlay(viewer, report, source=None, *, max_shapes: int | None = None, plane: tuple = ()):
+    """Scriptable twin of the QC widget's drawing step: add or update the overlay layer
+    (``plane``: the stack plane the report is of, see :func:`displayed_plane`)."""
+    layer = upsert_layer(viewer, qc_layer_data(report, source, max_shapes=max_shapes, plane=plane))
     layer.metadata["cytoqa_tiles"] = report.tiles
     return layer
 
@@ -125,34 +132,52 @@ def _update(layer, data, kwargs, layer_type) -> None:
             setattr(layer, key, kwargs[key])
 
 
-def layer_levels(layer) -> list:
-    """The pyramid levels of an image layer (one level when it is not multiscale)."""
-    return list(layer.data) if getattr(layer, "multiscale", False) else [layer.data]
+def layer_levels(layer, plane: tuple = ()) -> list:
+    """The pyramid levels of an image layer (one level when it is not multiscale); of a stack,
+    the 2-D plane at ``plane``, the indices on the axes before Y and X (lazy for dask/zarr data)."""
+    levels = list(layer.data) if getattr(layer, "multiscale", False) else [layer.data]
+    if not plane:
+        return levels
+    full = levels[0].shape[:len(plane)]  # a pyramid may also downsample its leading axes
+    return [lvl[tuple(min(p * n // f, n - 1) for p, n, f in zip(plane, lvl.shape, full))] for lvl in levels]
 
 
-def stain_layer_data(result, source, label: str, *, level: int = 0) -> tuple:
+def displayed_plane(layer, viewer) -> tuple:
+    """The indices, on the axes before Y and X, of the plane of ``layer`` the viewer shows —
+    ``()`` for a 2-D (gray or RGB) image. The widgets analyse that plane of a stack."""
+    lead = layer.ndim - 2
+    if lead <= 0 or viewer is None:
+        return ()
+    point = np.asarray(viewer.dims.point, float)[-layer.ndim:]
+    coords = np.asarray(layer.world_to_data(point), float)[:lead]
+    shape = layer_levels(layer)[0].shape[:lead]
+    return tuple(int(np.clip(np.rint(c), 0, n - 1)) for c, n in zip(coords, shape))
+
+
+def stain_layer_data(result, source, label: str, *, level: int = 0, plane: tuple = ()) -> tuple:
     """LayerData for a stain-transferred image: a new RGB image layer on the source's grid
     (the placement of ``level``'s pixels, see :func:`_level_placement`), named after source and model."""
-    kwargs = {"name": f"{source.name} [{label}]", "rgb": True,
-              "metadata": {"cytoqa_stain": {"source": source.name, "model": label, "level": level}},
-              **_level_placement(source, level)}
+    kwargs = {"name": f"{result_name(source, plane)} [{label}]", "rgb": True,
+              "metadata": {"cytoqa_stain": {"source": source.name, "model": label, "level": level,
+                                            "plane": list(plane)}},
+              **_level_placement(source, level, plane)}
     return result, kwargs, "image"
 
 
-def add_stain_layer(viewer, result, source, label: str, *, level: int = 0):
+def add_stain_layer(viewer, result, source, label: str, *, level: int = 0, plane: tuple = ()):
     """Add (or update) the stain-transfer result of ``source`` as an image layer."""
-    return upsert_layer(viewer, stain_layer_data(result, source, label, level=level))
+    return upsert_layer(viewer, stain_layer_data(result, source, label, level=level, plane=plane))
 
 
 #: Above this many objects detections are drawn as points (centres) instead of box rectangles.
 MAX_BOXES = 2000
 
 
-def _level_placement(source, level: int) -> dict:
+def _level_placement(source, level: int, plane: tuple = ()) -> dict:
     place = _placement(source)
     if source is None:
         return place
-    levels = layer_levels(source)
+    levels = layer_levels(source, plane)
     down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
     sy, sx = place["scale"]
     oy, ox = place["translate"]
@@ -162,15 +187,16 @@ def _level_placement(source, level: int) -> dict:
     return place
 
 
-def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
+def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | None = None,
+                          plane: tuple = ()) -> list:
     """Layer data for :class:`~napari_cytoqa.detection.Detections`: instance labels (when the
     detector segments), boxes as rectangles — or, beyond ``max_boxes`` objects, their centres as
     points, which napari draws quickly at any zoom — with score/route/focus as features, and the
     count per tile as text on the tile grid."""
     import pandas as pd
 
-    base = source.name if source is not None else "image"
-    place = _level_placement(source, level)
+    base = result_name(source, plane)
+    place = _level_placement(source, level, plane)
     meta = {"cytoqa_detections": {"count": det.count, "detector": det.detector,
                                   "routes": pd.Series(det.route).value_counts().to_dict()}}
     models = det.route.astype(str)
@@ -198,7 +224,7 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
                  for a, b, c, d in _owned_regions(tb)]
         tf = pd.DataFrame({"count": det.tile_counts, "focus": det.tile_focus if len(det.tile_focus) else np.nan,
                            "route": det.tile_routes.astype(str) if len(det.tile_routes) else ""})
-        colour = "#0050ff" if _bright_background(source) else "cyan"
+        colour = "#0050ff" if _bright_background(source, plane) else "cyan"
         out.append((rects, {"name": f"{base} tile counts", "shape_type": "rectangle", "edge_color": colour,
                             "face_color": "transparent", "features": tf, "opacity": 0.8, "visible": len(tb) > 1,
                             "edge_width": max(1.0, 0.006 * float(np.median(tb[:, 2] - tb[:, 0]))),
@@ -222,24 +248,25 @@ def _owned_regions(tile_boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bright_background(source) -> bool:
+def _bright_background(source, plane: tuple = ()) -> bool:
     """Whether the source looks like brightfield (light background), judged on its smallest level."""
     if source is None:
         return False
-    data = source.data[-1] if getattr(source, "multiscale", False) else source.data
+    data = layer_levels(source, plane)[-1]
     step = max(1, int(max(data.shape[:2]) // 256))
     sample = np.asarray(data[::step, ::step], dtype=np.float64)
     lo, hi = np.nanpercentile(sample, [1, 99])
     return bool(np.nanmedian(sample) > (lo + hi) / 2)
 
 
-def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes: int | None = None) -> list:
+def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes: int | None = None,
+                         plane: tuple = ()) -> list:
     """Scriptable twin of the Detection widget's drawing step: add or update its layers. A
     boxes-only result (YOLO, baseline without labels) removes the instance labels an earlier
     run drew for the same image, so no stale layer is left beside the new boxes."""
-    data = detection_layers_data(det, source, level=level, max_boxes=max_boxes)
+    data = detection_layers_data(det, source, level=level, max_boxes=max_boxes, plane=plane)
     if det.labels is None:
-        stale = f"{source.name if source is not None else 'image'} cells"
+        stale = f"{result_name(source, plane)} cells"
         if stale in viewer.layers and "cytoqa_detections" in viewer.layers[stale].metadata:
             viewer.layers.remove(stale)
     return [upsert_layer(viewer, d) for d in data]

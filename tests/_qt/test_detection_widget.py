@@ -24,12 +24,14 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     widget.image.value = source
     widget.tile_size.value = 256
     run(widget)
-    labels, boxes, tiles = viewer.layers["smear cells"], viewer.layers["smear boxes"], viewer.layers["smear tile counts"]
+    labels, boxes = viewer.layers["smear cells"], viewer.layers["smear boxes"]
+    tiles = viewer.layers["smear tile counts"]
     assert labels._type_string == "labels" and labels.data.shape == sample.image.shape[:2]
     assert boxes._type_string == "shapes" and len(boxes.data) == labels.data.max()
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.2 * len(sample.boxes)
     assert {"score", "route", "model", "focus"} <= set(boxes.features.columns)
-    assert set(boxes.features["route"]) == {"combined"} and set(boxes.features["model"]) == {"cytoqa-unet-combined"}
+    assert set(boxes.features["route"]) == {"combined"}
+    assert set(boxes.features["model"]) == {"cytoqa-unet-combined"}
     assert tiles.features["count"].sum() == len(boxes.data)
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5))
     assert str(len(boxes.data)) in widget.status.value
@@ -105,3 +107,18 @@ def test_many_cells_become_points(make_napari_viewer):
 
     layers = add_detection_layers(viewer, det, viewer.layers["nuclei"], max_boxes=5)
     assert len(layers[1].data) == det.count
+
+
+def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget):
+    from napari_cytoqa.detection import detect_cells
+
+    viewer, widget = viewer_widget
+    planes = [make_fluorescence((256, 320), seed=s).image for s in (3, 4)]
+    source = viewer.add_image(np.stack(planes), name="nuclei", scale=(3.0, 0.5, 0.5), translate=(0, 5, 7))
+    widget.image.value = source
+    viewer.dims.set_point(0, 3.0)  # plane 1
+    run(widget)
+    labels, boxes = viewer.layers["nuclei [plane 1] cells"], viewer.layers["nuclei [plane 1] boxes"]
+    assert labels.data.shape == planes[1].shape and "nuclei cells" not in viewer.layers
+    assert len(boxes.data) == detect_cells(planes[1]).count != detect_cells(planes[0]).count
+    assert tuple(labels.scale) == pytest.approx((0.5, 0.5)) and tuple(labels.translate) == pytest.approx((5, 7))

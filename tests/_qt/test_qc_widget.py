@@ -103,6 +103,31 @@ def test_stop_button_aborts(qtbot, viewer_widget):
 
 def test_bad_layer_reports_error(run, viewer_widget):
     viewer, widget = viewer_widget
-    widget.image.value = viewer.add_image(np.zeros((3, 40, 40), np.uint8), name="stack")
+    widget.image.value = viewer.add_image(np.zeros((3, 10, 10), np.uint8), name="stack")  # planes too small
     run(widget, 30000)
-    assert widget.verdict.value == "failed" and "stack QC" not in viewer.layers
+    assert widget.verdict.value == "failed" and not any("QC" in layer.name for layer in viewer.layers)
+
+
+def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path):
+    from napari_cytoqa import assess_quality
+
+    viewer, widget = viewer_widget
+    sharp = smear_with_blurry_region((256, 512), level=0).image
+    blurry = smear_with_blurry_region((256, 512), level=9).image
+    stack = np.stack([sharp, blurry, sharp])  # (Z, Y, X, RGB)
+    widget.image.value = viewer.add_image(stack, name="focus stack", rgb=True, scale=(2.0, 0.5, 0.5))
+    widget.tile_size.value = 128
+    viewer.dims.set_point(0, 2.0)  # world z = 2 µm: plane 1
+    run(widget)
+    overlay = viewer.layers["focus stack [plane 1] QC"]
+    expected = assess_quality(blurry, tile_size=128)
+    assert overlay.features["verdict"].tolist() == expected.tiles["verdict"].tolist()
+    assert tuple(overlay.scale) == pytest.approx((0.5, 0.5))
+    viewer.dims.set_point(0, 0.0)
+    run(widget)
+    assert "focus stack [plane 0] QC" in viewer.layers and "focus stack [plane 1] QC" in viewer.layers
+    assert viewer.layers["focus stack [plane 0] QC"].features["verdict"].tolist() == \
+        assess_quality(sharp, tile_size=128).tiles["verdict"].tolist()
+    widget.csv_path.value = tmp_path / "tiles.csv"  # the export is the last run's table
+    widget.export_csv()
+    assert len(pd.read_csv(tmp_path / "tiles.csv")) == len(expected.tiles)

@@ -49,3 +49,18 @@ def test_gray_layer_is_refused_with_a_message(qtbot, viewer_widget):
     n = len(viewer.layers)
     widget.run()
     assert widget.run_button.enabled and len(viewer.layers) == n
+
+
+def test_a_stack_is_restained_on_the_plane_on_screen(run, viewer_widget):
+    from napari_cytoqa import transfer_stain
+
+    viewer, widget = viewer_widget
+    planes = [make_smear((96, 128), stain="he", seed=s).image for s in (5, 6)]
+    widget.image.value = viewer.add_image(np.stack(planes), name="series", rgb=True)
+    widget.method.value = "macenko"
+    viewer.dims.set_point(0, 1)
+    run(widget)
+    out = viewer.layers["series [plane 1] [macenko]"]
+    np.testing.assert_array_equal(out.data, transfer_stain(planes[1], method="macenko"))
+    assert out.metadata["cytoqa_stain"]["plane"] == [1]
+

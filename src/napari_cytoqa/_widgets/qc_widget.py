@@ -7,7 +7,7 @@ import napari
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
-from .._layers import add_quality_overlay, layer_levels
+from .._layers import add_quality_overlay, displayed_plane, layer_levels
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
@@ -53,6 +53,7 @@ class QualityControlWidget(Container):
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
+        self._overlay = None  # name of the overlay the last run drew (the export's table)
 
     def _method_changed(self, method):
         self.model.enabled = self.precision.enabled = method == "learned"
@@ -74,19 +75,20 @@ class QualityControlWidget(Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        levels = layer_levels(layer)
+        plane = displayed_plane(layer, self._viewer)  # of a stack: the plane on screen
+        levels = layer_levels(layer, plane)
         options = self.options()
         options["level"] = min(options["level"], len(levels) - 1)
         self.verdict.value = "running…"
         self.worker = start_job(lambda: iter_assess_quality(levels, **options),
                                 description=f"Quality check of {layer.name}",
-                                on_done=lambda report: self._show(report, layer),
+                                on_done=lambda report: self._show(report, layer, plane),
                                 on_error=lambda err: setattr(self.verdict, "value", "failed"),
                                 on_abort=lambda: setattr(self.verdict, "value", "stopped"),
                                 buttons=(self.run_button,), stop_button=self.stop_button)
 
-    def _show(self, report, layer):
-        add_quality_overlay(self._viewer, report, layer)
+    def _show(self, report, layer, plane=()):
+        self._overlay = add_quality_overlay(self._viewer, report, layer, plane=plane).name
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}\n"
@@ -94,10 +96,9 @@ class QualityControlWidget(Container):
         self.export_button.enabled = True
 
     def export_csv(self):
-        """Write the tile table of the current overlay to the chosen CSV path."""
-        layer = self.image.value
-        name = f"{layer.name} QC" if layer is not None else None
-        if name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
+        """Write the tile table of the last run's overlay to the chosen CSV path."""
+        name = self._overlay
+        if name is None or name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
             show_warning("Run the quality check first.")
             return
         path = Path(self.csv_path.value)

@@ -68,13 +68,13 @@ def check_image(arr) -> None:
     if np.issubdtype(dtype, np.complexfloating) or dtype.kind not in "biuf":
         raise ValueError(f"unsupported pixel type {dtype}; use integers or floats")
     if len(shape) == 3 and shape[-1] not in (1, 3, 4):
-        raise ValueError(f"image of shape {shape} looks like a 3-D stack; quality checks take one "
+        raise ValueError(f"image of shape {shape} looks like a 3-D stack; cytoqa analyses one "
                          "2-D plane (Y, X) or an RGB(A) image (Y, X, 3|4): pass e.g. image[0]")
     if len(shape) not in (2, 3):
         raise ValueError(f"expected a 2-D image (Y, X[, C]), got shape {shape}")
     if min(shape[:2]) < MIN_SIDE:
         raise ValueError(f"image of shape {shape} is too small: at least {MIN_SIDE}×{MIN_SIDE} "
-                         "pixels are needed to judge focus")
+                         "pixels are needed")
 
 
 def _stats_sample(levels, level, grid):
