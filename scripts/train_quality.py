@@ -53,6 +53,9 @@ def main():
     ap.add_argument("--ihc-share", type=float, default=0.0,
                     help="share of the tissue sources stained as IHC (hematoxylin + DAB) instead of H&E; "
                          "0 for the shipped model (0.5 was tried, see docs/models.md)")
+    ap.add_argument("--architecture-share", type=float, default=0.0,
+                    help="share of the tissue sources with collagen bundles, regional density and "
+                         "epithelium-like zones (tissue_series(architecture=True)); 0 for the shipped model")
     ap.add_argument("--teacher", default=None,
                     help="a registry quality model to distil into this one (consistent teaching, "
                          "napari_cytoqa.training.distill)")
@@ -65,10 +68,13 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
-    recipe = {"sources": args.sources, "non_cell": args.non_cell, "seed": args.seed, "ihc_share": args.ihc_share}
+    recipe = {"sources": args.sources, "non_cell": args.non_cell, "seed": args.seed, "ihc_share": args.ihc_share,
+              "architecture_share": args.architecture_share}
     if args.cache and args.cache.exists():
         cached = dict(np.load(args.cache))
         stored = json.loads(str(cached.pop("recipe"))) if "recipe" in cached else None
+        if stored is not None:
+            stored.setdefault("architecture_share", 0.0)  # caches written before the option existed
         if stored is not None and stored != recipe:
             raise SystemExit(f"{args.cache} holds data of another recipe ({stored}); this run asks for {recipe}")
         if stored is None:
@@ -76,7 +82,7 @@ def main():
         data = QualitySamples(**cached)
     else:
         data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers,
-                                     ihc_share=args.ihc_share)
+                                     ihc_share=args.ihc_share, architecture_share=args.architecture_share)
         if args.cache:
             np.savez(args.cache, recipe=json.dumps(recipe),
                      **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
@@ -117,6 +123,8 @@ def main():
                  "never_used": "scikit-image sample images (held-out validation only)"}
     if args.ihc_share:
         spec.data["ihc_share"] = args.ihc_share
+    if args.architecture_share:
+        spec.data["architecture_share"] = args.architecture_share
     if args.precision != "fp32":
         spec.data["precision"] = args.precision
     if args.teacher:

@@ -124,6 +124,33 @@ def test_quality_data_ihc_share_is_opt_in():
     assert np.array_equal(smear.x, synthetic_source(4, size=128, n_crops=1, crop=48, ihc_share=1.0).x)
 
 
+def test_tissue_architecture_is_opt_in_and_varies_density():
+    """architecture=True: clefts (unstained lines) through the stroma, nucleus-poor and packed
+    regions; the default (False) leaves the generator's output as it was, bit for bit."""
+    from napari_cytoqa.synthetic.tissue import tissue_series
+    from napari_cytoqa.training.quality_data import synthetic_source
+
+    spread = []
+    for seed in range(4):
+        plain = tissue_series((256, 256), [0], dab=0.0, seed=seed)[0]
+        again = tissue_series((256, 256), [0], dab=0.0, architecture=False, seed=seed)[0]
+        assert np.array_equal(plain.image, again.image) and np.array_equal(plain.labels, again.labels)
+        arch = tissue_series((256, 256), [0], dab=0.0, architecture=True, seed=seed)[0]
+        assert np.array_equal(arch.image, tissue_series((256, 256), [0], dab=0.0, architecture=True,
+                                                        seed=seed)[0].image)  # reproducible
+        assert arch.boxes.shape[0] == arch.labels.max() > 0
+        # nuclei per 64-px block: the regional density makes blocks far more unequal
+        for img, kind in ((plain, 0), (arch, 1)):
+            counts = [len(np.unique(img.labels[y:y + 64, x:x + 64])) - 1 for y in range(0, 256, 64)
+                      for x in range(0, 256, 64)]
+            spread.append((kind, np.std(counts) / (np.mean(counts) + 1e-9)))
+    cv = {k: np.mean([v for kk, v in spread if kk == k]) for k in (0, 1)}
+    assert cv[1] > 1.5 * cv[0], cv
+    base = synthetic_source(3, size=128, n_crops=1, crop=48)
+    assert np.array_equal(base.x, synthetic_source(3, size=128, n_crops=1, crop=48, architecture_share=0.0).x)
+    assert not np.array_equal(base.x, synthetic_source(3, size=128, n_crops=1, crop=48, architecture_share=1.0).x)
+
+
 def test_fluorescence_realism_options():
     """composite='max' makes touching nuclei abut (no bright sums, each pixel owned by the brighter
     one); log brightness spreads nuclei down to the low bound; mitotic nuclei are small."""

@@ -6,6 +6,11 @@ absorption like the smears; ``dab`` adds a brown chromogen on a random subset of
 IHC slides are actually stained: no eosin (hematoxylin counterstain only, often light), and
 DAB on a large share of cells in one of the three usual patterns — membranous (a ring),
 cytoplasmic (a filled cell body) or nuclear (the nucleus itself, e.g. Ki-67).
+``architecture=True`` gives the section the structure real tissue has beyond scattered nuclei:
+wavy collagen bundles split by thin clefts (domain-warped oriented fibres) in an eosin of
+widely varying strength, a regional cell density (nucleus-poor stroma beside packed zones),
+epithelium-like packed zones whose cells have eosinophilic cytoplasm, and spindle nuclei in
+the stroma.
 """
 from __future__ import annotations
 
@@ -25,11 +30,36 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
+def _collagen(shape, rng, scale):
+    """Wavy collagen bundles (0..1, fine fibrils inside) and the thin clefts between them (bool):
+    an oriented smooth field, domain-warped; clefts along its zero crossings."""
+    h, w = shape
+    angle = rng.uniform(0, 180)
+    along = rng.uniform(15, 40) * scale
+
+    def oriented(sigma_across):
+        f = ndi.gaussian_filter(rng.normal(0, 1, shape), (sigma_across, along))
+        return ndi.rotate(f, angle, reshape=False, mode="reflect")
+
+    field = oriented(rng.uniform(3, 8) * scale)
+    fibrils = oriented(0.8 * scale)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    amp = rng.uniform(4, 14) * scale
+    coords = [c + _smooth_field(shape, rng, int(48 * scale) + 8, amp) for c in (yy, xx)]
+    field = ndi.map_coordinates(field, coords, order=1, mode="reflect")
+    fibrils = ndi.map_coordinates(fibrils, coords, order=1, mode="reflect")
+    field /= np.abs(field).max() + 1e-9
+    clefts = np.abs(field) < rng.uniform(0.02, 0.08)
+    bundles = 0.75 + 0.25 * np.tanh(fibrils / (fibrils.std() + 1e-9))
+    return bundles, clefts
+
+
 def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.5e-3,
                   dab: float | None = None, scale: float = 1.0, noise: float = 0.01,
-                  ihc: bool = False, seed=None) -> list[SyntheticImage]:
+                  ihc: bool = False, architecture: bool = False, seed=None) -> list[SyntheticImage]:
     """One tissue section at several blur levels (see :func:`~.smear.smear_series`);
-    ``ihc=True``: hematoxylin + DAB only (see the module's notes)."""
+    ``ihc=True``: hematoxylin + DAB only; ``architecture=True``: collagen bundles, regional
+    density, epithelium-like zones (see the module's notes)."""
     rng = np.random.default_rng(seed)
     h, w = shape
     dab = rng.uniform(0, 0.6) if dab is None else dab
@@ -40,6 +70,15 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
     holes = _smooth_field(shape, rng, int(48 * scale) + 8, 1.0) > rng.uniform(0.3, 0.8)
     conc[..., 1] = rng.uniform(0.15, 0.5) * (0.4 + fibres) * ~holes
     hema, pattern = 1.0, None
+    density = epithelium = None
+    if architecture:
+        bundles, clefts = _collagen(shape, rng, scale)
+        density = np.exp(_smooth_field(shape, rng, int(64 * scale) + 8, rng.uniform(1.0, 2.5)))
+        density /= density.max()
+        epithelium = density > rng.uniform(0.5, 0.8)
+        stroma = rng.uniform(0.2, 0.7) * bundles * ~clefts * np.where(epithelium, 0.3, 1.0)
+        conc[..., 1] = stroma * ~holes
+        hema = rng.uniform(0.8, 1.5)
     if ihc:  # no eosin: unstained stroma, at most a faint tint; DAB on many cells in one pattern
         conc[..., 1] *= rng.uniform(0.0, 0.15)
         hema, pattern = rng.uniform(0.35, 1.0), ("membrane", "cytoplasm", "nucleus")[rng.integers(3)]
@@ -49,13 +88,20 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
         fib2 = np.abs(ndi.gaussian_filter(rng.normal(0, 1, shape), (0.8 * scale, 3 * scale)))
         conc[..., 2] += region * ~holes * rng.uniform(0.4, 1.2) * (0.3 + fib2 / (fib2.max() + 1e-9))
     labels = np.zeros(shape, dtype=np.int32)
-    n = rng.poisson(nucleus_density * h * w / scale**2)
+    n = rng.poisson(nucleus_density * h * w / scale**2 * (2.0 if architecture else 1.0))
     radii = rng.uniform(3.5, 8.0, n) * scale
     next_id = 1
+    cyto = rng.uniform(0.3, 0.9) if architecture else 0.0
     for cy, cx, r in place_centres(n, radii, shape, rng, min_gap=0.7):
         if holes[min(cy, h - 1), min(cx, w - 1)] and rng.random() < 0.8:
             continue
-        nuc = blob(r, rng, roughness=0.12, elongation=0.6)
+        inside = (min(cy, h - 1), min(cx, w - 1))
+        if density is not None and rng.random() > density[inside]:
+            continue  # regional density: nucleus-poor stroma, packed zones
+        spindle = density is not None and not epithelium[inside] and rng.random() < 0.5
+        nuc = blob(r * (0.85 if spindle else 1.0), rng, roughness=0.12, elongation=1.4 if spindle else 0.6)
+        if density is not None and epithelium[inside]:  # a cell body of eosinophilic cytoplasm
+            stamp(conc[..., 1:2], blob(r * rng.uniform(1.6, 2.2), rng, roughness=0.15) * cyto, cy, cx, 1.0)
         nuc = np.clip(nuc * (1 + 0.3 * texture(nuc.shape, rng)), 0, None)
         region = stamp(conc[..., 0:1], nuc, cy, cx, rng.uniform(0.5, 1.3) * hema)
         if region is None:

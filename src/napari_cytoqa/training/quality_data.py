@@ -80,11 +80,13 @@ def _labelled(images_levels, group, rng, n_crops, crop):
 
 
 def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int = CROP,
-                     seed: int = 0, ihc_share: float = 0.0) -> QualitySamples:
+                     seed: int = 0, ihc_share: float = 0.0, architecture_share: float = 0.0) -> QualitySamples:
     """All 11 blur levels of one generated smear, fluorescence field or tissue section (one group).
 
-    ``ihc_share`` of the tissue sources are IHC (hematoxylin + DAB, no eosin) instead of H&E; at 0
-    (the shipped model's recipe) no extra random number is drawn, so the data stay as they were.
+    ``ihc_share`` of the tissue sources are IHC (hematoxylin + DAB, no eosin) instead of H&E, and
+    ``architecture_share`` of them have collagen bundles, regional density and epithelium-like
+    zones (``tissue_series(architecture=True)``); at 0 (the shipped model's recipe) no extra random
+    number is drawn, so the data stay as they were.
     """
     rng = np.random.default_rng([seed, index])
     scale = float(np.exp(rng.uniform(np.log(0.6), np.log(1.8))))
@@ -93,6 +95,8 @@ def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int
                   noise=rng.uniform(0.004, 0.02))
         if ihc_share > 0:
             kw["ihc"] = bool(rng.random() < ihc_share)
+        if architecture_share > 0:
+            kw["architecture"] = bool(rng.random() < architecture_share)
         series = tissue_series((size, size), range(11), scale=scale, **kw)
     elif index % 4 == 2:
         series = fluorescence_series((size, size), range(11), scale=scale, seed=int(rng.integers(2**31)),
@@ -149,9 +153,10 @@ def _one(args):
 
 def build_quality_dataset(n_sources: int, n_non_cell: int, *, size: int = 320, n_crops: int = 2,
                           crop: int = CROP, seed: int = 0, workers: int = 1,
-                          user_images=(), ihc_share: float = 0.0) -> QualitySamples:
+                          user_images=(), ihc_share: float = 0.0, architecture_share: float = 0.0) -> QualitySamples:
     """Synthetic sources + user images + non-cell images, reproducible for a given seed."""
-    jobs = [(i, dict(size=size, n_crops=n_crops, crop=crop, seed=seed, ihc_share=ihc_share))
+    jobs = [(i, dict(size=size, n_crops=n_crops, crop=crop, seed=seed, ihc_share=ihc_share,
+                     architecture_share=architecture_share))
             for i in range(n_sources)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
