@@ -132,6 +132,18 @@ def test_tiny_image_is_a_clear_error():
         assess_quality(np.zeros((1, 1), np.uint8))
 
 
+@pytest.mark.parametrize("method", ["learned", "classical"])
+def test_one_pixel_sliver_tiles_are_judged_on_the_image_edge(method, smear):
+    """An image 1 px wider/taller than a whole number of tiles leaves 1-px edge tiles: they are
+    judged on the last 16 px of the image (they used to crash every focus measure)."""
+    img = smear.image[:257, :385]
+    report = assess_quality(img, tile_size=128, method=method)
+    assert len(report.tiles) == 4 * 3 and report.tiles[["y1", "x1"]].max().tolist() == [257, 385]
+    sliver = report.tiles[(report.tiles.x1 - report.tiles.x0) == 1].iloc[0]
+    edge = assess_quality(img[int(sliver.y0):int(sliver.y1), 385 - 16:385], tile_size=128, method=method)
+    assert sliver.p_blurry == pytest.approx(edge.tiles.p_blurry.iloc[0], abs=1e-6)
+
+
 def test_3d_stack_is_a_clear_error():
     with pytest.raises(ValueError, match="3-D stack"):
         assess_quality(np.zeros((5, 64, 64), np.uint8))

@@ -77,6 +77,15 @@ def check_image(arr) -> None:
                          "pixels are needed")
 
 
+def _judged_box(box) -> tuple:
+    """The pixels a tile is judged on: its box, widened backwards to ``MIN_SIDE`` where the
+    image edge cut it thinner (an image 1 px wider than a whole number of tiles leaves a
+    1-px sliver, on which no focus measure is defined): the sliver is judged on the last
+    ``MIN_SIDE`` pixels of the image, which ``check_image`` guarantees exist."""
+    y0, x0, y1, x1 = (int(v) for v in box)
+    return min(y0, max(y1 - MIN_SIDE, 0)), min(x0, max(x1 - MIN_SIDE, 0)), y1, x1
+
+
 def _stats_sample(levels, level, grid):
     arr = levels[level]
     if isinstance(arr, np.ndarray):
@@ -122,7 +131,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     yield 0, total
     for start in range(0, total, batch_size):
         idx = range(start, min(start + batch_size, total))
-        tiles = [read_tile(arr, grid.boxes[i]) for i in idx]
+        tiles = [read_tile(arr, _judged_box(grid.boxes[i])) for i in idx]
         for i, tile, scores in zip(idx, tiles, scorer.score_batch(tiles)):
             scores["weight"] = tile_weight(tile, strategy, float(fractions[i]), step=step)
             rows.append(scores)
