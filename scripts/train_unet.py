@@ -93,7 +93,8 @@ def main():
                "gray repeated to RGB, brightfield inverted (cells bright)", "outputs": ["foreground", "centre"],
                "threshold": 0.5, "core": 0.5, "min_size": 12, "pixel_size_um": 0.5,
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
-        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --recipe {format_recipe(args.recipe)}"
+        data={"recipe": f"scripts/train_unet.py --variant {args.variant} --scenes {args.scenes} "
+                        f"--recipe {format_recipe(args.recipe)}"
                         f"{init_note}", "seed": 0,
               "scenes": args.scenes, "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
