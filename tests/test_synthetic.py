@@ -175,3 +175,46 @@ def test_fluorescence_realism_options():
     assert narrow > 0.35 and wide < 0.25
     _, small = spread(mitotic=1.0)
     assert small < 0.5 * area
+
+
+def test_image_windows_resample_to_nominal_scale_and_never_enlarge_much():
+    from napari_cytoqa.training.quality_data import image_windows
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    before = image.copy()
+    wins = image_windows(image, 0.25, 6, size=64, seed=1)
+    assert len(wins) == 6 and all(w.shape == (64, 64, 3) and w.dtype == np.uint8 for w in wins)
+    np.testing.assert_array_equal(image, before)  # the image is never modified
+    # at scale 1 (scale_range pinned) a 0.25 µm/px image is halved: 128 source pixels per window side
+    w = image_windows(image, 0.25, 1, size=64, scale_range=(1.0, 1.0), seed=2)[0]
+    assert w.std() < image.std() * 0.8  # averaging 2x2 blocks of noise lowers its spread
+    # a coarse image is enlarged at most max_upsample times: the window covers >= size/1.25 source px
+    coarse = np.zeros((100, 100), np.uint16)
+    coarse[::2] = 1000  # stripes of period 2 px: visible after a <= 1.25x enlargement, not after 4x
+    w = image_windows(coarse, 2.0, 1, size=80, scale_range=(1.0, 1.0), seed=3)[0]
+    assert w.dtype == np.uint16 and w.shape == (80, 80)
+    assert np.abs(np.diff(w.astype(float), axis=0)).mean() > 400  # 476 here; 187 if enlarged 4x
+    # a window bigger than the image is cut at the largest magnification that fits
+    assert image_windows(image[:40, :40], 0.5, 1, size=64, seed=4)[0].shape == (64, 64, 3)
+    with pytest.raises(ValueError, match="pixel_size"):
+        image_windows(image, 0.0, 1)
+    with pytest.raises(ValueError, match="2-D gray or RGB"):
+        image_windows(np.zeros((4, 30, 30, 3), np.uint8), 0.5, 1)
+
+
+def test_real_image_samples_cover_every_level_with_one_group_per_image():
+    from napari_cytoqa.training.quality_data import real_image_samples
+
+    rng = np.random.default_rng(0)
+    images = [(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8), 0.5),
+              (rng.integers(0, 4096, (150, 150), dtype=np.uint16), 1.0)]
+    s = real_image_samples(images, 2, size=128, n_crops=1, seed=0)
+    assert len(s) == 2 * 2 * 11 and s.x.shape[1:] == (3, 96, 96)
+    assert sorted(np.unique(s.group)) == [3 * 10**6, 3 * 10**6 + 1]
+    assert (s.valid == 1).all() and sorted(np.unique(s.blur)) == list(range(11))
+    assert ((s.grade >= 0) & (s.grade <= 3)).all()
+    again = real_image_samples(images, 2, size=128, n_crops=1, seed=0)
+    np.testing.assert_array_equal(s.x, again.x)  # seeded
+    with pytest.raises(ValueError, match="at least one"):
+        real_image_samples([], 2)

@@ -135,6 +135,58 @@ def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
     return QualitySamples.concat(parts)
 
 
+def image_windows(image, pixel_size: float, n: int, *, size: int = 320, scale_range=(0.6, 1.8),
+                  nominal: float = 0.5, max_upsample: float = 1.25, seed=0) -> list[np.ndarray]:
+    """``n`` random ``size`` × ``size`` windows of a real image, each resampled from its
+    ``pixel_size`` (µm) to the ``nominal`` one times a log-uniform magnification in ``scale_range``
+    — the spread of magnifications the synthetic sources are drawn at — but never enlarged more
+    than ``max_upsample`` times: enlarging softens an image that its "level 0" label calls in
+    focus. A window that would need more than the image holds is cut at the largest
+    magnification that fits. The image is never modified; windows come out in its dtype."""
+    from skimage.transform import resize
+
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 16:
+        raise ValueError(f"image_windows needs a 2-D gray or RGB image of at least 16 px, got {image.shape}")
+    if not pixel_size > 0:
+        raise ValueError(f"pixel_size must be positive, got {pixel_size}")
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    out = []
+    for _ in range(n):
+        s = float(np.exp(rng.uniform(*np.log(scale_range))))
+        src = max(int(round(size * nominal / (pixel_size * s))), int(np.ceil(size / max_upsample)))
+        src = min(src, h, w)  # source pixels per window side
+        y, x = int(rng.integers(0, h - src + 1)), int(rng.integers(0, w - src + 1))
+        win = image[y:y + src, x:x + src]
+        if src != size:
+            dtype = win.dtype
+            win = resize(win.astype(np.float32), (size, size) + win.shape[2:], order=1,
+                         anti_aliasing=src > size, preserve_range=True)
+            win = np.clip(np.rint(win), 0, np.iinfo(dtype).max).astype(dtype) if dtype.kind in "ui" else \
+                win.astype(dtype)
+        out.append(win)
+    return out
+
+
+def real_image_samples(images, n_windows: int, *, size: int = 320, n_crops: int = 2, crop: int = CROP,
+                       seed: int = 0, group_offset: int = 3 * 10**6) -> QualitySamples:
+    """Self-supervised samples from real in-focus images with known pixel size: ``images`` is a
+    sequence of ``(image, pixel_size_um)``; ``n_windows`` windows of each (:func:`image_windows`)
+    are defocused to all 11 levels, each version with one random extra degradation, as the
+    synthetic sources are. All windows of one image share a group, so a split never puts parts of
+    one real image on both sides."""
+    parts = []
+    for i, (image, pixel_size) in enumerate(images):
+        rng = np.random.default_rng([seed, 11, i])
+        for win in image_windows(image, pixel_size, n_windows, size=size, seed=int(rng.integers(2**31))):
+            versions = [(defocus(win, lv), lv) for lv in range(11)]
+            parts.append(_labelled(versions, group_offset + i, rng, n_crops, crop))
+    if not parts:
+        raise ValueError("real_image_samples needs at least one image and one window")
+    return QualitySamples.concat(parts)
+
+
 def non_cell_samples(n_images: int, *, size: int = 256, n_crops: int = 2, crop: int = CROP,
                      seed: int = 0, group_offset: int = 2 * 10**6) -> QualitySamples:
     rng = np.random.default_rng([seed, 7])
