@@ -30,6 +30,27 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"
 
 
+def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
+    path, _ = pyramid_file  # records 0.25 um/px
+    png = tmp_path / "plain.png"  # records none
+    Image.fromarray(smear.image).save(png)
+    out = tmp_path / "o"
+    assert main(["qc", str(path), str(png), "--out", str(out), "--tile-size", "256", "--method", "classical",
+                 "--pixel-size", "auto", "--quiet"]) == 0
+    summaries = json.loads((out / "summary.json").read_text())
+    assert summaries[str(path)]["binning"] == 2 and summaries[str(path)]["pixel_size_um"] == 0.25
+    assert summaries[str(png)]["binning"] == 1 and summaries[str(png)]["pixel_size_um"] is None
+    table = pd.read_csv(out / "summary.csv").set_index("image")
+    assert table.loc[str(path), "binning"] == 2
+    assert main(["qc", str(png), "--out", str(tmp_path / "p"), "--tile-size", "256", "--method", "classical",
+                 "--pixel-size", "0.17", "--quiet"]) == 0
+    assert json.loads((tmp_path / "p" / "plain_summary.json").read_text())["binning"] == 3
+    for bad in ("fine", "-0.2", "0"):
+        with pytest.raises(SystemExit):
+            main(["qc", str(png), "--out", str(out), "--pixel-size", bad])
+        assert "pixel size" in capsys.readouterr().err
+
+
 def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
     good = tmp_path / "good.png"
     Image.fromarray(smear.image).save(good)

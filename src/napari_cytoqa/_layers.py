@@ -41,6 +41,23 @@ def _placement(source) -> dict:
     return place
 
 
+def layer_pixel_size(layer) -> tuple[float, float] | None:
+    """The ``(y, x)`` size in µm of one level-0 pixel of an image layer's 2-D plane, from its
+    scale and units (our reader sets both from the file), or None when its units are not
+    lengths (napari's default, pixels)."""
+    units = getattr(layer, "units", None)
+    if layer is None or units is None:
+        return None
+    out = []
+    for scale, unit in zip(layer.scale[-2:], units[-2:]):
+        try:
+            um = float((1.0 * unit).to("micrometer").magnitude)
+        except Exception:  # pint raises DimensionalityError for pixels and other non-lengths
+            return None
+        out.append(float(scale) * um)
+    return (out[0], out[1]) if all(np.isfinite(v) and v > 0 for v in out) else None
+
+
 def result_name(source, plane: tuple = ()) -> str:
     """The stem of the result layers' names: the source's name, with the plane of a stack."""
     base = source.name if source is not None else "image"

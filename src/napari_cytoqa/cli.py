@@ -37,6 +37,18 @@ def _qc_row(image: str, s: dict) -> dict:
             **{k: v for k, v in s["exposure"].items()}, "error": ""}
 
 
+def _pixel_size(text: str):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a pixel size in um, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"the pixel size must be positive, got {text!r}")
+    return value
+
+
 def _qc(args) -> int:
     from PIL import Image
     from .io import read_slide
@@ -52,7 +64,8 @@ def _qc(args) -> int:
             with read_slide(path) as slide:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
-                                          weighting=args.weighting, level=args.level, precision=args.precision)
+                                          weighting=args.weighting, level=args.level, precision=args.precision,
+                                          pixel_size=args.pixel_size)
                 report = _with_bar(gen, path.name, args.quiet)
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
@@ -209,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="of the quality network; auto: bfloat16 on CPUs with native bf16 (AMX / "
                          "AVX512-BF16), else float32; int8: quantized on the CPU, slightly less accurate")
+    qc.add_argument("--pixel-size", type=_pixel_size, default=None, metavar="auto|UM",
+                    help="judge finely sampled slides at the 0.5 um/px the checks were made for (tiles binned "
+                         "2x at 0.25 um/px): 'auto' uses each file's recorded pixel size, a number (um per "
+                         "pixel) applies to every image; default: analyse every image at its own pixels")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

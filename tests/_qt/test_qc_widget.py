@@ -131,3 +131,24 @@ def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path)
     widget.csv_path.value = tmp_path / "tiles.csv"  # the export is the last run's table
     widget.export_csv()
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == len(expected.tiles)
+
+
+def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget):
+    from napari_cytoqa.synthetic import smear_series
+
+    viewer, widget = viewer_widget
+    image = smear_series((512, 512), [0], scale=2.0, seed=3)[0].image
+    fine = viewer.add_image(image, name="fine", scale=(0.25, 0.25), units="µm")
+    plain = viewer.add_image(image, name="plain")
+    widget.image.value = fine
+    assert "pixel_size" not in widget.options(fine)  # off by default
+    widget.match_scale.value = True
+    assert widget.options(fine)["pixel_size"] == pytest.approx((0.25, 0.25))
+    assert widget.options(plain)["pixel_size"] is None
+    widget.tile_size.value = 256
+    run(widget)
+    meta = viewer.layers["fine QC"].metadata["cytoqa_report"]
+    assert meta["binning"] == 2 and meta["pixel_size_um"] == pytest.approx(0.25)
+    widget.image.value = plain  # no length units: analysed at its own pixels, with a warning
+    run(widget)
+    assert viewer.layers["plain QC"].metadata["cytoqa_report"]["binning"] == 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import napari
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
-from .._layers import add_quality_overlay, displayed_plane, layer_levels
+from .._layers import add_quality_overlay, displayed_plane, layer_levels, layer_pixel_size
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
@@ -41,13 +41,17 @@ class QualityControlWidget(Container):
             tooltip="number format of the quality network. auto: bfloat16 on CPUs that have it natively (same "
                     "accuracy as float32, faster), else float32; fp32 for results identical on every machine; "
                     "int8: CPU only, faster still, slightly less accurate, ~5 s to prepare once")
+        self.match_scale = CheckBox(
+            value=False, text="judge at 0.5 µm/px (layer's pixel size)",
+            tooltip="bin the tiles of finely sampled slides (e.g. 2x at 0.25 um/px) to the scale the checks were "
+                    "made for; needs a layer whose scale is in length units (slides opened by this plugin)")
         self.run_button = PushButton(text="Run quality check")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
-                     self.precision, self.run_button, self.stop_button, self.verdict, self.csv_path,
+                     self.precision, self.match_scale, self.run_button, self.stop_button, self.verdict, self.csv_path,
                      self.export_button])
         self.method.changed.connect(self._method_changed)
         self.run_button.changed.connect(self.run)
@@ -58,10 +62,13 @@ class QualityControlWidget(Container):
     def _method_changed(self, method):
         self.model.enabled = self.precision.enabled = method == "learned"
 
-    def options(self) -> dict:
-        """Keyword arguments for :func:`assess_quality` that the widget's state stands for."""
+    def options(self, layer=None) -> dict:
+        """Keyword arguments for :func:`assess_quality` that the widget's state stands for
+        (``layer``: the image layer, whose pixel size "judge at 0.5 µm/px" passes on)."""
         options = dict(tile_size=self.tile_size.value, method=self.method.value,
                        weighting=self.weighting.value, level=self.level.value)
+        if self.match_scale.value:
+            options["pixel_size"] = layer_pixel_size(layer)
         if self.method.value == "learned":
             options["model"] = self.model.value
             options["precision"] = self.precision.value
@@ -77,8 +84,10 @@ class QualityControlWidget(Container):
             return
         plane = displayed_plane(layer, self._viewer)  # of a stack: the plane on screen
         levels = layer_levels(layer, plane)
-        options = self.options()
+        options = self.options(layer)
         options["level"] = min(options["level"], len(levels) - 1)
+        if self.match_scale.value and options["pixel_size"] is None:
+            show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
         self.verdict.value = "running…"
         self.worker = start_job(lambda: iter_assess_quality(levels, **options),
                                 description=f"Quality check of {layer.name}",

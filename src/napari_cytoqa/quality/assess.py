@@ -14,6 +14,7 @@ from .learned import DEFAULT_MODEL, LearnedScorer
 from .int8 import PRECISIONS
 from .measures import IntensityStats
 from .report import QualityReport, slide_summary
+from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _stats_sample(levels, level, grid):
 
 def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                         model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
-                        level: int = 0, batch_size: int = 16, precision: str = "auto"):
+                        level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None):
     """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
     and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
     generator stops the work between batches."""
@@ -113,6 +114,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     from ..models.precision import check_precision
 
     check_precision(precision, PRECISIONS)
+    px0 = resolve_pixel_size(image, pixel_size)
     levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
@@ -124,6 +126,9 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
                if method == "learned" else {})
     scorer = METHODS[method](stats, **options)
     down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
+    spec = getattr(getattr(scorer, "loaded", None), "spec", None)
+    nominal = float(spec.input.get("pixel_size_um", NOMINAL_UM)) if spec is not None else NOMINAL_UM
+    f = bin_factor(None if px0 is None else px0 * float(np.sqrt(down[0] * down[1])), nominal)
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
     strategy = weighting if (fractions >= 1).any() or weighting.endswith("size") else "size"
@@ -132,16 +137,18 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     for start in range(0, total, batch_size):
         idx = range(start, min(start + batch_size, total))
         tiles = [read_tile(arr, _judged_box(grid.boxes[i])) for i in idx]
-        for i, tile, scores in zip(idx, tiles, scorer.score_batch(tiles)):
+        judged = [bin_tile(t, f) for t in tiles] if f > 1 else tiles
+        for i, tile, scores in zip(idx, tiles, scorer.score_batch(judged)):
             scores["weight"] = tile_weight(tile, strategy, float(fractions[i]), step=step)
             rows.append(scores)
         yield len(rows), total
     name = f"{method}:{options['model']}" if options else method
     return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape,
-                         precision=getattr(scorer, "precision", ""))
+                         precision=getattr(scorer, "precision", ""), pixel_size=px0, binning=f)
 
 
-def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="") -> QualityReport:
+def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="",
+                  pixel_size=None, binning=1) -> QualityReport:
     cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
@@ -160,13 +167,14 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
     agg = slide_summary(df, stats)
     return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
                          stride=tuple(int(v) for v in grid.stride), level=level,
-                         downsample=down, image_shape=tuple(shape0), precision=precision, **agg)
+                         downsample=down, image_shape=tuple(shape0), precision=precision,
+                         pixel_size_um=pixel_size, binning=binning, **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                    model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
-                   level: int = 0, batch_size: int = 16, precision: str = "auto", progress=None,
-                   cancel=None) -> QualityReport:
+                   level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None,
+                   progress=None, cancel=None) -> QualityReport:
     """Judge focus, content and validity per tile and for the whole image.
 
     Parameters
@@ -199,6 +207,13 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.
     level : int
         Pyramid level to analyse; tile coordinates are reported at level 0.
+    pixel_size : float, (float, float), "auto" or None
+        Level-0 pixel size in µm, to judge finely sampled images at the scale the checks were
+        made for (0.5 µm/px; the model spec's ``input["pixel_size_um"]``): each tile is binned
+        by the integer factor closest to that size (0.25 µm/px → 2×) before it is scored;
+        tiles, their coordinates and weights stay as they are (see
+        :mod:`napari_cytoqa.quality.scale`). ``"auto"``: a Slide's recorded pixel size. None
+        (default): every image is analysed at its own pixels, as before.
     progress : callable, optional
         Called as ``progress(done, total)``.
     cancel : callable, optional
@@ -219,5 +234,5 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
 
     gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
                               device=device, weighting=weighting, level=level, batch_size=batch_size,
-                              precision=precision)
+                              precision=precision, pixel_size=pixel_size)
     return run_tiles(gen, progress=progress, cancel=cancel, what="quality check")

@@ -44,6 +44,9 @@ class QualityReport:
     dark_ring: bool = False
     #: number format the learned network ran in ("fp32", "bf16", "int8"); "" for classical
     precision: str = ""
+    #: level-0 pixel size (µm) the check was told (None: not given) and the binning it led to
+    pixel_size_um: float | None = None
+    binning: int = 1
 
     @property
     def counts(self) -> dict:
@@ -65,6 +68,7 @@ class QualityReport:
             "stride": [int(v) for v in self.stride], "level": int(self.level),
             "downsample": [float(v) for v in self.downsample],
             "image_shape": [int(v) for v in self.image_shape],
+            "pixel_size_um": num(self.pixel_size_um), "binning": int(self.binning),
         }
 
     def to_csv(self, path) -> Path:
