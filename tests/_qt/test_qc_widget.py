@@ -149,6 +149,7 @@ def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget):
     run(widget)
     meta = viewer.layers["fine QC"].metadata["cytoqa_report"]
     assert meta["binning"] == 2 and meta["pixel_size_um"] == pytest.approx(0.25)
+    assert "2× binned" in widget.verdict.value
     widget.image.value = plain  # no length units: analysed at its own pixels, with a warning
     run(widget)
     assert viewer.layers["plain QC"].metadata["cytoqa_report"]["binning"] == 1

@@ -100,7 +100,8 @@ class QualityControlWidget(Container):
         self._overlay = add_quality_overlay(self._viewer, report, layer, plane=plane).name
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
-        self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}\n"
+        binned = f" · {s['binning']}× binned" if s["binning"] > 1 else ""
+        self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         self.export_button.enabled = True
 
