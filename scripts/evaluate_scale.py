@@ -22,30 +22,24 @@ from napari_cytoqa.synthetic.tissue import tissue_series
 MAKERS = (smear_series, fluorescence_series, tissue_series)
 
 
-def run(model, scales=(2.0, 3.0), n_sources=6, size=1024, method="learned", modes=2):
+def run(model, scales=(2.0, 3.0), n_sources=6, size=1024, method="learned"):
     out = {}
     for scale in scales:
         px = 0.5 / scale
-        rows = {"native": [], "binned": [], "estimated": []}
-        factors = []
+        rows = {"native": [], "binned": []}
         for i in range(n_sources):
             for s in MAKERS[i % 3]((size, size), range(11), scale=scale, seed=92_000 + i):
                 lv = int(s.meta["blur_level"])
-                for mode, pixel_size in (("native", None), ("binned", px), ("estimated", "estimate"))[:modes]:
+                for mode, pixel_size in (("native", None), ("binned", px)):
                     opts = dict(model=model, precision="fp32") if method == "learned" else {}
                     r = assess_quality(s.image, tile_size=512, method=method, pixel_size=pixel_size, **opts)
                     t = r.tiles[r.tiles.has_content]
-                    if mode == "estimated":
-                        factors.append(r.binning)
                     rows[mode] += [(lv, p, b) for p, b in zip(t.p_blurry, t.blur_level)]
         out[f"{px:.3g} um/px ({scale:g}x)"] = {
             mode: {"sharp 0-5 vs blurry 6-10": round(float(np.mean([(p >= 0.5) == (lv >= 6) for lv, p, _ in r])), 4),
                    "mean graded level at level 0": round(float(np.mean([b for lv, _, b in r if lv == 0])), 2),
                    "tiles": len(r)}
-            for mode, r in rows.items() if r}
-        if factors:
-            out[f"{px:.3g} um/px ({scale:g}x)"]["estimated"]["binning factors"] = \
-                {int(k): int(v) for k, v in zip(*np.unique(factors, return_counts=True))}
+            for mode, r in rows.items()}
         print(json.dumps({k: out[k] for k in list(out)[-1:]}), flush=True)
     return out
 
@@ -55,13 +49,9 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--sources", type=int, default=6)
     ap.add_argument("--method", default="learned", choices=["learned", "classical"])
-    ap.add_argument("--estimate", action="store_true",
-                    help="also pixel_size='estimate' (the apparent size judged from the cells)")
-    ap.add_argument("--scales", default="2,3", help="magnifications, e.g. 1,2,3 (1 = the nominal size)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    res = run(args.model, scales=[float(v) for v in args.scales.split(",")], n_sources=args.sources,
-              method=args.method, modes=3 if args.estimate else 2)
+    res = run(args.model, n_sources=args.sources, method=args.method)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -45,9 +45,6 @@ def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
     assert main(["qc", str(png), "--out", str(tmp_path / "p"), "--tile-size", "256", "--method", "classical",
                  "--pixel-size", "0.17", "--quiet"]) == 0
     assert json.loads((tmp_path / "p" / "plain_summary.json").read_text())["binning"] == 3
-    assert main(["qc", str(png), "--out", str(tmp_path / "e"), "--tile-size", "256", "--method", "classical",
-                 "--pixel-size", "estimate", "--quiet"]) == 0
-    assert json.loads((tmp_path / "e" / "plain_summary.json").read_text())["binning"] == 1  # nominal-size smear
     for bad in ("fine", "-0.2", "0"):
         with pytest.raises(SystemExit):
             main(["qc", str(png), "--out", str(out), "--pixel-size", bad])

@@ -36,7 +36,7 @@ def test_resolve_pixel_size():
     assert resolve_pixel_size(np.zeros((4, 4)), "auto") is None  # a plain array records none
     assert resolve_pixel_size(FakeSlide(), "auto") == pytest.approx(0.3)  # geometric mean
     assert resolve_pixel_size(None, (0.25, 0.25)) == pytest.approx(0.25)
-    for bad in (0, -1, float("nan"), "fine", (1, 2, 3), "estimate"):
+    for bad in (0, -1, float("nan"), "fine", (1, 2, 3)):
         with pytest.raises(ValueError, match="pixel_size"):
             resolve_pixel_size(None, bad)
 
@@ -67,17 +67,3 @@ def test_auto_reads_the_slides_pixel_size_per_level(pyramid_file):
         # level 1 is already 0.5 um/px: nothing to bin
         assert assess_quality(slide, tile_size=256, method="classical", level=1, pixel_size="auto").binning == 1
         assert assess_quality(slide, tile_size=256, method="classical").binning == 1  # opt-in
-
-
-def test_estimate_judges_the_scale_from_the_cells():
-    image = smear_series((768, 768), [0], scale=3.0, seed=5)[0].image
-    est = assess_quality(image, tile_size=256, precision="fp32", pixel_size="estimate")
-    assert est.binning in (2, 3) and 0.1 < est.pixel_size_um < 0.3  # truth: 3x, 0.17 um/px
-    assert est.verdict == "sharp" and est.blur_level < 1.5
-    # at the nominal size the estimate asks for no binning
-    nominal = smear_series((512, 512), [0], scale=1.0, seed=6)[0].image
-    assert assess_quality(nominal, tile_size=256, method="classical", pixel_size="estimate").binning == 1
-    # no cells, no estimate: analysed at its own pixels, no error
-    blank = np.full((256, 256, 3), 230, np.uint8)
-    r = assess_quality(blank, tile_size=128, method="classical", pixel_size="estimate")
-    assert r.binning == 1 and r.pixel_size_um is None

@@ -14,7 +14,7 @@ from .learned import DEFAULT_MODEL, LearnedScorer
 from .int8 import PRECISIONS
 from .measures import IntensityStats
 from .report import QualityReport, slide_summary
-from .scale import NOMINAL_UM, bin_factor, bin_tile, estimated_pixel_size, resolve_pixel_size
+from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     from ..models.precision import check_precision
 
     check_precision(precision, PRECISIONS)
-    estimate = isinstance(pixel_size, str) and pixel_size == "estimate"
-    px0 = None if estimate else resolve_pixel_size(image, pixel_size)
+    px0 = resolve_pixel_size(image, pixel_size)
     levels, arr = pick_level(image, level)
     check_image(arr)
     h, w = arr.shape[:2]
@@ -129,9 +128,6 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
     spec = getattr(getattr(scorer, "loaded", None), "spec", None)
     nominal = float(spec.input.get("pixel_size_um", NOMINAL_UM)) if spec is not None else NOMINAL_UM
-    if estimate:  # apparent size of the analysed level, from its cells; reported at level 0
-        px = estimated_pixel_size(levels, level, nominal=nominal, device=device)
-        px0 = None if px is None else px / float(np.sqrt(down[0] * down[1]))
     f = bin_factor(None if px0 is None else px0 * float(np.sqrt(down[0] * down[1])), nominal)
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
@@ -211,15 +207,13 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         :mod:`napari_cytoqa.tiling.weights`); ``"rgb_var"`` by default.
     level : int
         Pyramid level to analyse; tile coordinates are reported at level 0.
-    pixel_size : float, (float, float), "auto", "estimate" or None
+    pixel_size : float, (float, float), "auto" or None
         Level-0 pixel size in µm, to judge finely sampled images at the scale the checks were
         made for (0.5 µm/px; the model spec's ``input["pixel_size_um"]``): each tile is binned
         by the integer factor closest to that size (0.25 µm/px → 2×) before it is scored;
         tiles, their coordinates and weights stay as they are (see
-        :mod:`napari_cytoqa.quality.scale`). ``"auto"``: a Slide's recorded pixel size.
-        ``"estimate"``: the apparent size judged from the cells by the detection U-Net's size
-        estimate (for images that record none; about 1 s more; blur inflates it on tissue).
-        None (default): every image is analysed at its own pixels, as before.
+        :mod:`napari_cytoqa.quality.scale`). ``"auto"``: a Slide's recorded pixel size. None
+        (default): every image is analysed at its own pixels, as before.
     progress : callable, optional
         Called as ``progress(done, total)``.
     cancel : callable, optional

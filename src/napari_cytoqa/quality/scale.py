@@ -28,17 +28,15 @@ def resolve_pixel_size(image, pixel_size) -> float | None:
     if pixel_size is None:
         return None
     if isinstance(pixel_size, str):
-        if pixel_size == "estimate":
-            raise ValueError("pixel_size='estimate' is measured from the image: see estimated_pixel_size")
         if pixel_size != "auto":
-            raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto', 'estimate' or None, got {pixel_size!r}")
+            raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto' or None, got {pixel_size!r}")
         pixel_size = getattr(image, "pixel_size_um", None)
         if pixel_size is None:
             return None
     try:
         px = np.broadcast_to(np.asarray(pixel_size, dtype=float), (2,))
     except (TypeError, ValueError):
-        raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto', 'estimate' or None, got {pixel_size!r}") from None
+        raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto' or None, got {pixel_size!r}") from None
     if not (np.isfinite(px).all() and (px > 0).all()):
         raise ValueError(f"pixel_size must be positive and finite (µm per pixel), got {pixel_size!r}")
     return float(np.sqrt(px[0] * px[1]))
@@ -68,24 +66,3 @@ def bin_tile(tile, f: int) -> np.ndarray:
     if t.dtype.kind == "b":
         return x >= 0.5
     return x.astype(t.dtype if t.dtype.kind == "f" else np.float32)
-
-
-def estimated_pixel_size(levels, level: int = 0, *, nominal: float = NOMINAL_UM, device: str = "auto",
-                         window: int = 512) -> float | None:
-    """The *apparent* pixel size (µm) of pyramid level ``level`` judged from its cells, for
-    images that record none: the detection U-Net's size estimate
-    (:func:`~napari_cytoqa.detection.size.estimate_diameter`) of ``D`` px against the
-    :data:`~napari_cytoqa.detection.detect.REFERENCE_DIAMETER_PX` its training cells had at the
-    nominal size: ``nominal × reference / D``. None when there is no estimate (too few cells).
-
-    Defocus makes cells look larger, so on blurred tissue the estimate grows with the blur; see
-    docs/models.md (*Analysis scale*) for what that does to the verdicts.
-    """
-    from ..detection.detect import REFERENCE_DIAMETER_PX
-    from ..detection.size import estimate_diameter
-
-    try:
-        d = estimate_diameter(levels, level=level, window=window, device=device)
-    except ValueError:
-        return None
-    return nominal * REFERENCE_DIAMETER_PX / d
