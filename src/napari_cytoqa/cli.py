@@ -81,8 +81,9 @@ def _qc(args) -> int:
         rows.append(_qc_row(str(path), summaries[str(path)]))
         if not args.quiet:
             s = report.summary()
+            binned = f", tiles binned {s['binning']}x" if s["binning"] > 1 else ""
             print(f"{path.name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
-                  f"tiles {s['tiles']}")
+                  f"tiles {s['tiles']}{binned}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
     _summary_csv(out / "summary.csv", rows)
     if not args.quiet:
