@@ -6,8 +6,10 @@ scanned at 40× (about 0.25 µm/px) or finer shows every structure two or more t
 in-focus tissue looks soft to them. With a known pixel size, :func:`bin_factor` gives the
 integer binning that brings the analysed pixels closest to the nominal size, and
 :func:`bin_tile` averages blocks of that many pixels each way before a tile is scored. Tile
-coordinates, the tile grid and the slide aggregation are unchanged. Images coarser than the
-nominal size are never enlarged (enlarging cannot add the detail being judged).
+coordinates, the tile grid and the slide weights are unchanged; content, exposure and noise
+are measured on the binned tile like everything else (binning averages noise down, as viewing
+at that scale does). Images coarser than the nominal size are never enlarged (enlarging cannot
+add the detail being judged).
 """
 from __future__ import annotations
 
