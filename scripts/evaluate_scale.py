@@ -24,6 +24,7 @@ MAKERS = (smear_series, fluorescence_series, tissue_series)
 
 def run(model, scales=(2.0, 3.0), n_sources=6, size=1024, method="learned"):
     out = {}
+    opts = dict(model=model, precision="fp32") if method == "learned" else {}
     for scale in scales:
         px = 0.5 / scale
         rows = {"native": [], "binned": []}
@@ -31,7 +32,6 @@ def run(model, scales=(2.0, 3.0), n_sources=6, size=1024, method="learned"):
             for s in MAKERS[i % 3]((size, size), range(11), scale=scale, seed=92_000 + i):
                 lv = int(s.meta["blur_level"])
                 for mode, pixel_size in (("native", None), ("binned", px)):
-                    opts = dict(model=model, precision="fp32") if method == "learned" else {}
                     r = assess_quality(s.image, tile_size=512, method=method, pixel_size=pixel_size, **opts)
                     t = r.tiles[r.tiles.has_content]
                     rows[mode] += [(lv, p, b) for p, b in zip(t.p_blurry, t.blur_level)]

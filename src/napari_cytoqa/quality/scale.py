@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_WHAT = "pixel_size must be a number, a (y, x) pair, 'auto' or None, got "
+
 #: Pixel size (µm) the quality checks are made for; a model spec's ``input["pixel_size_um"]``
 #: overrides it.
 NOMINAL_UM = 0.5
@@ -31,14 +33,14 @@ def resolve_pixel_size(image, pixel_size) -> float | None:
         return None
     if isinstance(pixel_size, str):
         if pixel_size != "auto":
-            raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto' or None, got {pixel_size!r}")
+            raise ValueError(_WHAT + repr(pixel_size))
         pixel_size = getattr(image, "pixel_size_um", None)
         if pixel_size is None:
             return None
     try:
         px = np.broadcast_to(np.asarray(pixel_size, dtype=float), (2,))
     except (TypeError, ValueError):
-        raise ValueError(f"pixel_size must be a number, a (y, x) pair, 'auto' or None, got {pixel_size!r}") from None
+        raise ValueError(_WHAT + repr(pixel_size)) from None
     if not (np.isfinite(px).all() and (px > 0).all()):
         raise ValueError(f"pixel_size must be positive and finite (µm per pixel), got {pixel_size!r}")
     return float(np.sqrt(px[0] * px[1]))

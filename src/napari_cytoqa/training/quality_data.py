@@ -118,8 +118,19 @@ def _soften(image, sigma):
     from scipy import ndimage as ndi
 
     sig = (sigma, sigma) + (0,) * (image.ndim - 2)
-    return np.clip(np.rint(ndi.gaussian_filter(image.astype(np.float32), sig)), 0,
-                   np.iinfo(image.dtype).max).astype(image.dtype)
+    return _cast(ndi.gaussian_filter(image.astype(np.float32), sig), image.dtype)
+
+
+def _cast(values, dtype):
+    """Float ``values`` back in ``dtype``: integers rounded and clipped to [0, max]."""
+    if np.dtype(dtype).kind in "ui":
+        return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
+    return values.astype(dtype)
+
+
+def _all_levels(image, group, rng, n_crops, crop) -> QualitySamples:
+    """One in-focus image defocused to every level (0–10), each version degraded and labelled."""
+    return _labelled([(defocus(image, lv), lv) for lv in range(11)], group, rng, n_crops, crop)
 
 
 def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
@@ -129,9 +140,7 @@ def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
     parts = []
     for i, image in enumerate(images):
         rng = np.random.default_rng([seed, i])
-        image = np.asarray(image)
-        versions = [(defocus(image, lv), lv) for lv in range(11)]
-        parts.append(_labelled(versions, group_offset + i, rng, n_crops, crop))
+        parts.append(_all_levels(np.asarray(image), group_offset + i, rng, n_crops, crop))
     return QualitySamples.concat(parts)
 
 
@@ -160,11 +169,8 @@ def image_windows(image, pixel_size: float, n: int, *, size: int = 320, scale_ra
         y, x = int(rng.integers(0, h - src + 1)), int(rng.integers(0, w - src + 1))
         win = image[y:y + src, x:x + src]
         if src != size:
-            dtype = win.dtype
-            win = resize(win.astype(np.float32), (size, size) + win.shape[2:], order=1,
-                         anti_aliasing=src > size, preserve_range=True)
-            win = np.clip(np.rint(win), 0, np.iinfo(dtype).max).astype(dtype) if dtype.kind in "ui" else \
-                win.astype(dtype)
+            win = _cast(resize(win.astype(np.float32), (size, size) + win.shape[2:], order=1,
+                               anti_aliasing=src > size, preserve_range=True), win.dtype)
         out.append(win)
     return out
 
@@ -180,8 +186,7 @@ def real_image_samples(images, n_windows: int, *, size: int = 320, n_crops: int 
     for i, (image, pixel_size) in enumerate(images):
         rng = np.random.default_rng([seed, 11, i])
         for win in image_windows(image, pixel_size, n_windows, size=size, seed=int(rng.integers(2**31))):
-            versions = [(defocus(win, lv), lv) for lv in range(11)]
-            parts.append(_labelled(versions, group_offset + i, rng, n_crops, crop))
+            parts.append(_all_levels(win, group_offset + i, rng, n_crops, crop))
     if not parts:
         raise ValueError("real_image_samples needs at least one image and one window")
     return QualitySamples.concat(parts)
