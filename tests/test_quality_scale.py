@@ -67,3 +67,14 @@ def test_auto_reads_the_slides_pixel_size_per_level(pyramid_file):
         # level 1 is already 0.5 um/px: nothing to bin
         assert assess_quality(slide, tile_size=256, method="classical", level=1, pixel_size="auto").binning == 1
         assert assess_quality(slide, tile_size=256, method="classical").binning == 1  # opt-in
+
+
+@pytest.mark.parametrize("method", ["learned", "classical"])
+def test_strong_binning_keeps_every_judged_tile_large_enough(method):
+    # 257 px with 128-px tiles leaves a 1-px edge sliver; at 0.05 um/px (10x binning) it used to
+    # shrink to nothing and crash both methods
+    image = smear_series((257, 257), [0], seed=7)[0].image
+    r = assess_quality(image, tile_size=128, pixel_size=0.05, method=method)
+    assert r.binning == 10 and len(r.tiles) == 9 and np.isfinite(r.tiles["p_blurry"]).all()
+    # an image too small to bin that far keeps MIN_SIDE (16) pixels a side: 40 px -> at most 2x
+    assert assess_quality(image[:40, :40], tile_size=128, pixel_size=0.05, method=method).binning == 2

@@ -78,13 +78,14 @@ def check_image(arr) -> None:
                          "pixels are needed")
 
 
-def _judged_box(box) -> tuple:
-    """The pixels a tile is judged on: its box, widened backwards to ``MIN_SIDE`` where the
+def _judged_box(box, side: int = MIN_SIDE) -> tuple:
+    """The pixels a tile is judged on: its box, widened backwards to ``side`` where the
     image edge cut it thinner (an image 1 px wider than a whole number of tiles leaves a
     1-px sliver, on which no focus measure is defined): the sliver is judged on the last
-    ``MIN_SIDE`` pixels of the image, which ``check_image`` guarantees exist."""
+    ``side`` pixels of the image. ``side`` is ``MIN_SIDE`` analysed pixels — ``MIN_SIDE`` × the
+    binning factor — which ``check_image`` and the cap on that factor guarantee exist."""
     y0, x0, y1, x1 = (int(v) for v in box)
-    return min(y0, max(y1 - MIN_SIDE, 0)), min(x0, max(x1 - MIN_SIDE, 0)), y1, x1
+    return min(y0, max(y1 - side, 0)), min(x0, max(x1 - side, 0)), y1, x1
 
 
 def _stats_sample(levels, level, grid):
@@ -129,6 +130,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     spec = getattr(getattr(scorer, "loaded", None), "spec", None)
     nominal = float(spec.input.get("pixel_size_um", NOMINAL_UM)) if spec is not None else NOMINAL_UM
     f = bin_factor(None if px0 is None else px0 * float(np.sqrt(down[0] * down[1])), nominal)
+    f = min(f, min(h, w) // MIN_SIDE)  # binned, the image keeps at least MIN_SIDE pixels a side
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
     strategy = weighting if (fractions >= 1).any() or weighting.endswith("size") else "size"
@@ -136,7 +138,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     yield 0, total
     for start in range(0, total, batch_size):
         idx = range(start, min(start + batch_size, total))
-        tiles = [read_tile(arr, _judged_box(grid.boxes[i])) for i in idx]
+        tiles = [read_tile(arr, _judged_box(grid.boxes[i], MIN_SIDE * f)) for i in idx]
         judged = [bin_tile(t, f) for t in tiles] if f > 1 else tiles
         for i, tile, scores in zip(idx, tiles, scorer.score_batch(judged)):
             scores["weight"] = tile_weight(tile, strategy, float(fractions[i]), step=step)
