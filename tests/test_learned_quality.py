@@ -163,3 +163,39 @@ def test_int8_never_loads_triton():
             "print(sorted(m for m in ('torch._dynamo', 'triton') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("kind", ["rgb8", "gray16", "float_nan"])
+def test_batched_quick_measures_equal_one_tile_at_a_time(kind):
+    """Tiles of several shapes measured together give each tile's figures from the single-tile
+    measures (content on every 4th pixel smoothed; noise on the central 256 × 256 pixels)."""
+    from scipy import ndimage as ndi
+
+    from napari_cytoqa.quality.measures import (IntensityStats, clipped_fraction, content_fraction,
+                                                dark_fraction, luminance, noise_sigma, normalise,
+                                                quick_measures_batch)
+    from napari_cytoqa.synthetic import make_fluorescence, make_smear
+
+    img = {"rgb8": lambda: make_smear((700, 650), seed=4).image,
+           "gray16": lambda: make_fluorescence((700, 650), seed=3).image,
+           "float_nan": lambda: make_smear((700, 650), seed=5).image[..., 0] / np.float32(255)}[kind]()
+    if kind == "float_nan":
+        img = img.astype(np.float32)
+        img[10:40, 300:330] = np.nan
+    stats = IntensityStats.from_sample(img, img.dtype)
+    tiles = [img[y:y + 300, x:x + 300] for y in (0, 300, 600) for x in (0, 300, 600)]  # 300², 100 × 300, …
+    got = quick_measures_batch(tiles, stats)
+    for tile, g in zip(tiles, got):
+        lum = luminance(tile[1::4, 1::4])
+        lum = np.where(np.isfinite(lum), lum, stats.background)
+        small = normalise(lum, stats)
+        cy, cx = max(tile.shape[0] // 2 - 128, 0), max(tile.shape[1] // 2 - 128, 0)
+        want = {"content": content_fraction(small, stats.polarity, smoothed=ndi.gaussian_filter(small, 0.7)),
+                "dark": dark_fraction(lum, stats.full_scale) if stats.polarity == "dark_on_light" else 0.0,
+                "clipped": clipped_fraction(lum, stats.full_scale),
+                "noise": noise_sigma(normalise(luminance(tile[cy:cy + 256, cx:cx + 256]), stats))}
+        assert set(g) == set(want)
+        for k in ("content", "dark", "clipped"):
+            assert g[k] == pytest.approx(want[k], abs=1e-9), k
+        assert g["noise"] == pytest.approx(want["noise"], rel=1e-5)
+    assert stats.polarity == ("light_on_dark" if kind == "gray16" else "dark_on_light")

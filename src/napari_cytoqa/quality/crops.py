@@ -7,6 +7,8 @@ blown up into noise). Crops keep the pixel scale: resizing would erase the blur 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .measures import IntensityStats
@@ -29,10 +31,13 @@ def normalise_rgb(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
     return out
 
 
-def _candidates(h: int, w: int, crop: int, grid: int = 3) -> list[tuple[int, int]]:
+@lru_cache(maxsize=64)
+def _candidates(h: int, w: int, crop: int, grid: int = 3) -> tuple[tuple[int, int], ...]:
+    """Top-left corners of the candidate crops (a ``grid`` × ``grid`` lattice); cached, since
+    every whole tile of an image asks for the same ones."""
     ys = np.unique(np.linspace(0, max(h - crop, 0), grid).astype(int))
     xs = np.unique(np.linspace(0, max(w - crop, 0), grid).astype(int))
-    return [(int(y), int(x)) for y in ys for x in xs]
+    return tuple((int(y), int(x)) for y in ys for x in xs)
 
 
 def _standardise(c: np.ndarray) -> np.ndarray:

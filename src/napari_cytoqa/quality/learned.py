@@ -6,7 +6,7 @@ import numpy as np
 
 from .calibration import GRADES, SHARP_BLURRY_BOUNDARY
 from .crops import CROP, tile_crops
-from .measures import MIN_CONTENT, IntensityStats, quick_measures, tile_flag, usability
+from .measures import MIN_CONTENT, IntensityStats, quick_measures_batch, tile_flag, usability
 
 DEFAULT_MODEL = "cytoqa-quality"
 
@@ -63,17 +63,17 @@ class LearnedScorer:
             weights.append(np.maximum(w, 1e-3))
         p = predict(self.module, np.concatenate(crops), self.loaded.device)
         out, start = [], 0
-        for tile, w in zip(tiles, weights):
+        for q, w in zip(quick_measures_batch(tiles, self.stats), weights):
             sl = slice(start, start + len(w))
             start += len(w)
             w = w / w.sum()
             blur = (p["blur"][sl] * w[:, None]).sum(0)
             grade = (p["grade"][sl] * w[:, None]).sum(0)
-            out.append(self._row(tile, blur, float((p["valid"][sl] * w).sum()), grade))
+            out.append(self._row(q, blur, float((p["valid"][sl] * w).sum()), grade))
         return out
 
-    def _row(self, tile, blur_probs, p_cell, grade_probs) -> dict:
-        q = quick_measures(tile, self.stats)
+    @staticmethod
+    def _row(q, blur_probs, p_cell, grade_probs) -> dict:
         level = float((blur_probs * np.arange(len(blur_probs))).sum())
         usable = usability(q["dark"], q["clipped"])
         return {**q, "blur_level": level, "focus": 1.0 - level / 10.0,

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dtypes import cast_to
+
 _WHAT = "pixel_size must be a number, a (y, x) pair, 'auto' or None, got "
 
 #: Pixel size (µm) the quality checks are made for; a model spec's ``input["pixel_size_um"]``
@@ -64,9 +66,4 @@ def bin_tile(tile, f: int) -> np.ndarray:
         return t
     h, w = (t.shape[0] // f) * f, (t.shape[1] // f) * f
     x = t[:h, :w].astype(np.float32).reshape(h // f, f, w // f, f, *t.shape[2:]).mean(axis=(1, 3))
-    if t.dtype.kind in "ui":
-        info = np.iinfo(t.dtype)
-        return np.clip(np.rint(x), info.min, info.max).astype(t.dtype)
-    if t.dtype.kind == "b":
-        return x >= 0.5
-    return x.astype(t.dtype if t.dtype.kind == "f" else np.float32)
+    return cast_to(x, t.dtype if t.dtype.kind in "uibf" else np.float32)

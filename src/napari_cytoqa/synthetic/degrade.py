@@ -11,6 +11,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from .._dtypes import cast_to
 from .psf import (DEFAULT_OPTICS, RGB_WAVELENGTHS_UM, convolve_same, defocus_psf,
                   level_to_defocus_um)
 
@@ -25,9 +26,7 @@ def _to_float(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _restore(values: np.ndarray, dtype: np.dtype, scale: float) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        return np.clip(np.rint(values * scale), 0, scale).astype(dtype)
-    return values.astype(dtype)
+    return cast_to(values * scale if np.issubdtype(dtype, np.integer) else values, dtype)
 
 
 def defocus(image: np.ndarray, level: float, *, na: float = DEFAULT_OPTICS["na"],
@@ -72,7 +71,7 @@ def jpeg(image: np.ndarray, quality: int = 20) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1–95); 8-bit gray or RGB."""
     image = np.asarray(image)
     values, scale = _to_float(image)
-    as8 = np.clip(np.rint(values * 255), 0, 255).astype(np.uint8)
+    as8 = cast_to(values * 255, np.uint8)
     buf = io.BytesIO()
     Image.fromarray(as8).save(buf, format="JPEG", quality=int(quality))
     decoded = np.asarray(Image.open(io.BytesIO(buf.getvalue()))).astype(np.float64) / 255

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._dtypes import cast_to
 from .degrade import defocus
 from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture
 
@@ -130,7 +131,7 @@ def _render_smear(shape, rng, *, cell_density, red_cell_density, debris_density,
 def _smear_image(optical, level, noise, scale, rng):
     blurred = defocus(optical, level, in_focus_psf=True, pixel_size_um=0.5 / scale)
     blurred = blurred + rng.normal(0, noise, blurred.shape)
-    return np.clip(np.rint(blurred * 255), 0, 255).astype(np.uint8)
+    return cast_to(blurred * 255, np.uint8)
 
 
 def smear_series(shape=(512, 512), levels=range(11), *, cell_density: float = 4e-4,
@@ -238,7 +239,7 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
         counts = 100.0 + photons + rng.normal(0, 4.0, signal.shape)
         if np.dtype(dtype) == np.uint8:
             counts = counts / 4095.0 * 255.0
-        image = np.clip(np.rint(counts), 0, np.iinfo(dtype).max).astype(dtype)
+        image = cast_to(counts, dtype)
         out.append(SyntheticImage(image, labels, classes, boxes, "fluorescence",
                                   {"blur_level": float(lv), "pixel_size_um": 0.5 / scale}))
     return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dtypes import cast_to
 from .grid import TileGrid
 
 BLENDS = ("linear", "mean", "none")
@@ -60,7 +61,4 @@ def stitch(outputs, grid: TileGrid, *, blend: str = "linear", dtype=None) -> np.
         raise ValueError("no tile outputs to stitch")
     with np.errstate(invalid="ignore", divide="ignore"):
         result = acc / wsum.reshape(wsum.shape + (1,) * (acc.ndim - 2))
-    if np.issubdtype(np.dtype(dtype), np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(np.nan_to_num(result)), info.min, info.max).astype(dtype)
-    return result.astype(dtype)
+    return cast_to(result, dtype)

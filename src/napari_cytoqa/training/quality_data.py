@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._dtypes import cast_to
 from ..quality.calibration import GRADES, grade
 from ..quality.crops import CROP, normalise_rgb, select_crops
 from ..quality.measures import IntensityStats
@@ -118,14 +119,7 @@ def _soften(image, sigma):
     from scipy import ndimage as ndi
 
     sig = (sigma, sigma) + (0,) * (image.ndim - 2)
-    return _cast(ndi.gaussian_filter(image.astype(np.float32), sig), image.dtype)
-
-
-def _cast(values, dtype):
-    """Float ``values`` back in ``dtype``: integers rounded and clipped to [0, max]."""
-    if np.dtype(dtype).kind in "ui":
-        return np.clip(np.rint(values), 0, np.iinfo(dtype).max).astype(dtype)
-    return values.astype(dtype)
+    return cast_to(ndi.gaussian_filter(image.astype(np.float32), sig), image.dtype)
 
 
 def _all_levels(image, group, rng, n_crops, crop) -> QualitySamples:
@@ -169,7 +163,7 @@ def image_windows(image, pixel_size: float, n: int, *, size: int = 320, scale_ra
         y, x = int(rng.integers(0, h - src + 1)), int(rng.integers(0, w - src + 1))
         win = image[y:y + src, x:x + src]
         if src != size:
-            win = _cast(resize(win.astype(np.float32), (size, size) + win.shape[2:], order=1,
+            win = cast_to(resize(win.astype(np.float32), (size, size) + win.shape[2:], order=1,
                                anti_aliasing=src > size, preserve_range=True), win.dtype)
         out.append(win)
     return out
