@@ -12,6 +12,8 @@ from .quality.render import VERDICT_COLORS
 
 #: Above this many tiles the QC overlay is a low-resolution image, not shapes.
 MAX_SHAPES = 2000
+#: QC label font size as a share of the tile side (world units; 'excellent' fits a tile's width)
+TEXT_PER_TILE = 0.10
 FEATURE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_valid", "content",
                    "weight", "flag")
 
@@ -80,12 +82,16 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     face = colours.copy()
     face[:, 3] = 0.18
     features = df[list(FEATURE_COLUMNS)].reset_index(drop=True)
-    # blur level and grade at each tile centre; the verdict is the colour (text while legible)
-    text = {"string": "{blur_level:.1f}\n{grade}", "size": 9, "color": "white",
-            "anchor": "center"} if len(df) <= 400 else None
+    place = _placement(source)
+    # blur level and grade at each tile centre; the verdict is the colour. The text is sized in
+    # world units (it zooms with the image), so a tile's label stays inside its tile at any zoom
+    sy, sx = place.get("scale", (1.0, 1.0))
+    side = float(np.median(np.minimum((y1 - y0) * abs(sy), (x1 - x0) * abs(sx))))
+    text = {"string": "{blur_level:.1f}\n{grade}", "size": TEXT_PER_TILE * side, "scaling": True,
+            "color": "white", "anchor": "center"} if len(df) <= 400 else None
     kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
               "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features,
-              "metadata": meta, **_placement(source)}
+              "metadata": meta, **place}
     if text:
         kwargs["text"] = text
     return list(rects), kwargs, "shapes"

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from napari_cytoqa._layers import TEXT_PER_TILE
 from napari_cytoqa._widgets.qc_widget import QualityControlWidget
 from napari_cytoqa.synthetic.samples import smear_with_blurry_region
 
@@ -46,6 +47,8 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_p
     assert {"verdict", "p_blurry", "blur_level", "grade"} <= set(feats.columns)
     assert (feats.verdict == "sharp").sum() >= 12 and (feats.verdict == "blurry").sum() >= 10
     assert tuple(overlay.scale) == pytest.approx((0.5, 0.5))
+    # labels zoom with the image and are sized to the tile (world units: 128 px × 0.5)
+    assert overlay.text.scaling and overlay.text.size == pytest.approx(TEXT_PER_TILE * 64)
     assert "grade" in widget.verdict.value
     assert np.array_equal(source.data, before)  # user layer untouched
     # re-run with another tile size updates the same layer
@@ -54,6 +57,7 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_p
     assert [layer.name for layer in viewer.layers].count("smear QC") == 1
     assert len(viewer.layers["smear QC"].data) == 8
     assert len(viewer.layers["smear QC"].features) == 8
+    assert viewer.layers["smear QC"].text.size == pytest.approx(TEXT_PER_TILE * 128)
     # the number formats: auto by default; fp32 and the int8 network give the same verdicts on this clear case
     assert widget.options()["precision"] == "auto" and "device" not in widget.options()
     before = viewer.layers["smear QC"].features.verdict.tolist()
