@@ -5,6 +5,8 @@ from napari.utils import progress as napari_progress
 from napari.utils.notifications import notification_manager, show_error, show_info
 from superqt.utils import create_worker  # napari's worker minus its automatic error relay
 
+from .._layers import displayed_plane, layer_levels
+
 
 def _drive(gen_factory):
     return (yield from gen_factory())
@@ -55,3 +57,21 @@ def start_job(gen_factory, *, description: str, on_done, on_error=None, on_abort
         stop_button.changed.connect(worker.quit)
     worker.start()
     return worker
+
+
+def start_layer_job(widget, layer, job, options: dict, *, what: str, status, on_done, running: str = "running…"):
+    """The widgets' common Run step: ``job(levels, **options)`` (a core generator twin) on the
+    plane of ``layer`` the viewer shows, ``options["level"]`` clamped to its pyramid, in a worker
+    (``widget.worker``) wired to ``widget.run_button`` / ``widget.stop_button``; ``status`` (a
+    label) reads ``running`` / failed / stopped. ``on_done(result, plane, level)`` runs on the
+    GUI thread. Returns the options used."""
+    plane = displayed_plane(layer, widget._viewer)  # of a stack: the plane on screen
+    levels = layer_levels(layer, plane)
+    options = {**options, "level": min(options.get("level", 0), len(levels) - 1)}
+    status.value = running
+    widget.worker = start_job(lambda: job(levels, **options), description=f"{what} {layer.name}",
+                              on_done=lambda result: on_done(result, plane, options["level"]),
+                              on_error=lambda err: setattr(status, "value", "failed"),
+                              on_abort=lambda: setattr(status, "value", "stopped"),
+                              buttons=(widget.run_button,), stop_button=widget.stop_button)
+    return options

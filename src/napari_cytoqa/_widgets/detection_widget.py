@@ -6,10 +6,10 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
-from .._layers import add_detection_layers, displayed_plane, layer_levels
+from .._layers import add_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import ROUTINGS
-from ._jobs import start_job
+from ._jobs import start_layer_job
 
 
 class DetectionWidget(Container):
@@ -92,17 +92,10 @@ class DetectionWidget(Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        plane = displayed_plane(layer, self._viewer)  # of a stack: the plane on screen
-        levels = layer_levels(layer, plane)
         opts = self.options()
-        opts["level"] = min(opts["level"], len(levels) - 1)
-        self.status.value = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
-        self.worker = start_job(lambda: iter_detect_cells(levels, **opts),
-                                description=f"Cell detection in {layer.name}",
-                                on_done=lambda det: self._show(det, layer, opts["level"], plane),
-                                on_error=lambda err: setattr(self.status, "value", "failed"),
-                                on_abort=lambda: setattr(self.status, "value", "stopped"),
-                                buttons=(self.run_button,), stop_button=self.stop_button)
+        start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
+                        on_done=lambda det, plane, level: self._show(det, layer, level, plane),
+                        running="measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…")
 
     def _show(self, det, layer, level, plane=()):
         add_detection_layers(self._viewer, det, layer, level=level, plane=plane)

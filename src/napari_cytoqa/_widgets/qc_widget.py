@@ -7,13 +7,13 @@ import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
-from .._layers import add_quality_overlay, displayed_plane, layer_levels, layer_pixel_size
+from .._layers import add_quality_overlay, layer_pixel_size
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
 from ..tiling import WEIGHTINGS
-from ._jobs import start_job
+from ._jobs import start_layer_job
 
 
 def _quality_models(_widget=None):
@@ -82,19 +82,11 @@ class QualityControlWidget(Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        plane = displayed_plane(layer, self._viewer)  # of a stack: the plane on screen
-        levels = layer_levels(layer, plane)
         options = self.options(layer)
-        options["level"] = min(options["level"], len(levels) - 1)
         if self.match_scale.value and options["pixel_size"] is None:
             show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
-        self.verdict.value = "running…"
-        self.worker = start_job(lambda: iter_assess_quality(levels, **options),
-                                description=f"Quality check of {layer.name}",
-                                on_done=lambda report: self._show(report, layer, plane),
-                                on_error=lambda err: setattr(self.verdict, "value", "failed"),
-                                on_abort=lambda: setattr(self.verdict, "value", "stopped"),
-                                buttons=(self.run_button,), stop_button=self.stop_button)
+        start_layer_job(self, layer, iter_assess_quality, options, what="Quality check of", status=self.verdict,
+                        on_done=lambda report, plane, level: self._show(report, layer, plane))
 
     def _show(self, report, layer, plane=()):
         self._overlay = add_quality_overlay(self._viewer, report, layer, plane=plane).name

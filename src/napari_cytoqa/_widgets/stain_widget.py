@@ -8,7 +8,7 @@ from napari.utils.notifications import show_warning
 from .._layers import add_stain_layer, displayed_plane, layer_levels
 from ..models import find_model, list_models
 from ..stain.transfer import DEFAULT_MODEL, METHODS, iter_transfer_stain
-from ._jobs import start_job
+from ._jobs import start_layer_job
 
 DEFAULT_CHECKPOINT = "default"
 
@@ -82,18 +82,10 @@ class StainTransferWidget(Container):
         if not layer.rgb:
             show_warning(f"{layer.name} is not an RGB image; stain transfer needs brightfield colour.")
             return
-        plane = displayed_plane(layer, self._viewer)  # of a stack: the plane on screen
-        levels = layer_levels(layer, plane)
         opts = self.options()
-        opts["level"] = min(opts["level"], len(levels) - 1)
         label = opts.get("model", opts["method"]) + (f" {opts['checkpoint']}" if "checkpoint" in opts else "")
-        self.status.value = "running…"
-        self.worker = start_job(lambda: iter_transfer_stain(levels, **opts),
-                                description=f"Stain transfer of {layer.name}",
-                                on_done=lambda out: self._show(out, layer, label, opts["level"], plane),
-                                on_error=lambda err: setattr(self.status, "value", "failed"),
-                                on_abort=lambda: setattr(self.status, "value", "stopped"),
-                                buttons=(self.run_button,), stop_button=self.stop_button)
+        start_layer_job(self, layer, iter_transfer_stain, opts, what="Stain transfer of", status=self.status,
+                        on_done=lambda out, plane, level: self._show(out, layer, label, level, plane))
 
     def _show(self, out, layer, label, level, plane=()):
         new = add_stain_layer(self._viewer, out, layer, label, level=level, plane=plane)
