@@ -21,7 +21,8 @@ def main(out="docs/images"):
     for sample, shot, detector, routing in (("smear_blurry_region.jpg", "detection_smear", "unet", "blur"),
                                             ("fluorescence_nuclei.tif", "detection_fluorescence", "unet", "combined"),
                                             ("fluorescence_nuclei.tif", "detection_yolo", "yolo", "blur")):
-        viewer.layers.clear()
+        while len(viewer.layers):  # one by one: after layers.clear() napari 0.9 drew later shapes' text and
+            viewer.layers.pop()  # edges incompletely in these off-screen shots (the tile counts went missing)
         [layer] = viewer.open(f"sample_data/{sample}", plugin="napari-cytoqa")
         widget.image.value = layer
         widget.detector.value = detector
@@ -31,7 +32,7 @@ def main(out="docs/images"):
         run_and_wait(widget)
         viewer.reset_view()
         if shot == "detection_yolo":  # zoom in: the rectangles and their tile counts
-            viewer.camera.zoom *= 2.5
+            viewer.scene.camera.zoom *= 2.5
         if shot == "detection_smear":  # show centres and per-tile counts (labels drawn over the counts)
             viewer.layers[f"{layer.name} cells"].visible = False
         viewer.screenshot(str(out / f"{shot}_window.png"), canvas_only=False)
