@@ -369,3 +369,16 @@ def test_where_right_keeps_only_images_the_focus_model_routed_right():
     partly = [SimpleNamespace(tile_focus=[1.0], **vars(hit))] * 2 + [SimpleNamespace(tile_focus=[3.0, 9.0],
                                                                                      **vars(hit))]
     assert script.where_right(data, partly, [hit] * 3)["images"] == 1  # one wrong tile: the image is out
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_8_bit_data_in_wide_integer_arrays_detect_like_8_bit(dtype):
+    """numpy's default int64 (or int32) holding 8-bit values: the brightfield polarity and the
+    detections are those of the uint8 image (a full scale of 2**63 - 1 used to flip the polarity)."""
+    from napari_cytoqa.synthetic import make_smear
+
+    gray = make_smear((256, 256), seed=1).image[..., 1]
+    ref = detect_cells(gray, detector="unet")
+    det = detect_cells(gray.astype(dtype), detector="unet")
+    assert ref.count > 20 and det.count == ref.count
+    np.testing.assert_array_equal(det.boxes, ref.boxes)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_cytoqa._dtypes import cast_to
+from napari_cytoqa._dtypes import cast_to, colour_peak, integer_full_scale
 
 
 def test_integers_round_half_to_even_and_clip_without_wrapping():
@@ -27,3 +27,22 @@ def test_floats_are_cast(dtype):
 
 def test_booleans_threshold_at_a_half():
     np.testing.assert_array_equal(cast_to(np.array([0.2, 0.5, 0.9]), bool), [False, True, True])
+
+
+@pytest.mark.parametrize("dtype, peak, full", [
+    (np.uint8, 3, 255), (np.uint8, None, 255),
+    (np.uint16, 4095, 4095), (np.uint16, 4000, 4095), (np.uint16, 4096, 16383), (np.uint16, 200, 255),
+    (np.uint16, 60000, 65535), (np.uint16, None, 65535), (np.uint16, 0, 255), (np.int16, -5, 255),
+    (np.int64, 255, 255), (np.int32, 1000, 1023), (np.int32, 100_000, 2**18 - 1), (np.uint32, 2**32 - 1, 2**32 - 1),
+])
+def test_integer_full_scale_is_the_bit_depth_the_data_use(dtype, peak, full):
+    assert integer_full_scale(dtype, peak) == full
+
+
+def test_colour_peak_ignores_alpha_and_non_finite_values():
+    rgba = np.zeros((4, 4, 4), np.uint16)
+    rgba[..., 3] = 65535
+    rgba[0, 0, 1] = 4000
+    assert colour_peak(rgba) == 4000
+    assert colour_peak(np.array([[np.nan, 2.0], [np.inf, 1.0]])) == 2.0
+    assert colour_peak(np.full((2, 2), np.nan)) is None and colour_peak(np.zeros((0, 3))) is None

@@ -181,3 +181,17 @@ def test_input_is_not_modified(smear):
     before = smear.image.copy()
     assess_quality(smear.image, tile_size=128, method="classical")
     assert np.array_equal(before, smear.image)
+
+
+@pytest.mark.parametrize("method", ["learned", "classical"])
+def test_fewer_bits_in_a_wider_integer_type_judge_like_8_bit(method, smear):
+    """A 12-bit camera's brightfield image in a 16-bit file, or 8-bit data in int64 arrays, is
+    judged like the 8-bit image: dark, clipped and exposure are relative to the bit depth the
+    data use, not the container's maximum (which made every tile 'dark': a ring, all invalid)."""
+    ref = assess_quality(smear.image, tile_size=256, method=method)
+    for img in (smear.image.astype(np.uint16) * 16, smear.image[..., 1].astype(np.int64),
+                smear.image.astype(np.int32)):
+        r = assess_quality(img, tile_size=256, method=method)
+        assert r.verdict == ref.verdict == "sharp" and not r.dark_ring
+        assert not r.exposure["underexposed"] and not r.exposure["low_contrast"]
+        np.testing.assert_array_equal(r.tiles.verdict, ref.tiles.verdict)

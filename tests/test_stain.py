@@ -46,6 +46,19 @@ def test_macenko_recovers_known_stain_vectors_and_self_transfer_is_identity():
 
 
 @pytest.mark.parametrize("method", ["macenko", "reinhard"])
+def test_12_bit_data_in_a_16_bit_file_transfer_like_8_bit(method):
+    """Optical densities are taken against the bit depth the data use (4095 for a 12-bit
+    camera's 16-bit file), not the container's 65535, which would read a white background as
+    dense stain."""
+    base = make_smear((130, 150), stain="he", seed=3).image
+    ref = make_smear((160, 160), stain="giemsa", seed=4).image
+    out8 = transfer_stain(base, method=method, reference=ref, tile_size=64).astype(np.float64)
+    out12 = transfer_stain(base.astype(np.uint16) * 16, method=method, reference=ref, tile_size=64)
+    assert out12.dtype == np.uint16 and out12.max() <= 4095
+    assert np.abs(out12 / 16 - out8).mean() < 2.0  # the same image, up to 8-bit rounding
+
+
+@pytest.mark.parametrize("method", ["macenko", "reinhard"])
 @pytest.mark.parametrize("kind", ["uint8", "uint16", "float32", "rgba"])
 def test_shape_and_dtype_preserved_input_untouched(method, kind):
     base = make_smear((130, 150), stain="he", seed=3).image

@@ -17,3 +17,32 @@ def cast_to(values, dtype) -> np.ndarray:
     if dtype.kind == "b":
         return values >= 0.5
     return values.astype(dtype)
+
+
+def integer_full_scale(dtype, peak=None) -> float:
+    """Full scale of integer pixel data. 8-bit types: their maximum. Wider types hold data of
+    fewer bits more often than not (a 12-bit camera writes 16-bit TIFFs, numpy arrays default to
+    int64): the full scale is then that of the bit depth the data use, ``2**b - 1`` for the
+    smallest even ``b`` >= 8 that holds ``peak`` (the data maximum), capped at the dtype's
+    maximum; without a ``peak``, the dtype's maximum."""
+    info = np.iinfo(dtype)
+    if peak is None or info.bits <= 8 or not np.isfinite(peak):
+        return float(info.max)
+    bits = max(8, int(np.ceil(np.log2(max(float(peak), 0.0) + 1.0))))
+    bits += bits % 2
+    return float(min(2.0 ** bits - 1, info.max))
+
+
+def colour_peak(sample) -> float | None:
+    """The largest finite value of an image sample's gray or colour channels (alpha ignored);
+    None when it has none."""
+    a = np.asarray(sample)
+    if a.ndim == 3 and a.shape[-1] == 4:
+        a = a[..., :3]
+    if a.size == 0:
+        return None
+    if a.dtype.kind == "f":
+        a = a[np.isfinite(a)]
+        if a.size == 0:
+            return None
+    return float(a.max())

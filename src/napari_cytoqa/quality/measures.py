@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._dtypes import colour_peak, integer_full_scale
+
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: Pixels darker than this fraction of full scale count as "dark" (ring / underexposure).
 DARK_LEVEL = 0.08
@@ -39,10 +41,12 @@ def luminance(tile: np.ndarray) -> np.ndarray:
 
 
 def full_scale(dtype, sample: np.ndarray | None = None) -> float:
-    """Nominal full-scale value: the integer maximum, 1.0 for floats within [0, 1], else the data max."""
+    """Nominal full-scale value: for integers the maximum of the bit depth the data use (8-bit
+    types: 255; 12-bit data in a 16-bit file: 4095; see :func:`integer_full_scale`), 1.0 for
+    floats within [0, 1], else the data max."""
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.integer):
-        return float(np.iinfo(dtype).max)
+        return integer_full_scale(dtype, None if sample is None else colour_peak(sample))
     if dtype == np.bool_:
         return 1.0
     if sample is not None and sample.size:
@@ -71,7 +75,7 @@ class IntensityStats:
         finite = lum[np.isfinite(lum)]
         if finite.size == 0:
             raise ValueError("the image has no finite pixel values")
-        fs = full_scale(dtype, finite)
+        fs = full_scale(dtype, sample if np.dtype(dtype).kind in "ui" else finite)
         low, med, high = np.percentile(finite, [0.5, 50, 99.5])
         polarity = "dark_on_light" if (high - med) < (med - low) else "light_on_dark"
         # very dark surrounds (a ring) must not decide the polarity of a brightfield image

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dtypes import colour_peak, integer_full_scale
+
 #: pixels whose optical density is below this in every channel are background (Macenko's β)
 OD_THRESHOLD = 0.15
 #: at most this many pixels are read to fit a source image's stain statistics
@@ -27,11 +29,12 @@ def check_rgb(image) -> None:
 
 
 def scale_of(dtype, sample=None) -> float:
-    """Full-scale value: integer maximum; 1 for floats in [0, 1]; else 255 (floats holding 8-bit values)
-    or the data maximum."""
+    """Full-scale value: for integers the maximum of the bit depth the sample's data use (8-bit
+    types: 255; 12-bit data in a 16-bit file: 4095; see :func:`integer_full_scale`); 1 for
+    floats in [0, 1]; else 255 (floats holding 8-bit values) or the data maximum."""
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
-        return float(np.iinfo(dtype).max)
+        return integer_full_scale(dtype, None if sample is None else colour_peak(sample))
     if sample is None or not np.size(sample):
         return 1.0
     peak = float(np.nanmax(sample))
