@@ -240,7 +240,7 @@ def test_blur_routing_sends_each_tile_to_the_matching_model(tmp_path, monkeypatc
         detect_cells(img, detector="unet", routing="fast")
 
 
-def test_boxes_only_mode_and_pyramid_statistics():
+def test_boxes_only_mode_and_pyramid_statistics(monkeypatch):
     from napari_cytoqa.io.writer import build_pyramid
     from napari_cytoqa.synthetic import make_fluorescence
 
@@ -248,6 +248,15 @@ def test_boxes_only_mode_and_pyramid_statistics():
     full = detect_cells(img, detector="unet", tile_size=256, overlap=48)
     lean = detect_cells(img, detector="unet", tile_size=256, overlap=48, keep_labels=False)
     assert lean.labels is None and abs(lean.count - full.count) <= 0.03 * full.count
+    # "auto" (the default) keeps labels up to MAX_LABEL_PIXELS, boxes only beyond (a whole slide)
+    import napari_cytoqa.detection.detect as detect_module
+
+    monkeypatch.setattr(detect_module, "MAX_LABEL_PIXELS", img.shape[0] * img.shape[1] - 1)
+    auto = detect_cells(img, detector="unet", tile_size=256, overlap=48)
+    assert auto.labels is None and auto.count == lean.count
+    assert detect_cells(img, detector="unet", tile_size=256, overlap=48, keep_labels=True).labels is not None
+    with pytest.raises(ValueError, match="keep_labels"):
+        detect_cells(img, detector="unet", keep_labels="yes")
     assert evaluate_detections([(lean.boxes, lean.scores)], [full.boxes]).f1 > 0.95
     # on a pyramid the statistics come from a coarser level: same cells found on level 0
     pyr = build_pyramid(np.tile(img, (2, 2)), min_size=256)

@@ -47,6 +47,19 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
+    assert "too large" not in widget.status.value
+
+
+def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget, monkeypatch):
+    import napari_cytoqa.detection.detect as detect_module
+
+    viewer, widget = viewer_widget
+    monkeypatch.setattr(detect_module, "MAX_LABEL_PIXELS", 300 * 300)  # stands for a whole slide
+    widget.image.value = viewer.add_image(make_smear((300, 400), seed=8).image, name="big")
+    widget.detector.value = "otsu"
+    run(widget)
+    assert "big cells" not in viewer.layers and len(viewer.layers["big boxes"].data) > 10
+    assert "too large to keep instance labels" in widget.status.value
 
 
 def test_estimate_cell_size_fills_the_diameter_box(run, viewer_widget):

@@ -105,3 +105,5 @@ class DetectionWidget(Container):
         routes = ", ".join(f"{k.replace(prefix, '')} {v}" for k, v in
                            zip(*np.unique(det.route.astype(str), return_counts=True)))
         self.status.value = f"{det.count}" + (f" ({routes})" if routes else "")
+        if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
+            self.status.value += " · image too large to keep instance labels"

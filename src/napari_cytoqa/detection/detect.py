@@ -6,6 +6,7 @@ ownership (:mod:`.merge`), so objects crossing tile borders come out once and wh
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,8 @@ from ..quality.assess import check_image, pick_level, stats_level
 from ..tiling import read_tile, tile_grid
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -200,6 +203,10 @@ class YoloContext(_RoutedContext):
 
 DETECTORS = {"otsu": OtsuContext, "unet": UNetContext, "yolo": YoloContext}
 
+#: ``keep_labels="auto"`` keeps the instance label image up to this many pixels of the analysed
+#: level (100 Mpx: 400 MB of int32 labels, about as much again in per-tile pieces while merging)
+MAX_LABEL_PIXELS = 100_000_000
+
 #: cell size the shipped models were trained at: the median equivalent diameter of the synthetic
 #: training objects (fluorescence nuclei 16.2-16.9 px, smear cells 14.0-14.4 px at 0.5 µm/px)
 REFERENCE_DIAMETER_PX = 16.0
@@ -234,8 +241,19 @@ def _rescaled(run, scale: float):
     return call
 
 
+def _keep_labels(keep, shape) -> bool:
+    if isinstance(keep, str):
+        if keep != "auto":
+            raise ValueError(f'keep_labels must be True, False or "auto", got {keep!r}')
+        keep = shape[0] * shape[1] <= MAX_LABEL_PIXELS
+        if not keep:
+            log.warning("image of %d x %d px: over %d Mpx, instance labels are not kept (boxes only); "
+                        "pass keep_labels=True to keep them", shape[0], shape[1], MAX_LABEL_PIXELS // 1_000_000)
+    return bool(keep)
+
+
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
-                      level: int = 0, keep_labels: bool = True, diameter: float | str | None = None,
+                      level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
                       **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
@@ -248,6 +266,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         raise ValueError(f"diameter must be a cell diameter in pixels between 2 and 1000, got {diameter!r}")
     levels, arr = pick_level(image, level)
     check_image(arr)
+    keep_labels = _keep_labels(keep_labels, arr.shape)
     if auto:
         from .size import estimate_diameter
 
@@ -291,7 +310,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
-                 keep_labels: bool = True, diameter: float | str | None = None, progress=None, cancel=None,
+                 keep_labels: bool | str = "auto", diameter: float | str | None = None, progress=None, cancel=None,
                  **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
@@ -304,7 +323,9 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     the classical baseline (Otsu threshold fitted on the whole image, distance-transform
     watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
     recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores
-    only, merged like YOLO's): a whole slide's full-size int32 labels would not fit in memory.
+    only, merged like YOLO's): a whole slide's full-size int32 labels would not fit in memory;
+    ``"auto"`` (default) keeps it for images of up to ``MAX_LABEL_PIXELS`` (100 Mpx) and drops
+    it beyond, with a warning in the log.
     ``diameter`` (pixels of the analysed level) is the typical cell diameter in the image:
     tiles are resampled by ``REFERENCE_DIAMETER_PX / diameter`` so cells reach the size the
     models were trained at (16 px); results are in the image's own pixels. Leave it None for

@@ -34,6 +34,9 @@ def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
     """Indices (ascending) kept by greedy non-maximum suppression, highest score first: a box is
     dropped when its IoU with a kept, higher-scoring box exceeds ``iou`` (torchvision's kernel —
     the pure-Python loop took 7 s for the 6,400 cells of one 2592 × 1944 smear)."""
+    from .._triton import avoid_triton_in_gui
+
+    avoid_triton_in_gui()  # torchvision.ops reaches triton, which crashes beside napari's OpenGL
     import torch
     from torchvision.ops import nms as _nms
 

@@ -55,7 +55,7 @@ def _reported(region, diameter, model, device, precision=None):
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter, precision=precision)
+                       diameter=diameter, precision=precision, keep_labels=True)
     d = equivalent_diameters(det.labels)
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 

@@ -63,9 +63,9 @@ def offline_ultralytics():
     Sets ``YOLO_OFFLINE=1`` and (unless already set) ``YOLO_CONFIG_DIR`` before the first import,
     then makes sure the fonts ultralytics would otherwise download exist in its config directory.
     """
-    from ..training.engine import _avoid_triton_in_gui
+    from .._triton import avoid_triton_in_gui
 
-    _avoid_triton_in_gui()  # ultralytics' import reaches triton, which crashes beside napari's OpenGL
+    avoid_triton_in_gui()  # ultralytics' import reaches triton, which crashes beside napari's OpenGL
     with _OFFLINE_LOCK:
         os.environ["YOLO_OFFLINE"] = "1"
         if "YOLO_CONFIG_DIR" not in os.environ:

@@ -160,9 +160,9 @@ def iter_train_yolo(data_yaml, config: YoloTrainConfig | None = None, *, yaml: d
     (absolute; a temporary one by default)."""
     import tempfile
 
-    from ..training.engine import _avoid_triton_in_gui
+    from .._triton import avoid_triton_in_gui
 
-    _avoid_triton_in_gui()
+    avoid_triton_in_gui()
     config = config or YoloTrainConfig()
     yaml = deepcopy(yaml or CELL_YOLO)
     tmp = None

@@ -52,6 +52,9 @@ class ResNet18Quality(nn.Module):
 
     def __init__(self):
         super().__init__()
+        from .._triton import avoid_triton_in_gui
+
+        avoid_triton_in_gui()  # torchvision.models reaches triton, which crashes beside napari's OpenGL
         from torchvision.models import resnet18
 
         self.backbone = resnet18(weights=None)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..training.engine import TrainingCancelled, _avoid_triton_in_gui, seed_everything
+from .._triton import avoid_triton_in_gui
+from ..training.engine import TrainingCancelled, seed_everything
 from .colour import check_rgb, scale_of, to_unit
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def iter_train_cyclegan(images_a, images_b, config: CycleGANConfig | None = None
     if cfg.crop % 4 or cfg.crop < 32:
         raise ValueError(f"crop must be a multiple of 4 and at least 32, got {cfg.crop}")
     a, b = as_unit_images(images_a), as_unit_images(images_b)
-    _avoid_triton_in_gui()
+    avoid_triton_in_gui()
     seed_everything(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)

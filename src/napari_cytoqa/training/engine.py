@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._triton import avoid_triton_in_gui
+
 log = logging.getLogger(__name__)
 
 
@@ -55,25 +57,6 @@ class FitResult:
     stopped_early: bool = False
     seconds: float = 0.0
     device: str = "cpu"
-
-
-def _avoid_triton_in_gui() -> None:
-    """Keep torch from importing triton inside a running Qt application.
-
-    torch's optimizers import ``torch._dynamo`` on first use, which imports triton; triton's
-    bundled LLVM crashes (segfault) when Mesa's llvmpipe — loaded by napari's OpenGL canvas —
-    is already in the process (seen with torch 2.14 + triton 3.8 under Xvfb). We never use
-    torch.compile, so inside a GUI triton is marked unavailable before dynamo is imported.
-    """
-    import sys
-
-    if "triton" in sys.modules or "torch._dynamo" in sys.modules:
-        return
-    qt = sys.modules.get("PyQt6.QtWidgets") or sys.modules.get("PyQt5.QtWidgets") \
-        or sys.modules.get("PySide6.QtWidgets")
-    if qt is not None and qt.QApplication.instance() is not None:
-        sys.modules["triton"] = None  # makes `import triton` raise ImportError
-        log.info("running inside a Qt application: triton disabled for this process")
 
 
 def seed_everything(seed: int) -> None:
@@ -155,7 +138,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     from ..models.weights_io import save_state
 
     cfg = config or FitConfig()
-    _avoid_triton_in_gui()
+    avoid_triton_in_gui()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     bf16 = _trains_in_bf16(cfg.precision, device)  # once; a bad precision fails before any work
