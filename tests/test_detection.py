@@ -391,3 +391,16 @@ def test_8_bit_data_in_wide_integer_arrays_detect_like_8_bit(dtype):
     det = detect_cells(gray.astype(dtype), detector="unet")
     assert ref.count > 20 and det.count == ref.count
     np.testing.assert_array_equal(det.boxes, ref.boxes)
+
+
+def test_transparent_pixels_hold_no_cells():
+    from napari_cytoqa.synthetic import make_smear
+
+    img = make_smear((384, 384), seed=1).image
+    yy, xx = np.mgrid[:384, :384]
+    inside = (yy - 192) ** 2 + (xx - 192) ** 2 < 170 ** 2
+    rgba = np.dstack([np.where(inside[..., None], img, 0), np.where(inside, 255, 0)]).astype(np.uint8)
+    det = detect_cells(rgba, detector="unet")
+    radius = np.hypot((det.boxes[:, 0] + det.boxes[:, 2]) / 2 - 192, (det.boxes[:, 1] + det.boxes[:, 3]) / 2 - 192)
+    # cells cut by the edge have box centres just outside it; none lie further out
+    assert det.count > 50 and (radius > 170 + 12).sum() <= 0.02 * det.count

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_cytoqa._dtypes import cast_to, colour_peak, integer_full_scale
+from napari_cytoqa._dtypes import cast_to, colour_peak, integer_full_scale, transparent_as_nan
 
 
 def test_integers_round_half_to_even_and_clip_without_wrapping():
@@ -46,3 +46,15 @@ def test_colour_peak_ignores_alpha_and_non_finite_values():
     assert colour_peak(rgba) == 4000
     assert colour_peak(np.array([[np.nan, 2.0], [np.inf, 1.0]])) == 2.0
     assert colour_peak(np.full((2, 2), np.nan)) is None and colour_peak(np.zeros((0, 3))) is None
+
+
+def test_transparent_pixels_become_missing_data():
+    rgba = np.full((3, 4, 4), 200, np.uint8)
+    rgba[0, :, 3] = 0
+    out = transparent_as_nan(rgba)
+    assert out.shape == (3, 4, 3) and out.dtype == np.float32
+    assert np.isnan(out[0]).all() and (out[1:] == 200).all()
+    opaque = np.full((3, 4, 4), 7, np.uint8)
+    assert transparent_as_nan(opaque) is opaque  # nothing transparent: unchanged, no copy
+    gray = np.zeros((3, 4), np.uint16)
+    assert transparent_as_nan(gray) is gray

@@ -195,3 +195,19 @@ def test_fewer_bits_in_a_wider_integer_type_judge_like_8_bit(method, smear):
         assert r.verdict == ref.verdict == "sharp" and not r.dark_ring
         assert not r.exposure["underexposed"] and not r.exposure["low_contrast"]
         np.testing.assert_array_equal(r.tiles.verdict, ref.tiles.verdict)
+
+
+def _in_a_transparent_frame(image):
+    """``image`` as RGBA inside a disc, transparent black outside (a specimen or annotation export)."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    inside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (0.45 * min(h, w)) ** 2
+    rgba = np.dstack([np.where(inside[..., None], image, 0), np.where(inside, 255, 0)]).astype(np.uint8)
+    return rgba, inside
+
+
+@pytest.mark.parametrize("method", ["learned", "classical"])
+def test_transparent_pixels_are_background_not_a_dark_ring(method, smear):
+    rgba, _ = _in_a_transparent_frame(smear.image)
+    r = assess_quality(rgba, tile_size=128, method=method)
+    assert r.verdict == "sharp" and not r.dark_ring and (r.tiles.flag != "dark_edge").all()

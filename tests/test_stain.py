@@ -46,6 +46,21 @@ def test_macenko_recovers_known_stain_vectors_and_self_transfer_is_identity():
 
 
 @pytest.mark.parametrize("method", ["macenko", "reinhard"])
+def test_transparent_pixels_do_not_enter_the_stain_fit(method):
+    base = make_smear((200, 200), stain="he", seed=3).image
+    ref = make_smear((160, 160), stain="giemsa", seed=4).image
+    yy, xx = np.mgrid[:200, :200]
+    inside = (yy - 100) ** 2 + (xx - 100) ** 2 < 90 ** 2
+    rgba = np.dstack([np.where(inside[..., None], base, 0), np.where(inside, 255, 0)]).astype(np.uint8)
+    out = transfer_stain(rgba, method=method, reference=ref, tile_size=64).astype(np.float64)
+    plain = transfer_stain(base, method=method, reference=ref, tile_size=64).astype(np.float64)
+    assert np.abs(out[inside][:, :3] - plain[inside]).mean() < 3.0  # was ~22 grey levels: black was fitted
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    with pytest.raises(StainInputError, match="transparent"):
+        transfer_stain(np.zeros((64, 64, 4), np.uint8), method=method, reference=ref)
+
+
+@pytest.mark.parametrize("method", ["macenko", "reinhard"])
 def test_12_bit_data_in_a_16_bit_file_transfer_like_8_bit(method):
     """Optical densities are taken against the bit depth the data use (4095 for a 12-bit
     camera's 16-bit file), not the container's 65535, which would read a white background as

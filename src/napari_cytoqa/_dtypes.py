@@ -46,3 +46,18 @@ def colour_peak(sample) -> float | None:
         if a.size == 0:
             return None
     return float(a.max())
+
+
+def transparent_as_nan(image) -> np.ndarray:
+    """An RGBA image's fully transparent pixels (alpha 0: outside a specimen or an exported
+    annotation) as missing data — float32 RGB with NaN there, which the quality checks and the
+    detectors treat as background instead of as black. Any other image is returned as it is."""
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[-1] != 4:
+        return a
+    clear = a[..., 3] == 0
+    if not clear.any():
+        return a
+    rgb = a[..., :3].astype(np.float32)
+    rgb[clear] = np.nan
+    return rgb

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._dtypes import transparent_as_nan
 from .._generators import run_tiles
 from ..quality.assess import check_image, pick_level, stats_level
 from ..tiling import read_tile, tile_grid
@@ -77,7 +78,7 @@ class OtsuContext:
         from skimage.filters import threshold_otsu
 
         step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 1_000_000)))
-        sample = ndi.gaussian_filter(_as_gray(np.asarray(arr[::step, ::step])), smooth / step)
+        sample = ndi.gaussian_filter(_as_gray(transparent_as_nan(arr[::step, ::step])), smooth / step)
         self.polarity = polarity_of(sample)
         self.threshold = float(threshold_otsu(sample)) if np.ptp(sample) > 0 else np.inf
         self.smooth, self.min_size, self.min_distance, self.h = smooth, min_size, min_distance, h
@@ -285,7 +286,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         y0, x0 = int(box[0]), int(box[1])
-        labels, boxes, scores, route, tile_focus = run(np.asarray(read_tile(arr, box)))
+        labels, boxes, scores, route, tile_focus = run(transparent_as_nan(read_tile(arr, box)))
         per_labels.append(labels if keep_labels else None)
         per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))

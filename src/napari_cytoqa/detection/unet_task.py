@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dtypes import transparent_as_nan
 from ..quality.crops import normalise_rgb
 from ..quality.measures import IntensityStats
 from ..synthetic import fluorescence_series, smear_series
@@ -29,7 +30,7 @@ def image_stats(image) -> IntensityStats:
 
     arr = image
     step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / MAX_STAT_PIXELS)))
-    return IntensityStats.from_sample(np.asarray(arr[::step, ::step]), arr.dtype)
+    return IntensityStats.from_sample(transparent_as_nan(arr[::step, ::step]), arr.dtype)
 
 
 #: Recipes of :func:`scene_series`. 1: the first shipped detectors (nuclei radius 6-11 px, mildly

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._dtypes import transparent_as_nan
 from ..tiling import WEIGHTINGS, read_tile, tile_grid, tile_weight
 from .calibration import grade as grade_of
 from .classical import ClassicalScorer
@@ -122,7 +123,7 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     ts = np.broadcast_to(np.asarray(tile_size, dtype=int), (2,))
     ts = (min(int(ts[0]), h), min(int(ts[1]), w))
     grid = tile_grid((h, w), ts, stride=stride, edge="pad")
-    stats = IntensityStats.from_sample(_stats_sample(levels, level, grid), arr.dtype)
+    stats = IntensityStats.from_sample(transparent_as_nan(_stats_sample(levels, level, grid)), arr.dtype)
     options = ({"model": model or DEFAULT_MODEL, "device": device, "precision": precision}
                if method == "learned" else {})
     scorer = METHODS[method](stats, **options)
@@ -139,7 +140,8 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     for start in range(0, total, batch_size):
         idx = range(start, min(start + batch_size, total))
         tiles = [read_tile(arr, _judged_box(grid.boxes[i], MIN_SIDE * f)) for i in idx]
-        judged = [bin_tile(t, f) for t in tiles] if f > 1 else tiles
+        judged = [transparent_as_nan(t) for t in tiles]  # transparent pixels are background, not black
+        judged = [bin_tile(t, f) for t in judged] if f > 1 else judged
         for i, tile, scores in zip(idx, tiles, scorer.score_batch(judged)):
             scores["weight"] = tile_weight(tile, strategy, float(fractions[i]), step=step)
             rows.append(scores)

@@ -42,8 +42,11 @@ def scale_of(dtype, sample=None) -> float:
 
 
 def to_unit(tile: np.ndarray, scale: float) -> np.ndarray:
-    """RGB float64 in [0, 1] (alpha dropped; NaN → white)."""
-    rgb = np.asarray(tile)[..., :3].astype(np.float64) / scale
+    """RGB float64 in [0, 1] (alpha dropped; NaN and fully transparent pixels → white, i.e. background)."""
+    tile = np.asarray(tile)
+    rgb = tile[..., :3].astype(np.float64) / scale
+    if tile.ndim == 3 and tile.shape[-1] == 4:
+        rgb[tile[..., 3] == 0] = 1.0
     if not np.isfinite(rgb).all():
         rgb = np.where(np.isfinite(rgb), rgb, 1.0)
     return np.clip(rgb, 0.0, 1.0)
