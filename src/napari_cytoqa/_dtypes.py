@@ -1,4 +1,5 @@
-"""Putting computed (float) pixel values back into an image's dtype, one way everywhere."""
+"""Pixel-value plumbing shared by the core, one way everywhere: computed values back into an
+image's dtype, the bit depth integer data use, transparent RGBA pixels as missing data."""
 from __future__ import annotations
 
 import numpy as np
