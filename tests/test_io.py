@@ -139,6 +139,23 @@ def test_rgba_png(tmp_path, smear):
     assert slide.shape[-1] == 4 and slide.rgb
 
 
+@pytest.mark.parametrize("mode, channels", [("CMYK", 3), ("LA", 4), ("P", 4)])
+def test_other_pillow_modes_read_as_rgb_or_rgba(tmp_path, smear, mode, channels):
+    """A print-shop CMYK JPEG used to read as four channels (CMY + K taken for alpha), a
+    gray + alpha PNG was refused as a (Y, X, 2) stack; they are decoded as RGB / RGBA (a
+    palette PNG with a transparent index as RGBA, so transparency reaches the checks)."""
+    im = Image.fromarray(smear.image).convert(mode)
+    path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    im.save(path, **({"transparency": 0} if mode == "P" else {}))
+    data = np.asarray(read_slide(path).levels[0])
+    assert data.shape == smear.image.shape[:2] + (channels,) and data.dtype == np.uint8
+    with Image.open(path) as saved:  # what Pillow itself makes of the file in RGB(A)
+        np.testing.assert_array_equal(data, np.asarray(saved.convert("RGB" if channels == 3 else "RGBA")))
+    assert np.abs(data[..., :3].astype(float) - smear.image).mean() < (4 if mode == "CMYK" else 25)
+    if mode == "LA":
+        assert (data[..., 3] == 255).all()
+
+
 def test_layer_levels_take_one_plane_of_a_stack_lazily():
     from types import SimpleNamespace
 

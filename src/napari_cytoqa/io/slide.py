@@ -121,11 +121,29 @@ def _is_tiff(path: Path) -> bool:
     return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
+def _pillow_mode(path: Path) -> str | None:
+    """The mode to decode a Pillow-readable file in, where its own would not be gray or RGB(A):
+    CMYK (print JPEGs) and other colour spaces as RGB, gray/palette + alpha as RGBA."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            mode, info = im.mode, im.info
+    except Exception:  # not a Pillow format: imageio picks its plugin
+        return None
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return "RGB"
+    if mode in ("LA", "La", "PA") or (mode == "P" and "transparency" in info):
+        return "RGBA"
+    return None
+
+
 def _read_plain(path: Path) -> Slide:
     import imageio.v3 as iio
 
+    mode = _pillow_mode(path)
     try:
-        data = np.asarray(iio.imread(path))
+        data = np.asarray(iio.imread(path, **({"plugin": "pillow", "mode": mode} if mode else {})))
     except Exception as err:
         raise SlideReadError(f"{path.name}: cannot decode image ({err})") from err
     if data.ndim == 3 and data.shape[-1] in (3, 4):
