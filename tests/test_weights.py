@@ -14,6 +14,8 @@ def test_rgb_variance_hand_computed():
 @pytest.mark.parametrize("shape", [(37, 41, 3), (37, 41), (20, 30, 4)])
 def test_rgb_variance_integer_fast_path_matches_float_formula(dtype, shape):
     tile = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, size=shape, endpoint=True).astype(dtype)
+    if len(shape) == 3 and shape[-1] == 4:
+        tile[..., 3] = np.maximum(tile[..., 3], 1)  # alpha 0 would leave the pixel out (tested below)
     t = tile.astype(np.float64) / np.iinfo(dtype).max
     t = t[..., None] if t.ndim == 2 else t[..., :3]
     expected = t.reshape(-1, t.shape[-1]).var(axis=0).mean()
@@ -67,3 +69,20 @@ def test_aggregate_weighted_mean_and_fallbacks():
     assert aggregate([0.2, 0.8], [0, 0]) == pytest.approx(0.5)
     assert aggregate([np.nan, 1.0], [5, 1]) == pytest.approx(1.0)
     assert np.isnan(aggregate([np.nan], [1]))
+
+
+@pytest.mark.parametrize("strategy", ["rgb_var", "sat_var"])
+def test_transparent_and_nan_pixels_do_not_count(strategy):
+    """A tile half in a transparent-black frame weighs what its opaque half weighs (the black
+    used to inflate its RGB variance); NaN pixels are skipped instead of making the weight NaN,
+    which dropped the tile from the slide aggregate."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, np.full((40, 40), 255, np.uint8)])
+    rgba[:, 20:] = 0
+    half = tile_weight(rgb[:, :20], strategy)
+    assert tile_weight(rgba, strategy) == pytest.approx(half)
+    f = rgb.astype(np.float32) / 255
+    f[:, 20:] = np.nan
+    assert tile_weight(f, strategy) == pytest.approx(half, rel=1e-6)
+    assert tile_weight(np.zeros((8, 8, 4), np.uint8), strategy) == 0.0  # nothing opaque

@@ -57,10 +57,29 @@ def _sampled(tile: np.ndarray, step: int) -> np.ndarray:
     return tile[max(y0, 0)::step, max(x0, 0)::step]
 
 
+def _counted(tile: np.ndarray) -> np.ndarray | None:
+    """Mask of the pixels a weight is computed on — not fully transparent (RGBA alpha 0), not
+    NaN/inf — or None when every pixel counts."""
+    mask = None
+    if tile.ndim == 3 and tile.shape[-1] == 4 and (tile[..., 3] == 0).any():
+        mask = tile[..., 3] > 0
+    if tile.dtype.kind == "f":
+        finite = np.isfinite(tile if tile.ndim == 2 else tile[..., :3])
+        finite = finite if finite.ndim == 2 else finite.all(axis=-1)
+        if not finite.all():
+            mask = finite if mask is None else mask & finite
+    return mask
+
+
 def rgb_variance(tile: np.ndarray, step: int = 1) -> float:
     """Mean over colour channels of each channel's variance (gray: the variance), from every
-    ``step``-th pixel in each direction."""
+    ``step``-th pixel in each direction; fully transparent and NaN pixels do not count."""
     tile = _sampled(np.asarray(tile), step)
+    mask = _counted(tile)
+    if mask is not None:
+        if not mask.any():
+            return 0.0
+        tile = tile[mask][None]  # (1, N[, C]): the counted pixels as one row
     if tile.dtype in (np.uint8, np.uint16) and tile.size:
         return _hist_variance(tile)
     t = _colour(tile)
@@ -72,10 +91,15 @@ def rgb_variance(tile: np.ndarray, step: int = 1) -> float:
 
 
 def saturation_variance(tile: np.ndarray, step: int = 1) -> float:
-    """Variance of HSV saturation ``(max - min) / max``; 0 for gray images."""
-    t = _colour(_sampled(np.asarray(tile), step))
-    if t.shape[-1] < 3:
+    """Variance of HSV saturation ``(max - min) / max``; 0 for gray images; fully transparent
+    and NaN pixels do not count."""
+    tile = _sampled(np.asarray(tile), step)
+    mask = _counted(tile)
+    t = _colour(tile)
+    if t.shape[-1] < 3 or (mask is not None and not mask.any()):
         return 0.0
+    if mask is not None:
+        t = t[mask]
     mx, mn = t.max(axis=-1), t.min(axis=-1)
     sat = np.where(mx > 0, (mx - mn) / np.where(mx > 0, mx, 1), 0.0)
     return float(sat.var())
