@@ -109,3 +109,15 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--routing", "blur",
                  "--sharp-model", "cytoqa-yolo-sharp-recipe1"]) == 0
     assert pd.read_csv(out / "summary.csv").loc[0, "models"] == "cytoqa-yolo-sharp-recipe1"
+
+
+@pytest.mark.parametrize("command", ["qc", "detect", "stain"])
+def test_an_unusable_output_folder_is_one_clear_error(tmp_path, smear, capsys, command):
+    img = tmp_path / "a.png"
+    Image.fromarray(smear.image).save(img)
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    extra = ["--method", "reinhard", "--reference", str(img)] if command == "stain" else []
+    assert main([command, str(img), "--out", str(a_file / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"cytoqa {command}: cannot use" in err and "Traceback" not in err

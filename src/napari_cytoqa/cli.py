@@ -279,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if getattr(args, "out", None) is not None:  # one clear error for an unusable output folder
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            print(f"cytoqa {args.func.__name__.strip('_').replace('_', '-')}: cannot use {args.out} as the output "
+                  f"folder: {err.strerror or err}", file=sys.stderr)
+            return 2
     return args.func(args)
 
 

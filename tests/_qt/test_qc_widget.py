@@ -33,7 +33,7 @@ def test_model_dropdown_is_fed_by_the_registry(viewer_widget, tmp_path, monkeypa
     assert not widget.model.enabled
 
 
-def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_path):
+def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_path, monkeypatch):
     viewer, widget = viewer_widget
     sample = smear_with_blurry_region((512, 1024), level=8)
     source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
@@ -74,6 +74,12 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_p
     widget.csv_path.value = tmp_path / "tiles.csv"
     widget.export_csv()
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == 8
+    # an unwritable path is a message, not an exception in the GUI thread
+    errors = []
+    monkeypatch.setattr("napari_cytoqa._widgets.qc_widget.show_error", errors.append)
+    widget.csv_path.value = tmp_path / "no such folder" / "tiles.csv"
+    widget.export_csv()
+    assert len(errors) == 1 and "no such folder" in errors[0]
 
 
 def test_many_tiles_switch_to_image_overlay(run, viewer_widget, monkeypatch):

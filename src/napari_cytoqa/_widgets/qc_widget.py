@@ -5,7 +5,7 @@ from pathlib import Path
 
 import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
-from napari.utils.notifications import show_info, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._layers import add_quality_overlay, layer_pixel_size
 from ..models import list_models
@@ -103,6 +103,10 @@ class QualityControlWidget(Container):
         if name is None or name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
             show_warning("Run the quality check first.")
             return
-        path = Path(self.csv_path.value)
-        self._viewer.layers[name].metadata["cytoqa_tiles"].to_csv(path, index=False)
+        path = Path(self.csv_path.value).expanduser().resolve()
+        try:
+            self._viewer.layers[name].metadata["cytoqa_tiles"].to_csv(path, index=False)
+        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
+            show_error(f"Could not write the tile table to {path}: {err.strerror or err}")
+            return
         show_info(f"Wrote {path}")
