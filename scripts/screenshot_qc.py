@@ -30,7 +30,8 @@ def main(out="docs/images"):
     viewer.screenshot(str(out / "qc_window.png"), canvas_only=False)
     viewer.screenshot(str(out / "qc_canvas.png"), canvas_only=True)
     # the pyramid sample, multiscale with its pixel size
-    viewer.layers.clear()
+    while len(viewer.layers):  # one by one: after layers.clear() napari 0.9 can draw later shapes incompletely
+        viewer.layers.pop()
     [slide] = viewer.open("sample_data/slide_pyramid.ome.tif", plugin="napari-cytoqa")
     run_qc(widget, slide, 256)
     viewer.reset_view()
