@@ -93,9 +93,9 @@ class DetectionWidget(Container):
             show_warning("Choose an image layer first.")
             return
         opts = self.options()
+        running = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
-                        on_done=lambda det, plane, level: self._show(det, layer, level, plane),
-                        running="measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…")
+                        on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running)
 
     def _show(self, det, layer, level, plane=()):
         add_detection_layers(self._viewer, det, layer, level=level, plane=plane)
