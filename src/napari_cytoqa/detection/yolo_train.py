@@ -142,8 +142,8 @@ def _make_trainer(data_yaml, config: YoloTrainConfig, yaml: dict, init_state, pr
                      imgsz=config.imgsz, batch=config.batch, lr0=config.lr0, optimizer=config.optimizer,
                      patience=config.patience, seed=config.seed, deterministic=True,
                      device=_trainer_device(config.device), close_mosaic=config.close_mosaic, cache=config.cache,
-                     workers=config.workers, amp=False, pretrained=False, plots=False, save=False, val=True, verbose=False,
-                     project=str(project), name="run", exist_ok=True, **config.extra)
+                     workers=config.workers, amp=False, pretrained=False, plots=False, save=False, val=True,
+                     verbose=False, project=str(project), name="run", exist_ok=True, **config.extra)
     return CytoTrainer(overrides=overrides)
 
 
