@@ -38,14 +38,16 @@ def _qc_row(image: str, s: dict) -> dict:
 
 
 def _pixel_size(text: str):
+    """``--pixel-size``: 'auto' or µm per pixel, checked by the core's own rule."""
+    from .quality.scale import resolve_pixel_size
+
     if text == "auto":
         return text
     try:
         value = float(text)
+        resolve_pixel_size(None, value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a pixel size in um, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"the pixel size must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive pixel size in um, got {text!r}") from None
     return value
 
 
