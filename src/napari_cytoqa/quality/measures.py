@@ -149,15 +149,11 @@ def clipped_fraction(lum: np.ndarray, full: float) -> float:
     return float((lum >= 0.995 * full).mean())
 
 
-def quick_measures(tile: np.ndarray, stats: IntensityStats) -> dict:
-    """Content, dark, clipped and noise of a tile at a fraction of the classical cost:
-    content and exposure on every 4th pixel (smoothed), noise on the central 256 × 256 pixels."""
-    return quick_measures_batch([tile], stats)[0]
-
-
 def quick_measures_batch(tiles, stats: IntensityStats) -> list[dict]:
-    """:func:`quick_measures` of each tile; tiles of one shape and dtype are measured together,
-    as a stack (the figures are those of one tile at a time, up to float rounding)."""
+    """Content, dark, clipped and noise of each tile at a fraction of the classical cost:
+    content and exposure on every 4th pixel (smoothed), noise on the central 256 × 256 pixels.
+    Tiles of one shape and dtype are measured together, as a stack (the figures are those of
+    one tile at a time, up to float rounding)."""
     out: list = [None] * len(tiles)
     groups: dict = {}
     for i, t in enumerate(tiles):
