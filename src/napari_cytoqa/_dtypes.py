@@ -49,15 +49,23 @@ def colour_peak(sample) -> float | None:
     return float(a.max())
 
 
-def transparent_as_nan(image) -> np.ndarray:
-    """An RGBA image's fully transparent pixels (alpha 0: outside a specimen or an exported
-    annotation) as missing data — float32 RGB with NaN there, which the quality checks and the
-    detectors treat as background instead of as black. Any other image is returned as it is."""
+def transparent_mask(image) -> np.ndarray | None:
+    """Where an RGBA image is fully transparent (alpha 0: outside a specimen or an exported
+    annotation), as a ``(Y, X)`` mask; None for other images and where no pixel is."""
     a = np.asarray(image)
     if a.ndim != 3 or a.shape[-1] != 4:
-        return a
+        return None
     clear = a[..., 3] == 0
-    if not clear.any():
+    return clear if clear.any() else None
+
+
+def transparent_as_nan(image) -> np.ndarray:
+    """An RGBA image's fully transparent pixels (:func:`transparent_mask`) as missing data —
+    float32 RGB with NaN there, which the quality checks and the detectors treat as background
+    instead of as black. Any other image is returned as it is."""
+    a = np.asarray(image)
+    clear = transparent_mask(a)
+    if clear is None:
         return a
     rgb = a[..., :3].astype(np.float32)
     rgb[clear] = np.nan

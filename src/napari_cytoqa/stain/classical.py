@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._dtypes import transparent_mask
 from .colour import (OD_THRESHOLD, StainInputError, check_rgb, estimate_background, fit_sample, lab_to_rgb,
                      optical_density, rgb_to_lab, scale_of, to_unit)
 
@@ -106,8 +107,9 @@ def fit_target(image, *, background=None) -> StainTarget:
     check_rgb(image)
     sample = fit_sample(image)
     rgb = to_unit(sample, scale_of(sample.dtype, sample)).reshape(-1, 3)
-    if sample.ndim == 3 and sample.shape[-1] == 4:  # transparent pixels are not part of the specimen
-        rgb = rgb[np.asarray(sample[..., 3]).reshape(-1) > 0]
+    clear = transparent_mask(sample)
+    if clear is not None:  # transparent pixels are not part of the specimen
+        rgb = rgb[~clear.reshape(-1)]
         if not len(rgb):
             raise StainInputError("the image is fully transparent: no pixels to fit stain statistics on")
     bg = np.asarray(background if background is not None else estimate_background(rgb), dtype=np.float64)

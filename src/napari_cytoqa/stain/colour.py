@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._dtypes import colour_peak, integer_full_scale
+from .._dtypes import colour_peak, integer_full_scale, transparent_mask
 
 #: pixels whose optical density is below this in every channel are background (Macenko's β)
 OD_THRESHOLD = 0.15
@@ -45,8 +45,9 @@ def to_unit(tile: np.ndarray, scale: float) -> np.ndarray:
     """RGB float64 in [0, 1] (alpha dropped; NaN and fully transparent pixels → white, i.e. background)."""
     tile = np.asarray(tile)
     rgb = tile[..., :3].astype(np.float64) / scale
-    if tile.ndim == 3 and tile.shape[-1] == 4:
-        rgb[tile[..., 3] == 0] = 1.0
+    clear = transparent_mask(tile)
+    if clear is not None:
+        rgb[clear] = 1.0
     if not np.isfinite(rgb).all():
         rgb = np.where(np.isfinite(rgb), rgb, 1.0)
     return np.clip(rgb, 0.0, 1.0)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dtypes import transparent_mask
+
 WEIGHTINGS = ("none", "size", "rgb_var", "rgb_var_size", "sat_var", "sat_var_size")
 
 
@@ -60,9 +62,8 @@ def _sampled(tile: np.ndarray, step: int) -> np.ndarray:
 def _counted(tile: np.ndarray) -> np.ndarray | None:
     """Mask of the pixels a weight is computed on — not fully transparent (RGBA alpha 0), not
     NaN/inf — or None when every pixel counts."""
-    mask = None
-    if tile.ndim == 3 and tile.shape[-1] == 4 and (tile[..., 3] == 0).any():
-        mask = tile[..., 3] > 0
+    clear = transparent_mask(tile)
+    mask = None if clear is None else ~clear
     if tile.dtype.kind == "f":
         finite = np.isfinite(tile if tile.ndim == 2 else tile[..., :3])
         finite = finite if finite.ndim == 2 else finite.all(axis=-1)
