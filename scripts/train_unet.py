@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--precision", default="fp32", choices=FLOAT_PRECISIONS,
                     help="training arithmetic (bf16 autocast; the shipped U-Nets were trained in fp32)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--exposure-share", type=float, default=0.0,
+                    help="share of the scenes over-exposed (unet_task.over_exposed; default 0: no over-exposure)")
     ap.add_argument("--init", default=None,
                     help="a registry U-Net to continue training from (its weights, a fresh schedule) "
                          "instead of starting from scratch")
@@ -53,7 +55,8 @@ def main():
     args.scenes = args.scenes or SCENES[args.variant]
     levels = VARIANTS[args.variant]
     t0 = time.time()
-    x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe)
+    x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe,
+                                               exposure_share=args.exposure_share)
     tr, va = group_split(groups, val_fraction=0.15, seed=0)
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
@@ -95,7 +98,8 @@ def main():
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
         data={"recipe": f"scripts/train_unet.py --variant {args.variant} --scenes {args.scenes} "
                         f"--recipe {format_recipe(args.recipe)}"
-                        f"{init_note}", "seed": 0,
+                        + (f" --exposure-share {args.exposure_share:g}" if args.exposure_share else "")
+                        + f"{init_note}", "seed": 0,
               "scenes": args.scenes, "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
               "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",

@@ -73,6 +73,8 @@ def main():
                          "learning-rate schedule included, and ends normally, so a job limit never loses the run)")
     ap.add_argument("--levels", default=None,
                     help="blur levels to train on as FIRST-LAST, e.g. 5-10 (default: the variant's)")
+    ap.add_argument("--exposure-share", type=float, default=0.0,
+                    help="share of the scenes over-exposed (unet_task.over_exposed; default 0: no over-exposure)")
     ap.add_argument("--init", default=None,
                     help="a registry YOLO model to continue training from (same data and seed; a fresh "
                          "learning-rate schedule) instead of starting from scratch")
@@ -88,7 +90,8 @@ def main():
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="cytoqa-yolo-data-") as tmp:
         data_dir = Path(tmp) / "data"
-        data = write_yolo_dataset(data_dir, synthetic_samples(args.scenes, levels, size=256, seed=0, recipe=args.recipe))
+        data = write_yolo_dataset(data_dir, synthetic_samples(args.scenes, levels, size=256, seed=0, recipe=args.recipe,
+                                                                  exposure_share=args.exposure_share))
         n_train = len(list((data_dir / "images" / "train").glob("*.png")))
         n_val = len(list((data_dir / "images" / "val").glob("*.png")))
         print(f"data: {n_train} train / {n_val} val images in {time.time() - t0:.0f} s", flush=True)
@@ -131,7 +134,8 @@ def main():
                         + (f"--hours {args.hours} ({len(result.history)} epochs here)" if args.hours
                            else f"--epochs {args.epochs}") + (f" --name {name}" if args.name else "")
                         + (f" --init {args.init}" if args.init else "")
-                        + (f" --levels {args.levels}" if args.levels else ""),
+                        + (f" --levels {args.levels}" if args.levels else "")
+                        + (f" --exposure-share {args.exposure_share:g}" if args.exposure_share else ""),
               "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "seed": 0, "scenes": args.scenes,
               "train_images": n_train, "val_images": n_val,

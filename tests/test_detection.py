@@ -191,6 +191,31 @@ def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
             np.testing.assert_array_equal(a.labels, b.labels)
 
 
+def test_exposure_share_over_exposes_whole_series_and_leaves_the_default_data_alone():
+    from napari_cytoqa.detection.unet_task import build_detection_dataset, scene_series
+
+    for scene in (0, 1):  # a smear, a fluorescence field
+        plain = scene_series(np.random.default_rng(5), scene, (96, 96), [0, 7], 1)
+        shared0 = scene_series(np.random.default_rng(5), scene, (96, 96), [0, 7], 1, 0.0)
+        exposed = scene_series(np.random.default_rng(5), scene, (96, 96), [0, 7], 1, 1.0)
+        for a, b, c in zip(plain, shared0, exposed):
+            np.testing.assert_array_equal(a.image, b.image)
+            np.testing.assert_array_equal(a.labels, c.labels)
+            assert c.image.dtype == a.image.dtype and not np.array_equal(a.image, c.image)
+        top = exposed[0].meta["full_scale"]
+        assert {s.meta["exposure_clip"] for s in exposed} == {exposed[0].meta["exposure_clip"]}  # one setting
+        saturated = [float((np.asarray(s.image) >= top).mean()) for s in exposed]
+        if plain[0].kind == "brightfield":  # the light background whites out
+            assert saturated[0] > 0.3 and saturated[0] > float((np.asarray(plain[0].image) >= top).mean()) + 0.2
+        else:  # the brightest nuclei's tops flatten, the dark background stays dark
+            fg = plain[0].labels > 0
+            assert (np.asarray(exposed[0].image)[fg] >= top).mean() >= 0.09
+            assert (np.asarray(exposed[0].image)[~fg] >= top).mean() < 0.01
+    x0, *_ = build_detection_dataset(4, [0], size=64, crop=32, seed=3)
+    x1, *_ = build_detection_dataset(4, [0], size=64, crop=32, seed=3, exposure_share=0.0)
+    np.testing.assert_array_equal(x0, x1)
+
+
 def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
     from napari_cytoqa.detection.unet import UNet
     from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from napari_cytoqa.synthetic import (add_noise, dark_ring, defocus, defocus_psf, jpeg, make_fluorescence,
-                                     make_smear, stain_shift, uneven_illumination)
+                                     make_smear, over_expose, stain_shift, uneven_illumination)
 from napari_cytoqa.synthetic.samples import smear_with_blurry_region
 
 
@@ -57,7 +57,8 @@ def test_defocus_levels_monotonic_high_frequency_loss(smear):
 
 @pytest.mark.parametrize("fn", [lambda im: add_noise(im, 0.05, seed=0), lambda im: jpeg(im, 10),
                                 lambda im: uneven_illumination(im, seed=0), lambda im: dark_ring(im, seed=0),
-                                lambda im: stain_shift(im, seed=0), lambda im: defocus(im, 4)])
+                                lambda im: stain_shift(im, seed=0), lambda im: defocus(im, 4),
+                                lambda im: over_expose(im, 200)])
 def test_degradations_keep_shape_dtype_and_input(fn, smear):
     before = smear.image.copy()
     out = fn(smear.image)
@@ -70,6 +71,24 @@ def test_degradations_on_16bit_gray(fluo):
     out = defocus(fluo.image, 5)
     assert out.dtype == np.uint16 and out.shape == fluo.image.shape
     assert add_noise(fluo.image, 0.01, seed=1).dtype == np.uint16
+
+
+def test_over_expose_saturates_above_the_clip_and_scales_below_it(smear, fluo):
+    out = over_expose(smear.image, 200)
+    below = smear.image.astype(int) < 200
+    assert (out[~below] == 255).all()
+    np.testing.assert_allclose(out[below], np.round(smear.image[below].astype(float) * 255 / 200), atol=1)
+    # 16-bit data of 12 bits stay 12-bit; a series shares one full scale
+    img = fluo.image
+    top = next(2 ** b - 1 for b in (8, 10, 12, 14, 16) if img.max() < 2 ** b)  # its bit depth
+    assert top < 65535
+    out = over_expose(img, float(np.quantile(img, 0.99)))
+    assert out.dtype == np.uint16 and out.max() == top and (out == top).mean() >= 0.01
+    assert over_expose(img, 100.0, full_scale=60000).max() == 60000
+    with pytest.raises(ValueError, match="clip"):
+        over_expose(smear.image, 300)
+    with pytest.raises(ValueError, match="clip"):
+        over_expose(smear.image, 0)
 
 
 def test_dark_ring_darkens_corners_only(smear):

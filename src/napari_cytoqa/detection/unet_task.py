@@ -69,11 +69,47 @@ def format_recipe(recipe) -> str:
     return str(recipe) if isinstance(recipe, (int, np.integer)) else ",".join(str(r) for r in recipe)
 
 
-def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1):
+def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1, exposure_share: float = 0.0):
     """One synthetic training scene at every blur level in ``levels``: even scenes are
     brightfield smears in random stains, odd ones fluorescence nuclei (8- or 16-bit) — the
     recipe shared by the U-Net and YOLO training data (see :data:`RECIPES`; a sequence mixes
-    recipes, see :func:`scene_recipe`)."""
+    recipes, see :func:`scene_recipe`). ``exposure_share`` of the scenes are over-exposed
+    (:func:`over_exposed`); at 0 no extra random number is drawn, so the data stay as they were."""
+    series = _scene_series(rng, scene, shape, levels, recipe)
+    if exposure_share > 0 and rng.random() < exposure_share:
+        series = over_exposed(series, rng)
+    return series
+
+
+#: Over-exposure of training scenes: brightfield gain (background and pale cells white out) and,
+#: in fluorescence, the quantile of the nuclei's pixels that saturates (their tops flatten).
+EXPOSURE_GAIN = (1.1, 1.6)
+EXPOSURE_NUCLEI_QUANTILE = (0.1, 0.9)
+
+
+def over_exposed(series, rng: np.random.Generator):
+    """One camera setting for a whole defocus series: brightfield a gain drawn from
+    :data:`EXPOSURE_GAIN`, fluorescence the clip at a quantile (:data:`EXPOSURE_NUCLEI_QUANTILE`)
+    of the nuclei's pixels in the series' sharpest image, at that image's full scale."""
+    from dataclasses import replace
+
+    from .._dtypes import integer_full_scale
+    from ..synthetic import over_expose
+
+    first = np.asarray(series[0].image)
+    top = integer_full_scale(first.dtype, first.max()) if first.dtype.kind in "ui" else 1.0
+    if series[0].kind == "brightfield":
+        clip = top / float(rng.uniform(*EXPOSURE_GAIN))
+    else:
+        values = first[series[0].labels > 0]
+        values = values.max(axis=-1) if values.ndim == 2 else values
+        clip = float(np.quantile(values, rng.uniform(*EXPOSURE_NUCLEI_QUANTILE))) if values.size else top
+        clip = min(max(clip, 1.0 if first.dtype.kind in "ui" else 1e-6), top)
+    return [replace(s, image=over_expose(s.image, clip, full_scale=top),
+                    meta={**s.meta, "exposure_clip": clip, "full_scale": top}) for s in series]
+
+
+def _scene_series(rng, scene, shape, levels, recipe):
     recipe = scene_recipe(recipe, scene)
     s = int(rng.integers(2**31))
     extra = {}
@@ -97,15 +133,15 @@ def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1):
 
 
 def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
-                            seed: int = 0, recipe=1):
+                            seed: int = 0, recipe=1, exposure_share: float = 0.0):
     """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
     every scene at every blur level in ``levels``; ``crops_per_image`` random crops each.
     Returns ``x (N, 3, crop, crop)``, ``y (N, 2, crop, crop)`` (foreground, centre map), ``level``
-    and ``group`` (the scene id, for group-aware splits)."""
+    and ``group`` (the scene id, for group-aware splits). ``exposure_share``: see :func:`scene_series`."""
     rng = np.random.default_rng(seed)
     xs, ys, lv_out, groups = [], [], [], []
     for scene in range(n_scenes):
-        series = scene_series(rng, scene, (size, size), levels, recipe)
+        series = scene_series(rng, scene, (size, size), levels, recipe, exposure_share)
         labels = series[0].labels
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:

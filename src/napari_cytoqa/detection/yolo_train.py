@@ -53,10 +53,10 @@ def write_yolo_dataset(root, samples, *, class_names=("cell",)) -> Path:
 
 
 def synthetic_samples(n_scenes: int, levels, *, size: int = 256, val_fraction: float = 0.15, seed: int = 0,
-                      recipe=1):
+                      recipe=1, exposure_share: float = 0.0):
     """Training samples for :func:`write_yolo_dataset` from the shared synthetic z-series
-    recipe (:func:`..unet_task.scene_series`): every scene at every level in ``levels``; whole
-    scenes go to ``val`` (group-aware split)."""
+    recipe (:func:`..unet_task.scene_series`, ``exposure_share`` of the scenes over-exposed):
+    every scene at every level in ``levels``; whole scenes go to ``val`` (group-aware split)."""
     from .instances import boxes_from_labels
     from .unet_task import scene_series
 
@@ -64,7 +64,7 @@ def synthetic_samples(n_scenes: int, levels, *, size: int = 256, val_fraction: f
     n_val = max(1, int(round(n_scenes * val_fraction)))
     val = set(np.random.default_rng(seed + 1).choice(n_scenes, n_val, replace=False).tolist())
     for scene in range(n_scenes):
-        series = scene_series(rng, scene, (size, size), levels, recipe)
+        series = scene_series(rng, scene, (size, size), levels, recipe, exposure_share)
         boxes = boxes_from_labels(series[0].labels)
         for img in series:
             yield ("val" if scene in val else "train", f"s{scene:04d}_z{int(img.meta['blur_level']):02d}",

@@ -1,4 +1,5 @@
-"""Degradations of known magnitude: defocus, noise, JPEG, illumination, dark ring, stain shift.
+"""Degradations of known magnitude: defocus, noise, JPEG, illumination, dark ring, stain shift,
+over-exposure.
 
 Every function takes an image (``(H, W)`` or ``(H, W, C)``, any integer dtype or
 float) and returns a new array of the same shape and dtype; inputs are never
@@ -11,7 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from .._dtypes import cast_to
+from .._dtypes import cast_to, integer_full_scale
 from .psf import (DEFAULT_OPTICS, RGB_WAVELENGTHS_UM, convolve_same, defocus_psf,
                   level_to_defocus_um)
 
@@ -131,3 +132,18 @@ def stain_shift(image: np.ndarray, strength: float = 0.3, *, seed=None) -> np.nd
     mix = np.abs(mix) / np.abs(mix).sum(axis=1, keepdims=True) * rng.uniform(0.8, 1.25, (3, 1))
     shifted = np.exp(-(od @ mix))
     return _restore(shifted, image.dtype, scale)
+
+
+def over_expose(image: np.ndarray, clip: float, *, full_scale: float | None = None) -> np.ndarray:
+    """Camera over-exposure: the gain that takes intensity ``clip`` to full scale, everything
+    brighter saturated there. ``full_scale`` defaults to 1 for floats and, for integers, to that
+    of the bit depth the data use (:func:`~napari_cytoqa._dtypes.integer_full_scale`: a 12-bit
+    image stays 12-bit); pass it to expose a defocus series alike. In brightfield ``clip`` =
+    full scale / gain whites out the background and pale cells; in fluorescence a ``clip``
+    inside the nuclei's range flattens their tops."""
+    image = np.asarray(image)
+    if full_scale is None:
+        full_scale = integer_full_scale(image.dtype, image.max()) if image.dtype.kind in "ui" else 1.0
+    if not 0 < clip <= full_scale:
+        raise ValueError(f"clip must lie in (0, {full_scale:g}], got {clip!r}")
+    return cast_to(np.minimum(image.astype(np.float64), clip) * (full_scale / clip), image.dtype)
