@@ -156,6 +156,22 @@ def test_other_pillow_modes_read_as_rgb_or_rgba(tmp_path, smear, mode, channels)
         assert (data[..., 3] == 255).all()
 
 
+@pytest.mark.parametrize("extra", [False, True])
+def test_cmyk_tiff_reads_as_rgb_lazily(tmp_path, smear, extra):
+    """A print TIFF (photometric "separated", CMYK inks; maybe an alpha) used to read as four or
+    five channels, K taken for alpha; its tiles are converted as Pillow converts CMYK."""
+    cmyk = np.asarray(Image.fromarray(smear.image).convert("CMYK"))
+    data = np.concatenate([cmyk, np.full(cmyk.shape[:2] + (1,), 255, np.uint8)], -1) if extra else cmyk
+    path = tmp_path / "print.tif"
+    tifffile.imwrite(path, data, photometric="separated", tile=(128, 128),
+                     **({"extrasamples": [2]} if extra else {}))
+    slide = read_slide(path)
+    level = slide.levels[0]
+    assert level.shape == smear.image.shape and slide.rgb and level.chunks[0][0] == 128  # still tiled
+    np.testing.assert_array_equal(np.asarray(level), np.asarray(Image.fromarray(cmyk, "CMYK").convert("RGB")))
+    assert np.abs(np.asarray(level).astype(float) - smear.image).mean() < 2
+
+
 def test_layer_levels_take_one_plane_of_a_stack_lazily():
     from types import SimpleNamespace
 

@@ -187,6 +187,24 @@ def _normalise_axes(series) -> tuple[str, tuple]:
     return "".join(keep), tuple(index)
 
 
+def _is_cmyk(series, axes: str) -> bool:
+    """Photometric "separated" with the CMYK inkset (print TIFFs): four ink samples, maybe more."""
+    import tifffile
+
+    page = series.keyframe
+    return (axes.endswith("S") and page.photometric == tifffile.PHOTOMETRIC.SEPARATED
+            and page.samplesperpixel >= 4 and getattr(page, "inkset", 1) == 1)
+
+
+def _cmyk_to_rgb(block: np.ndarray) -> np.ndarray:
+    """Ink coverage to light, the naive (profile-free) way Pillow converts CMYK: R = (1 - C)(1 - K)…;
+    extra samples (an alpha) are dropped."""
+    top = float(np.iinfo(block.dtype).max) if block.dtype.kind in "ui" else 1.0
+    ink = block[..., :4].astype(np.float32) / top
+    rgb = (1.0 - ink[..., :3]) * (1.0 - ink[..., 3:4]) * top
+    return (np.round(rgb) if block.dtype.kind in "ui" else rgb).astype(block.dtype)
+
+
 def _read_tiff(path: Path) -> Slide:
     import dask.array as da
     import tifffile
@@ -207,6 +225,9 @@ def _read_tiff(path: Path) -> Slide:
             store = series.aszarr(level=i)
             arr = da.from_zarr(zarr.open(store, mode="r"))
             levels.append(arr[index] if any(not isinstance(ix, slice) for ix in index) else arr)
+        if _is_cmyk(series, axes):
+            levels = [lv.map_blocks(_cmyk_to_rgb, chunks=lv.chunks[:-1] + ((3,),), dtype=lv.dtype)
+                      for lv in (lv.rechunk({lv.ndim - 1: -1}) for lv in levels)]
         fmt = ("svs" if tif.is_svs else "ndpi" if tif.is_ndpi else
                "ome-tiff" if tif.is_ome else "tiff")
         meta = {"format": fmt, "axes": axes, "shapes": [tuple(lv.shape) for lv in levels],
