@@ -170,10 +170,26 @@ def test_every_bundled_model_matches_its_hash_and_loads():
 
     bundled = [s for s in list_models() if s.source == "bundled"]
     assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-recipe2", "cytoqa-yolo-combined-r3",
-            "cytoqa-unet-combined", "cytoqa-unet-sharp-r3"} <= {s.name for s in bundled}
+            "cytoqa-yolo-sharp-exposure", "cytoqa-unet-combined", "cytoqa-unet-sharp-r3"} <= {s.name for s in bundled}
     for spec in bundled:
         assert sha256_file(weights_file(spec)) == spec.sha256, spec.name
         assert get_model(spec.name, device="cpu").spec.name == spec.name
+
+
+def test_over_exposure_yolo_finds_the_cells_of_a_smear_shot_too_bright():
+    """The opt-in sharp YOLO trained with over-exposed scenes, in the sharp slot of blur routing,
+    on a smear whose background and pale cells white out (gain 1.35)."""
+    from napari_cytoqa.detection import evaluate_detections
+    from napari_cytoqa.synthetic import make_smear, over_expose
+
+    s = make_smear((256, 256), seed=45)
+    bright = over_expose(s.image, 255 / 1.35)
+    ap = {}
+    for name in ("cytoqa-yolo-sharp", "cytoqa-yolo-sharp-exposure"):
+        det = detect_cells(bright, detector="yolo", routing="blur", sharp_model=name)
+        assert set(det.route.tolist()) == {name}
+        ap[name] = evaluate_detections([(det.boxes, det.scores)], [s.boxes]).ap50
+    assert ap["cytoqa-yolo-sharp-exposure"] >= 0.95 and ap["cytoqa-yolo-sharp-exposure"] > ap["cytoqa-yolo-sharp"] + 0.1
 
 
 def test_opt_in_yolo_runs_by_name_and_routing_never_picks_it():
