@@ -170,15 +170,16 @@ def test_every_bundled_model_matches_its_hash_and_loads():
 
     bundled = [s for s in list_models() if s.source == "bundled"]
     assert {"cytoqa-yolo-sharp", "cytoqa-yolo-sharp-recipe1", "cytoqa-yolo-sharp-recipe2", "cytoqa-yolo-combined-r3",
-            "cytoqa-yolo-sharp-exposure", "cytoqa-unet-combined", "cytoqa-unet-sharp-r3"} <= {s.name for s in bundled}
+            "cytoqa-yolo-sharp-exposure", "cytoqa-unet-combined", "cytoqa-unet-sharp-r3",
+            "cytoqa-unet-sharp-exposure"} <= {s.name for s in bundled}
     for spec in bundled:
         assert sha256_file(weights_file(spec)) == spec.sha256, spec.name
         assert get_model(spec.name, device="cpu").spec.name == spec.name
 
 
-def test_over_exposure_yolo_finds_the_cells_of_a_smear_shot_too_bright():
-    """The opt-in sharp YOLO trained with over-exposed scenes, in the sharp slot of blur routing,
-    on a smear whose background and pale cells white out (gain 1.35)."""
+def test_over_exposure_models_find_the_cells_of_a_smear_shot_too_bright():
+    """The opt-in sharp YOLO and U-Net trained with over-exposed scenes, in the sharp slot of blur
+    routing, on a smear whose background and pale cells white out (gain 1.35 / 1.4)."""
     from napari_cytoqa.detection import evaluate_detections
     from napari_cytoqa.synthetic import make_smear, over_expose
 
@@ -190,6 +191,10 @@ def test_over_exposure_yolo_finds_the_cells_of_a_smear_shot_too_bright():
         assert set(det.route.tolist()) == {name}
         ap[name] = evaluate_detections([(det.boxes, det.scores)], [s.boxes]).ap50
     assert ap["cytoqa-yolo-sharp-exposure"] >= 0.95 and ap["cytoqa-yolo-sharp-exposure"] > ap["cytoqa-yolo-sharp"] + 0.1
+    det = {name: detect_cells(over_expose(s.image, 255 / 1.4), detector="unet", routing="blur", sharp_model=name)
+           for name in ("cytoqa-unet-sharp", "cytoqa-unet-sharp-exposure")}
+    ap = {name: evaluate_detections([(d.boxes, d.scores)], [s.boxes]).ap50 for name, d in det.items()}
+    assert ap["cytoqa-unet-sharp-exposure"] >= 0.85 and ap["cytoqa-unet-sharp-exposure"] > ap["cytoqa-unet-sharp"] + 0.2
 
 
 def test_opt_in_yolo_runs_by_name_and_routing_never_picks_it():

@@ -144,7 +144,7 @@ class _RoutedContext:
     quality network) judges every tile and routes it to the sharp model (blur level ≤ 5.5) or
     the blurry one. ``model`` overrides the registry name for the non-routed cases,
     ``sharp_model`` / ``blurry_model`` the two routed to (e.g. an opt-in model such as
-    ``"cytoqa-yolo-sharp-recipe2"`` or ``"cytoqa-yolo-sharp-exposure"``, or your own fine-tuned one);
+    ``"cytoqa-yolo-sharp-recipe2"`` or ``"cytoqa-unet-sharp-exposure"``, or your own fine-tuned one);
     ``threshold`` overrides the model's own (foreground probability for U-Nets, confidence
     for YOLO). ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``: bfloat16 on CPUs that
     compute it natively) applies to the detectors and the focus model alike; left unset, the
