@@ -71,6 +71,12 @@ def main():
     ap.add_argument("--mixup", type=float, default=0.5,
                     help="with --teacher: share of batches mixed up and labelled by the teacher alone")
     ap.add_argument("--kd-temperature", type=float, default=2.0)
+    ap.add_argument("--jpeg-grade", action="store_true",
+                    help="JPEG quality log-uniform in 5-90 and grades lowered by heavy compression "
+                         "(calibration.JPEG_GRADE_BANDS); off for the shipped model")
+    ap.add_argument("--train-only", default=None,
+                    help="comma-separated parameter name prefixes to train (e.g. heads.grade, with --init); "
+                         "the rest stays frozen, BatchNorm statistics included")
     ap.add_argument("--cache", type=Path, default=None,
                     help="an .npz to reuse the generated dataset across runs (written if missing)")
     args = ap.parse_args()
@@ -78,7 +84,7 @@ def main():
 
     t0 = time.time()
     recipe = {"sources": args.sources, "non_cell": args.non_cell, "seed": args.seed, "ihc_share": args.ihc_share,
-              "architecture_share": args.architecture_share}
+              "architecture_share": args.architecture_share, **({"jpeg_grade": True} if args.jpeg_grade else {})}
     if args.cache and args.cache.exists():
         cached = dict(np.load(args.cache))
         stored = json.loads(str(cached.pop("recipe"))) if "recipe" in cached else None
@@ -91,7 +97,8 @@ def main():
         data = QualitySamples(**cached)
     else:
         data = build_quality_dataset(args.sources, args.non_cell, seed=args.seed, workers=args.workers,
-                                     ihc_share=args.ihc_share, architecture_share=args.architecture_share)
+                                     ihc_share=args.ihc_share, architecture_share=args.architecture_share,
+                                     jpeg_grade=args.jpeg_grade)
         if args.cache:
             np.savez(args.cache, recipe=json.dumps(recipe),
                      **{f: getattr(data, f) for f in ("x", "blur", "valid", "grade", "group")})
@@ -126,7 +133,8 @@ def main():
         model.load_state_dict(state)
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                     seed=args.seed, device=args.device, lr_schedule=args.schedule,
-                    precision=args.precision)
+                    precision=args.precision,
+                    trainable=tuple(args.train_only.split(",")) if args.train_only else None)
     net, loss_fn, fit_kwargs = model, make_loss(pos_weight), {"evaluate": evaluate}
     if args.teacher:
         net, loss_fn, fit_kwargs = distillation(model, args, loss_fn, pos_weight)
@@ -150,6 +158,10 @@ def main():
         spec.data["architecture_share"] = args.architecture_share
     if args.precision != "fp32":
         spec.data["precision"] = args.precision
+    if args.jpeg_grade:
+        spec.data["jpeg_grade"] = "JPEG quality log-uniform 5-90; grade one step lower at <= 12, two at <= 6"
+    if args.train_only:
+        spec.data["trained_only"] = args.train_only.split(",")
     if args.real_he_windows:
         spec.data["real_he"] = {"windows_per_image": args.real_he_windows, "crops": len(real),
                                 "images": "tiatoolbox 2.1.3 target_image.png (0.25 um/px), slideflow 3.0.2 "

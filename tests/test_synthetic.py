@@ -168,6 +168,38 @@ def test_tissue_architecture_is_opt_in_and_varies_density():
     base = synthetic_source(3, size=128, n_crops=1, crop=48)
     assert np.array_equal(base.x, synthetic_source(3, size=128, n_crops=1, crop=48, architecture_share=0.0).x)
     assert not np.array_equal(base.x, synthetic_source(3, size=128, n_crops=1, crop=48, architecture_share=1.0).x)
+    assert np.array_equal(base.grade, synthetic_source(3, size=128, n_crops=1, crop=48, jpeg_grade=False).grade)
+
+
+def test_jpeg_grade_data_compress_harder_and_grade_what_they_compress():
+    from napari_cytoqa.quality.calibration import grade
+    from napari_cytoqa.training.quality_data import _degrade, synthetic_source
+
+    assert [grade(0, 0, q) for q in (None, 90, 13, 12, 7, 6, 1)] == ["excellent", "excellent", "excellent", "good",
+                                                                      "good", "fair", "fair"]
+    assert grade(6, 0.1, 6) == "bad" and grade(0, 0.1, 12) == "fair"
+    img = make_smear((96, 96), seed=2).image
+    qualities = []
+    for seed in range(300):
+        _, _, q = _degrade(img, np.random.default_rng(seed), jpeg_grade=True)
+        _, _, q_old = _degrade(img, np.random.default_rng(seed))
+        assert (q is None) == (q_old is None)  # the same kind of degradation drawn (later draws may differ)
+        if q is not None:
+            qualities.append(q)
+            assert 15 <= q_old < 90
+    qualities = np.array(qualities)
+    assert qualities.min() >= 5 and qualities.max() <= 90 and 0.15 < (qualities <= 10).mean() < 0.35
+    from napari_cytoqa.training.quality_data import _labelled
+
+    seed = next(s for s in range(300) if (_degrade(img, np.random.default_rng(s), jpeg_grade=True)[2] or 99) <= 6)
+    heavy = _labelled([(img, 0)], 0, np.random.default_rng(seed), 1, 48, jpeg_grade=True)
+    unlabelled = _labelled([(img, 0)], 0, np.random.default_rng(seed), 1, 48)  # JPEG never lowers a grade by default
+    assert heavy.grade.tolist() == [1] and unlabelled.grade.tolist() == [3]  # fair / excellent
+    # smear sources (8-bit): the same blur and validity labels
+    for i in (0, 1, 4, 5):
+        a = synthetic_source(i, size=128, n_crops=1, crop=48, jpeg_grade=True)
+        b = synthetic_source(i, size=128, n_crops=1, crop=48)
+        assert (a.blur == b.blur).all() and (a.valid == b.valid).all() and len(a) == len(b)
 
 
 def test_fluorescence_realism_options():

@@ -70,6 +70,25 @@ def test_fit_learns_and_restores_best_weights(tmp_path):
     assert acc > 0.9
 
 
+def test_fit_trains_only_the_named_parameters_and_keeps_batchnorm_statistics():
+    from napari_cytoqa.models.architectures import QualityNet
+    from napari_cytoqa.training.quality_task import make_loss
+
+    torch.manual_seed(0)
+    net = QualityNet(widths=(4, 8), extra=(0,))
+    rng = np.random.default_rng(0)
+    n = 48
+    data = (rng.normal(size=(n, 3, 24, 24)).astype(np.float32), rng.integers(0, 11, n),
+            np.ones(n, np.float32), rng.integers(0, 4, n))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fit(net, data, data, make_loss(), FitConfig(epochs=2, batch_size=16, lr=0.05, trainable=("heads.grade",)))
+    after = net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"heads.grade.weight", "heads.grade.bias"}  # running means/vars included in the rest
+    with pytest.raises(ValueError, match="matches no parameter"):
+        fit(net, data, data, make_loss(), FitConfig(epochs=1, trainable=("heads.nothing",)))
+
+
 def test_fit_is_seeded_and_cancellable():
     x, y = _toy()
 

@@ -33,12 +33,19 @@ def p_blurry(level) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(np.asarray(level, dtype=float) - SHARP_BLURRY_BOUNDARY) / P_BLURRY_WIDTH))
 
 
-def grade(level: float, noise: float = 0.0) -> str:
-    """bad / fair / good / excellent from blur level, lowered one step per noise band (seed 001's grades)."""
+#: JPEG quality at or below which compression lowers a grade one step, and a second step
+JPEG_GRADE_BANDS = (12, 6)
+
+
+def grade(level: float, noise: float = 0.0, jpeg_quality: int | None = None) -> str:
+    """bad / fair / good / excellent from blur level, lowered one step per noise band (seed 001's
+    grades) and, where ``jpeg_quality`` is given, per band of :data:`JPEG_GRADE_BANDS`."""
     if not np.isfinite(level):
         return ""
     rank = 3 if level <= 2 else 2 if level <= 5 else 1 if level <= 7 else 0
     rank -= int(noise > 0.08) + int(noise > 0.15)
+    if jpeg_quality is not None:
+        rank -= sum(int(jpeg_quality <= band) for band in JPEG_GRADE_BANDS)
     return GRADES[max(rank, 0)]
 
 

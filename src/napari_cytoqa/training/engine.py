@@ -47,6 +47,9 @@ class FitConfig:
     #: optimizer stay float32; losses are computed in float32) — ~2.8x faster steps for the
     #: quality network on CPUs with AMX; "auto": bf16 where the device computes it natively
     precision: str = "fp32"
+    #: names (prefixes) of the parameters to train, e.g. ``("heads.grade",)``; the rest is frozen and
+    #: its modules stay in eval mode, so BatchNorm statistics do not move either. None: train all.
+    trainable: tuple | None = None
 
 
 @dataclass
@@ -69,13 +72,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _within(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _freeze(model, trainable) -> list:
+    """Freeze every parameter outside ``trainable``; return the modules to keep in eval mode
+    (those holding parameters or buffers, all of them frozen)."""
+    if trainable is None:
+        return []
+    names = [n for n, _ in model.named_parameters()]
+    if not any(_within(n, trainable) for n in names):
+        raise ValueError(f"trainable {tuple(trainable)} matches no parameter of the model")
+    for n, p in model.named_parameters():
+        p.requires_grad_(_within(n, trainable))
+
+    def holds_state(m):
+        return any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False))
+
+    return [m for n, m in model.named_modules() if not _within(n, trainable) and holds_state(m)]
+
+
 def _optimizer(model, cfg: FitConfig):
     import torch
 
+    params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay)
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
 
@@ -143,6 +168,7 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     device = resolve_device(cfg.device)
     bf16 = _trains_in_bf16(cfg.precision, device)  # once; a bad precision fails before any work
     model.to(device)
+    frozen = _freeze(model, cfg.trainable)
     opt = _optimizer(model, cfg)
     if cfg.lr_schedule not in ("none", "cosine"):
         raise ValueError(f"lr_schedule must be 'none' or 'cosine', got {cfg.lr_schedule!r}")
@@ -159,6 +185,8 @@ def iter_fit(model, train, val, loss_fn, config: FitConfig | None = None, *, aug
     try:
         for epoch in range(cfg.epochs):
             model.train()
+            for module in frozen:
+                module.eval()
             order = rng.permutation(n_train)[: steps * cfg.batch_size]
             losses = []
             for step, batch in enumerate(_batches(train, order, cfg.batch_size, device)):

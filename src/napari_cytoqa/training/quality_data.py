@@ -50,44 +50,52 @@ def _crops_of(image, rng, n, crop):
     return select_crops(norm, n=n, crop=crop, positions=pos)[0]
 
 
-def _degrade(image, rng):
-    """A random extra degradation of known magnitude; returns (image, noise sigma in [0, 1] units)."""
+def _degrade(image, rng, jpeg_grade: bool = False):
+    """A random extra degradation of known magnitude; returns (image, noise sigma in [0, 1] units,
+    JPEG quality or None). JPEG quality: uniform in 15–89, or with ``jpeg_grade`` log-uniform in
+    5–90 (a quarter at 10 or below, where compression starts to lower the grade)."""
     kind = rng.integers(0, 6)
-    sigma = 0.0
+    sigma, quality = 0.0, None
     if kind == 0:
         sigma = float(rng.uniform(0.01, 0.12))
         image = add_noise(image, sigma, seed=int(rng.integers(2**31)))
-    elif kind == 1:
-        image = jpeg(image, int(rng.integers(15, 90))) if image.dtype == np.uint8 else image
+    elif kind == 1 and image.dtype == np.uint8:
+        quality = (int(round(np.exp(rng.uniform(np.log(5), np.log(90))))) if jpeg_grade
+                   else int(rng.integers(15, 90)))
+        image = jpeg(image, quality)
     elif kind == 2:
         image = uneven_illumination(image, float(rng.uniform(0.1, 0.5)), seed=int(rng.integers(2**31)))
     elif kind == 3 and image.ndim == 3:
         image = stain_shift(image, float(rng.uniform(0.1, 0.4)), seed=int(rng.integers(2**31)))
-    return image, sigma
+    return image, sigma, quality
 
 
-def _labelled(images_levels, group, rng, n_crops, crop):
+def _labelled(images_levels, group, rng, n_crops, crop, jpeg_grade=False):
+    """Crops of each image after one random degradation, labelled by what was done to it: grades
+    from the blur level and noise, and with ``jpeg_grade`` from the JPEG quality too."""
     xs, blur, grades = [], [], []
     for image, level in images_levels:
-        image, sigma = _degrade(image, rng)
+        image, sigma, quality = _degrade(image, rng, jpeg_grade)
         crops = _crops_of(image, rng, n_crops, crop)
         xs.append(crops)
         blur += [level] * len(crops)
         # the noise sigma is relative to full scale; grades use the normalised-range noise
-        grades += [GRADES.index(grade(level, 2.0 * sigma))] * len(crops)
+        grades += [GRADES.index(grade(level, 2.0 * sigma, quality if jpeg_grade else None))] * len(crops)
     n = len(blur)
     return QualitySamples(np.concatenate(xs).astype(np.float16), np.array(blur, np.int64),
                           np.ones(n, np.float32), np.array(grades, np.int64), np.full(n, group, np.int64))
 
 
 def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int = CROP,
-                     seed: int = 0, ihc_share: float = 0.0, architecture_share: float = 0.0) -> QualitySamples:
+                     seed: int = 0, ihc_share: float = 0.0, architecture_share: float = 0.0,
+                     jpeg_grade: bool = False) -> QualitySamples:
     """All 11 blur levels of one generated smear, fluorescence field or tissue section (one group).
 
     ``ihc_share`` of the tissue sources are IHC (hematoxylin + DAB, no eosin) instead of H&E, and
     ``architecture_share`` of them have collagen bundles, regional density and epithelium-like
     zones (``tissue_series(architecture=True)``); at 0 (the shipped model's recipe) no extra random
-    number is drawn, so the data stay as they were.
+    number is drawn, so the data stay as they were. ``jpeg_grade``: heavier JPEG and grades that
+    count it (see :func:`_degrade`; off in the shipped recipe).
     """
     rng = np.random.default_rng([seed, index])
     scale = float(np.exp(rng.uniform(np.log(0.6), np.log(1.8))))
@@ -110,7 +118,7 @@ def synthetic_source(index: int, *, size: int = 320, n_crops: int = 2, crop: int
     # the camera's own softness (lens, sensor, demosaicing) is part of an in-focus image
     cam = float(rng.uniform(0.2, 1.0)) if rng.random() < 0.7 else 0.0
     images = [(_soften(s.image, cam), int(s.meta["blur_level"])) for s in series]
-    return _labelled(images, index, rng, n_crops, crop)
+    return _labelled(images, index, rng, n_crops, crop, jpeg_grade)
 
 
 def _soften(image, sigma):
@@ -204,10 +212,11 @@ def _one(args):
 
 def build_quality_dataset(n_sources: int, n_non_cell: int, *, size: int = 320, n_crops: int = 2,
                           crop: int = CROP, seed: int = 0, workers: int = 1,
-                          user_images=(), ihc_share: float = 0.0, architecture_share: float = 0.0) -> QualitySamples:
+                          user_images=(), ihc_share: float = 0.0, architecture_share: float = 0.0,
+                          jpeg_grade: bool = False) -> QualitySamples:
     """Synthetic sources + user images + non-cell images, reproducible for a given seed."""
     jobs = [(i, dict(size=size, n_crops=n_crops, crop=crop, seed=seed, ihc_share=ihc_share,
-                     architecture_share=architecture_share))
+                     architecture_share=architecture_share, jpeg_grade=jpeg_grade))
             for i in range(n_sources)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
