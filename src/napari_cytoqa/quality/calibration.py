@@ -50,17 +50,3 @@ def grade(level: float, noise: float = 0.0, jpeg_quality: int | None = None) -> 
 
 
 GRADES = ("bad", "fair", "good", "excellent")
-#: how many steps the noise bands of :func:`grade` can lower a grade
-NOISE_STEPS = 2
-
-
-def consistent_grade(grade_probs, level: float) -> str:
-    """The most probable grade among those :func:`grade` can give a tile of blur ``level``: no
-    better than the level's own grade, at most :data:`NOISE_STEPS` below it. A learned grade head
-    can otherwise call a sharp, clean tile "bad" on tissue unlike its training data."""
-    probs = np.asarray(grade_probs, dtype=float)
-    if not np.isfinite(level):
-        return GRADES[int(np.argmax(probs))]
-    top = GRADES.index(grade(level))
-    low = max(top - NOISE_STEPS, 0)
-    return GRADES[low + int(np.argmax(probs[low:top + 1]))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calibration import SHARP_BLURRY_BOUNDARY, consistent_grade
+from .calibration import GRADES, SHARP_BLURRY_BOUNDARY
 from .crops import CROP, tile_crops
 from .measures import MIN_CONTENT, IntensityStats, quick_measures_batch, tile_flag, usability
 
@@ -79,5 +79,5 @@ class LearnedScorer:
         return {**q, "blur_level": level, "focus": 1.0 - level / 10.0,
                 "p_blurry": float(blur_probs[int(np.ceil(SHARP_BLURRY_BOUNDARY)):].sum()),
                 "has_content": q["content"] >= MIN_CONTENT, "p_cell": p_cell,
-                "p_valid": float(p_cell * usable), "grade": consistent_grade(grade_probs, level),
+                "p_valid": float(p_cell * usable), "grade": GRADES[int(np.argmax(grade_probs))],
                 "flag": tile_flag(q["dark"], q["clipped"])}
