@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from napari_cytoqa.detection.unet import UNet
-from napari_cytoqa.detection.unet_task import (build_detection_dataset, evaluate, format_recipe, joint_augment,
+from napari_cytoqa.detection.unet_task import (EXPOSURE_KINDS, build_detection_dataset, evaluate, format_recipe, joint_augment,
                                               make_loss, parse_recipe)
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay)")
     ap.add_argument("--exposure-share", type=float, default=0.0,
                     help="share of the scenes over-exposed (unet_task.over_exposed; default 0: no over-exposure)")
+    ap.add_argument("--exposure-kinds", default="brightfield,fluorescence",
+                    help="the scene kinds --exposure-share over-exposes (comma-separated; default both)")
     ap.add_argument("--init", default=None,
                     help="a registry U-Net to continue training from (its weights, a fresh schedule) "
                          "instead of starting from scratch")
@@ -54,9 +56,10 @@ def main():
     args = ap.parse_args()
     args.scenes = args.scenes or SCENES[args.variant]
     levels = VARIANTS[args.variant]
+    kinds = tuple(k for k in args.exposure_kinds.split(",") if k)
     t0 = time.time()
     x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe,
-                                               exposure_share=args.exposure_share)
+                                               exposure_share=args.exposure_share, exposure_kinds=kinds)
     tr, va = group_split(groups, val_fraction=0.15, seed=0)
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
@@ -99,6 +102,8 @@ def main():
         data={"recipe": f"scripts/train_unet.py --variant {args.variant} --scenes {args.scenes} "
                         f"--recipe {format_recipe(args.recipe)}"
                         + (f" --exposure-share {args.exposure_share:g}" if args.exposure_share else "")
+                        + (f" --exposure-kinds {args.exposure_kinds}" if args.exposure_share
+                           and set(kinds) != set(EXPOSURE_KINDS) else "")
                         + f"{init_note}", "seed": 0,
               "scenes": args.scenes, "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),

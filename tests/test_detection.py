@@ -216,6 +216,20 @@ def test_exposure_share_over_exposes_whole_series_and_leaves_the_default_data_al
     np.testing.assert_array_equal(x0, x1)
 
 
+def test_exposure_kinds_leave_the_other_kind_and_every_other_scene_as_with_both():
+    from napari_cytoqa.detection.unet_task import build_detection_dataset
+
+    both, *_ = build_detection_dataset(6, [0], size=64, crop=32, crops_per_image=1, seed=2, exposure_share=1.0)
+    bright, *_ = build_detection_dataset(6, [0], size=64, crop=32, crops_per_image=1, seed=2, exposure_share=1.0,
+                                         exposure_kinds=("brightfield",))
+    plain, *_ = build_detection_dataset(6, [0], size=64, crop=32, crops_per_image=1, seed=2)
+    np.testing.assert_array_equal(bright[0::2], both[0::2])  # smears: exposed as with both kinds
+    assert not np.array_equal(bright[0::2], plain[0::2])
+    assert not np.array_equal(bright[1::2], both[1::2])  # fluorescence fields: not exposed
+    with pytest.raises(ValueError, match="exposure_kinds"):
+        build_detection_dataset(2, [0], size=64, crop=32, exposure_share=1.0, exposure_kinds=("phase",))
+
+
 def test_tiny_unet_trains_end_to_end_and_detects(tmp_path, monkeypatch):
     from napari_cytoqa.detection.unet import UNet
     from napari_cytoqa.detection.unet_task import build_detection_dataset, evaluate, joint_augment, make_loss

@@ -69,15 +69,27 @@ def format_recipe(recipe) -> str:
     return str(recipe) if isinstance(recipe, (int, np.integer)) else ",".join(str(r) for r in recipe)
 
 
-def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1, exposure_share: float = 0.0):
+EXPOSURE_KINDS = ("brightfield", "fluorescence")
+
+
+def scene_series(rng: np.random.Generator, scene: int, shape, levels, recipe=1, exposure_share: float = 0.0,
+                 exposure_kinds=EXPOSURE_KINDS):
     """One synthetic training scene at every blur level in ``levels``: even scenes are
     brightfield smears in random stains, odd ones fluorescence nuclei (8- or 16-bit) — the
     recipe shared by the U-Net and YOLO training data (see :data:`RECIPES`; a sequence mixes
-    recipes, see :func:`scene_recipe`). ``exposure_share`` of the scenes are over-exposed
-    (:func:`over_exposed`); at 0 no extra random number is drawn, so the data stay as they were."""
+    recipes, see :func:`scene_recipe`). ``exposure_share`` of the scenes of the kinds in
+    ``exposure_kinds`` are over-exposed (:func:`over_exposed`); at 0 no extra random number is
+    drawn, so the data stay as they were. A scene of a kind left out draws the numbers it would
+    have drawn, so every other scene is the same as with every kind exposed."""
+    unknown = set(exposure_kinds) - set(EXPOSURE_KINDS)
+    if unknown:
+        raise ValueError(f"exposure_kinds must be among {EXPOSURE_KINDS}, got {sorted(unknown)}")
     series = _scene_series(rng, scene, shape, levels, recipe)
     if exposure_share > 0 and rng.random() < exposure_share:
-        series = over_exposed(series, rng)
+        if series[0].kind in exposure_kinds:
+            series = over_exposed(series, rng)
+        else:
+            rng.uniform()  # the setting over_exposed would have drawn
     return series
 
 
@@ -133,15 +145,17 @@ def _scene_series(rng, scene, shape, levels, recipe):
 
 
 def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
-                            seed: int = 0, recipe=1, exposure_share: float = 0.0):
+                            seed: int = 0, recipe=1, exposure_share: float = 0.0,
+                            exposure_kinds=EXPOSURE_KINDS):
     """Synthetic z-series (half brightfield smears in random stains, half fluorescence nuclei):
     every scene at every blur level in ``levels``; ``crops_per_image`` random crops each.
     Returns ``x (N, 3, crop, crop)``, ``y (N, 2, crop, crop)`` (foreground, centre map), ``level``
-    and ``group`` (the scene id, for group-aware splits). ``exposure_share``: see :func:`scene_series`."""
+    and ``group`` (the scene id, for group-aware splits). ``exposure_share``, ``exposure_kinds``:
+    see :func:`scene_series`."""
     rng = np.random.default_rng(seed)
     xs, ys, lv_out, groups = [], [], [], []
     for scene in range(n_scenes):
-        series = scene_series(rng, scene, (size, size), levels, recipe, exposure_share)
+        series = scene_series(rng, scene, (size, size), levels, recipe, exposure_share, exposure_kinds)
         labels = series[0].labels
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:
