@@ -77,10 +77,15 @@ class OtsuContext:
                  h: float = 1.5):
         from skimage.filters import threshold_otsu
 
+        from .sparse import sparse_otsu
+
         step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 1_000_000)))
-        sample = ndi.gaussian_filter(_as_gray(transparent_as_nan(arr[::step, ::step])), smooth / step)
+        raw = transparent_as_nan(arr[::step, ::step])
+        sample = ndi.gaussian_filter(_as_gray(raw), smooth / step)
         self.polarity = polarity_of(sample)
         self.threshold = float(threshold_otsu(sample)) if np.ptp(sample) > 0 else np.inf
+        if np.isfinite(self.threshold):  # a sparse or blank field: not Otsu's cut through the noise
+            self.polarity, self.threshold = sparse_otsu(raw, arr.dtype, self.polarity, self.threshold)
         self.smooth, self.min_size, self.min_distance, self.h = smooth, min_size, min_distance, h
 
     def __call__(self, tile):
@@ -174,8 +179,9 @@ class _RoutedContext:
 
             self.sharp = self.net_class(sharp_model or f"cytoqa-{self.kind}-sharp", device, threshold, precision)
             self.blurry = self.net_class(blurry_model or f"cytoqa-{self.kind}-blurry", device, threshold, precision)
-            self.scorer = LearnedScorer(self.stats, model=focus_model or DEFAULT_MODEL, device=device,
-                                        precision=precision or "auto")
+            # the focus model judges tiles scaled as the quality checks scale them
+            self.scorer = LearnedScorer(image_stats(arr, sparse=False), model=focus_model or DEFAULT_MODEL,
+                                        device=device, precision=precision or "auto")
         else:
             self.single = self.net_class(model or f"cytoqa-{self.kind}-{routing}", device, threshold, precision)
 
