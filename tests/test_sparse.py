@@ -1,6 +1,7 @@
 """Sparse and empty fields: detection statistics and what the detectors find there."""
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from napari_cytoqa.detection.sparse import MIN_SIGNAL_SIGMA, detection_stats, noise_sigma
 from napari_cytoqa.quality.measures import IntensityStats
@@ -64,7 +65,7 @@ def test_an_empty_field_keeps_its_noise_faint(level, polarity):
 def test_unet_finds_the_lone_cell_and_nothing_in_an_empty_field(kind):
     from unittest import mock
 
-    from napari_cytoqa.detection import detect_cells, unet_task
+    from napari_cytoqa.detection import detect_cells, sparse, unet_task
 
     s, empty = _field(kind, cells=True), _field(kind, cells=False)
     assert len(empty.boxes) == 0
@@ -74,7 +75,8 @@ def test_unet_finds_the_lone_cell_and_nothing_in_an_empty_field(kind):
     assert detect_cells(empty.image, detector="unet", routing="sharp").count == 0
     # the plain percentile statistics stretch the noise: hundreds of "cells" in the empty fields
     # (753 fluorescence, 499 smear), and in the lone cell's smear (868)
-    with mock.patch.object(unet_task, "detection_stats", IntensityStats.from_sample):
+    with mock.patch.object(unet_task, "detection_stats", IntensityStats.from_sample), \
+            mock.patch.object(sparse, "NOISE_TARGET_SIGMA", 0):
         assert detect_cells(empty.image, detector="unet", routing="sharp").count > 100
 
 
@@ -95,3 +97,23 @@ def test_the_classical_detector_is_not_cut_through_the_noise(kind):
         before = detect_cells(dense, detector="otsu")
     after = detect_cells(dense, detector="otsu")  # a dense field: the very same cut
     np.testing.assert_array_equal(after.boxes, before.boxes)
+
+
+def test_noisy_tiles_are_smoothed_to_the_training_noise_and_clean_ones_left_alone():
+    from napari_cytoqa.detection.sparse import NOISE_TARGET_SIGMA, match_training_noise
+
+    rng = np.random.default_rng(2)
+    s = fluorescence_series((256, 256), [0], seed=5)[0]
+    clean = np.asarray(s.image)
+    stats = IntensityStats.from_sample(clean, clean.dtype)
+    assert match_training_noise(clean, stats) is clean  # 180-250 σ: as it is
+    noise = stats.range / 15
+    noisy = clean.astype(np.float32) + rng.normal(0, noise, clean.shape).astype(np.float32)
+    noisy[:8, :8] = np.nan  # transparent pixels stay transparent
+    out = match_training_noise(noisy, stats)
+    assert out.shape == noisy.shape and np.isnan(out[:8, :8]).all() and np.isfinite(out[8:, 8:]).all()
+    assert np.isfinite(noisy[8:, 8:]).all()  # the input is not modified
+    # flat background, away from the nuclei and the transparent corner: the noise left
+    background = (ndi.maximum_filter(s.labels, 25) == 0) & (np.add.outer(np.arange(256), np.arange(256)) > 60)
+    assert np.std((out - clean)[background]) == pytest.approx(stats.range / NOISE_TARGET_SIGMA, rel=0.35)
+    assert np.std((noisy - clean)[background]) == pytest.approx(noise, rel=0.1)

@@ -118,10 +118,11 @@ class _UNet:
         self.name = self.loaded.spec.name
 
     def __call__(self, tile, stats):
+        from .sparse import match_training_noise
         from .unet import instances_from_maps
         from .unet_task import predict_maps, unet_input
 
-        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device)
+        fg, centre = predict_maps(self.net, unet_input(match_training_noise(tile, stats), stats), self.loaded.device)
         labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
                                      min_size=int(self.input.get("min_size", 12)))
         n = int(labels.max())
@@ -135,10 +136,11 @@ class _YOLO(_UNet):
     architecture, label = "yolo", "YOLO"
 
     def __call__(self, tile, stats):
+        from .sparse import match_training_noise
         from .yolo import predict_boxes, yolo_input
 
-        boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
-                                      iou=float(self.input.get("iou", 0.5)))
+        boxes, scores = predict_boxes(self.net, yolo_input(match_training_noise(tile, stats), stats),
+                                      self.loaded.device, conf=self.threshold, iou=float(self.input.get("iou", 0.5)))
         return None, boxes, scores
 
 
