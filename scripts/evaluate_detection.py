@@ -37,7 +37,7 @@ def held_out(scenes, size=512, recipe=1):
     return data
 
 
-def detectors(precision: str | None = None):
+def detectors(precision: str | None = None, denoise: bool = False):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -48,6 +48,8 @@ def detectors(precision: str | None = None):
             out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
     if precision:  # the learned detectors (and the focus model) in that number format
         out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
+    if denoise:  # noisy tiles smoothed first (detect_cells(..., denoise=True))
+        out = {k: v if v["detector"] == "otsu" else {**v, "denoise": True} for k, v in out.items()}
     return out
 
 
@@ -59,6 +61,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
+    ap.add_argument("--denoise", action="store_true", help="the learned detectors with denoise=True")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--diameter", default=None, choices=["auto"],
@@ -78,7 +81,7 @@ def main():
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)
-    for name, opts in detectors(args.precision).items():
+    for name, opts in detectors(args.precision, args.denoise).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

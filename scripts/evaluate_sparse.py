@@ -1,8 +1,8 @@
 """Detection on sparse, empty and noisy fields: the image-wide percentile statistics against the
-sparse-aware ones (``detection.sparse.detection_stats``) and the denoising of noisy tiles
-(``match_training_noise``), side by side in one run.
+sparse-aware ones (``detection.sparse.detection_stats``), or without and with the opt-in
+denoising of noisy tiles (``match_training_noise``), side by side in one run.
 
-    python scripts/evaluate_sparse.py [--scenes 4] [--seed 785000] [--old plain|no-denoise]
+    python scripts/evaluate_sparse.py [--scenes 4] [--seed 785000] [--compare stats|denoise]
                                       [--only "U-Net routed (blur),YOLO routed (blur)"] [--json out.json]
 
 Held-out data (seeds 785000+ by default, never used in training; the method was developed on
@@ -11,9 +11,9 @@ levels 0 and 3, with a few cells per field (smears 2e-5 and 6e-5 nucleated cells
 cells 3× and debris ½× that; fluorescence 4e-5 and 1.2e-4 nuclei per px: about 5–30 objects per
 field), at the training density (the generators' defaults), at that density with a low
 signal-to-noise ratio (:data:`LOW_SNR`), and empty (no object at all). "old" columns scale
-tiles by the image's 0.5–99.5 percentiles and feed them as they are, as every release before
-did (``--old no-denoise``: as now but without the denoising); "new" columns use what
-``detect_cells`` uses now. Rows: AP@0.5, cells found against the truth, count MAPE (empty
+tiles by the image's 0.5–99.5 percentiles, as every release before did, "new" columns use what
+``detect_cells`` uses now (``--compare denoise``: "old" as shipped, "new" with
+``denoise=True``). Rows: AP@0.5, cells found against the truth, count MAPE (empty
 fields: objects found).
 """
 import argparse
@@ -56,23 +56,20 @@ def fields(name, scenes, size=512, levels=(0, 3), base=781000):
 
 
 @contextmanager
-def statistics(which, old="plain"):
-    """``"new"``: as shipped. ``"old"`` with ``old="plain"``: every tile scaled by the plain
-    percentile statistics and fed as it is, as every release before 2026-11-24 did; with
-    ``old="no-denoise"``: as shipped but without :func:`~napari_cytoqa.detection.sparse.match_training_noise`."""
-    if which == "new":
+def statistics(which, compare="stats"):
+    """``"new"``: as shipped (``compare="denoise"``: with ``denoise=True`` added by the caller).
+    ``"old"``: as shipped with ``compare="denoise"``; with ``compare="stats"`` every tile scaled
+    by the plain percentile statistics (and the plain Otsu cut), as every release before
+    2026-11-24 did."""
+    if which == "new" or compare == "denoise":
         yield
         return
     from napari_cytoqa.detection import sparse, unet_task
     from napari_cytoqa.quality.measures import IntensityStats
 
-    with mock.patch.object(sparse, "NOISE_TARGET_SIGMA", 0):
-        if old == "no-denoise":
-            yield
-            return
-        with mock.patch.object(unet_task, "detection_stats", IntensityStats.from_sample), \
-                mock.patch.object(sparse, "sparse_otsu", lambda sample, dtype, polarity, threshold: (polarity, threshold)):
-            yield
+    with mock.patch.object(unet_task, "detection_stats", IntensityStats.from_sample), \
+            mock.patch.object(sparse, "sparse_otsu", lambda sample, dtype, polarity, threshold: (polarity, threshold)):
+        yield
 
 
 def main():
@@ -83,9 +80,9 @@ def main():
     ap.add_argument("--only", default="U-Net routed (blur),YOLO routed (blur)",
                     help="comma-separated detector columns (evaluate_detection.py's names, e.g. "
                          "'Otsu + watershed (baseline)')")
-    ap.add_argument("--old", default="plain", choices=["plain", "no-denoise"],
-                    help="what the 'old' columns run: the plain statistics without denoising (every release "
-                         "before 2026-11-24), or what ships now without the denoising of noisy tiles")
+    ap.add_argument("--compare", default="stats", choices=["stats", "denoise"],
+                    help="stats: the plain statistics (every release before 2026-11-24) against the shipped "
+                         "ones; denoise: the shipped detectors without and with denoise=True")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     runs = {k: v for k, v in detectors().items() if k in args.only.split(",")}
@@ -95,8 +92,10 @@ def main():
         truth = sum(len(s.boxes) for s in data)
         for name, opts in runs.items():
             for which in ("old", "new"):
-                with statistics(which, args.old):
-                    preds = [detect_cells(s.image, tile_size=512, **opts) for s in data]
+                learned = opts["detector"] != "otsu"
+                extra = {"denoise": True} if which == "new" and args.compare == "denoise" and learned else {}
+                with statistics(which, args.compare):
+                    preds = [detect_cells(s.image, tile_size=512, **opts, **extra) for s in data]
                 found = sum(p.count for p in preds)
                 row = {"truth": truth, "found": found}
                 if truth:

@@ -117,3 +117,15 @@ def test_noisy_tiles_are_smoothed_to_the_training_noise_and_clean_ones_left_alon
     background = (ndi.maximum_filter(s.labels, 25) == 0) & (np.add.outer(np.arange(256), np.arange(256)) > 60)
     assert np.std((out - clean)[background]) == pytest.approx(stats.range / NOISE_TARGET_SIGMA, rel=0.35)
     assert np.std((noisy - clean)[background]) == pytest.approx(noise, rel=0.1)
+
+
+def test_denoise_stops_the_unet_counting_photon_noise_in_a_dim_field():
+    from napari_cytoqa.detection import detect_cells
+
+    s = fluorescence_series((256, 256), [0], peak=60.0, seed=12)[0]  # training fields: peaks 300-4000
+    plain = detect_cells(s.image, detector="unet", routing="blur")
+    smoothed = detect_cells(s.image, detector="unet", routing="blur", denoise=True)
+    assert plain.count > 2 * len(s.boxes)  # 272 for 70 nuclei
+    assert abs(smoothed.count - len(s.boxes)) <= 0.15 * len(s.boxes)
+    with pytest.raises(ValueError, match="denoise"):
+        detect_cells(s.image, detector="otsu", denoise=True)

@@ -159,7 +159,8 @@ def _detect(args) -> int:
                "diameter": args.diameter}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
-                       precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
+                       precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model,
+                       denoise=args.denoise)
     failed, rows = 0, []
     for path in args.images:
         path = Path(path)
@@ -267,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the networks (default: detectors float32, focus model auto); bf16 is ~2x "
                          "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
+    dt.add_argument("--denoise", action="store_true",
+                    help="smooth tiles noisier than the training images first (dim, photon-starved fields; "
+                         "see docs/detection.md)")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     md = sub.add_parser("models", help="list the models in the registry")

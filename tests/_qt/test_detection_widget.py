@@ -41,9 +41,13 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     count = len(boxes.data)
     run(widget)
     assert abs(len(viewer.layers["smear boxes"].data) - count) <= max(3, 0.03 * count)
+    assert "denoise" not in widget.options()
+    widget.denoise.value = True  # the opt-in denoising of noisy tiles
+    assert widget.options()["denoise"] is True
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
-    assert "precision" not in widget.options()
+    assert not widget.denoise.enabled
+    assert "precision" not in widget.options() and "denoise" not in widget.options()
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1

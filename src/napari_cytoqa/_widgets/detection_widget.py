@@ -40,14 +40,17 @@ class DetectionWidget(Container):
         self.bf16 = CheckBox(value=False, text="bfloat16 networks (faster)",
                              tooltip="about 2× faster U-Net on CPUs with native bfloat16 (Intel AMX / AVX512-BF16), "
                                      "slightly different results; see docs/detection.md")
+        self.denoise = CheckBox(value=False, text="denoise noisy images",
+                                tooltip="smooth tiles whose noise is stronger than in the training images first "
+                                        "(dim, photon-starved fields); see docs/detection.md")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.auto_diameter, self.bf16, self.tile_size, self.level, self.run_button,
-                     self.stop_button, self.status])
+                     self.diameter, self.auto_diameter, self.bf16, self.denoise, self.tile_size, self.level,
+                     self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
@@ -65,7 +68,7 @@ class DetectionWidget(Container):
     def _detector_changed(self, _=None):
         learned = self.detector.value in self.LEARNED
         self.model.reset_choices()
-        self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = learned
+        self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = self.denoise.enabled = learned
         self.model.enabled = learned
         self.model.label = "sharp model" if self.routing.value == "blur" else "model"  # blur: the in-focus model
         self.threshold.enabled = learned and not self.own_threshold.value
@@ -85,6 +88,8 @@ class DetectionWidget(Container):
                 opts["sharp_model" if self.routing.value == "blur" else "model"] = self.model.value
             if self.bf16.value:
                 opts["precision"] = "bf16"
+            if self.denoise.value:
+                opts["denoise"] = True
         return opts
 
     def run(self):

@@ -118,11 +118,10 @@ class _UNet:
         self.name = self.loaded.spec.name
 
     def __call__(self, tile, stats):
-        from .sparse import match_training_noise
         from .unet import instances_from_maps
         from .unet_task import predict_maps, unet_input
 
-        fg, centre = predict_maps(self.net, unet_input(match_training_noise(tile, stats), stats), self.loaded.device)
+        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device)
         labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
                                      min_size=int(self.input.get("min_size", 12)))
         n = int(labels.max())
@@ -136,11 +135,10 @@ class _YOLO(_UNet):
     architecture, label = "yolo", "YOLO"
 
     def __call__(self, tile, stats):
-        from .sparse import match_training_noise
         from .yolo import predict_boxes, yolo_input
 
-        boxes, scores = predict_boxes(self.net, yolo_input(match_training_noise(tile, stats), stats),
-                                      self.loaded.device, conf=self.threshold, iou=float(self.input.get("iou", 0.5)))
+        boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
+                                      iou=float(self.input.get("iou", 0.5)))
         return None, boxes, scores
 
 
@@ -157,14 +155,19 @@ class _RoutedContext:
     compute it natively) applies to the detectors and the focus model alike; left unset, the
     detectors run in float32 and the focus model in its own default (``"auto"``) — bfloat16
     detectors are ~2× faster (U-Net) but not the default: on the real nuclei image two
-    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md)."""
+    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``denoise=True`` smooths
+    tiles noisier than the training fields before the detectors see them
+    (:func:`.sparse.match_training_noise`; the focus model sees them as they are): for dim,
+    photon-starved images — opt-in, since on the real nuclei image it helped the routed U-Net
+    but cost the combined one (docs/detection.md, *Noisy fields*)."""
 
     kind = ""
     net_class = _UNet
 
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
-                 precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None):
+                 precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
+                 denoise: bool = False):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
@@ -172,7 +175,7 @@ class _RoutedContext:
         if routing != "blur" and (sharp_model or blurry_model):
             raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
         self.stats = image_stats(arr)
-        self.routing = routing
+        self.routing, self.denoise = routing, bool(denoise)
         if routing == "blur":
             if model is not None:
                 raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "
@@ -189,12 +192,14 @@ class _RoutedContext:
 
     def __call__(self, tile):
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY
+        from .sparse import match_training_noise
 
+        seen = match_training_noise(tile, self.stats) if self.denoise else tile
         if self.routing != "blur":
-            return (*self.single(tile, self.stats), self.single.name, np.nan)
+            return (*self.single(seen, self.stats), self.single.name, np.nan)
         focus = float(self.scorer.score_batch([tile])[0]["blur_level"])
         net = self.sharp if focus <= SHARP_BLURRY_BOUNDARY else self.blurry
-        return (*net(tile, self.stats), net.name, focus)
+        return (*net(seen, self.stats), net.name, focus)
 
 
 class UNetContext(_RoutedContext):
@@ -328,7 +333,8 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     (``labels`` is None). Both take ``routing="combined"|"sharp"|"blurry"|"blur"`` (see
     :class:`_RoutedContext`), ``model=``, ``threshold=``, ``device=``, ``precision=``
     (default float32; ``"bf16"`` or ``"auto"``, bfloat16 where the CPU has it natively, is
-    faster and opt-in). ``detector="otsu"`` is
+    faster and opt-in) and ``denoise=`` (smooth tiles noisier than the training data; for dim
+    images; opt-in). ``detector="otsu"`` is
     the classical baseline (Otsu threshold fitted on the whole image, distance-transform
     watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
     recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores

@@ -1,4 +1,5 @@
-"""Intensity statistics for detection that survive sparse and empty images, GUI-free.
+"""Intensity statistics and noise for detection that survive sparse, empty and noisy images,
+GUI-free.
 
 The detectors see tiles scaled by the image's 0.5–99.5 percentiles
 (:class:`~..quality.measures.IntensityStats`). In a field with a handful of cells on an empty
@@ -7,7 +8,8 @@ background's noise: the noise is stretched to full contrast, the polarity is a c
 the networks find hundreds of "cells" in it. :func:`detection_stats` keeps the percentiles
 wherever the objects are plentiful (every image like the training data: bit-identical), and
 otherwise scales by the objects that are there, or, with none, keeps the noise as faint as it
-is in the training data.
+is in the training data. :func:`sparse_otsu` does the same for the classical detector, and
+:func:`match_training_noise` smooths tiles noisier than the training fields.
 """
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ SPARSE_SHARE = 0.01
 #: fewer object pixels than this: no object at all (a blank field; hot pixels)
 MIN_OBJECT_PIXELS = 30
 #: in a sparse or blank field the signal end lies at least this many noise σ from the background:
-#: the narrowest percentile range among the synthetic training images (they span 46–270 σ; the
-#: real DSB nuclei image, dense and so unaffected, 29), so the noise is never shown stronger than
-#: the networks saw it in training (30 σ still let the U-Net take the darkest patches of a blank
-#: smear's uneven stain for cells: 47 in one 512² field)
+#: the narrowest percentile range among the generators' default fields (they span 46–270 σ; the
+#: varied scenes of the training recipes reach down to 28 σ in fluorescence and 38 σ in
+#: brightfield; the real DSB nuclei image, dense and so unaffected, 29), so a blank field's noise
+#: is shown no stronger than in a typical training field (30 σ still let the U-Net take the
+#: darkest patches of a blank smear's uneven stain for cells: 47 in one 512² field)
 MIN_SIGNAL_SIGMA = 46.0
 
 
@@ -113,19 +116,21 @@ def sparse_otsu(sample: np.ndarray, dtype, polarity: str, threshold: float) -> t
     return ours.polarity, max(threshold, ours.background + margin)
 
 
-#: tiles whose noise σ exceeds ``range / NOISE_TARGET_SIGMA`` are smoothed down to it before the
-#: detectors see them (:func:`match_training_noise`); 0 turns this off. Chosen on development
+#: with ``detect_cells(..., denoise=True)``, tiles whose noise σ exceeds ``range /
+#: NOISE_TARGET_SIGMA`` are smoothed down to it before the detectors see them
+#: (:func:`match_training_noise`); 0 turns this off. Chosen on development
 #: fields (seeds 781000+, dim fluorescence and noisy smears; 64 and 128 did worse there).
 NOISE_TARGET_SIGMA = 92.0
 
 
 def match_training_noise(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
     """``tile``, Gaussian-smoothed where its pixel noise is strong against the image's signal
-    range: the networks learnt on fields where cells stand 30–270 noise σ above the
-    background, and in a dim, photon-starved field (14 σ) the U-Net found three times too many
-    nuclei in the grain. A Gaussian of σ ``s`` px divides white noise by ``2 √π s``, so ``s``
-    brings the noise to ``stats.range / NOISE_TARGET_SIGMA``. Other tiles are returned as
-    they are (the same object)."""
+    range: the networks learnt on fields whose range spans 28–280 noise σ, and in a dim,
+    photon-starved field (14 σ) the U-Net found three times too many nuclei in the grain. A
+    Gaussian of σ ``s`` px divides white noise by ``2 √π s``, so ``s`` brings the noise to
+    ``stats.range / NOISE_TARGET_SIGMA``. Other tiles are returned as they are (the same
+    object). Opt-in (``detect_cells(..., denoise=True)``): it lifted both detectors on dim fields
+    but cost the combined U-Net on the real DSB nuclei (rule N, docs/detection.md)."""
     if not NOISE_TARGET_SIGMA:
         return tile
     t = np.asarray(tile)
