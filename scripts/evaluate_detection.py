@@ -37,7 +37,7 @@ def held_out(scenes, size=512, recipe=1):
     return data
 
 
-def detectors(precision: str | None = None, denoise: bool = False):
+def detectors(precision: str | None = None, denoise: str | None = None):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -48,8 +48,9 @@ def detectors(precision: str | None = None, denoise: bool = False):
             out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
     if precision:  # the learned detectors (and the focus model) in that number format
         out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
-    if denoise:  # noisy tiles smoothed first (detect_cells(..., denoise=True))
-        out = {k: v if v["detector"] == "otsu" else {**v, "denoise": True} for k, v in out.items()}
+    if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
+        value = {"on": True, "off": False, "auto": "auto"}[denoise]
+        out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
     return out
 
 
@@ -61,7 +62,8 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
-    ap.add_argument("--denoise", action="store_true", help="the learned detectors with denoise=True")
+    ap.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+                    help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--diameter", default=None, choices=["auto"],

@@ -1,6 +1,6 @@
 """Held-out check on a real nuclei image with ground truth (not used for training or tuning).
 
-    python scripts/evaluate_real_nuclei.py [--json out.json] [--defocus] [--denoise]
+    python scripts/evaluate_real_nuclei.py [--json out.json] [--defocus] [--denoise auto|on|off]
 
 Data: the 512 × 512 fluorescence image and instance mask from the 2018 Kaggle Data Science Bowl
 (Caicedo et al., Nature Methods 2019) that StarDist ships in its wheel (``stardist/data/images``,
@@ -33,7 +33,8 @@ def main():
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
-    ap.add_argument("--denoise", action="store_true", help="the learned detectors with denoise=True")
+    ap.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+                    help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--defocus", action="store_true",
                     help="instead: the image defocused to every blur level 0-10 (physical PSF at the nominal "
                          "0.5 um/px), each detector told each image's estimated diameter; AP and count error per "

@@ -2,7 +2,7 @@
 sparse-aware ones (``detection.sparse.detection_stats``), or without and with the opt-in
 denoising of noisy tiles (``match_training_noise``), side by side in one run.
 
-    python scripts/evaluate_sparse.py [--scenes 4] [--seed 785000] [--compare stats|denoise]
+    python scripts/evaluate_sparse.py [--scenes 4] [--seed 785000] [--compare stats|denoise [--denoise on|auto]]
                                       [--only "U-Net routed (blur),YOLO routed (blur)"] [--json out.json]
 
 Held-out data (seeds 785000+ by default, never used in training; the method was developed on
@@ -12,8 +12,8 @@ cells 3× and debris ½× that; fluorescence 4e-5 and 1.2e-4 nuclei per px: abou
 field), at the training density (the generators' defaults), at that density with a low
 signal-to-noise ratio (:data:`LOW_SNR`), and empty (no object at all). "old" columns scale
 tiles by the image's 0.5–99.5 percentiles, as every release before did, "new" columns use what
-``detect_cells`` uses now (``--compare denoise``: "old" as shipped, "new" with
-``denoise=True``). Rows: AP@0.5, cells found against the truth, count MAPE (empty
+``detect_cells`` uses now (``--compare denoise``: "old" with ``denoise=False``, "new" with
+``--denoise``'s setting). Rows: AP@0.5, cells found against the truth, count MAPE (empty
 fields: objects found).
 """
 import argparse
@@ -57,10 +57,9 @@ def fields(name, scenes, size=512, levels=(0, 3), base=781000):
 
 @contextmanager
 def statistics(which, compare="stats"):
-    """``"new"``: as shipped (``compare="denoise"``: with ``denoise=True`` added by the caller).
-    ``"old"``: as shipped with ``compare="denoise"``; with ``compare="stats"`` every tile scaled
-    by the plain percentile statistics (and the plain Otsu cut), as every release before
-    2026-11-24 did."""
+    """``"new"``: as shipped. With ``compare="denoise"`` both as shipped (the caller sets
+    ``denoise=``); else ``"old"``: every tile scaled by the plain percentile statistics (and
+    the plain Otsu cut), as every release before 2026-11-24 did."""
     if which == "new" or compare == "denoise":
         yield
         return
@@ -83,6 +82,8 @@ def main():
     ap.add_argument("--compare", default="stats", choices=["stats", "denoise"],
                     help="stats: the plain statistics (every release before 2026-11-24) against the shipped "
                          "ones; denoise: the shipped detectors without and with denoise=True")
+    ap.add_argument("--denoise", default="on", choices=["on", "auto"],
+                    help="with --compare denoise: the new columns' denoise= (old columns: off)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     runs = {k: v for k, v in detectors().items() if k in args.only.split(",")}
@@ -93,7 +94,8 @@ def main():
         for name, opts in runs.items():
             for which in ("old", "new"):
                 learned = opts["detector"] != "otsu"
-                extra = {"denoise": True} if which == "new" and args.compare == "denoise" and learned else {}
+                extra = {} if args.compare != "denoise" or not learned else \
+                    {"denoise": {"on": True, "auto": "auto"}[args.denoise] if which == "new" else False}
                 with statistics(which, args.compare):
                     preds = [detect_cells(s.image, tile_size=512, **opts, **extra) for s in data]
                 found = sum(p.count for p in preds)

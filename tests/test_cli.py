@@ -109,7 +109,7 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--routing", "blur",
                  "--sharp-model", "cytoqa-yolo-sharp-recipe1"]) == 0
     assert pd.read_csv(out / "summary.csv").loc[0, "models"] == "cytoqa-yolo-sharp-recipe1"
-    assert main(["detect", str(path), "--out", str(out), "--quiet", "--denoise"]) == 0
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--denoise", "on"]) == 0
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
 
 

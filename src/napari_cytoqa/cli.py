@@ -160,7 +160,9 @@ def _detect(args) -> int:
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model,
-                       denoise=args.denoise)
+                       denoise={"on": True, "off": False, "auto": "auto", None: None}[args.denoise])
+        if options["denoise"] is None:
+            del options["denoise"]
     failed, rows = 0, []
     for path in args.images:
         path = Path(path)
@@ -268,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the networks (default: detectors float32, focus model auto); bf16 is ~2x "
                          "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
-    dt.add_argument("--denoise", action="store_true",
-                    help="smooth tiles noisier than the training images first (dim, photon-starved fields; "
-                         "see docs/detection.md)")
+    dt.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+                    help="smooth tiles noisier than the training images first: on (every model), off, or auto "
+                         "(the sharp U-Net only); default: detect_cells' default (see docs/detection.md)")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     md = sub.add_parser("models", help="list the models in the registry")

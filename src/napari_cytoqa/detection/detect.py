@@ -155,11 +155,13 @@ class _RoutedContext:
     compute it natively) applies to the detectors and the focus model alike; left unset, the
     detectors run in float32 and the focus model in its own default (``"auto"``) — bfloat16
     detectors are ~2× faster (U-Net) but not the default: on the real nuclei image two
-    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``denoise=True`` smooths
-    tiles noisier than the training fields before the detectors see them
-    (:func:`.sparse.match_training_noise`; the focus model sees them as they are): for dim,
-    photon-starved images — opt-in, since on the real nuclei image it helped the routed U-Net
-    but cost the combined one (docs/detection.md, *Noisy fields*)."""
+    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``denoise`` smooths tiles
+    noisier than the training fields before a detector sees them
+    (:func:`.sparse.match_training_noise`; the focus model sees them as they are): ``True``
+    before every model, ``False`` never, ``"auto"`` before the sharp U-Net only (``routing=
+    "sharp"``, or the in-focus tiles of ``"blur"``) — the one model that counted photon noise
+    as nuclei in dim fields; the combined and blurry U-Nets, and YOLO on the real nuclei
+    image, did worse with it (docs/detection.md, *Noisy fields*)."""
 
     kind = ""
     net_class = _UNet
@@ -167,7 +169,7 @@ class _RoutedContext:
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
                  precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
-                 denoise: bool = False):
+                 denoise: bool | str = False):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
@@ -175,7 +177,9 @@ class _RoutedContext:
         if routing != "blur" and (sharp_model or blurry_model):
             raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
         self.stats = image_stats(arr)
-        self.routing, self.denoise = routing, bool(denoise)
+        if denoise not in (True, False, "auto"):
+            raise ValueError(f'denoise must be True, False or "auto", got {denoise!r}')
+        self.routing, self.denoise = routing, denoise
         if routing == "blur":
             if model is not None:
                 raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "
@@ -194,12 +198,15 @@ class _RoutedContext:
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY
         from .sparse import match_training_noise
 
-        seen = match_training_noise(tile, self.stats) if self.denoise else tile
         if self.routing != "blur":
-            return (*self.single(seen, self.stats), self.single.name, np.nan)
-        focus = float(self.scorer.score_batch([tile])[0]["blur_level"])
-        net = self.sharp if focus <= SHARP_BLURRY_BOUNDARY else self.blurry
-        return (*net(seen, self.stats), net.name, focus)
+            net, focus = self.single, np.nan
+        else:
+            focus = float(self.scorer.score_batch([tile])[0]["blur_level"])
+            net = self.sharp if focus <= SHARP_BLURRY_BOUNDARY else self.blurry
+        sharp_unet = self.kind == "unet" and (self.routing == "sharp" or (self.routing == "blur" and net is self.sharp))
+        if self.denoise is True or (self.denoise == "auto" and sharp_unet):
+            tile = match_training_noise(tile, self.stats)
+        return (*net(tile, self.stats), net.name, focus)
 
 
 class UNetContext(_RoutedContext):
@@ -333,8 +340,8 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     (``labels`` is None). Both take ``routing="combined"|"sharp"|"blurry"|"blur"`` (see
     :class:`_RoutedContext`), ``model=``, ``threshold=``, ``device=``, ``precision=``
     (default float32; ``"bf16"`` or ``"auto"``, bfloat16 where the CPU has it natively, is
-    faster and opt-in) and ``denoise=`` (smooth tiles noisier than the training data; for dim
-    images; opt-in). ``detector="otsu"`` is
+    faster and opt-in) and ``denoise=`` (smooth tiles noisier than the training data: ``True``,
+    ``False`` or ``"auto"``, see :class:`_RoutedContext`). ``detector="otsu"`` is
     the classical baseline (Otsu threshold fitted on the whole image, distance-transform
     watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
     recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores
