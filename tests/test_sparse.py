@@ -123,12 +123,12 @@ def test_denoise_stops_the_unet_counting_photon_noise_in_a_dim_field():
     from napari_cytoqa.detection import detect_cells
 
     s = fluorescence_series((256, 256), [0], peak=60.0, seed=12)[0]  # training fields: peaks 300-4000
-    plain = detect_cells(s.image, detector="unet", routing="blur")
+    plain = detect_cells(s.image, detector="unet", routing="blur", denoise=False)
     smoothed = detect_cells(s.image, detector="unet", routing="blur", denoise=True)
     assert plain.count > 2 * len(s.boxes)  # 272 for 70 nuclei
     assert abs(smoothed.count - len(s.boxes)) <= 0.15 * len(s.boxes)
-    # "auto": the sharp U-Net only; the combined U-Net counts this field well as it is
-    assert detect_cells(s.image, detector="unet", routing="blur", denoise="auto").count == smoothed.count
+    # "auto" (default): the sharp U-Net only; the combined U-Net counts this field well as it is
+    assert detect_cells(s.image, detector="unet", routing="blur").count == smoothed.count
     combined = detect_cells(s.image, detector="unet", routing="combined", denoise="auto")
     assert combined.count == detect_cells(s.image, detector="unet", routing="combined", denoise=False).count
     with pytest.raises(ValueError, match="denoise"):

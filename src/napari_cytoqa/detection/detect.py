@@ -158,10 +158,10 @@ class _RoutedContext:
     U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``denoise`` smooths tiles
     noisier than the training fields before a detector sees them
     (:func:`.sparse.match_training_noise`; the focus model sees them as they are): ``True``
-    before every model, ``False`` never, ``"auto"`` before the sharp U-Net only (``routing=
-    "sharp"``, or the in-focus tiles of ``"blur"``) — the one model that counted photon noise
-    as nuclei in dim fields; the combined and blurry U-Nets, and YOLO on the real nuclei
-    image, did worse with it (docs/detection.md, *Noisy fields*)."""
+    before every model, ``False`` never, ``"auto"`` (default) before the sharp U-Net only
+    (``routing="sharp"``, or the in-focus tiles of ``"blur"``) — the one model that counted
+    photon noise as nuclei in dim fields; the combined and blurry U-Nets, and YOLO on the real
+    nuclei image, did worse with it (docs/detection.md, *Noisy fields*)."""
 
     kind = ""
     net_class = _UNet
@@ -169,7 +169,7 @@ class _RoutedContext:
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
                  precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
-                 denoise: bool | str = False):
+                 denoise: bool | str = "auto"):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:

@@ -116,9 +116,9 @@ def sparse_otsu(sample: np.ndarray, dtype, polarity: str, threshold: float) -> t
     return ours.polarity, max(threshold, ours.background + margin)
 
 
-#: with ``detect_cells(..., denoise=True)``, tiles whose noise σ exceeds ``range /
-#: NOISE_TARGET_SIGMA`` are smoothed down to it before the detectors see them
-#: (:func:`match_training_noise`); 0 turns this off. Chosen on development
+#: tiles whose noise σ exceeds ``range / NOISE_TARGET_SIGMA`` are smoothed down to it before the
+#: sharp U-Net (``detect_cells``' default ``denoise="auto"``) or every detector (``denoise=True``)
+#: sees them (:func:`match_training_noise`); 0 turns this off. Chosen on development
 #: fields (seeds 781000+, dim fluorescence and noisy smears; 64 and 128 did worse there).
 NOISE_TARGET_SIGMA = 92.0
 
@@ -129,8 +129,8 @@ def match_training_noise(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
     photon-starved field (14 σ) the U-Net found three times too many nuclei in the grain. A
     Gaussian of σ ``s`` px divides white noise by ``2 √π s``, so ``s`` brings the noise to
     ``stats.range / NOISE_TARGET_SIGMA``. Other tiles are returned as they are (the same
-    object). Opt-in (``detect_cells(..., denoise=True)``): it lifted both detectors on dim fields
-    but cost the combined U-Net on the real DSB nuclei (rule N, docs/detection.md)."""
+    object). By default used before the sharp U-Net only (``denoise="auto"``; rules N and N2,
+    docs/detection.md)."""
     if not NOISE_TARGET_SIGMA:
         return tile
     t = np.asarray(tile)
