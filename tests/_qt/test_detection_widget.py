@@ -41,11 +41,11 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     count = len(boxes.data)
     run(widget)
     assert abs(len(viewer.layers["smear boxes"].data) - count) <= max(3, 0.03 * count)
-    assert "denoise" not in widget.options()  # detect_cells' default
+    assert widget.denoise.value == "auto" and "denoise" not in widget.options()  # detect_cells' default
     widget.denoise.value = "on"  # denoising of noisy tiles before every model
     assert widget.options()["denoise"] is True
-    widget.denoise.value = "auto"
-    assert widget.options()["denoise"] == "auto"
+    widget.denoise.value = "off"
+    assert widget.options()["denoise"] is False
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
     assert not widget.denoise.enabled

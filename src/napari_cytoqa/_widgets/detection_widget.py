@@ -40,10 +40,10 @@ class DetectionWidget(Container):
         self.bf16 = CheckBox(value=False, text="bfloat16 networks (faster)",
                              tooltip="about 2× faster U-Net on CPUs with native bfloat16 (Intel AMX / AVX512-BF16), "
                                      "slightly different results; see docs/detection.md")
-        self.denoise = ComboBox(choices=["default", "auto", "on", "off"], value="default", label="denoise",
+        self.denoise = ComboBox(choices=["auto", "on", "off"], value="auto", label="denoise",
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
-                                        "fields): on = before every model, auto = before the sharp U-Net only; "
-                                        "default: detect_cells' default; see docs/detection.md")
+                                        "fields): auto = before the sharp U-Net only (the default), on = before "
+                                        "every model, off = never; see docs/detection.md")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
@@ -89,8 +89,8 @@ class DetectionWidget(Container):
                 opts["sharp_model" if self.routing.value == "blur" else "model"] = self.model.value
             if self.bf16.value:
                 opts["precision"] = "bf16"
-            if self.denoise.value != "default":
-                opts["denoise"] = {"on": True, "off": False, "auto": "auto"}[self.denoise.value]
+            if self.denoise.value != "auto":  # auto: detect_cells' default
+                opts["denoise"] = self.denoise.value == "on"
         return opts
 
     def run(self):
