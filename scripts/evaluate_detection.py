@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
+from napari_cytoqa.detection.detect import DENOISE_CHOICES
 from napari_cytoqa.detection.unet_task import RECIPES, scene_series
 from napari_cytoqa.models import list_models
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS
@@ -49,7 +50,7 @@ def detectors(precision: str | None = None, denoise: str | None = None):
     if precision:  # the learned detectors (and the focus model) in that number format
         out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
-        value = {"on": True, "off": False, "auto": "auto"}[denoise]
+        value = DENOISE_CHOICES[denoise]
         out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
     return out
 
@@ -62,7 +63,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
-    ap.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+    ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")

@@ -20,6 +20,7 @@ from _wheel_data import fetch
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
+from napari_cytoqa.detection.detect import DENOISE_CHOICES
 from napari_cytoqa.detection.size import estimate_diameter
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 
@@ -33,7 +34,7 @@ def main():
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
-    ap.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+    ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--defocus", action="store_true",
                     help="instead: the image defocused to every blur level 0-10 (physical PSF at the nominal "

@@ -25,6 +25,7 @@ import numpy as np
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
+from napari_cytoqa.detection.detect import DENOISE_CHOICES
 from napari_cytoqa.synthetic import fluorescence_series, smear_series
 
 FIELDS = {  # name: (kind, density)
@@ -95,7 +96,7 @@ def main():
             for which in ("old", "new"):
                 learned = opts["detector"] != "otsu"
                 extra = {} if args.compare != "denoise" or not learned else \
-                    {"denoise": {"on": True, "auto": "auto"}[args.denoise] if which == "new" else False}
+                    {"denoise": DENOISE_CHOICES[args.denoise if which == "new" else "off"]}
                 with statistics(which, args.compare):
                     preds = [detect_cells(s.image, tile_size=512, **opts, **extra) for s in data]
                 found = sum(p.count for p in preds)

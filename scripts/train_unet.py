@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from napari_cytoqa.detection.unet import UNet
-from napari_cytoqa.detection.unet_task import (EXPOSURE_KINDS, build_detection_dataset, evaluate, format_recipe, joint_augment,
-                                              make_loss, parse_recipe)
+from napari_cytoqa.detection.unet_task import (EXPOSURE_KINDS, build_detection_dataset, evaluate, format_recipe,
+                                              joint_augment, make_loss, parse_recipe)
 from napari_cytoqa.models import ModelSpec, save_model
 from napari_cytoqa.models.architectures import count_parameters
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS

@@ -151,6 +151,7 @@ def _detect(args) -> int:
     import numpy as np
 
     from .detection import iter_detect_cells
+    from .detection.detect import DENOISE_CHOICES
     from .io import read_slide
 
     out = Path(args.out)
@@ -159,10 +160,9 @@ def _detect(args) -> int:
                "diameter": args.diameter}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
-                       precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model,
-                       denoise={"on": True, "off": False, "auto": "auto", None: None}[args.denoise])
-        if options["denoise"] is None:
-            del options["denoise"]
+                       precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
+        if args.denoise:  # else detect_cells' default
+            options["denoise"] = DENOISE_CHOICES[args.denoise]
     failed, rows = 0, []
     for path in args.images:
         path = Path(path)
@@ -207,7 +207,7 @@ def _sample_data(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .detection.detect import DETECTORS, ROUTINGS
+    from .detection.detect import DENOISE_CHOICES, DETECTORS, ROUTINGS
     from .models.precision import FLOAT_PRECISIONS
     from .quality import METHODS
     from .quality.int8 import PRECISIONS
@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the networks (default: detectors float32, focus model auto); bf16 is ~2x "
                          "faster for the U-Net, a little less accurate; auto: bf16 where the CPU has it natively")
-    dt.add_argument("--denoise", default=None, choices=["auto", "on", "off"],
+    dt.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="smooth tiles noisier than the training images first: on (every model), off, or auto "
                          "(the sharp U-Net only); default: detect_cells' default (see docs/detection.md)")
     dt.add_argument("--quiet", action="store_true")

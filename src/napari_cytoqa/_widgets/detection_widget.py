@@ -8,7 +8,7 @@ from napari.utils.notifications import show_warning
 
 from .._layers import add_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
-from ..detection.detect import ROUTINGS
+from ..detection.detect import DENOISE_CHOICES, ROUTINGS
 from ._jobs import start_layer_job
 
 
@@ -40,7 +40,7 @@ class DetectionWidget(Container):
         self.bf16 = CheckBox(value=False, text="bfloat16 networks (faster)",
                              tooltip="about 2× faster U-Net on CPUs with native bfloat16 (Intel AMX / AVX512-BF16), "
                                      "slightly different results; see docs/detection.md")
-        self.denoise = ComboBox(choices=["auto", "on", "off"], value="auto", label="denoise",
+        self.denoise = ComboBox(choices=list(DENOISE_CHOICES), value="auto", label="denoise",
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
                                         "fields): auto = before the sharp U-Net only (the default), on = before "
                                         "every model, off = never; see docs/detection.md")
@@ -90,7 +90,7 @@ class DetectionWidget(Container):
             if self.bf16.value:
                 opts["precision"] = "bf16"
             if self.denoise.value != "auto":  # auto: detect_cells' default
-                opts["denoise"] = self.denoise.value == "on"
+                opts["denoise"] = DENOISE_CHOICES[self.denoise.value]
         return opts
 
     def run(self):

@@ -98,6 +98,8 @@ class OtsuContext:
 
 
 ROUTINGS = ("combined", "sharp", "blurry", "blur")
+#: ``denoise=`` by the names the CLI, the widget and the scripts offer
+DENOISE_CHOICES = {"auto": "auto", "on": True, "off": False}
 
 
 class _UNet:
@@ -177,7 +179,7 @@ class _RoutedContext:
         if routing != "blur" and (sharp_model or blurry_model):
             raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
         self.stats = image_stats(arr)
-        if denoise not in (True, False, "auto"):
+        if denoise not in DENOISE_CHOICES.values():
             raise ValueError(f'denoise must be True, False or "auto", got {denoise!r}')
         self.routing, self.denoise = routing, denoise
         if routing == "blur":

@@ -78,18 +78,24 @@ def detection_stats(sample: np.ndarray, dtype) -> IntensityStats:
     both sides (a blank field) only that floor applies, and the polarity follows the background:
     above half the full scale brightfield, else fluorescence.
     """
+    return _statistics(sample, dtype)[1]
+
+
+def _statistics(sample: np.ndarray, dtype) -> tuple[IntensityStats, IntensityStats, float]:
+    """The plain statistics, :func:`detection_stats`'s, and the sample's measured noise σ."""
     stats = IntensityStats.from_sample(sample, dtype)
     lum = luminance(sample)
     finite = np.isfinite(lum)
     med = stats.background
+    measured = noise_sigma(lum)
     # at least the rounding of 8-bit data: a noiseless background is flat to that precision
-    sigma = max(noise_sigma(lum), 0.5 if np.dtype(dtype).kind in "ui" else stats.full_scale / 510)
+    sigma = max(measured, 0.5 if np.dtype(dtype).kind in "ui" else stats.full_scale / 510)
     filled = np.where(finite, lum, med).astype(np.float64)
     deviation = (filled - ndi.gaussian_filter(filled, FLATTEN_SIGMA, mode="reflect"))[finite]
     above = deviation[deviation > OBJECT_SIGMA * sigma]
     below = -deviation[deviation < -OBJECT_SIGMA * sigma]
     if max(above.size, below.size) >= SPARSE_SHARE * deviation.size and _percentiles_reach(stats, above, below):
-        return stats
+        return stats, stats, measured
     if max(above.size, below.size) >= MIN_OBJECT_PIXELS:
         polarity = "light_on_dark" if _extreme(above) >= _extreme(below) else "dark_on_light"
     else:  # a blank field: the percentiles' polarity is a coin toss there; a bright one is brightfield
@@ -97,9 +103,9 @@ def detection_stats(sample: np.ndarray, dtype) -> IntensityStats:
     floor = MIN_SIGNAL_SIGMA * sigma
     if polarity == "light_on_dark":
         reach = float(np.percentile(above, 99)) if above.size >= MIN_OBJECT_PIXELS else 0.0
-        return replace(stats, high=max(med + max(reach, floor), stats.high), polarity=polarity)
+        return stats, replace(stats, high=max(med + max(reach, floor), stats.high), polarity=polarity), measured
     reach = float(np.percentile(below, 99)) if below.size >= MIN_OBJECT_PIXELS else 0.0
-    return replace(stats, low=min(med - max(reach, floor), stats.low), polarity=polarity)
+    return stats, replace(stats, low=min(med - max(reach, floor), stats.low), polarity=polarity), measured
 
 
 def sparse_otsu(sample: np.ndarray, dtype, polarity: str, threshold: float) -> tuple[str, float]:
@@ -107,10 +113,10 @@ def sparse_otsu(sample: np.ndarray, dtype, polarity: str, threshold: float) -> t
     :func:`detection_stats`: unchanged where that leaves the statistics unchanged (dense images);
     in sparse and blank ones its polarity, and a threshold at least :data:`OBJECT_SIGMA` noise σ
     beyond the background on the cells' side (Otsu's threshold cuts even pure noise in two)."""
-    ours = detection_stats(sample, dtype)
-    if ours == IntensityStats.from_sample(sample, dtype):
+    plain, ours, measured = _statistics(sample, dtype)
+    if ours == plain:
         return polarity, threshold
-    margin = OBJECT_SIGMA * max(noise_sigma(luminance(sample)), 0.5 if np.dtype(dtype).kind in "ui" else 0.0)
+    margin = OBJECT_SIGMA * max(measured, 0.5 if np.dtype(dtype).kind in "ui" else 0.0)
     if ours.polarity == "dark_on_light":
         return ours.polarity, min(threshold, ours.background - margin)
     return ours.polarity, max(threshold, ours.background + margin)
