@@ -1,7 +1,7 @@
 """Detection on over-exposed held-out images: brightfield gain and saturated fluorescence.
 
     python scripts/evaluate_exposure.py [--scenes 12] [--seed 778000] [--only "U-Net sharp,YOLO sharp"]
-                                        [--json out.json]
+                                        [--auto-columns] [--json out.json]
 
 Held-out data: brightfield smears and fluorescence nuclei fields (``smear_series`` /
 ``fluorescence_series`` defaults, 512 × 512, seeds 778000+ by default, never used in training;
@@ -11,16 +11,19 @@ brightfield gain 1.35 and 1.5 (background and pale red cells white out); fluores
 the median and the 10th percentile of the nuclei's pixels (the tops of most nuclei flatten). The
 settings lie inside the training ranges of ``--exposure-share`` (``unet_task.EXPOSURE_GAIN``,
 ``EXPOSURE_NUCLEI_QUANTILE``). Columns: the detectors of ``evaluate_detection.py``; rows: AP@0.5
-and count MAPE per setting, and the mean AP over the four exposed settings.
+and count MAPE per setting, and the mean AP over the four exposed settings. First it prints how
+many images of each setting detection flags as over-exposed (``detection.exposure``).
 """
 import argparse
 import json
+import logging
 
 import numpy as np
 from evaluate_detection import detectors
 
 from napari_cytoqa._dtypes import integer_full_scale
 from napari_cytoqa.detection import detect_cells, evaluate_detections
+from napari_cytoqa.detection.exposure import SATURATION_WARNING, saturated_fraction
 from napari_cytoqa.synthetic import fluorescence_series, over_expose, smear_series
 
 SETTINGS = {"as rendered": ("any", None), "brightfield gain 1.35": ("brightfield", 1.35),
@@ -54,10 +57,27 @@ def main():
     ap.add_argument("--seed", type=int, default=778000, help="first scene seed (scene i uses seed + i)")
     ap.add_argument("--only", default=None, help="comma-separated column names (default: all)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--auto-columns", action="store_true",
+                    help="add the routed detectors with sharp_model='auto' (the over-exposure-trained sharp model "
+                         "on images detection flags as saturated)")
     args = ap.parse_args()
+    logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)  # the over-exposure warning, once per image
     data = held_out(args.scenes, seed=args.seed)
-    results = {}
-    for name, opts in detectors().items():
+    flagged = {}
+    for setting, (kind, _) in SETTINGS.items():
+        fr = [saturated_fraction(exposed(s, setting) if kind != "any" else s.image) for s in data
+              if kind == "any" or s.kind == kind]
+        flagged[setting] = {"flagged": int(np.sum(np.asarray(fr) >= SATURATION_WARNING)), "images": len(fr),
+                            "saturated min/max": [float(np.min(fr)), float(np.max(fr))]}
+        print(f"{setting}: flagged as over-exposed {flagged[setting]['flagged']} of {len(fr)} "
+              f"(saturated share {min(fr):.4f}-{max(fr):.4f})", flush=True)
+    columns = detectors()
+    if args.auto_columns:
+        for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
+            columns[f"{label} routed (auto exposure)"] = {"detector": detector, "routing": "blur",
+                                                             "sharp_model": "auto"}
+    results = {"flagged": flagged}
+    for name, opts in columns.items():
         if args.only and name not in args.only.split(","):
             continue
         rows = {}
@@ -73,7 +93,7 @@ def main():
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
-    names = list(results)
+    names = [n for n in results if n != "flagged"]
     print("| setting | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
     for setting in [*SETTINGS, "mean AP, exposed"]:
         cells = []

@@ -113,6 +113,21 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
 
 
+def test_detect_command_reports_an_over_exposed_image(tmp_path, smear, caplog):
+    from napari_cytoqa.synthetic import over_expose
+
+    bright, plain = tmp_path / "bright.png", tmp_path / "plain.png"
+    Image.fromarray(over_expose(np.asarray(smear.image), 255 / 1.35)).save(bright)
+    Image.fromarray(np.asarray(smear.image)).save(plain)
+    out = tmp_path / "det"
+    with caplog.at_level("WARNING", logger="napari_cytoqa"):
+        assert main(["detect", str(bright), str(plain), "--out", str(out), "--quiet", "--detector", "otsu"]) == 0
+    assert "bright: " in caplog.text and "over-exposed" in caplog.text  # the log names the image
+    summary = pd.read_csv(out / "summary.csv").set_index("image")
+    assert summary.loc[str(bright), "saturated"] > 0.3 and "over-exposed" in summary.loc[str(bright), "warnings"]
+    assert summary.loc[str(plain), "saturated"] < 0.02 and pd.isna(summary.loc[str(plain), "warnings"])
+
+
 @pytest.mark.parametrize("command", ["qc", "detect", "stain"])
 def test_an_unusable_output_folder_is_one_clear_error(tmp_path, smear, capsys, command):
     img = tmp_path / "a.png"

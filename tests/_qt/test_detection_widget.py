@@ -68,6 +68,17 @@ def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget
     assert "too large to keep instance labels" in widget.status.value
 
 
+def test_an_over_exposed_image_is_flagged_in_the_status(run, viewer_widget):
+    from napari_cytoqa.synthetic import over_expose
+
+    viewer, widget = viewer_widget
+    widget.image.value = viewer.add_image(over_expose(make_smear((200, 200), seed=8).image, 255 / 1.35),
+                                          name="bright")
+    widget.detector.value = "otsu"
+    run(widget)
+    assert "over-exposed?" in widget.status.value and "saturated" in widget.status.value
+
+
 def test_estimate_cell_size_fills_the_diameter_box(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_fluorescence((320, 320), scale=1.5, seed=23)  # nuclei ~25 px

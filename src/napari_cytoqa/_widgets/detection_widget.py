@@ -113,3 +113,7 @@ class DetectionWidget(Container):
         self.status.value = f"{det.count}" + (f" ({routes})" if routes else "")
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
             self.status.value += " · image too large to keep instance labels"
+        if det.warnings:
+            self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
+            for warning in det.warnings:
+                show_warning(f"{layer.name}: {warning}")

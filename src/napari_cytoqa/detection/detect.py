@@ -16,6 +16,7 @@ from .._dtypes import transparent_as_nan
 from .._generators import run_tiles
 from ..quality.assess import check_image, pick_level, stats_level
 from ..tiling import read_tile, tile_grid
+from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
 
@@ -44,6 +45,10 @@ class Detections:
     tile_routes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     #: the cell diameter (px) the tiles were resampled for; None = native size
     diameter: float | None = None
+    #: share of the pixels at the image's maximum value (:func:`.exposure.saturated_fraction`)
+    saturated: float = 0.0
+    #: what the user should know about the result (e.g. an over-exposed image); also logged
+    warnings: list = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -290,6 +295,13 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     levels, arr = pick_level(image, level)
     check_image(arr)
     keep_labels = _keep_labels(keep_labels, arr.shape)
+    saturated = saturated_fraction(stats_level(levels, level))
+    if options.get("sharp_model") == "auto":  # the over-exposure-trained sharp model where the image is saturated
+        options = {**options, "sharp_model": exposure_model(saturated, detector, options.get("routing"))}
+    warnings = [w for w in [exposure_warning(saturated, detector)] if w]
+    name = getattr(image, "name", None)  # a Slide's
+    for w in warnings:
+        log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", w)
     if auto:
         from .size import estimate_diameter
 
@@ -329,7 +341,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
                       detector=detector, tile_boxes=np.asarray(grid.boxes),
                       tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
                       tile_routes=np.asarray(routes, dtype=object),
-                      diameter=None if diameter is None else float(diameter))
+                      diameter=None if diameter is None else float(diameter), saturated=saturated,
+                      warnings=warnings)
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
@@ -356,6 +369,8 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     0.5 µm/px images of cells like the training data; ``"auto"`` measures it first with
     :func:`~.size.estimate_diameter` (the combined U-Net on a sample window, a few seconds;
     the value used is ``Detections.diameter``).
+    An image with over 2 % of its pixels at its maximum value looks over-exposed: the result
+    carries a warning in ``Detections.warnings`` (and the log) that says what may do better.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, **options)
