@@ -113,6 +113,30 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
 
 
+def test_detect_command_writes_instance_labels_and_cell_areas(tmp_path):
+    import tifffile
+
+    from napari_cytoqa.io.writer import build_pyramid, write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((320, 320), seed=2).image
+    path = write_pyramid(tmp_path / "nuclei.ome.tif", build_pyramid(img, min_size=128), pixel_size_um=0.5)
+    out = tmp_path / "det"
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu", "--labels",
+                 "--level", "1"]) == 0
+    labels = tifffile.imread(out / "nuclei_labels.tif")
+    cells = pd.read_csv(out / "nuclei_cells.csv")
+    assert labels.shape == (160, 160) and labels.dtype == np.uint16 and labels.max() == len(cells) > 5
+    areas = np.bincount(labels.ravel())[1:]  # level-1 pixels; the CSV gives level-0 pixels and µm²
+    assert cells["area_px"].tolist() == (areas * 4).tolist()
+    assert cells["area_um2"].tolist() == pytest.approx((areas * 4 * 0.25).tolist())
+    assert cells["x1"].max() > 200  # level-0 coordinates
+    assert not list(out.glob("*.part"))
+    assert main(["detect", str(path), "--out", str(out / "plain"), "--quiet", "--detector", "otsu"]) == 0
+    assert not (out / "plain" / "nuclei_labels.tif").exists()
+    assert "area_px" not in pd.read_csv(out / "plain" / "nuclei_cells.csv")
+
+
 def test_detect_command_reports_an_over_exposed_image(tmp_path, smear, caplog):
     from napari_cytoqa.synthetic import over_expose
 

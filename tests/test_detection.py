@@ -141,6 +141,31 @@ def test_nms_and_detect_cells_errors():
         assert det.count == 0 and det.to_dataframe().empty
 
 
+def test_cell_areas_and_diameters_in_pixels_microns_and_level_0():
+    from napari_cytoqa.detection import Detections
+
+    labels = np.zeros((40, 60), np.int32)
+    labels[2:12, 3:13] = 1  # 100 px
+    labels[20:24, 30:34] = 2  # 16 px
+    boxes = boxes_from_labels(labels)
+    det = Detections(boxes=boxes, scores=np.array([0.9, 0.8]), labels=labels, route=np.array(["m", "m"], object),
+                     focus=np.array([np.nan, np.nan]), detector="unet")
+    assert det.areas.tolist() == [100, 16]
+    df = det.to_dataframe()
+    assert df["area_px"].tolist() == [100, 16] and df["diameter_px"].tolist() == pytest.approx(
+        [np.sqrt(400 / np.pi), np.sqrt(64 / np.pi)])
+    assert "area_um2" not in df
+    df = det.to_dataframe((0.5, 0.25), downsample=2)  # analysed at level 1 of a 0.5 x 0.25 µm/px slide
+    assert df["area_px"].tolist() == [400, 64] and df[["y0", "x0", "y1", "x1"]].iloc[0].tolist() == [4, 6, 24, 26]
+    assert df["area_um2"].tolist() == pytest.approx([400 * 0.125, 64 * 0.125])
+    assert df["diameter_um"].tolist() == pytest.approx(np.sqrt(4 * df["area_um2"] / np.pi).tolist())
+    ring = det.to_geojson(downsample=2)["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == [6.0, 4.0] and ring[2] == [26.0, 24.0]
+    boxes_only = Detections(boxes=boxes, scores=det.scores, labels=None, route=det.route, focus=det.focus,
+                            detector="yolo")
+    assert boxes_only.areas is None and "area_px" not in boxes_only.to_dataframe(0.5)
+
+
 def test_centre_map_cores_split_touching_cells():
     from napari_cytoqa.detection.unet import centre_map, instances_from_maps
 

@@ -214,7 +214,8 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
                           plane: tuple = ()) -> list:
     """Layer data for :class:`~napari_cytoqa.detection.Detections`: instance labels (when the
     detector segments), boxes as rectangles — or, beyond ``max_boxes`` objects, their centres as
-    points, which napari draws quickly at any zoom — with score/route/focus as features, and the
+    points, which napari draws quickly at any zoom — with score/route/focus (and, with labels, the
+    instance's area in pixels of the analysed level) as features, and the
     count per tile as text on the tile grid."""
     import pandas as pd
 
@@ -225,6 +226,8 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
     models = det.route.astype(str)
     feats = pd.DataFrame({"score": det.scores, "route": [m.replace(f"cytoqa-{det.detector}-", "") for m in models],
                           "model": models, "focus": det.focus})
+    if det.labels is not None:
+        feats["area"] = det.areas  # pixels of the analysed level
     out = []
     if det.labels is not None:
         out.append((det.labels, {"name": f"{base} cells", "metadata": meta, **place}, "labels"))

@@ -147,6 +147,26 @@ def _diameter_arg(text: str):
         raise argparse.ArgumentTypeError(f'expected a number of pixels or "auto", got {text!r}') from None
 
 
+def _write_labels(path: Path, labels, pixel_size_um) -> None:
+    """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
+    pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
+    leaves no partial file."""
+    import numpy as np
+    import tifffile
+
+    labels = np.asarray(labels)
+    data = labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32)
+    extra = {}
+    if pixel_size_um:
+        extra = {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tifffile.imwrite(tmp, data, compression="zlib", **extra)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _detect(args) -> int:
     import numpy as np
 
@@ -163,18 +183,25 @@ def _detect(args) -> int:
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
         if args.denoise:  # else detect_cells' default
             options["denoise"] = DENOISE_CHOICES[args.denoise]
+    if args.labels and args.detector == "yolo":
+        print("cytoqa detect: --labels: YOLO finds boxes, not instance labels; only boxes are written",
+              file=sys.stderr)
     failed, rows = 0, []
     for path in args.images:
         path = Path(path)
         try:
             with read_slide(path) as slide:
-                gen = iter_detect_cells(slide, keep_labels=False, **options)  # boxes are all we write
+                # instance labels only when asked for: a whole slide's would not fit in memory
+                gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
-                if down != 1:  # report level-0 pixel coordinates
-                    det.boxes = det.boxes * down
-                det.to_dataframe().to_csv(out / f"{slide.name}_cells.csv", index=False)
-                (out / f"{slide.name}_cells.geojson").write_text(json.dumps(det.to_geojson()))
+                # boxes (and areas) in level-0 pixels
+                det.to_dataframe(slide.pixel_size_um, downsample=down).to_csv(out / f"{slide.name}_cells.csv",
+                                                                             index=False)
+                (out / f"{slide.name}_cells.geojson").write_text(json.dumps(det.to_geojson(downsample=down)))
+                if args.labels and det.labels is not None:
+                    _write_labels(out / f"{slide.name}_labels.tif", det.labels,
+                                  slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um))
         except (OSError, ValueError, KeyError) as err:
             failed += 1
             rows.append({"image": str(path), "error": str(err)})
@@ -257,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--detector", default="unet", choices=list(DETECTORS))
     dt.add_argument("--routing", default="combined", choices=list(ROUTINGS))
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
-    dt.add_argument("--sharp-model", default=None, help="with --routing blur: the model for in-focus tiles")
+    dt.add_argument("--sharp-model", default=None,
+                    help="with --routing blur: the model for in-focus tiles; auto: the over-exposure-trained one "
+                         "for images that look over-exposed")
     dt.add_argument("--blurry-model", default=None, help="with --routing blur: the model for blurry tiles")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
@@ -274,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="smooth tiles noisier than the training images first: on (every model), off, or auto "
                          "(the sharp U-Net only); default: detect_cells' default (see docs/detection.md)")
+    dt.add_argument("--labels", action="store_true",
+                    help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
+                         "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     md = sub.add_parser("models", help="list the models in the registry")

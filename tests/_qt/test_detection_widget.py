@@ -29,7 +29,8 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert labels._type_string == "labels" and labels.data.shape == sample.image.shape[:2]
     assert boxes._type_string == "shapes" and len(boxes.data) == labels.data.max()
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.2 * len(sample.boxes)
-    assert {"score", "route", "model", "focus"} <= set(boxes.features.columns)
+    assert {"score", "route", "model", "focus", "area"} <= set(boxes.features.columns)
+    assert boxes.features["area"].sum() == (labels.data > 0).sum()
     assert set(boxes.features["route"]) == {"combined"}
     assert set(boxes.features["model"]) == {"cytoqa-unet-combined"}
     assert tiles.features["count"].sum() == len(boxes.data)

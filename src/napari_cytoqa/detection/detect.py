@@ -54,10 +54,19 @@ class Detections:
     def count(self) -> int:
         return int(len(self.boxes))
 
-    def to_geojson(self) -> dict:
-        """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down)."""
+    @property
+    def areas(self) -> np.ndarray | None:
+        """Pixels of each instance (``(N,)``, box order) when the detector segments, else None."""
+        if self.labels is None:
+            return None
+        return np.bincount(np.asarray(self.labels).ravel(), minlength=self.count + 1)[1:self.count + 1]
+
+    def to_geojson(self, *, downsample: float = 1.0) -> dict:
+        """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
+        multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level)."""
         feats = []
-        for (y0, x0, y1, x1), score, route, focus in zip(self.boxes, self.scores, self.route, self.focus):
+        for (y0, x0, y1, x1), score, route, focus in zip(self.boxes * downsample, self.scores, self.route,
+                                                         self.focus):
             ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
                     [float(x0), float(y0)]]
             feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
@@ -66,12 +75,26 @@ class Detections:
                                          "detector": self.detector, "objectType": "detection"}})
         return {"type": "FeatureCollection", "features": feats}
 
-    def to_dataframe(self):
+    def to_dataframe(self, pixel_size_um=None, *, downsample: float = 1.0):
+        """One row per object: box, score, route, focus and detector; with instance labels also
+        its area (``area_px``) and equivalent diameter (``diameter_px``) and, given the pixel size
+        (µm, a number or ``(y, x)``), ``area_um2`` and ``diameter_um``. ``downsample``: level-0
+        pixels per pixel of the analysed pyramid level; boxes, areas and diameters are given in
+        level-0 pixels, ``pixel_size_um`` is that of level 0."""
         import pandas as pd
 
-        return pd.DataFrame({"y0": self.boxes[:, 0], "x0": self.boxes[:, 1], "y1": self.boxes[:, 2],
-                             "x1": self.boxes[:, 3], "score": self.scores, "route": self.route,
-                             "focus": self.focus, "detector": self.detector})
+        b = self.boxes * downsample
+        df = pd.DataFrame({"y0": b[:, 0], "x0": b[:, 1], "y1": b[:, 2], "x1": b[:, 3], "score": self.scores,
+                           "route": self.route, "focus": self.focus, "detector": self.detector})
+        areas = self.areas
+        if areas is not None:
+            df["area_px"] = areas * float(downsample) ** 2
+            df["diameter_px"] = np.sqrt(4 * df["area_px"] / np.pi)
+            if pixel_size_um is not None:
+                py, px = np.broadcast_to(np.asarray(pixel_size_um, float), (2,))
+                df["area_um2"] = df["area_px"] * py * px
+                df["diameter_um"] = np.sqrt(4 * df["area_um2"] / np.pi)
+        return df
 
 
 class OtsuContext:
