@@ -1,11 +1,11 @@
 """Detection on over-exposed held-out images: brightfield gain and saturated fluorescence.
 
     python scripts/evaluate_exposure.py [--scenes 12] [--seed 778000] [--only "U-Net sharp,YOLO sharp"]
-                                        [--auto-columns] [--json out.json]
+                                        [--shipped-sharp-columns] [--json out.json]
 
 Held-out data: brightfield smears and fluorescence nuclei fields (``smear_series`` /
 ``fluorescence_series`` defaults, 512 × 512, seeds 778000+ by default, never used in training;
-rule X judged on them, so a later rule takes a fresh ``--seed``), at blur
+rule X judged on them, rule E on seeds 796000+; a later rule takes a fresh ``--seed``), at blur
 levels 0 and 3, each under five camera settings (``synthetic.over_expose``): as rendered;
 brightfield gain 1.35 and 1.5 (background and pale red cells white out); fluorescence clipped at
 the median and the 10th percentile of the nuclei's pixels (the tops of most nuclei flatten). The
@@ -57,9 +57,9 @@ def main():
     ap.add_argument("--seed", type=int, default=778000, help="first scene seed (scene i uses seed + i)")
     ap.add_argument("--only", default=None, help="comma-separated column names (default: all)")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--auto-columns", action="store_true",
-                    help="add the routed detectors with sharp_model='auto' (the over-exposure-trained sharp model "
-                         "on images detection flags as saturated)")
+    ap.add_argument("--shipped-sharp-columns", action="store_true",
+                    help="add the routed detectors with the shipped sharp model on every image (before rule E the "
+                         "default; now routing='blur' takes the over-exposure-trained one for flagged images)")
     args = ap.parse_args()
     logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)  # the over-exposure warning, once per image
     data = held_out(args.scenes, seed=args.seed)
@@ -72,10 +72,10 @@ def main():
         print(f"{setting}: flagged as over-exposed {flagged[setting]['flagged']} of {len(fr)} "
               f"(saturated share {min(fr):.4f}-{max(fr):.4f})", flush=True)
     columns = detectors()
-    if args.auto_columns:
+    if args.shipped_sharp_columns:
         for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
-            columns[f"{label} routed (auto exposure)"] = {"detector": detector, "routing": "blur",
-                                                             "sharp_model": "auto"}
+            columns[f"{label} routed (shipped sharp model)"] = {"detector": detector, "routing": "blur",
+                                                                "sharp_model": f"cytoqa-{detector}-sharp"}
     results = {"flagged": flagged}
     for name, opts in columns.items():
         if args.only and name not in args.only.split(","):

@@ -52,20 +52,25 @@ def test_detect_cells_warns_of_over_exposure_and_says_what_may_do_better(caplog)
     assert exposure_warning(SATURATION_WARNING / 2, "unet") is None
 
 
-def test_auto_sharp_model_takes_the_exposure_model_only_for_saturated_images():
-    assert exposure_model(0.5, "unet", "blur") == "cytoqa-unet-sharp-exposure"
-    assert exposure_model(0.5, "yolo", "blur") == "cytoqa-yolo-sharp-exposure"
-    assert exposure_model(0.001, "unet", "blur") is None
-    with pytest.raises(ValueError, match="routing='blur'"):
-        exposure_model(0.5, "unet", "combined")
+def test_blur_routing_sends_only_saturated_images_to_the_exposure_trained_sharp_model():
+    assert exposure_model(0.5, "unet") == "cytoqa-unet-sharp-exposure"
+    assert exposure_model(0.5, "yolo") == "cytoqa-yolo-sharp-exposure"
+    assert exposure_model(0.001, "unet") is None
     s = fluorescence_series((128, 128), [0], seed=3)[0]
     img = np.asarray(s.image)
-    auto = detect_cells(img, detector="unet", routing="blur", sharp_model="auto")
     plain = detect_cells(img, detector="unet", routing="blur")
-    assert np.array_equal(auto.boxes, plain.boxes) and set(auto.route) == {"cytoqa-unet-sharp"}
+    auto = detect_cells(img, detector="unet", routing="blur", sharp_model="auto")
+    assert np.array_equal(auto.boxes, plain.boxes) and set(plain.route) == {"cytoqa-unet-sharp"}
+    assert plain.warnings == []
     clipped = over_expose(img, float(np.median(img[s.labels > 0])),
                           full_scale=float(2 ** np.ceil(np.log2(img.max() + 1)) - 1))
-    det = detect_cells(clipped, detector="unet", routing="blur", sharp_model="auto")
-    assert set(det.route) == {"cytoqa-unet-sharp-exposure"}
+    det = detect_cells(clipped, detector="unet", routing="blur")
+    assert set(det.route) == {"cytoqa-unet-sharp-exposure"} and "went to the sharp model" in det.warnings[0]
+    own = detect_cells(clipped, detector="unet", routing="blur", sharp_model="cytoqa-unet-sharp")  # asked for
+    assert set(own.route) == {"cytoqa-unet-sharp"} and "may do better" in own.warnings[0]
+    combined = detect_cells(clipped, detector="unet")  # not routed: the advice
+    assert set(combined.route) == {"cytoqa-unet-combined"} and "routing='blur'" in combined.warnings[0]
     with pytest.raises(ValueError, match="routing='blur'"):
         detect_cells(img, detector="unet", sharp_model="auto")
+    with pytest.raises(ValueError, match="routing='blur'"):
+        detect_cells(img, detector="otsu", sharp_model="auto")

@@ -179,7 +179,10 @@ class _RoutedContext:
     quality network) judges every tile and routes it to the sharp model (blur level ≤ 5.5) or
     the blurry one. ``model`` overrides the registry name for the non-routed cases,
     ``sharp_model`` / ``blurry_model`` the two routed to (e.g. an opt-in model such as
-    ``"cytoqa-yolo-sharp-recipe2"`` or ``"cytoqa-unet-sharp-exposure"``, or your own fine-tuned one);
+    ``"cytoqa-yolo-sharp-recipe2"``, or your own fine-tuned one; through :func:`detect_cells`
+    the default sharp model, ``None`` or ``"auto"``, is ``cytoqa-<detector>-sharp`` or, for an
+    image that looks over-exposed, ``cytoqa-<detector>-sharp-exposure``: see
+    :func:`.exposure.exposure_model`);
     ``threshold`` overrides the model's own (foreground probability for U-Nets, confidence
     for YOLO). ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``: bfloat16 on CPUs that
     compute it natively) applies to the detectors and the focus model alike; left unset, the
@@ -319,9 +322,14 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     check_image(arr)
     keep_labels = _keep_labels(keep_labels, arr.shape)
     saturated = saturated_fraction(stats_level(levels, level))
-    if options.get("sharp_model") == "auto":  # the over-exposure-trained sharp model where the image is saturated
-        options = {**options, "sharp_model": exposure_model(saturated, detector, options.get("routing"))}
-    warnings = [w for w in [exposure_warning(saturated, detector)] if w]
+    routing = options.get("routing")
+    if detector in ("unet", "yolo") and routing == "blur" and options.get("sharp_model") in (None, "auto"):
+        # by default the over-exposure-trained sharp model where the image is saturated (rule E)
+        options = {**options, "sharp_model": exposure_model(saturated, detector)}
+    elif options.get("sharp_model") == "auto":
+        raise ValueError("sharp_model='auto' applies to routing='blur' with the U-Net or YOLO")
+    warnings = [w for w in [exposure_warning(saturated, detector, routing=routing,
+                                             sharp_model=options.get("sharp_model"))] if w]
     name = getattr(image, "name", None)  # a Slide's
     for w in warnings:
         log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", w)
@@ -393,7 +401,9 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     :func:`~.size.estimate_diameter` (the combined U-Net on a sample window, a few seconds;
     the value used is ``Detections.diameter``).
     An image with over 2 % of its pixels at its maximum value looks over-exposed: the result
-    carries a warning in ``Detections.warnings`` (and the log) that says what may do better.
+    carries a warning in ``Detections.warnings`` (and the log), and with ``routing="blur"`` its
+    in-focus tiles go to the sharp model trained with over-exposure unless ``sharp_model=``
+    names another (rule E, docs/detection.md).
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, **options)

@@ -44,24 +44,29 @@ def saturated_fraction(image) -> float:
     return float(np.mean(finite >= top))
 
 
-def exposure_warning(fraction: float, detector: str) -> str | None:
-    """The warning for a saturated share ``fraction`` (None below :data:`SATURATION_WARNING`)."""
+def exposure_model(fraction: float, detector: str) -> str | None:
+    """The sharp model for ``routing="blur"`` by default (``sharp_model=None`` or ``"auto"``): the
+    one trained with over-exposure, ``cytoqa-<detector>-sharp-exposure``, for an image with
+    :data:`SATURATION_WARNING` or more of its pixels saturated, else None (the shipped sharp
+    model). Rule E (docs/detection.md, *Over-exposed images*) made it the default."""
+    return f"cytoqa-{detector}-sharp-exposure" if fraction >= SATURATION_WARNING else None
+
+
+def exposure_warning(fraction: float, detector: str, *, routing=None, sharp_model=None) -> str | None:
+    """The warning for a saturated share ``fraction`` (None below :data:`SATURATION_WARNING`),
+    saying what was done about it or what may do better."""
     if not fraction >= SATURATION_WARNING:
         return None
     text = (f"{fraction:.0%} of the pixels sit at the image's maximum value: the image looks over-exposed, "
             "and detectors miss and merge cells on saturated images")
     if detector in ("unet", "yolo"):
-        text += (f"; the sharp model trained with over-exposure may do better: routing='blur', "
-                 f"sharp_model='cytoqa-{detector}-sharp-exposure' (docs/detection.md, Over-exposed images)")
+        exposure = f"cytoqa-{detector}-sharp-exposure"
+        if routing == "blur" and sharp_model == exposure:
+            text += f"; its in-focus tiles went to the sharp model trained with over-exposure ({exposure})"
+        elif routing in ("blur", "sharp"):
+            arg = "sharp_model" if routing == "blur" else "model"
+            text += f"; the sharp model trained with over-exposure may do better: {arg}={exposure!r}"
+        else:
+            text += (f"; routing='blur' did better on over-exposed images (its in-focus tiles then go to {exposure}; "
+                     "docs/detection.md, Over-exposed images)")
     return text
-
-
-def exposure_model(fraction: float, detector: str, routing) -> str | None:
-    """``sharp_model="auto"`` resolved: the sharp model trained with over-exposure
-    (``cytoqa-<detector>-sharp-exposure``) for an image with :data:`SATURATION_WARNING` or more of
-    its pixels saturated, else None (the default sharp model)."""
-    if routing != "blur":
-        raise ValueError("sharp_model='auto' applies to routing='blur'")
-    if detector not in ("unet", "yolo"):
-        raise ValueError(f"sharp_model='auto' applies to the learned detectors, not {detector!r}")
-    return f"cytoqa-{detector}-sharp-exposure" if fraction >= SATURATION_WARNING else None
