@@ -269,3 +269,42 @@ def test_real_image_samples_cover_every_level_with_one_group_per_image():
     np.testing.assert_array_equal(s.x, again.x)  # seeded
     with pytest.raises(ValueError, match="at least one"):
         real_image_samples([], 2)
+
+
+def _offset_16bit(fluo):
+    """A camera-like 16-bit image: a 33,000 offset and about 1,300 counts of signal (CTC-style)."""
+    g = np.asarray(fluo.image, np.float64)
+    return (33000 + 1300 * (g - g.min()) / np.ptp(g)).astype(np.uint16)
+
+
+def test_noise_and_jpeg_relative_to_the_image_range(fluo):
+    from napari_cytoqa.synthetic import add_noise, jpeg
+
+    img = _offset_16bit(fluo)
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    noisy = add_noise(img, 0.02, seed=1, relative_to="range").astype(float) - img
+    assert abs(noisy.std() / (hi - lo) - 0.02) < 0.003
+    full = add_noise(img, 0.02, seed=1).astype(float) - img  # of 65535: the signal drowns
+    assert full.std() > (hi - lo) / 2
+    assert len(np.unique(jpeg(img, 90))) <= 12  # 8 bits of full scale: a handful of grey levels
+    rel = jpeg(img, 90, relative_to="range")
+    assert rel.dtype == np.uint16 and len(np.unique(rel)) > 100
+    assert np.abs(rel.astype(float) - img).mean() < 0.02 * (hi - lo)
+    with pytest.raises(ValueError, match="relative_to"):
+        add_noise(img, relative_to="bits")
+
+
+def test_self_supervised_user_images_get_noise_their_range_implies(fluo):
+    from napari_cytoqa.training.quality_data import _degrade, from_images
+
+    img = _offset_16bit(fluo)
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    seen = set()
+    for seed in range(40):
+        out, sigma, quality = _degrade(img, np.random.default_rng(seed), relative=True)
+        change = np.abs(out.astype(float) - img).std() / (hi - lo)
+        assert change < 0.15, (seed, sigma, quality, change)  # never swamped (full scale: > 0.5)
+        seen.add("noise" if sigma else "jpeg" if quality else "other")
+    assert {"noise", "jpeg"} <= seen  # JPEG now reaches 16-bit user images too
+    s = from_images([img], n_crops=1, crop=48)
+    assert len(s) == 11 and sorted(s.blur.tolist()) == list(range(11)) and np.isfinite(s.x.astype(float)).all()

@@ -57,32 +57,71 @@ def defocus(image: np.ndarray, level: float, *, na: float = DEFAULT_OPTICS["na"]
     return _restore(out, image.dtype, scale)
 
 
+RELATIVE_TO = ("full_scale", "range")
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    """The 0.5–99.5 percentile span of finite ``values`` (what the checks scale images by)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, [0.5, 99.5])
+    return float(lo), float(max(hi, lo + 1e-12))
+
+
 def add_noise(image: np.ndarray, sigma: float = 0.02, *, poisson_peak: float | None = None,
-              seed=None) -> np.ndarray:
-    """Gaussian noise of ``sigma`` (fraction of full scale), optionally shot noise."""
+              seed=None, relative_to: str = "full_scale") -> np.ndarray:
+    """Gaussian noise of ``sigma``, optionally shot noise. ``relative_to="full_scale"``: ``sigma``
+    is a fraction of the dtype's full scale; ``"range"``: of the image's own 0.5–99.5 percentile
+    span — what a camera image of any bit depth, offset and exposure needs (a 16-bit image with a
+    33,000 offset and 1,300 counts of signal gets 1,300 counts of noise from ``sigma`` 0.02 of
+    full scale, 26 from 0.02 of its range)."""
+    if relative_to not in RELATIVE_TO:
+        raise ValueError(f"relative_to must be one of {RELATIVE_TO}, got {relative_to!r}")
     rng = np.random.default_rng(seed)
     values, scale = _to_float(image)
     if poisson_peak:
         values = rng.poisson(np.clip(values, 0, None) * poisson_peak) / poisson_peak
+    if relative_to == "range":
+        lo, hi = _span(values)
+        sigma = sigma * (hi - lo)
     values = values + rng.normal(0.0, sigma, values.shape)
     return _restore(np.clip(values, 0, None if scale == 1.0 else 1.0), image.dtype, scale)
 
 
-def jpeg(image: np.ndarray, quality: int = 20) -> np.ndarray:
-    """Round-trip through JPEG at ``quality`` (1–95); 8-bit gray or RGB."""
+def jpeg(image: np.ndarray, quality: int = 20, *, relative_to: str = "full_scale") -> np.ndarray:
+    """Round-trip through JPEG at ``quality`` (1–95); 8-bit gray or RGB. ``relative_to="full_scale"``
+    maps the dtype's full scale to 8 bits; ``"range"`` the image's own minimum–maximum, as a
+    viewer's export of a 16-bit image would (full scale leaves an image that spans 2 % of it a
+    handful of grey levels)."""
+    if relative_to not in RELATIVE_TO:
+        raise ValueError(f"relative_to must be one of {RELATIVE_TO}, got {relative_to!r}")
     image = np.asarray(image)
     values, scale = _to_float(image)
-    as8 = cast_to(values * 255, np.uint8)
+    lo, hi = 0.0, 1.0
+    if relative_to == "range":
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            hi = max(hi, lo + 1e-12)
+    as8 = cast_to((values - lo) / (hi - lo) * 255, np.uint8)
     buf = io.BytesIO()
     Image.fromarray(as8).save(buf, format="JPEG", quality=int(quality))
     decoded = np.asarray(Image.open(io.BytesIO(buf.getvalue()))).astype(np.float64) / 255
-    return _restore(decoded.reshape(image.shape), image.dtype, scale)
+    return _restore(lo + decoded.reshape(image.shape) * (hi - lo), image.dtype, scale)
 
 
-def uneven_illumination(image: np.ndarray, strength: float = 0.4, *, seed=None) -> np.ndarray:
-    """Multiply by a smooth illumination field that falls by ``strength`` at its darkest."""
+def uneven_illumination(image: np.ndarray, strength: float = 0.4, *, seed=None,
+                        relative_to: str = "full_scale") -> np.ndarray:
+    """Multiply by a smooth illumination field that falls by ``strength`` at its darkest.
+    ``relative_to="range"``: the field scales the signal above the image's dark level (its 0.5th
+    percentile, e.g. a camera's offset) rather than the raw values, which on a 16-bit image with a
+    33,000 offset would move the background by many times the whole signal."""
+    if relative_to not in RELATIVE_TO:
+        raise ValueError(f"relative_to must be one of {RELATIVE_TO}, got {relative_to!r}")
     rng = np.random.default_rng(seed)
     values, scale = _to_float(image)
+    dark = _span(values)[0] if relative_to == "range" else 0.0
     h, w = values.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
     cy, cx = rng.uniform(0, h / max(h, w)), rng.uniform(0, w / max(h, w))
@@ -90,7 +129,7 @@ def uneven_illumination(image: np.ndarray, strength: float = 0.4, *, seed=None) 
     field = 1.0 - strength * d2 / d2.max()
     if values.ndim == 3:
         field = field[..., None]
-    return _restore(values * field, image.dtype, scale)
+    return _restore(dark + (values - dark) * field, image.dtype, scale)
 
 
 def dark_ring(image: np.ndarray, radius: float = 0.45, *, softness: float = 0.03,

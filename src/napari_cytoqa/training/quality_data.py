@@ -50,37 +50,44 @@ def _crops_of(image, rng, n, crop):
     return select_crops(norm, n=n, crop=crop, positions=pos)[0]
 
 
-def _degrade(image, rng, jpeg_grade: bool = False):
+def _degrade(image, rng, jpeg_grade: bool = False, relative: bool = False):
     """A random extra degradation of known magnitude; returns (image, noise sigma in [0, 1] units,
     JPEG quality or None). JPEG quality: uniform in 15–89, or with ``jpeg_grade`` log-uniform in
-    5–90 (a quarter at 10 or below, where compression starts to lower the grade)."""
+    5–90 (a quarter at 10 or below, where compression starts to lower the grade). ``relative``
+    (user images): noise, JPEG and uneven light relative to the image's own range
+    (``relative_to="range"``), JPEG for any dtype; off for the synthetic sources, whose data
+    the shipped recipe fixes."""
     kind = rng.integers(0, 6)
     sigma, quality = 0.0, None
+    ref = "range" if relative else "full_scale"
     if kind == 0:
         sigma = float(rng.uniform(0.01, 0.12))
-        image = add_noise(image, sigma, seed=int(rng.integers(2**31)))
-    elif kind == 1 and image.dtype == np.uint8:
+        image = add_noise(image, sigma, seed=int(rng.integers(2**31)), relative_to=ref)
+    elif kind == 1 and (relative or image.dtype == np.uint8):
         quality = (int(round(np.exp(rng.uniform(np.log(5), np.log(90))))) if jpeg_grade
                    else int(rng.integers(15, 90)))
-        image = jpeg(image, quality)
+        image = jpeg(image, quality, relative_to=ref)
     elif kind == 2:
-        image = uneven_illumination(image, float(rng.uniform(0.1, 0.5)), seed=int(rng.integers(2**31)))
+        image = uneven_illumination(image, float(rng.uniform(0.1, 0.5)), seed=int(rng.integers(2**31)),
+                                    relative_to=ref)
     elif kind == 3 and image.ndim == 3:
         image = stain_shift(image, float(rng.uniform(0.1, 0.4)), seed=int(rng.integers(2**31)))
     return image, sigma, quality
 
 
-def _labelled(images_levels, group, rng, n_crops, crop, jpeg_grade=False):
+def _labelled(images_levels, group, rng, n_crops, crop, jpeg_grade=False, relative=False):
     """Crops of each image after one random degradation, labelled by what was done to it: grades
     from the blur level and noise, and with ``jpeg_grade`` from the JPEG quality too."""
     xs, blur, grades = [], [], []
     for image, level in images_levels:
-        image, sigma, quality = _degrade(image, rng, jpeg_grade)
+        image, sigma, quality = _degrade(image, rng, jpeg_grade, relative)
         crops = _crops_of(image, rng, n_crops, crop)
         xs.append(crops)
         blur += [level] * len(crops)
-        # the noise sigma is relative to full scale; grades use the normalised-range noise
-        grades += [GRADES.index(grade(level, 2.0 * sigma, quality if jpeg_grade else None))] * len(crops)
+        # grades use the noise relative to the image's range: a full-scale sigma is taken as about
+        # half that (the synthetic sources span about half of full scale)
+        noise = sigma if relative else 2.0 * sigma
+        grades += [GRADES.index(grade(level, noise, quality if jpeg_grade else None))] * len(crops)
     n = len(blur)
     return QualitySamples(np.concatenate(xs).astype(np.float16), np.array(blur, np.int64),
                           np.ones(n, np.float32), np.array(grades, np.int64), np.full(n, group, np.int64))
@@ -130,19 +137,23 @@ def _soften(image, sigma):
     return cast_to(ndi.gaussian_filter(image.astype(np.float32), sig), image.dtype)
 
 
-def _all_levels(image, group, rng, n_crops, crop) -> QualitySamples:
+def _all_levels(image, group, rng, n_crops, crop, relative=False) -> QualitySamples:
     """One in-focus image defocused to every level (0–10), each version degraded and labelled."""
-    return _labelled([(defocus(image, lv), lv) for lv in range(11)], group, rng, n_crops, crop)
+    return _labelled([(defocus(image, lv), lv) for lv in range(11)], group, rng, n_crops, crop,
+                     relative=relative)
 
 
 def from_images(images, *, n_crops: int = 2, crop: int = CROP, seed: int = 0,
                 group_offset: int = 10**6) -> QualitySamples:
     """Self-supervised samples from in-focus user images: each is defocused to every level and
-    degraded (noise, JPEG, illumination, stain), labelled by what was done to it."""
+    degraded (noise, JPEG, illumination, stain), labelled by what was done to it. Noise, JPEG
+    and uneven light are relative to each image's own intensity range, so a 16-bit camera image with an offset
+    and a narrow signal gets the noise its range implies (before 2026-11-24 they were relative
+    to the dtype's full scale: such an image drowned in noise and JPEG left it a few grey levels)."""
     parts = []
     for i, image in enumerate(images):
         rng = np.random.default_rng([seed, i])
-        parts.append(_all_levels(np.asarray(image), group_offset + i, rng, n_crops, crop))
+        parts.append(_all_levels(np.asarray(image), group_offset + i, rng, n_crops, crop, relative=True))
     return QualitySamples.concat(parts)
 
 
