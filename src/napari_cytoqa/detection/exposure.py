@@ -16,7 +16,7 @@ from .._dtypes import transparent_as_nan
 #: share of pixels at the image's maximum from which detection warns of over-exposure. Chosen on
 #: development fields (seed 795000, never a held-out set): the generators' images as rendered have
 #: at most a few pixels there (< 0.01 %), the over-exposed settings of ``evaluate_exposure.py``
-#: 11.6–29 % (fluorescence nuclei clipped at their median / 10th percentile) and 92–99 %
+#: 11.6–29 % (fluorescence nuclei clipped at their median / 10th percentile) and 60–86 %
 #: (brightfield gain 1.35 / 1.5). Real well-exposed images (measured beside them) stay far below it:
 #: ≤ 0.13 % (an Aperio H&E region, stardist's H&E and DSB nuclei, mahotas' U2OS nuclei, the
 #: sample data, scikit-image's `cell` and `immunohistochemistry`).
