@@ -159,11 +159,14 @@ def test_cell_areas_and_diameters_in_pixels_microns_and_level_0():
     assert df["area_px"].tolist() == [400, 64] and df[["y0", "x0", "y1", "x1"]].iloc[0].tolist() == [4, 6, 24, 26]
     assert df["area_um2"].tolist() == pytest.approx([400 * 0.125, 64 * 0.125])
     assert df["diameter_um"].tolist() == pytest.approx(np.sqrt(4 * df["area_um2"] / np.pi).tolist())
-    ring = det.to_geojson(downsample=2)["features"][0]["geometry"]["coordinates"][0]
+    feature = det.to_geojson(downsample=2)["features"][0]
+    ring = feature["geometry"]["coordinates"][0]
     assert ring[0] == [6.0, 4.0] and ring[2] == [26.0, 24.0]
+    assert feature["properties"]["area_px"] == 400 and feature["properties"]["measurements"]["area_px"] == 400
     boxes_only = Detections(boxes=boxes, scores=det.scores, labels=None, route=det.route, focus=det.focus,
                             detector="yolo")
     assert boxes_only.areas is None and "area_px" not in boxes_only.to_dataframe(0.5)
+    assert "area_px" not in boxes_only.to_geojson()["features"][0]["properties"]
 
 
 def test_centre_map_cores_split_touching_cells():

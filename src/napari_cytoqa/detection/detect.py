@@ -7,7 +7,6 @@ ownership (:mod:`.merge`), so objects crossing tile borders come out once and wh
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -19,82 +18,9 @@ from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
+from .result import Detections
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Detections:
-    """Cells found in one image (pixel coordinates of the analysed pyramid level).
-
-    ``boxes`` ``(N, 4)`` ``y0 x0 y1 x1``; ``scores`` ``(N,)``; ``labels`` an instance label image
-    (0 = background; label ``i + 1`` is box ``i``) when the detector segments, else None;
-    ``route`` the model each object came from; ``focus`` the blur level of its tile (NaN when
-    no focus model was run); ``tiles`` the count per tile.
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray | None
-    route: np.ndarray
-    focus: np.ndarray
-    detector: str
-    tile_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
-    tile_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    tile_focus: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    tile_routes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-    #: the cell diameter (px) the tiles were resampled for; None = native size
-    diameter: float | None = None
-    #: share of the pixels at the image's maximum value (:func:`.exposure.saturated_fraction`)
-    saturated: float = 0.0
-    #: what the user should know about the result (e.g. an over-exposed image); also logged
-    warnings: list = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return int(len(self.boxes))
-
-    @property
-    def areas(self) -> np.ndarray | None:
-        """Pixels of each instance (``(N,)``, box order) when the detector segments, else None."""
-        if self.labels is None:
-            return None
-        return np.bincount(np.asarray(self.labels).ravel(), minlength=self.count + 1)[1:self.count + 1]
-
-    def to_geojson(self, *, downsample: float = 1.0) -> dict:
-        """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
-        multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level)."""
-        feats = []
-        for (y0, x0, y1, x1), score, route, focus in zip(self.boxes * downsample, self.scores, self.route,
-                                                         self.focus):
-            ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
-                    [float(x0), float(y0)]]
-            feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                          "properties": {"score": float(score), "route": str(route),
-                                         "focus": None if not np.isfinite(focus) else float(focus),
-                                         "detector": self.detector, "objectType": "detection"}})
-        return {"type": "FeatureCollection", "features": feats}
-
-    def to_dataframe(self, pixel_size_um=None, *, downsample: float = 1.0):
-        """One row per object: box, score, route, focus and detector; with instance labels also
-        its area (``area_px``) and equivalent diameter (``diameter_px``) and, given the pixel size
-        (µm, a number or ``(y, x)``), ``area_um2`` and ``diameter_um``. ``downsample``: level-0
-        pixels per pixel of the analysed pyramid level; boxes, areas and diameters are given in
-        level-0 pixels, ``pixel_size_um`` is that of level 0."""
-        import pandas as pd
-
-        b = self.boxes * downsample
-        df = pd.DataFrame({"y0": b[:, 0], "x0": b[:, 1], "y1": b[:, 2], "x1": b[:, 3], "score": self.scores,
-                           "route": self.route, "focus": self.focus, "detector": self.detector})
-        areas = self.areas
-        if areas is not None:
-            df["area_px"] = areas * float(downsample) ** 2
-            df["diameter_px"] = np.sqrt(4 * df["area_px"] / np.pi)
-            if pixel_size_um is not None:
-                py, px = np.broadcast_to(np.asarray(pixel_size_um, float), (2,))
-                df["area_um2"] = df["area_px"] * py * px
-                df["diameter_um"] = np.sqrt(4 * df["area_um2"] / np.pi)
-        return df
 
 
 class OtsuContext:
