@@ -17,12 +17,6 @@ MIN_OBJECTS = 5
 NEAR = 0.85
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
-#: fragmentation guard: a crossing found with more than this many times the objects of the
-#: stable count (the fewest objects at any size where cells were reported at least half as large
-#: as told) is taken to be among fragments of larger cells (see :func:`estimate_diameter`)
-FRAGMENTED = 3.0
-#: sizes whose count stays within this factor of the stable count form the plateau of whole cells
-PLATEAU = 1.5
 
 
 def _sample_window(arr, side: int):
@@ -63,24 +57,7 @@ def _reported(region, diameter, model, device, precision=None):
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
                        diameter=diameter, precision=precision, keep_labels=True)
     d = equivalent_diameters(det.labels)
-    return (float(np.median(d)), len(d)) if len(d) >= MIN_OBJECTS else None
-
-
-def _plateau_size(tried, crossing_count):
-    """The fragmentation guard: ``tried`` holds ``(D, r, n)`` for the sizes above a crossing.
-    Where cells are reported at least half as large as told, the fewest objects found is the
-    stable count; a crossing with over :data:`FRAGMENTED` times that many objects lies among
-    fragments (cells with coarse texture that the network cuts up when told they are small).
-    Returns the size of the plateau (counts within :data:`PLATEAU` of the stable count) whose
-    ``r / D`` is highest, or None when the crossing is not fragmented."""
-    whole = [(d, r, n) for d, r, n in tried if r / d >= 0.5]
-    if not whole:
-        return None
-    stable = min(n for _, _, n in whole)
-    if crossing_count <= FRAGMENTED * stable:
-        return None
-    plateau = [(d, r, n) for d, r, n in whole if n <= PLATEAU * stable]
-    return max(plateau, key=lambda t: t[1] / t[0])[0]
+    return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 
 
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
@@ -108,23 +85,17 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     region = _sample_window(arr, int(window))
     above = None  # (D, ratio < 1) of the last size tried that was too large
     closest = (0.0, None)  # (ratio, r) nearest to a fixed point, for when none is reached
-    tried = []  # (D, r, n) of the sizes above the crossing
     for d in GRID:
-        found = _reported(region, d, model, device, precision)
-        if found is None:
+        r = _reported(region, d, model, device, precision)
+        if r is None:
             continue
-        r, n = found
         ratio = r / d
         if ratio < 1:
             above = (d, ratio)
             closest = max(closest, (ratio, r), key=lambda c: c[0])
-            tried.append((d, r, n))
             continue
         if above is None:  # cells at least as large as the largest size tried
             return float(np.clip(r, *LIMITS))
-        plateau = _plateau_size(tried, n)
-        if plateau is not None:  # the crossing is among fragments: the whole cells' size
-            return float(np.clip(plateau, *LIMITS))
         (d_hi, g_hi), g_lo = above, ratio
         frac = np.log(g_lo) / (np.log(g_lo) - np.log(g_hi))
         return float(np.clip(d * (d_hi / d) ** frac, *LIMITS))
