@@ -135,7 +135,7 @@ class _RoutedContext:
             raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
         if routing != "blur" and (sharp_model or blurry_model):
             raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
-        self.stats = image_stats(arr)
+        plain, self.stats = image_stats(arr)
         if denoise not in DENOISE_CHOICES.values():
             raise ValueError(f'denoise must be True, False or "auto", got {denoise!r}')
         self.routing, self.denoise = routing, denoise
@@ -148,7 +148,7 @@ class _RoutedContext:
             self.sharp = self.net_class(sharp_model or f"cytoqa-{self.kind}-sharp", device, threshold, precision)
             self.blurry = self.net_class(blurry_model or f"cytoqa-{self.kind}-blurry", device, threshold, precision)
             # the focus model judges tiles scaled as the quality checks scale them
-            self.scorer = LearnedScorer(image_stats(arr, sparse=False), model=focus_model or DEFAULT_MODEL,
+            self.scorer = LearnedScorer(plain, model=focus_model or DEFAULT_MODEL,
                                         device=device, precision=precision or "auto")
         else:
             self.single = self.net_class(model or f"cytoqa-{self.kind}-{routing}", device, threshold, precision)

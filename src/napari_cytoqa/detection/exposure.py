@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._dtypes import transparent_as_nan
+from ..quality.assess import strided_sample
 
 #: share of pixels at the image's maximum from which detection warns of over-exposure. Chosen on
 #: development fields (seed 795000, never a held-out set): the generators' images as rendered have
@@ -29,9 +30,7 @@ def saturated_fraction(image) -> float:
     """Share of the (non-transparent) pixels at the image's maximum value, every colour channel
     there at once (a white-clipped brightfield background; a flattened fluorescence top). An image
     of a single value counts as unclipped (0): it is blank, not over-exposed."""
-    arr = image
-    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / SAMPLE_PIXELS)))
-    sample = transparent_as_nan(np.asarray(arr[::step, ::step]))
+    sample = transparent_as_nan(np.asarray(strided_sample(image, SAMPLE_PIXELS)))
     if sample.ndim == 3:
         sample = sample[..., :3].min(axis=-1) if sample.shape[-1] >= 3 else sample[..., 0]
     sample = np.asarray(sample, np.float64)

@@ -81,6 +81,11 @@ def detection_stats(sample: np.ndarray, dtype) -> IntensityStats:
     return _statistics(sample, dtype)[1]
 
 
+def plain_and_detection_stats(sample: np.ndarray, dtype) -> tuple[IntensityStats, IntensityStats]:
+    """The plain statistics and :func:`detection_stats`'s, from one pass over ``sample``."""
+    return _statistics(sample, dtype)[:2]
+
+
 def _statistics(sample: np.ndarray, dtype) -> tuple[IntensityStats, IntensityStats, float]:
     """The plain statistics, :func:`detection_stats`'s, and the sample's measured noise σ."""
     stats = IntensityStats.from_sample(sample, dtype)

@@ -12,7 +12,7 @@ from .._dtypes import transparent_as_nan
 from ..quality.crops import normalise_rgb
 from ..quality.measures import IntensityStats
 from ..synthetic import fluorescence_series, smear_series
-from .sparse import detection_stats
+from .sparse import plain_and_detection_stats
 from .unet import centre_map, instances_from_maps
 
 MULTIPLE = 16  # 4 poolings
@@ -26,16 +26,13 @@ def unet_input(tile: np.ndarray, stats: IntensityStats) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
 
 
-def image_stats(image, *, sparse: bool = True) -> IntensityStats:
-    """Image-wide intensity statistics from a sample of at most ``MAX_STAT_PIXELS``: for the
-    detectors (``sparse=True``) corrected for sparse and empty fields
-    (:func:`.sparse.detection_stats`), else the plain ones the quality checks use."""
-    from ..quality.assess import MAX_STAT_PIXELS
+def image_stats(image) -> tuple[IntensityStats, IntensityStats]:
+    """Image-wide intensity statistics from one strided sample of at most ``MAX_STAT_PIXELS``:
+    the plain ones the quality checks use, and the detectors', corrected for sparse and empty
+    fields (:func:`.sparse.plain_and_detection_stats`)."""
+    from ..quality.assess import MAX_STAT_PIXELS, strided_sample
 
-    arr = image
-    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / MAX_STAT_PIXELS)))
-    sample = transparent_as_nan(arr[::step, ::step])
-    return (detection_stats if sparse else IntensityStats.from_sample)(sample, arr.dtype)
+    return plain_and_detection_stats(transparent_as_nan(strided_sample(image, MAX_STAT_PIXELS)), image.dtype)
 
 
 #: Recipes of :func:`scene_series`. 1: the first shipped detectors (nuclei radius 6-11 px, mildly

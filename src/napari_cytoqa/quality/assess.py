@@ -89,15 +89,20 @@ def _judged_box(box, side: int = MIN_SIDE) -> tuple:
     return min(y0, max(y1 - side, 0)), min(x0, max(x1 - side, 0)), y1, x1
 
 
+def strided_sample(arr, max_pixels: int):
+    """``arr[::step, ::step]`` with the smallest step that leaves about ``max_pixels`` or fewer:
+    exact pixel values (no averaging) for image-wide statistics."""
+    step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / max_pixels)))
+    return arr[::step, ::step]
+
+
 def _stats_sample(levels, level, grid):
     arr = levels[level]
     if isinstance(arr, np.ndarray):
-        step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / MAX_STAT_PIXELS)))
-        return arr[::step, ::step]
+        return strided_sample(arr, MAX_STAT_PIXELS)
     smallest = levels[-1]
     if len(levels) > 1 and min(smallest.shape[:2]) >= 64:
-        step = max(1, int(np.sqrt(smallest.shape[0] * smallest.shape[1] / MAX_STAT_PIXELS)))
-        return np.asarray(smallest[::step, ::step])
+        return np.asarray(strided_sample(smallest, MAX_STAT_PIXELS))
     pick = np.unique(np.linspace(0, len(grid) - 1, min(len(grid), 32)).astype(int))
     tiles = [read_tile(arr, grid.boxes[i]).reshape(-1, *arr.shape[2:]) for i in pick]
     return np.concatenate(tiles)[:, None] if arr.ndim == 2 else np.concatenate(tiles)[:, None, :]
