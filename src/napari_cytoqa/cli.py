@@ -285,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--routing", default="combined", choices=list(ROUTINGS))
     dt.add_argument("--model", default=None, help="registry model name (default: by detector and routing)")
     dt.add_argument("--sharp-model", default=None,
-                    help="with --routing blur: the model for in-focus tiles; auto: the over-exposure-trained one "
-                         "for images that look over-exposed")
+                    help="with --routing blur: the model for in-focus tiles (default or auto: the shipped sharp "
+                         "model, or the over-exposure-trained one for images that look over-exposed)")
     dt.add_argument("--blurry-model", default=None, help="with --routing blur: the model for blurry tiles")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
