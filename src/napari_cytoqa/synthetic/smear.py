@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .._dtypes import cast_to
+from .chromatin import chromatin_pattern
 from .degrade import defocus
 from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture
 
@@ -181,7 +182,7 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
                         brightness=(0.4, 1.0), log_brightness: bool = False,
                         texture_amplitude: float = 0.2, composite: str = "add",
                         min_gap: float = 0.75, haze: float = 0.0, mitotic: float = 0.0,
-                        seed=None) -> list[SyntheticImage]:
+                        chromatin: float = 0.0, irregular: float = 0.0, seed=None) -> list[SyntheticImage]:
     """One fluorescence field at several blur ``levels`` (see :func:`smear_series`); nuclei's
     aspect ratio is at most ``(1 + elongation) ** 1.5``.
 
@@ -192,7 +193,10 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
     and owns the pixel) instead of adding up into bright overlaps; ``min_gap`` (× the sum of two
     radii) between random centres; ``haze`` adds out-of-focus glow around nuclei (a share of
     their signal blurred by ~2 radii); ``mitotic`` is the share of nuclei drawn as small,
-    condensed and 1.5-3× brighter bodies."""
+    condensed and 1.5-3× brighter bodies; ``chromatin`` (0..1) gives every nucleus textured
+    chromatin (:func:`~.chromatin.chromatin_pattern`: nucleoli, speckles, blotches, a bright rim)
+    of a strength drawn up to it instead of the smooth texture; ``irregular`` is the share of
+    nuclei drawn lobed and rough (kidney- and bean-shaped). At 0 both draw no random number."""
     if composite not in ("add", "max"):
         raise ValueError(f"composite must be 'add' or 'max', got {composite!r}")
     rng = np.random.default_rng(seed)
@@ -207,9 +211,14 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
         condensed = mitotic > 0 and rng.random() < mitotic
         if condensed:
             nuc = blob(r * rng.uniform(0.4, 0.6), rng, roughness=0.08, elongation=1.0)
+        elif irregular > 0 and rng.random() < irregular:
+            nuc = blob(r, rng, roughness=0.15, elongation=elongation, lobes=int(rng.integers(2, 4)))
         else:
             nuc = blob(r, rng, roughness=0.08, elongation=elongation)
-        shaped = nuc * (1 + texture_amplitude * texture(nuc.shape, rng, sigma=1.2 * scale))
+        if chromatin > 0 and not condensed:
+            shaped = nuc * chromatin_pattern(nuc, r, rng, strength=chromatin * rng.uniform(0.3, 1.0))
+        else:
+            shaped = nuc * (1 + texture_amplitude * texture(nuc.shape, rng, sigma=1.2 * scale))
         if log_brightness:
             value = float(np.exp(rng.uniform(np.log(brightness[0]), np.log(brightness[1]))))
         else:
