@@ -199,7 +199,7 @@ def test_scene_recipe_2_spreads_nucleus_size_and_shape():
     (ratio1, spread1), (ratio2, spread2) = shapes(1), shapes(2)
     assert ratio2 > ratio1 + 0.1 and spread2 > 2 * spread1
     with pytest.raises(ValueError, match="recipe"):
-        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=4)
+        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=5)
 
 
 def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
@@ -208,7 +208,7 @@ def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
     assert [scene_recipe((1, 3), s) for s in range(8)] == [1, 1, 3, 3, 1, 1, 3, 3]  # smears and fields both cycle
     assert scene_recipe(2, 7) == 2
     assert parse_recipe("3") == 3 and parse_recipe("1,3") == (1, 3) and format_recipe((1, 3)) == "1,3"
-    for bad in ("1,4", "x", ""):
+    for bad in ("1,5", "x", ""):
         with pytest.raises(ValueError, match="recipe"):
             parse_recipe(bad)
     for scene, single in [(2, 3), (3, 3), (4, 1)]:  # a scene of a mix is that recipe's scene, same random state
@@ -471,3 +471,34 @@ def test_transparent_pixels_hold_no_cells():
     radius = np.hypot((det.boxes[:, 0] + det.boxes[:, 2]) / 2 - 192, (det.boxes[:, 1] + det.boxes[:, 3]) / 2 - 192)
     # cells cut by the edge have box centres just outside it; none lie further out
     assert det.count > 50 and (radius > 170 + 12).sum() <= 0.02 * det.count
+
+
+def test_recipe_4_textures_nuclei_without_changing_their_masks():
+    from napari_cytoqa.synthetic import fluorescence_series
+    from napari_cytoqa.detection.unet_task import scene_series
+    from napari_cytoqa.synthetic.chromatin import FLOOR, chromatin_pattern
+    from napari_cytoqa.synthetic.shapes import blob
+
+    textured = fluorescence_series((96, 96), [0], chromatin=1.0, irregular=0.5, seed=3)[0]
+    again = fluorescence_series((96, 96), [0], chromatin=1.0, irregular=0.5, seed=3)[0]
+    assert np.array_equal(textured.image, again.image) and textured.labels.max() > 0
+    assert np.array_equal(textured.boxes, boxes_from_labels(textured.labels))
+
+    def pattern_stats(strength):  # spread inside the nucleus and its darkest point, over 20 nuclei
+        out = []
+        for seed in range(20):
+            mask = blob(12.0, np.random.default_rng(seed))
+            pattern = chromatin_pattern(mask, 12.0, np.random.default_rng(seed), strength=strength)
+            assert pattern.shape == mask.shape and pattern.min() >= FLOOR
+            inner = pattern[mask > 0.5]
+            out.append((inner.std() / inner.mean(), inner.min() / np.median(inner)))
+        return np.median(out, axis=0)
+
+    (cv_strong, dark_strong), (cv_weak, _) = pattern_stats(1.0), pattern_stats(0.2)
+    assert cv_strong > 0.15 and cv_strong > 2 * cv_weak and dark_strong < 0.7  # blotches, nucleoli
+    mask = blob(12.0, np.random.default_rng(0))
+    assert np.allclose(chromatin_pattern(mask, 12.0, np.random.default_rng(1), strength=0.0), 1.0)
+    with pytest.raises(ValueError, match="strength"):
+        chromatin_pattern(mask, 12.0, np.random.default_rng(1), strength=2.0)
+    series = scene_series(np.random.default_rng(0), 1, (64, 64), [0, 8], recipe=4)
+    assert len(series) == 2 and series[0].kind == "fluorescence"

@@ -43,7 +43,7 @@ def image_stats(image) -> tuple[IntensityStats, IntensityStats]:
 #: log-uniformly down to 10-50 % of the brightest, smoother chromatin, out-of-focus haze and up
 #: to 5 % small, bright condensed (mitotic) nuclei. Smears are recipe 2's. 4: recipe 3 with
 #: textured chromatin (``synthetic.chromatin``: dark nucleoli, bright speckles and chromocentres,
-#: coarse blotches, a bright rim; field strength 0.4-1) and up to 25 % lobed, rough nuclei.
+#: coarse blotches, a bright rim; field strength 0.5-1) and up to 25 % lobed, rough nuclei.
 RECIPES = (1, 2, 3, 4)
 
 
@@ -143,7 +143,7 @@ def _scene_series(rng, scene, shape, levels, recipe):
                      min_gap=float(rng.uniform(0.8, 1.0)), haze=float(rng.uniform(0.0, 0.3)),
                      mitotic=float(rng.uniform(0.0, 0.05)))
     if recipe >= 4:
-        extra.update(chromatin=float(rng.uniform(0.4, 1.0)), irregular=float(rng.uniform(0.0, 0.25)))
+        extra.update(chromatin=float(rng.uniform(0.5, 1.0)), irregular=float(rng.uniform(0.0, 0.25)))
     return fluorescence_series(shape, levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
                                clustered=float(rng.uniform(0, 0.6)),
                                dtype=np.uint8 if rng.random() < 0.3 else np.uint16,

@@ -26,7 +26,7 @@ def chromatin_pattern(mask: np.ndarray, radius: float, rng: np.random.Generator,
         raise ValueError(f"strength must lie in 0..1, got {strength}")
     side = mask.shape[0]
     yy, xx = np.mgrid[:side, :side].astype(np.float64) - side // 2
-    pattern = 1 + strength * rng.uniform(0.1, 0.35) * texture(mask.shape, rng, sigma=max(1.0, 0.25 * radius))
+    pattern = 1 + strength * rng.uniform(0.2, 0.5) * texture(mask.shape, rng, sigma=max(1.0, 0.25 * radius))
     # speckles / chromocentres: bright spots of a few percent of the radius
     n_spots = rng.poisson(strength * rng.uniform(0.1, 0.5) * radius ** 2)
     if n_spots:
@@ -36,14 +36,14 @@ def chromatin_pattern(mask: np.ndarray, radius: float, rng: np.random.Generator,
         xs = np.clip((side // 2 + dist * np.cos(angle)).astype(int), 0, side - 1)
         np.add.at(spots, (ys, xs), rng.uniform(0.5, 1.5, n_spots))
         spots = ndi.gaussian_filter(spots, max(0.6, rng.uniform(0.04, 0.1) * radius))
-        pattern += strength * rng.uniform(0.3, 1.0) * spots / (spots.max() + 1e-12)
+        pattern += strength * rng.uniform(0.5, 1.5) * spots / (spots.max() + 1e-12)
     # nucleoli: dim round bodies away from the edge
     for _ in range(int(rng.integers(0, 4))):
         r = radius * rng.uniform(0.12, 0.3)
         angle, dist = rng.uniform(0, 2 * np.pi), radius * rng.uniform(0, 0.55)
         hole = np.clip(r - np.hypot(yy - dist * np.sin(angle), xx - dist * np.cos(angle)) + 0.5, 0, 1)
-        pattern *= 1 - strength * rng.uniform(0.3, 0.8) * hole
+        pattern *= 1 - strength * rng.uniform(0.4, 0.85) * hole
     # peripheral heterochromatin: brighter within about a sixth of the radius of the edge
     inside = ndi.distance_transform_edt(mask > 0.5)
-    pattern *= 1 + strength * rng.uniform(0.0, 0.5) * np.exp(-inside / max(1.0, radius / 6))
+    pattern *= 1 + strength * rng.uniform(0.0, 0.6) * np.exp(-inside / max(1.0, radius / 6))
     return np.clip(pattern, FLOOR, None)

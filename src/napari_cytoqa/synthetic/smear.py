@@ -216,7 +216,7 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
         else:
             nuc = blob(r, rng, roughness=0.08, elongation=elongation)
         if chromatin > 0 and not condensed:
-            shaped = nuc * chromatin_pattern(nuc, r, rng, strength=chromatin * rng.uniform(0.3, 1.0))
+            shaped = nuc * chromatin_pattern(nuc, r, rng, strength=chromatin * rng.uniform(0.5, 1.0))
         else:
             shaped = nuc * (1 + texture_amplitude * texture(nuc.shape, rng, sigma=1.2 * scale))
         if log_brightness:
