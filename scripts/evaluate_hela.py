@@ -56,6 +56,23 @@ def inside(boxes, shape) -> np.ndarray:
     return np.asarray(boxes, float).reshape(-1, 4)[~touches(boxes, shape)]
 
 
+def estimate_or_none(image):
+    """``estimate_diameter``, or None where it raises (it found no size that fits)."""
+    try:
+        return estimate_diameter(image)
+    except ValueError:
+        return None
+
+
+def boxes_and_scores(image, diameter, auto: bool, opts):
+    """The detections' boxes and scores; where the size estimate failed (an error for the user,
+    ``diameter`` None in the "auto" column) the frame counts as finding nothing."""
+    if auto and diameter is None:
+        return np.zeros((0, 4)), np.zeros(0)
+    det = detect_cells(image, diameter=diameter, **opts)
+    return det.boxes, det.scores
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="hela", choices=list(DATASETS),
@@ -77,9 +94,10 @@ def main():
     if args.exclude_border:
         truth = [inside(t, img.shape) for t, (img, _) in zip(truth, data)]
     measured = [float(np.median(np.sqrt(4 * np.bincount(m.ravel())[1:] / np.pi))) for _, m in data]
-    auto = [estimate_diameter(img) for img, _ in data]
+    auto = [estimate_or_none(img) for img, _ in data]
     print(f"frames {frames}: {[len(t) for t in truth]} nuclei; measured diameter "
-          f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated {' '.join(f'{d:.1f}' for d in auto)} px",
+          f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
+          f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
     runs = detectors()
     if args.only:
@@ -90,10 +108,9 @@ def main():
           f"{'F1':>6s} {'MAPE':>6s}")
     for name, opts in runs.items():
         for label, dias in (("native", [None] * len(data)), ("measured", measured), ("auto", auto)):
-            dets = [detect_cells(img, diameter=d, **opts) for (img, _), d in zip(data, dias)]
-            pairs = [(d.boxes, d.scores) for d in dets]
+            pairs = [boxes_and_scores(img, d, label == "auto", opts) for (img, _), d in zip(data, dias)]
             if args.exclude_border:
-                keep = [~touches(d.boxes, img.shape) for d, (img, _) in zip(dets, data)]
+                keep = [~touches(b, img.shape) for (b, _), (img, _) in zip(pairs, data)]
                 pairs = [(b[k], s[k]) for (b, s), k in zip(pairs, keep)]
             sc = evaluate_detections(pairs, truth)
             found = sum(len(b) for b, _ in pairs)
