@@ -500,5 +500,7 @@ def test_recipe_4_textures_nuclei_without_changing_their_masks():
     assert np.allclose(chromatin_pattern(mask, 12.0, np.random.default_rng(1), strength=0.0), 1.0)
     with pytest.raises(ValueError, match="strength"):
         chromatin_pattern(mask, 12.0, np.random.default_rng(1), strength=2.0)
+    with pytest.raises(ValueError, match="chromatin"):
+        fluorescence_series((32, 32), [0], chromatin=1.5)
     series = scene_series(np.random.default_rng(0), 1, (64, 64), [0, 8], recipe=4)
     assert len(series) == 2 and series[0].kind == "fluorescence"

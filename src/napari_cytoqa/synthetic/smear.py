@@ -195,10 +195,12 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
     their signal blurred by ~2 radii); ``mitotic`` is the share of nuclei drawn as small,
     condensed and 1.5-3× brighter bodies; ``chromatin`` (0..1) gives every nucleus textured
     chromatin (:func:`~.chromatin.chromatin_pattern`: nucleoli, speckles, blotches, a bright rim)
-    of a strength drawn up to it instead of the smooth texture; ``irregular`` is the share of
+    of a strength drawn from half of it to it, instead of the smooth texture; ``irregular`` is the share of
     nuclei drawn lobed and rough (kidney- and bean-shaped). At 0 both draw no random number."""
     if composite not in ("add", "max"):
         raise ValueError(f"composite must be 'add' or 'max', got {composite!r}")
+    if not (0 <= chromatin <= 1 and 0 <= irregular <= 1):
+        raise ValueError(f"chromatin and irregular must lie in 0..1, got {chromatin} and {irregular}")
     rng = np.random.default_rng(seed)
     h, w = shape
     n = rng.poisson(nucleus_density * h * w / scale**2)
