@@ -99,9 +99,11 @@ def main():
         for lv in range(11):
             sel = [i for i, s in enumerate(data) if s.meta["blur_level"] == lv]
             per_level[lv] = evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel],
-                                                [data[i].boxes for i in sel]).count_mape
-        results[name] = {"overall": rows, "count_mape_per_level": per_level, "seconds_per_512_image": seconds,
-                         "diameter": args.diameter or "native"}
+                                                [data[i].boxes for i in sel])
+        results[name] = {"overall": rows, "count_mape_per_level": {lv: sc.count_mape for lv, sc in per_level.items()},
+                         "ap50_per_level": {lv: sc.ap50 for lv, sc in per_level.items()},
+                         "mean_ap50_over_levels": float(np.mean([sc.ap50 for sc in per_level.values()])),
+                         "seconds_per_512_image": seconds, "diameter": args.diameter or "native"}
         all_preds[name] = preds
     for label in ("YOLO", "U-Net"):
         routed, combined = f"{label} routed (blur)", f"{label} combined"
