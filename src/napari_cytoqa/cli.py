@@ -177,7 +177,7 @@ def _detect(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
-               "diameter": args.diameter}
+               "diameter": args.diameter, "size_model": args.size_model}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--diameter", type=_diameter_arg, default=None,
                     help='typical cell diameter in pixels, or "auto" to measure it per image '
                          "(default: as trained, 16 px at 0.5 µm/px)")
+    dt.add_argument("--size-model", default="cytoqa-unet-combined",
+                    help='with --diameter auto: the U-Net that measures the cell size (default %(default)s; '
+                         'cytoqa-unet-combined-r4 was closer on held-out synthetic scenes, docs/detection.md)')
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -234,7 +234,7 @@ def _keep_labels(keep, shape) -> bool:
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                      **options):
+                      size_model: str = "cytoqa-unet-combined", **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
@@ -262,7 +262,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     if auto:
         from .size import estimate_diameter
 
-        diameter = estimate_diameter(arr, device=options.get("device", "auto"),
+        diameter = estimate_diameter(arr, model=size_model, device=options.get("device", "auto"),
                                      precision=options.get("precision"))
     scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
     h, w = arr.shape[:2]
@@ -303,8 +303,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
-                 keep_labels: bool | str = "auto", diameter: float | str | None = None, progress=None, cancel=None,
-                 **options) -> Detections:
+                 keep_labels: bool | str = "auto", diameter: float | str | None = None,
+                 size_model: str = "cytoqa-unet-combined", progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
     ``detector="unet"`` runs registry U-Nets and returns instance ``labels`` and their boxes;
@@ -325,12 +325,13 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     models were trained at (16 px); results are in the image's own pixels. Leave it None for
     0.5 µm/px images of cells like the training data; ``"auto"`` measures it first with
     :func:`~.size.estimate_diameter` (the combined U-Net on a sample window, a few seconds;
-    the value used is ``Detections.diameter``).
+    the value used is ``Detections.diameter``); ``size_model`` names the U-Net that measures
+    (e.g. the opt-in ``"cytoqa-unet-combined-r4"``, docs/detection.md *Textured chromatin*).
     An image with over 2 % of its pixels at its maximum value looks over-exposed: the result
     carries a warning in ``Detections.warnings`` (and the log), and with ``routing="blur"`` its
     in-focus tiles go to the sharp model trained with over-exposure unless ``sharp_model=``
     names another (rule E, docs/detection.md).
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
-                            keep_labels=keep_labels, diameter=diameter, **options)
+                            keep_labels=keep_labels, diameter=diameter, size_model=size_model, **options)
     return run_tiles(gen, progress=progress, cancel=cancel, what="detection")
