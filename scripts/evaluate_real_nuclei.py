@@ -21,7 +21,7 @@ from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.detect import DENOISE_CHOICES
-from napari_cytoqa.detection.size import estimate_diameter
+from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 from napari_cytoqa.models.precision import FLOAT_PRECISIONS
 
 
@@ -45,7 +45,7 @@ def main():
     img = tifffile.imread(files["img2d.tif"])
     mask = relabel_sequential(tifffile.imread(files["mask2d.tif"]))[0]
     gt = boxes_from_labels(mask)
-    diameter = float(np.median(np.sqrt(4 * np.bincount(mask.ravel())[1:] / np.pi)))
+    diameter = float(np.median(equivalent_diameters(mask)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
     runs = detectors(args.precision, args.denoise)  # the same columns as the synthetic evaluation
     if args.only:

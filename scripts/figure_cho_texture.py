@@ -11,6 +11,7 @@ import numpy as np
 from evaluate_hela import load
 
 from napari_cytoqa.detection import detect_cells
+from napari_cytoqa.detection.size import equivalent_diameters
 
 RUNS = (("YOLO routed (default)", dict(detector="yolo", routing="blur")),
         ("YOLO routed, sharp-r4", dict(detector="yolo", routing="blur", sharp_model="cytoqa-yolo-sharp-r4")),
@@ -27,7 +28,7 @@ def main():
     ap.add_argument("--frame", type=int, default=5)
     args = ap.parse_args()
     (img, truth), = load([args.frame], "cho")
-    diameter = float(np.median(np.sqrt(4 * np.bincount(truth.ravel())[1:] / np.pi)))
+    diameter = float(np.median(equivalent_diameters(truth)))
     fig, axes = plt.subplots(1, len(RUNS), figsize=(20, 5.5))
     for ax, (title, opts) in zip(axes, RUNS):
         det = detect_cells(img, diameter=diameter, **opts)

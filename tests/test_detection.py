@@ -382,12 +382,11 @@ def test_auto_diameter_errors():
 
 
 def test_size_model_picks_the_u_net_that_measures():
+    from napari_cytoqa.detection.size import estimate_diameter
     from napari_cytoqa.synthetic import make_fluorescence
 
     s = make_fluorescence((256, 256), scale=1.5, seed=43)
     det = detect_cells(s.image, detector="otsu", diameter="auto", size_model="cytoqa-unet-combined-r4")
-    from napari_cytoqa.detection.size import estimate_diameter
-
     assert det.diameter == pytest.approx(estimate_diameter(s.image, model="cytoqa-unet-combined-r4"))
     assert det.diameter != pytest.approx(estimate_diameter(s.image), abs=0.1)  # the default measures otherwise
     with pytest.raises(ValueError, match="not a U-Net"):
