@@ -30,6 +30,22 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"
 
 
+def test_qc_assume_cells_option(tmp_path):
+    from napari_cytoqa.synthetic.noncell import make_non_cell
+
+    png = tmp_path / "text.png"
+    Image.fromarray(make_non_cell((512, 512), kind="text", seed=70_004)).save(png)
+    assert main(["qc", str(png), "--out", str(tmp_path / "a"), "--tile-size", "256", "--quiet"]) == 0
+    assert main(["qc", str(png), "--out", str(tmp_path / "b"), "--tile-size", "256", "--quiet",
+                 "--assume-cells"]) == 0
+    judged = json.loads((tmp_path / "a" / "text_summary.json").read_text())
+    assumed = json.loads((tmp_path / "b" / "text_summary.json").read_text())
+    assert judged["verdict"] == "invalid" and judged["validity"] == "judged"
+    assert assumed["verdict"] in ("sharp", "blurry") and assumed["validity"] == "assumed"
+    assert assumed["p_valid"] == judged["p_valid"]
+    assert "invalid" not in set(pd.read_csv(tmp_path / "b" / "text_tiles.csv").verdict)
+
+
 def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
     path, _ = pyramid_file  # records 0.25 um/px
     png = tmp_path / "plain.png"  # records none

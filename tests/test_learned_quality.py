@@ -34,6 +34,31 @@ def test_learned_validity_separates_cells_from_non_cells():
     assert not r.valid and r.verdict == "invalid"
 
 
+def test_assume_valid_keeps_the_judgement_but_lifts_the_gate():
+    text = make_non_cell((512, 512), kind="text", seed=70_004)
+    judged = assess_quality(text, tile_size=256)
+    assumed = assess_quality(text, tile_size=256, assume_valid=True)
+    assert judged.verdict == "invalid" and judged.summary()["validity"] == "judged"
+    assert (judged.tiles.verdict == "invalid").any()
+    # the model's judgement is still reported, tile by tile and for the slide
+    assert assumed.p_valid == judged.p_valid
+    assert np.array_equal(assumed.tiles.p_valid, judged.tiles.p_valid)
+    assert np.array_equal(assumed.tiles.p_blurry, judged.tiles.p_blurry)
+    # but no tile or slide is "invalid", and the content tiles get focus and grade verdicts
+    assert assumed.valid and assumed.summary()["validity"] == "assumed"
+    assert assumed.verdict in ("sharp", "blurry") and np.isfinite(assumed.p_blurry)
+    assert assumed.tiles.valid.all() and not (assumed.tiles.verdict == "invalid").any()
+    content = assumed.tiles.has_content
+    assert set(assumed.tiles.verdict[content]) <= {"sharp", "blurry"}
+    assert (assumed.tiles.grade[content] != "").all() and assumed.grade in ("bad", "fair", "good", "excellent")
+    # only the cell-image judgement is assumed: dark-edge tiles stay unusable
+    ringed = dark_ring(smear_series((512, 512), [0], seed=5)[0].image, seed=1)
+    judged, assumed = (assess_quality(ringed, tile_size=128, assume_valid=a) for a in (False, True))
+    edge = judged.tiles.flag == "dark_edge"
+    assert edge.any() and (assumed.tiles.verdict[edge] == "invalid").all()
+    assert assumed.dark_ring and (assumed.tiles.valid == judged.tiles.valid).all()
+
+
 def test_learned_report_columns_and_dark_ring():
     img = dark_ring(smear_series((512, 512), [0], seed=70_005)[0].image, radius=0.4, seed=0)
     r = assess_quality(img, tile_size=128)

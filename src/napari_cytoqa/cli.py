@@ -67,7 +67,7 @@ def _qc(args) -> int:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level, precision=args.precision,
-                                          pixel_size=args.pixel_size)
+                                          pixel_size=args.pixel_size, assume_valid=args.assume_cells)
                 report = _with_bar(gen, path.name, args.quiet)
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="judge finely sampled slides at the 0.5 um/px the checks were made for (tiles binned "
                          "2x at 0.25 um/px): 'auto' uses each file's recorded pixel size, a number (um per "
                          "pixel) applies to every image; default: analyse every image at its own pixels")
+    qc.add_argument("--assume-cells", action="store_true",
+                    help="these are cell images: skip the validity gate so every tile gets focus and grade "
+                         "verdicts (p_valid is still reported); for real H&E/IHC sections the model misjudges")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

@@ -163,3 +163,20 @@ def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget):
     widget.image.value = plain  # no length units: analysed at its own pixels, with a warning
     run(widget)
     assert viewer.layers["plain QC"].metadata["cytoqa_report"]["binning"] == 1
+
+
+def test_assume_cell_images_lifts_the_validity_gate(run, viewer_widget):
+    from napari_cytoqa.synthetic.noncell import make_non_cell
+
+    viewer, widget = viewer_widget
+    widget.image.value = viewer.add_image(make_non_cell((512, 512), kind="text", seed=70_004), name="text")
+    widget.tile_size.value = 256
+    assert "assume_valid" not in widget.options()  # off by default
+    run(widget)
+    assert viewer.layers["text QC"].metadata["cytoqa_report"]["verdict"] == "invalid"
+    widget.assume_cells.value = True
+    assert widget.options()["assume_valid"] is True
+    run(widget)
+    meta = viewer.layers["text QC"].metadata["cytoqa_report"]
+    assert meta["validity"] == "assumed" and meta["verdict"] in ("sharp", "blurry")
+    assert "validity assumed" in widget.verdict.value

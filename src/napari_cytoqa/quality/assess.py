@@ -13,7 +13,7 @@ from .calibration import grade as grade_of
 from .classical import ClassicalScorer
 from .learned import DEFAULT_MODEL, LearnedScorer
 from .int8 import PRECISIONS
-from .measures import IntensityStats
+from .measures import IntensityStats, usability
 from .report import QualityReport, slide_summary
 from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size
 
@@ -110,7 +110,8 @@ def _stats_sample(levels, level, grid):
 
 def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                         model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
-                        level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None):
+                        level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None,
+                        assume_valid: bool = False):
     """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
     and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
     generator stops the work between batches."""
@@ -153,16 +154,20 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
         yield len(rows), total
     name = f"{method}:{options['model']}" if options else method
     return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape,
-                         precision=getattr(scorer, "precision", ""), pixel_size=px0, binning=f)
+                         precision=getattr(scorer, "precision", ""), pixel_size=px0, binning=f,
+                         assume_valid=assume_valid)
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="",
-                  pixel_size=None, binning=1) -> QualityReport:
+                  pixel_size=None, binning=1, assume_valid=False) -> QualityReport:
     cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
             "x1": boxes[:, 3], "level": np.full(len(grid), level), "fraction": grid.fraction, **cols}
-    valid = cols["p_valid"] >= 0.5
+    if assume_valid:  # the user's word that these are cell images: only usability (dark edge, saturation)
+        valid = np.array([usability(d, c) for d, c in zip(cols["dark"], cols["clipped"])]) >= 0.5
+    else:
+        valid = cols["p_valid"] >= 0.5
     content = cols["has_content"].astype(bool)
     graded = cols["grade"] if "grade" in cols else [grade_of(lv, nz)
                                                     for lv, nz in zip(cols["blur_level"], cols["noise"])]
@@ -173,17 +178,18 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
     weight = cols["weight"].astype(np.float64)
     data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
     df = pd.DataFrame(data)
-    agg = slide_summary(df, stats)
+    agg = slide_summary(df, stats, assume_valid=assume_valid)
     return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
                          stride=tuple(int(v) for v in grid.stride), level=level,
                          downsample=down, image_shape=tuple(shape0), precision=precision,
-                         pixel_size_um=pixel_size, binning=binning, **agg)
+                         pixel_size_um=pixel_size, binning=binning,
+                         validity="assumed" if assume_valid else "judged", **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                    model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
                    level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None,
-                   progress=None, cancel=None) -> QualityReport:
+                   assume_valid: bool = False, progress=None, cancel=None) -> QualityReport:
     """Judge focus, content and validity per tile and for the whole image.
 
     Parameters
@@ -223,6 +229,12 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         tiles, their coordinates and weights stay as they are (see
         :mod:`napari_cytoqa.quality.scale`). ``"auto"``: a Slide's recorded pixel size. None
         (default): every image is analysed at its own pixels, as before.
+    assume_valid : bool
+        The caller knows these are cell images: every tile counts as valid, so a slide the
+        validity check misjudges still gets its focus and grade verdicts. ``p_valid`` keeps the
+        model's judgement; the report's ``validity`` says ``"assumed"``. Use it for real H&E
+        or IHC sections, which the shipped model often calls "not a cell image" (see
+        docs/models.md). Default False: validity is judged.
     progress : callable, optional
         Called as ``progress(done, total)``.
     cancel : callable, optional
@@ -243,5 +255,5 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
 
     gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
                               device=device, weighting=weighting, level=level, batch_size=batch_size,
-                              precision=precision, pixel_size=pixel_size)
+                              precision=precision, pixel_size=pixel_size, assume_valid=assume_valid)
     return run_tiles(gen, progress=progress, cancel=cancel, what="quality check")

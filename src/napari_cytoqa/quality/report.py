@@ -47,6 +47,8 @@ class QualityReport:
     #: level-0 pixel size (µm) the check was told (None: not given) and the binning it led to
     pixel_size_um: float | None = None
     binning: int = 1
+    #: "judged" (by the check) or "assumed" (``assume_valid=True``: every tile counted valid)
+    validity: str = "judged"
 
     @property
     def counts(self) -> dict:
@@ -61,7 +63,8 @@ class QualityReport:
         return {
             "verdict": self.verdict, "grade": self.grade, "p_blurry": num(self.p_blurry),
             "focus": num(self.focus), "blur_level": num(self.blur_level),
-            "p_valid": num(self.p_valid), "valid": bool(self.valid), "dark_ring": bool(self.dark_ring),
+            "p_valid": num(self.p_valid), "valid": bool(self.valid), "validity": self.validity,
+            "dark_ring": bool(self.dark_ring),
             "exposure": self.exposure, "tiles": self.counts, "n_tiles": len(self.tiles),
             "method": self.method, "precision": self.precision, "weighting": self.weighting,
             "tile_size": [int(v) for v in self.tile_size],
@@ -92,8 +95,10 @@ def _dark_ring(df: pd.DataFrame) -> bool:
     return bool(df.loc[border, "dark"].mean() > 0.3 and inner_dark < 0.15)
 
 
-def slide_summary(df: pd.DataFrame, stats) -> dict:
-    """Slide-level aggregates of a finished tile table (weights already in ``df.weight``)."""
+def slide_summary(df: pd.DataFrame, stats, assume_valid: bool = False) -> dict:
+    """Slide-level aggregates of a finished tile table (weights already in ``df.weight``);
+    ``assume_valid``: the slide is a cell image whatever its aggregated ``p_valid``, valid
+    where any tile with content is usable."""
     usable = df["valid"] & df["has_content"]
     w = df["weight"].to_numpy()
     if usable.any():
@@ -107,7 +112,7 @@ def slide_summary(df: pd.DataFrame, stats) -> dict:
     # validity is judged where there is something to judge; blank tiles say nothing
     p_valid = aggregate(df.loc[content, "p_valid"], w[content]) if content.any() else \
         aggregate(df["p_valid"], w)
-    valid = bool(p_valid >= 0.5 and df["has_content"].any())
+    valid = bool(usable.any()) if assume_valid else bool(p_valid >= 0.5 and df["has_content"].any())
     if not valid:
         verdict = "invalid" if df["has_content"].any() else "empty"
     else:
