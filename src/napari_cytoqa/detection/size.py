@@ -60,6 +60,36 @@ def _reported(region, diameter, model, device, precision=None):
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 
 
+def diameter_from_curve(curve, fallback: str = "closest") -> float | None:
+    """The estimate from ``[(D, r(D) or None), ...]`` in :data:`GRID` order (see
+    :func:`estimate_diameter`), or None where no size fits. ``fallback`` picks the ``r(D)``
+    used where ``r(D) / D`` never reaches 1: ``"closest"`` the ratio nearest to 1 (if at least
+    :data:`NEAR`), ``"first"`` the largest ``D`` whose ratio reaches :data:`NEAR`."""
+    above = None  # (D, ratio < 1) of the last size tried that was too large
+    near = []  # (ratio, r) of the sizes with NEAR <= ratio < 1, from the top down
+    for d, r in curve:
+        if r is None:
+            continue
+        ratio = r / d
+        if ratio < 1:
+            above = (d, ratio)
+            if ratio >= NEAR:
+                near.append((ratio, r))
+            continue
+        if above is None:  # cells at least as large as the largest size tried
+            return float(np.clip(r, *LIMITS))
+        (d_hi, g_hi), g_lo = above, ratio
+        frac = np.log(g_lo) / (np.log(g_lo) - np.log(g_hi))
+        return float(np.clip(d * (d_hi / d) ** frac, *LIMITS))
+    if not near:
+        return None
+    if fallback == "first":
+        return float(np.clip(near[0][1], *LIMITS))
+    if fallback != "closest":
+        raise ValueError(f"fallback must be 'closest' or 'first', got {fallback!r}")
+    return float(np.clip(max(near, key=lambda c: c[0])[1], *LIMITS))
+
+
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
                       model: str = "cytoqa-unet-combined", device: str = "auto",
                       precision: str | None = None) -> float:
@@ -83,24 +113,15 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
 
     _, arr = pick_level(image, level)
     region = _sample_window(arr, int(window))
-    above = None  # (D, ratio < 1) of the last size tried that was too large
-    closest = (0.0, None)  # (ratio, r) nearest to a fixed point, for when none is reached
+    curve = []
     for d in GRID:
         r = _reported(region, d, model, device, precision)
-        if r is None:
-            continue
-        ratio = r / d
-        if ratio < 1:
-            above = (d, ratio)
-            closest = max(closest, (ratio, r), key=lambda c: c[0])
-            continue
-        if above is None:  # cells at least as large as the largest size tried
-            return float(np.clip(r, *LIMITS))
-        (d_hi, g_hi), g_lo = above, ratio
-        frac = np.log(g_lo) / (np.log(g_lo) - np.log(g_hi))
-        return float(np.clip(d * (d_hi / d) ** frac, *LIMITS))
-    if closest[0] >= NEAR:  # e.g. strongly blurred smears: r(D) peaks just short of D at the true size
-        return float(np.clip(closest[1], *LIMITS))
+        curve.append((d, r))
+        if r is not None and r >= d:  # the first crossing decides; no need to go on
+            break
+    estimate = diameter_from_curve(curve)
+    if estimate is not None:
+        return estimate
     raise ValueError(f"cannot estimate the cell diameter: no size from {GRID[0]:.0f} to {GRID[-1]:.1f} px "
                      f"finds {MIN_OBJECTS}+ cells of that size in the {region.shape[0]}×{region.shape[1]} "
                      "sample window; pass diameter= in pixels")
