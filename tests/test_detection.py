@@ -370,6 +370,25 @@ def test_auto_diameter_measures_the_cell_size(kind, scale, level, seed):
     assert ap[0] > 0.7 and ap[0] > ap[1], ap
 
 
+def test_diameter_from_curve_by_hand():
+    from napari_cytoqa.detection.size import diameter_from_curve
+
+    # r(D) crosses D between 32 (ratio 0.75) and 16 (ratio 1.25): log-interpolated where the ratio is 1
+    crossing = [(64.0, 24.0), (32.0, 24.0), (16.0, 20.0)]
+    frac = np.log(1.25) / (np.log(1.25) - np.log(0.75))
+    assert diameter_from_curve(crossing) == pytest.approx(16 * 2 ** frac)
+    assert diameter_from_curve([(64.0, None), (32.0, 40.0)]) == 40.0  # cells larger than every size tried
+    # never crossing: a whole-cell ratio at 45 px, fragments closer to 1 further down
+    fragments = [(64.0, 40.0), (45.0, 41.0), (32.0, 30.6), (16.0, 15.6), (8.0, None)]
+    assert diameter_from_curve(fragments) == 41.0  # the default, "first" (rule F)
+    assert diameter_from_curve(fragments, "first") == 41.0
+    assert diameter_from_curve(fragments, "closest") == 15.6  # the ratio nearest 1 (0.975)
+    assert diameter_from_curve([(64.0, 30.0), (32.0, 20.0)]) is None  # no ratio reaches NEAR
+    assert diameter_from_curve([(64.0, None)]) is None
+    with pytest.raises(ValueError, match="fallback"):
+        diameter_from_curve(fragments, "best")
+
+
 def test_auto_diameter_errors():
     from napari_cytoqa.detection.size import estimate_diameter
 

@@ -13,7 +13,7 @@ import numpy as np
 
 #: fewer instances than this in the sample window: no estimate (too little to measure)
 MIN_OBJECTS = 5
-#: no size with ``r(D) >= D``: the best ``r(D) / D`` must reach this for ``r(D)`` to be the estimate
+#: no size with ``r(D) >= D``: the first ``r(D) / D`` from the top to reach this gives the estimate
 NEAR = 0.85
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
@@ -60,11 +60,13 @@ def _reported(region, diameter, model, device, precision=None):
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 
 
-def diameter_from_curve(curve, fallback: str = "closest") -> float | None:
+def diameter_from_curve(curve, fallback: str = "first") -> float | None:
     """The estimate from ``[(D, r(D) or None), ...]`` in :data:`GRID` order (see
     :func:`estimate_diameter`), or None where no size fits. ``fallback`` picks the ``r(D)``
-    used where ``r(D) / D`` never reaches 1: ``"closest"`` the ratio nearest to 1 (if at least
-    :data:`NEAR`), ``"first"`` the largest ``D`` whose ratio reaches :data:`NEAR`."""
+    used where ``r(D) / D`` never reaches 1: ``"first"`` (default since rule F,
+    docs/detection.md) that of the largest ``D`` whose ratio reaches :data:`NEAR`;
+    ``"closest"`` (before) that of the ratio nearest to 1, if at least :data:`NEAR` — on
+    fragmenting textured nuclei that one lies among the fragments."""
     above = None  # (D, ratio < 1) of the last size tried that was too large
     near = []  # (ratio, r) of the sizes with NEAR <= ratio < 1, from the top down
     for d, r in curve:
@@ -102,8 +104,8 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     size; told too small a size, it either reports them larger (whole) or, on blurred large
     cells, splits them into pieces of about ``D`` — so the *largest* ``D`` with
     ``r(D) >= D`` brackets the true size, and the estimate is interpolated (in log space) where
-    ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears), the ``r(D)`` of the
-    ``D`` closest to it counts if ``r(D) / D >= NEAR``. Raises ``ValueError`` when no size works
+    ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears, fragmenting
+    textured nuclei), the ``r(D)`` of the largest ``D`` with ``r(D) / D >= NEAR`` counts. Raises ``ValueError`` when no size works
     (fewer than :data:`MIN_OBJECTS` cells, or none that fits). ``precision``: of the U-Net, as
     in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
     768² window on 2 CPU cores, up to a minute when no size fits exactly (the passes below 16 px,
