@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
+from napari_cytoqa.detection.detect import DEFAULT_MODELS
 from napari_cytoqa.detection.yolo import build_yolo, offline_ultralytics, predict_boxes
 from napari_cytoqa.detection.yolo_train import YoloTrainConfig, synthetic_samples, train_yolo, write_yolo_dataset
 
@@ -135,6 +136,21 @@ def test_yolo_fine_tunes_from_a_state_dict(tiny_data, tmp_path):
     assert set(result.state_dict) == set(start)
 
 
+def test_default_yolo_models_are_rule_ys_and_the_earlier_ones_stay():
+    from napari_cytoqa.models import list_models
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    assert DEFAULT_MODELS["yolo"] == {"sharp": "cytoqa-yolo-sharp-r4", "blurry": "cytoqa-yolo-blurry",
+                                      "combined": "cytoqa-yolo-combined-r4"}
+    names = {s.name for s in list_models(task="detection")}
+    assert {"cytoqa-yolo-sharp", "cytoqa-yolo-combined"} <= names  # still there, by name
+    s = make_fluorescence((256, 256), seed=43)
+    routed = detect_cells(s.image, detector="yolo", routing="blur")
+    assert routed.count and set(routed.route.tolist()) == {"cytoqa-yolo-sharp-r4"}  # in focus: the sharp route
+    old = detect_cells(s.image, detector="yolo", routing="blur", sharp_model="cytoqa-yolo-sharp")
+    assert set(old.route.tolist()) == {"cytoqa-yolo-sharp"}
+
+
 @pytest.mark.parametrize("kind", ["fluorescence-16bit", "fluorescence-8bit-gray", "smear-rgb"])
 def test_shipped_yolo_detects_both_polarities_and_bit_depths(kind):
     from napari_cytoqa.synthetic import make_fluorescence, make_smear
@@ -144,7 +160,7 @@ def test_shipped_yolo_detects_both_polarities_and_bit_depths(kind):
     else:
         s = make_smear((384, 384), seed=42)
     det = detect_cells(s.image, detector="yolo")
-    assert det.labels is None and det.route.tolist() == ["cytoqa-yolo-combined"] * det.count
+    assert det.labels is None and det.route.tolist() == [DEFAULT_MODELS["yolo"]["combined"]] * det.count
     sc = evaluate_detections([(det.boxes, det.scores)], [s.boxes])
     assert sc.ap50 > 0.85 and sc.count_mape < 0.15
 

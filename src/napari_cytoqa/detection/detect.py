@@ -98,6 +98,16 @@ class _YOLO(_UNet):
         return None, boxes, scores
 
 
+#: the registry model each learned detector runs per route unless told otherwise (``model=``,
+#: ``sharp_model=``, ``blurry_model=``). YOLO's sharp and combined models are the recipe-4 ones
+#: (textured chromatin) since rule Y (docs/detection.md, 2026-11-24); the earlier ones keep their
+#: names, ``cytoqa-yolo-sharp`` and ``cytoqa-yolo-combined``, and stay in the registry.
+DEFAULT_MODELS = {
+    "unet": {"sharp": "cytoqa-unet-sharp", "blurry": "cytoqa-unet-blurry", "combined": "cytoqa-unet-combined"},
+    "yolo": {"sharp": "cytoqa-yolo-sharp-r4", "blurry": "cytoqa-yolo-blurry", "combined": "cytoqa-yolo-combined-r4"},
+}
+
+
 class _RoutedContext:
     """A learned detector (seed 003). ``routing``: ``"combined"`` (one model trained on every
     blur level; default), ``"sharp"`` / ``"blurry"`` (the models trained on in-focus /
@@ -106,7 +116,7 @@ class _RoutedContext:
     the blurry one. ``model`` overrides the registry name for the non-routed cases,
     ``sharp_model`` / ``blurry_model`` the two routed to (e.g. an opt-in model such as
     ``"cytoqa-yolo-sharp-recipe2"``, or your own fine-tuned one; through :func:`detect_cells`
-    the default sharp model, ``None`` or ``"auto"``, is ``cytoqa-<detector>-sharp`` or, for an
+    the default sharp model, ``None`` or ``"auto"``, is ``DEFAULT_MODELS[detector]["sharp"]`` or, for an
     image that looks over-exposed, ``cytoqa-<detector>-sharp-exposure``: see
     :func:`.exposure.exposure_model`);
     ``threshold`` overrides the model's own (foreground probability for U-Nets, confidence
@@ -145,13 +155,14 @@ class _RoutedContext:
                                  "blurry_model= instead of model=")
             from ..quality.learned import DEFAULT_MODEL, LearnedScorer
 
-            self.sharp = self.net_class(sharp_model or f"cytoqa-{self.kind}-sharp", device, threshold, precision)
-            self.blurry = self.net_class(blurry_model or f"cytoqa-{self.kind}-blurry", device, threshold, precision)
+            defaults = DEFAULT_MODELS[self.kind]
+            self.sharp = self.net_class(sharp_model or defaults["sharp"], device, threshold, precision)
+            self.blurry = self.net_class(blurry_model or defaults["blurry"], device, threshold, precision)
             # the focus model judges tiles scaled as the quality checks scale them
             self.scorer = LearnedScorer(plain, model=focus_model or DEFAULT_MODEL,
                                         device=device, precision=precision or "auto")
         else:
-            self.single = self.net_class(model or f"cytoqa-{self.kind}-{routing}", device, threshold, precision)
+            self.single = self.net_class(model or DEFAULT_MODELS[self.kind][routing], device, threshold, precision)
 
     def __call__(self, tile):
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY
