@@ -201,18 +201,26 @@ def blind_images_3():
             ("CTC Fluo-N3DH-CHO frame 10 plane 2 (nuclei)", cho)], []
 
 
-def blind_3(model) -> dict:
-    cells, _ = blind_images_3()
+def focus_entries(section: str, name: str, rows) -> dict:
+    """The focus figures of one image's defocus rows, keyed ``"<section>: <name>, …"``."""
+    return {f"{section}: {name}, level 0 vs 7-10": binary_accuracy(rows),
+            f"{section}: {name}, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7),
+            f"{section}: {name}, share of tiles called blurry per level 0..10": {
+                m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
+                for m in ("learned", "classical")}}
+
+
+def blind_cells(section: str, model, cells) -> dict:
+    """Focus under simulated defocus per cell image, and validity at slide level on them."""
     out = {}
     for name, img in cells:
-        rows = real_defocus(model, {name: img})
-        out[f"blind extension 3: {name}, level 0 vs 7-10"] = binary_accuracy(rows)
-        out[f"blind extension 3: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows, 2, 7)
-        out[f"blind extension 3: {name}, share of tiles called blurry per level 0..10"] = {
-            m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
-            for m in ("learned", "classical")}
-    out["blind extension 3: validity at slide level (cell images only)"] = validity(model, cells, [])
+        out.update(focus_entries(section, name, real_defocus(model, {name: img})))
+    out[f"{section}: validity at slide level (cell images only)"] = validity(model, cells, [])
     return out
+
+
+def blind_3(model) -> dict:
+    return blind_cells("blind extension 3", model, blind_images_3()[0])
 
 
 def blind_images_4():
@@ -235,11 +243,7 @@ def blind_4(model) -> dict:
         rows = real_defocus(model, {name: img})
         if k < len(skimage_samples):
             pooled += rows
-        out[f"blind extension 4: {name}, level 0 vs 7-10"] = binary_accuracy(rows)
-        out[f"blind extension 4: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows, 2, 7)
-        out[f"blind extension 4: {name}, share of tiles called blurry per level 0..10"] = {
-            m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
-            for m in ("learned", "classical")}
+        out.update(focus_entries("blind extension 4", name, rows))
     out["all four scikit-image microscopy samples (section 1 + skin + cells3d), level 0 vs 7-10"] = \
         binary_accuracy(pooled)
     out["all four scikit-image microscopy samples, levels 0-2 vs 7-10"] = binary_accuracy(pooled, 2, 7)
@@ -260,17 +264,7 @@ def blind_images_5():
 
 
 def blind_5(model) -> dict:
-    cells, _ = blind_images_5()
-    out = {}
-    for name, img in cells:
-        rows = real_defocus(model, {name: img})
-        out[f"blind extension 5: {name}, level 0 vs 7-10"] = binary_accuracy(rows)
-        out[f"blind extension 5: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows, 2, 7)
-        out[f"blind extension 5: {name}, share of tiles called blurry per level 0..10"] = {
-            m: [round(float(np.mean([r[m] >= 0.5 for r in rows if r["level"] == lv])), 3) for lv in range(11)]
-            for m in ("learned", "classical")}
-    out["blind extension 5: validity at slide level (cell images only)"] = validity(model, cells, [])
-    return out
+    return blind_cells("blind extension 5", model, blind_images_5()[0])
 
 
 def main():
