@@ -52,12 +52,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=["synthetic", "real"], required=True)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--min-fraction", type=float, default=None,
+                    help="count only instances of at least this fraction of the size told (rule F2; default: "
+                         "size.MIN_FRACTION)")
     args = ap.parse_args()
     rows = []
     for name, image, labels in (synthetic() if args.part == "synthetic" else real()):
         truth = float(np.median(equivalent_diameters(labels)))
         region = _sample_window(np.asarray(image), 1024)
-        curve = [(d, _reported(region, d, "cytoqa-unet-combined", "auto")) for d in GRID]
+        curve = [(d, _reported(region, d, "cytoqa-unet-combined", "auto", min_fraction=args.min_fraction))
+                 for d in GRID]
         est = {fb: diameter_from_curve(curve, fb) for fb in ("closest", "first")}
         rows.append({"image": name, "truth": truth, "curve": curve, **est})
         print(f"{name:28s} truth {truth:6.1f}  closest {est['closest'] or float('nan'):6.1f}  "

@@ -15,6 +15,8 @@ import numpy as np
 MIN_OBJECTS = 5
 #: no size with ``r(D) >= D``: the first ``r(D) / D`` from the top to reach this gives the estimate
 NEAR = 0.85
+#: instances smaller than this fraction of the size told are not counted (0: all are)
+MIN_FRACTION = 0.0
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
 
@@ -49,14 +51,16 @@ def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
 GRID = tuple(float(256 / np.sqrt(2) ** i) for i in range(12))  # 256 ... 5.66 px
 
 
-def _reported(region, diameter, model, device, precision=None):
+def _reported(region, diameter, model, device, precision=None, min_fraction=None):
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
-    when it finds fewer than MIN_OBJECTS)."""
+    when it finds fewer than MIN_OBJECTS), counting instances of at least ``min_fraction`` ×
+    ``diameter`` (default :data:`MIN_FRACTION`)."""
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
                        diameter=diameter, precision=precision, keep_labels=True)
     d = equivalent_diameters(det.labels)
+    d = d[d >= (MIN_FRACTION if min_fraction is None else min_fraction) * diameter]
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
 
 
