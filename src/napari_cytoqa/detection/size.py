@@ -109,8 +109,9 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     cells, splits them into pieces of about ``D`` — so the *largest* ``D`` with
     ``r(D) >= D`` brackets the true size, and the estimate is interpolated (in log space) where
     ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears, fragmenting
-    textured nuclei), the ``r(D)`` of the largest ``D`` with ``r(D) / D >= NEAR`` counts. Raises ``ValueError`` when no size works
-    (fewer than :data:`MIN_OBJECTS` cells, or none that fits). ``precision``: of the U-Net, as
+    textured nuclei), the ``r(D)`` of the largest ``D`` with ``r(D) / D >= NEAR`` counts.
+    Raises ``ValueError`` when no size works (fewer than :data:`MIN_OBJECTS` cells, or none
+    that fits). ``precision``: of the U-Net, as
     in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
     768² window on 2 CPU cores, up to a minute when no size fits exactly (the passes below 16 px,
     which upsample, cost most).
