@@ -389,6 +389,18 @@ def test_diameter_from_curve_by_hand():
         diameter_from_curve(fragments, "best")
 
 
+def test_reported_size_leaves_out_instances_under_the_floor():
+    from napari_cytoqa.detection.size import MIN_FRACTION, _reported
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    s = make_fluorescence((256, 256), seed=44)
+    everything = _reported(s.image, 16.0, "cytoqa-unet-combined", "cpu", min_fraction=0.0)
+    assert everything is not None and MIN_FRACTION == 0.4
+    floored = _reported(s.image, 16.0, "cytoqa-unet-combined", "cpu")  # the default floor
+    assert floored is not None and floored >= everything  # the small ones gone, the median can only rise
+    assert _reported(s.image, 16.0, "cytoqa-unet-combined", "cpu", min_fraction=10.0) is None  # none left
+
+
 def test_auto_diameter_errors():
     from napari_cytoqa.detection.size import estimate_diameter
 

@@ -15,8 +15,9 @@ import numpy as np
 MIN_OBJECTS = 5
 #: no size with ``r(D) >= D``: the first ``r(D) / D`` from the top to reach this gives the estimate
 NEAR = 0.85
-#: instances smaller than this fraction of the size told are not counted (0: all are)
-MIN_FRACTION = 0.0
+#: instances smaller than this fraction of the size told are not counted: specks and fragments
+#: (rule F2, docs/detection.md; before it, 0: all were)
+MIN_FRACTION = 0.4
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
 
@@ -103,7 +104,8 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
 
     The most contrasted ``window`` × ``window`` region is segmented by the U-Net ``model`` as
     if its cells were ``D`` px across, for ``D`` in :data:`GRID` from the top down, until the
-    median reported diameter ``r(D)`` reaches ``D``. Told too large a size, the network sees
+    median reported diameter ``r(D)`` (of the instances at least :data:`MIN_FRACTION` × ``D``
+    across) reaches ``D``. Told too large a size, the network sees
     the cells shrunk and reports them smaller than ``D``; at the true size it reports the true
     size; told too small a size, it either reports them larger (whole) or, on blurred large
     cells, splits them into pieces of about ``D`` — so the *largest* ``D`` with
