@@ -412,14 +412,21 @@ def test_auto_diameter_errors():
             detect_cells(blank, detector="unet", diameter=bad)
 
 
-def test_size_model_picks_the_u_net_that_measures():
-    from napari_cytoqa.detection.size import estimate_diameter
+def test_size_model_picks_the_u_net_that_measures(monkeypatch):
+    from napari_cytoqa.detection import size
     from napari_cytoqa.synthetic import make_fluorescence
 
     s = make_fluorescence((256, 256), scale=1.5, seed=43)
     det = detect_cells(s.image, detector="otsu", diameter="auto", size_model="cytoqa-unet-combined-r4")
-    assert det.diameter == pytest.approx(estimate_diameter(s.image, model="cytoqa-unet-combined-r4"))
-    assert det.diameter != pytest.approx(estimate_diameter(s.image), abs=0.1)  # the default measures otherwise
+    assert det.diameter == pytest.approx(size.estimate_diameter(s.image, model="cytoqa-unet-combined-r4"))
+    used, reported = [], size._reported
+    monkeypatch.setattr(size, "_reported", lambda region, d, model, *a, **k: used.append(model) or
+                        reported(region, d, model, *a, **k))
+    detect_cells(s.image, detector="otsu", diameter="auto", size_model="cytoqa-unet-combined-r4")
+    assert used and set(used) == {"cytoqa-unet-combined-r4"}  # every pass of the estimate ran the named U-Net
+    used.clear()
+    detect_cells(s.image, detector="otsu", diameter="auto")
+    assert used and set(used) == {"cytoqa-unet-combined"}  # the default measures otherwise
     with pytest.raises(ValueError, match="not a U-Net"):
         detect_cells(s.image, detector="otsu", diameter="auto", size_model="cytoqa-yolo-combined")
     with pytest.raises(KeyError, match="no model named"):
