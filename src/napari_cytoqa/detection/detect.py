@@ -82,10 +82,6 @@ class _UNet:
                                      min_size=int(self.input.get("min_size", 12)))
         n = int(labels.max())
         scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
-        min_score = float(self.input.get("min_score", 0.0))  # the card's floor on an instance's mean probability
-        if n and min_score > 0 and (scores < min_score).any():
-            keep = np.concatenate([[0], np.cumsum(scores >= min_score)]) * np.r_[0, scores >= min_score]
-            labels, scores = keep.astype(np.int32)[labels], scores[scores >= min_score]
         return labels, boxes_from_labels(labels), scores
 
 
