@@ -235,10 +235,16 @@ def blind_images_4():
     return skimage_samples, other
 
 
-def blind_4(model) -> dict:
-    """Section 7, with section 1's images pooled in for the "all scikit-image microscopy" rows."""
+def section1_rows(model):
+    """Section 1's tile rows: scikit-image's two offline microscopy samples under simulated defocus."""
+    return real_defocus(model, {n: _load(n) for n in ("immunohistochemistry", "cell")})
+
+
+def blind_4(model, section1=None) -> dict:
+    """Section 7, with section 1's rows (``section1``, computed here if not given) pooled in for
+    the "all scikit-image microscopy" rows."""
     skimage_samples, other = blind_images_4()
-    out, pooled = {}, real_defocus(model, {n: _load(n) for n in ("immunohistochemistry", "cell")})
+    out, pooled = {}, list(section1_rows(model) if section1 is None else section1)
     for k, (name, img) in enumerate(skimage_samples + other):
         rows = real_defocus(model, {name: img})
         if k < len(skimage_samples):
@@ -296,7 +302,7 @@ def main():
             with open(args.json, "w") as fh:
                 json.dump(results, fh, indent=2, default=float)
         return
-    rows = real_defocus(args.model, {n: _load(n) for n in ("immunohistochemistry", "cell")})
+    rows = section1_rows(args.model)
     results = {"real microscopy, level 0 vs 7-10 (128-px tiles)": binary_accuracy(rows),
                "real microscopy, levels 0-2 vs 7-10": binary_accuracy(rows, 2, 7)}
     results["real microscopy, level 0 vs 7-10, per image"] = {
@@ -320,7 +326,7 @@ def main():
             results[f"blind extension 2: {name}, levels 0-2 vs 7-10"] = binary_accuracy(rows2, 2, 7)
         results["blind extension 2: validity at slide level"] = validity(args.model, cells, non_cells)
         results.update(blind_3(args.model))
-        results.update(blind_4(args.model))
+        results.update(blind_4(args.model, section1=rows))
         results.update(blind_5(args.model))
     print(json.dumps(results, indent=2, default=float))
     if args.json:
