@@ -38,7 +38,7 @@ def held_out(scenes, size=512, recipe=1):
     return data
 
 
-def detectors(precision: str | None = None, denoise: str | None = None):
+def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -52,6 +52,8 @@ def detectors(precision: str | None = None, denoise: str | None = None):
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
         value = DENOISE_CHOICES[denoise]
         out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
+    if tta:  # "on" / "off": the U-Nets' detect_cells(..., tta=True / False)
+        out = {k: {**v, "tta": tta == "on"} if v["detector"] == "unet" else v for k, v in out.items()}
     return out
 
 
@@ -65,6 +67,8 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated column names to run (default: all)")
     ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
+    ap.add_argument("--tta", default=None, choices=["on", "off"],
+                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--diameter", default=None, choices=["auto"],
@@ -84,7 +88,7 @@ def main():
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)
-    for name, opts in detectors(args.precision, args.denoise).items():
+    for name, opts in detectors(args.precision, args.denoise, args.tta).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

@@ -127,6 +127,8 @@ def main():
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
+    ap.add_argument("--tta", default=None, choices=["on", "off"],
+                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -145,7 +147,7 @@ def main():
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
-    runs = detectors() | (OPT_IN if args.opt_in else {})
+    runs = detectors(tta=args.tta) | (OPT_IN if args.opt_in else {})
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     results = {"frames": frames, "nuclei": [len(t) for t in truth], "diameter": {"measured": measured,

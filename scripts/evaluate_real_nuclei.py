@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
+    ap.add_argument("--tta", default=None, choices=["on", "off"],
+                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--defocus", action="store_true",
@@ -47,7 +49,7 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(equivalent_diameters(mask)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
-    runs = detectors(args.precision, args.denoise)  # the same columns as the synthetic evaluation
+    runs = detectors(args.precision, args.denoise, args.tta)  # the same columns as the synthetic evaluation
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     if args.defocus:

@@ -61,7 +61,7 @@ class _UNet:
 
     architecture, label = "unet", "U-Net"
 
-    def __init__(self, model: str, device: str, threshold, precision: str | None = None):
+    def __init__(self, model: str, device: str, threshold, precision: str | None = None, tta: bool = False):
         from ..models import get_model
         from ..models.precision import module_for
 
@@ -72,12 +72,13 @@ class _UNet:
         self.input = self.loaded.spec.input
         self.threshold = float(self.input.get("threshold", 0.5) if threshold is None else threshold)
         self.name = self.loaded.spec.name
+        self.tta = bool(tta)
 
     def __call__(self, tile, stats):
         from .unet import instances_from_maps
         from .unet_task import predict_maps, unet_input
 
-        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device)
+        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device, flips=self.tta)
         labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
                                      min_size=int(self.input.get("min_size", 12)))
         n = int(labels.max())
@@ -106,6 +107,9 @@ DEFAULT_MODELS = {
     "unet": {"sharp": "cytoqa-unet-sharp", "blurry": "cytoqa-unet-blurry", "combined": "cytoqa-unet-combined"},
     "yolo": {"sharp": "cytoqa-yolo-sharp-r4", "blurry": "cytoqa-yolo-blurry", "combined": "cytoqa-yolo-combined-r4"},
 }
+
+#: ``tta="auto"``: whether each learned detector averages its maps over mirror images by default
+DEFAULT_TTA = {"unet": False, "yolo": False}
 
 
 class _RoutedContext:
@@ -138,7 +142,7 @@ class _RoutedContext:
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
                  precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
-                 denoise: bool | str = "auto"):
+                 denoise: bool | str = "auto", tta: bool | str = "auto"):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
@@ -149,6 +153,13 @@ class _RoutedContext:
         if denoise not in DENOISE_CHOICES.values():
             raise ValueError(f'denoise must be True, False or "auto", got {denoise!r}')
         self.routing, self.denoise = routing, denoise
+        if tta not in (True, False, "auto"):
+            raise ValueError(f'tta must be True, False or "auto", got {tta!r}')
+        if tta is True and self.kind != "unet":
+            raise ValueError("tta=True (mirror-image averaging) applies to the U-Net only")
+        tta = DEFAULT_TTA.get(self.kind, False) if tta == "auto" else tta
+        nets = {"device": device, "threshold": threshold, "precision": precision} | (
+            {"tta": tta} if self.kind == "unet" else {})
         if routing == "blur":
             if model is not None:
                 raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "
@@ -156,13 +167,13 @@ class _RoutedContext:
             from ..quality.learned import DEFAULT_MODEL, LearnedScorer
 
             defaults = DEFAULT_MODELS[self.kind]
-            self.sharp = self.net_class(sharp_model or defaults["sharp"], device, threshold, precision)
-            self.blurry = self.net_class(blurry_model or defaults["blurry"], device, threshold, precision)
+            self.sharp = self.net_class(sharp_model or defaults["sharp"], **nets)
+            self.blurry = self.net_class(blurry_model or defaults["blurry"], **nets)
             # the focus model judges tiles scaled as the quality checks scale them
             self.scorer = LearnedScorer(plain, model=focus_model or DEFAULT_MODEL,
                                         device=device, precision=precision or "auto")
         else:
-            self.single = self.net_class(model or DEFAULT_MODELS[self.kind][routing], device, threshold, precision)
+            self.single = self.net_class(model or DEFAULT_MODELS[self.kind][routing], **nets)
 
     def __call__(self, tile):
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY

@@ -59,7 +59,7 @@ def _reported(region, diameter, model, device, precision=None, min_fraction=None
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter, precision=precision, keep_labels=True)
+                       diameter=diameter, precision=precision, keep_labels=True, tta=False)
     d = equivalent_diameters(det.labels)
     d = d[d >= (MIN_FRACTION if min_fraction is None else min_fraction) * diameter]
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None

@@ -203,21 +203,28 @@ def joint_augment(batch):
     return (x * gain, y, *batch[2:])
 
 
-def predict_maps(net, x: np.ndarray, device) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground probability and centre map for a ``(3, H, W)`` input (padded to multiples of 16)."""
+def predict_maps(net, x: np.ndarray, device, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground probability and centre map for a ``(3, H, W)`` input (padded to multiples of 16).
+
+    ``flips``: test-time augmentation — the maps are the mean of the network's maps for the
+    input and for its left-right, up-down and both-ways mirror images, each mirrored back (one
+    batch of 4; each view is padded as a plain input would be, so view 0 is the plain result)."""
     import torch
+
+    from ..models.precision import input_dtype
 
     _, h, w = x.shape
     ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
+    axes = [(), (2,), (1,), (1, 2)] if flips else [()]
+    views = [np.flip(x, a) if a else x for a in axes]
     if ph or pw:
-        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-    from ..models.precision import input_dtype
-
+        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+        views = [np.pad(v, ((0, 0), (0, ph), (0, pw)), mode=mode) for v in views]
     with torch.no_grad():
-        t = torch.as_tensor(x[None]).to(device=device, dtype=input_dtype(net)).contiguous(
-            memory_format=torch.channels_last)
-        out = net(t)[0].float().sigmoid().cpu().numpy()
-    return out[0, :h, :w], out[1, :h, :w]
+        t = torch.as_tensor(np.stack(views)).to(device=device, dtype=input_dtype(net))
+        out = net(t.contiguous(memory_format=torch.channels_last)).float().sigmoid()[:, :, :h, :w].cpu().numpy()
+    out = np.mean([np.flip(o, a) if a else o for o, a in zip(out, axes)], axis=0)
+    return out[0], out[1]
 
 
 def evaluate(model, data, device) -> dict:
