@@ -5,7 +5,8 @@
 Per 512 × 512 tile and per 2592 × 1944 RGB image (seed 000's camera; 512-px tiles with 64 px
 overlap for ours): the Otsu + watershed baseline, the combined U-Net, the blur-routed U-Nets
 (focus model included), our compact YOLO (combined and routed; full ``detect_cells`` including
-input scaling and tile merging), the combined U-Net and YOLO once more with ``precision="bf16"``
+input scaling and tile merging), the U-Nets with and without ``tta`` (maps averaged over each
+tile's 4 mirror images), the combined U-Net and YOLO once more with ``precision="bf16"``
 (opt-in; bfloat16 networks, native on CPUs with AMX / AVX512-BF16) and ultralytics' stock
 yolov8n (built from its yaml with random weights — speed does not depend on weight values —
 at imgsz 512 on the same tile grid).
@@ -54,11 +55,18 @@ def main():
     image = make_smear((1944, 2592), seed=2).image
     runs = {
         "Otsu + watershed baseline": lambda im: detect_cells(im, detector="otsu"),
-        "U-Net combined": lambda im: detect_cells(im, detector="unet", routing="combined", device="cpu"),
+        "U-Net combined": lambda im: detect_cells(im, detector="unet", routing="combined", device="cpu",
+                                                  tta=False),
         "U-Net routed (focus model + 2 U-Nets)": lambda im: detect_cells(im, detector="unet", routing="blur",
-                                                                         device="cpu"),
+                                                                         device="cpu", tta=False),
+        "U-Net combined, mirror averaging (tta=True)": lambda im: detect_cells(
+            im, detector="unet", routing="combined", device="cpu", tta=True),
+        "U-Net routed, mirror averaging (tta=True)": lambda im: detect_cells(im, detector="unet", routing="blur",
+                                                                             device="cpu", tta=True),
         "U-Net combined, bfloat16 (opt-in)": lambda im: detect_cells(im, detector="unet", routing="combined",
-                                                                     device="cpu", precision="bf16"),
+                                                                     device="cpu", precision="bf16", tta=False),
+        "U-Net combined, bfloat16 + tta": lambda im: detect_cells(im, detector="unet", routing="combined",
+                                                                  device="cpu", precision="bf16", tta=True),
         "YOLO combined (ours, CELL_YOLO)": lambda im: detect_cells(im, detector="yolo", routing="combined",
                                                                    device="cpu"),
         "YOLO routed (focus model + 2 YOLOs)": lambda im: detect_cells(im, detector="yolo", routing="blur",

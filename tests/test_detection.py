@@ -556,3 +556,49 @@ def test_recipe_4_textures_nuclei_without_changing_their_masks():
         fluorescence_series((32, 32), [0], chromatin=1.5)
     series = scene_series(np.random.default_rng(0), 1, (64, 64), [0, 8], recipe=4)
     assert len(series) == 2 and series[0].kind == "fluorescence"
+
+
+def test_mirror_averaging_is_the_mean_of_the_mirrored_back_views():
+    import torch
+
+    from napari_cytoqa.detection.unet import UNet
+    from napari_cytoqa.detection.unet_task import predict_maps
+
+    torch.manual_seed(0)
+    net = UNet(widths=(4, 8)).eval()
+    x = np.random.default_rng(0).random((3, 21, 30)).astype(np.float32)  # padded to 32 x 32
+    plain = predict_maps(net, x, "cpu")
+    views = []
+    for axes in [(), (2,), (1,), (1, 2)]:
+        fg, centre = predict_maps(net, np.ascontiguousarray(np.flip(x, axes) if axes else x), "cpu")
+        views.append([np.flip(m, tuple(a - 1 for a in axes)) if axes else m for m in (fg, centre)])
+    tta = predict_maps(net, x, "cpu", flips=True)
+    assert tta[0].shape == plain[0].shape == (21, 30)
+    np.testing.assert_allclose(tta[0], np.mean([v[0] for v in views], 0), atol=1e-5)
+    np.testing.assert_allclose(tta[1], np.mean([v[1] for v in views], 0), atol=1e-5)
+    assert not np.allclose(tta[0], plain[0], atol=1e-4)  # the mirrored views do change the maps
+    sym = np.ascontiguousarray(x + np.flip(x, 2))  # left-right symmetric input: its mirrored maps agree
+    fg = predict_maps(net, sym, "cpu", flips=True)[0]
+    np.testing.assert_allclose(fg, fg[:, ::-1], atol=1e-5)
+
+
+def test_tta_option_runs_the_u_net_on_mirror_images_and_is_refused_elsewhere(monkeypatch):
+    import napari_cytoqa.detection.unet_task as unet_task
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    seen = []
+    real = unet_task.predict_maps
+    monkeypatch.setattr(unet_task, "predict_maps", lambda net, x, device, flips=False: (
+        seen.append(flips), real(net, x, device, flips))[1])
+    img = make_fluorescence((160, 160), seed=8).image
+    on = detect_cells(img, detector="unet", routing="combined", tta=True)
+    assert seen and all(seen)
+    seen.clear()
+    off = detect_cells(img, detector="unet", routing="combined", tta=False)
+    assert seen and not any(seen) and on.count > 5 and abs(on.count - off.count) <= max(2, 0.1 * off.count)
+    with pytest.raises(ValueError, match="U-Net only"):
+        detect_cells(img, detector="yolo", tta=True)
+    with pytest.raises(ValueError, match="tta"):
+        detect_cells(img, detector="unet", tta="yes")
+    with pytest.raises(ValueError, match="tta"):
+        detect_cells(img, detector="otsu", tta=True)

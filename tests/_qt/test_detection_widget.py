@@ -47,10 +47,13 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert widget.options()["denoise"] is True
     widget.denoise.value = "off"
     assert widget.options()["denoise"] is False
+    assert widget.tta.enabled and widget.options()["tta"] is widget.tta.value  # mirror-image averaging
+    widget.tta.value = not widget.tta.value
+    assert widget.options()["tta"] is widget.tta.value
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
-    assert not widget.denoise.enabled
-    assert "precision" not in widget.options() and "denoise" not in widget.options()
+    assert not widget.denoise.enabled and not widget.tta.enabled
+    assert {"precision", "denoise", "tta"}.isdisjoint(widget.options())
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1

@@ -8,7 +8,7 @@ from napari.utils.notifications import show_warning
 
 from .._layers import add_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
-from ..detection.detect import DENOISE_CHOICES, ROUTINGS
+from ..detection.detect import DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
 from ._jobs import start_layer_job
 
 
@@ -44,13 +44,16 @@ class DetectionWidget(Container):
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
                                         "fields): auto = before the sharp U-Net only (the default), on = before "
                                         "every model, off = never; see docs/detection.md")
+        self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (U-Net, 4× slower)",
+                            tooltip="test-time augmentation: the U-Net's maps averaged over each tile and its "
+                                    "three mirror images; see docs/detection.md")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.auto_diameter, self.bf16, self.denoise, self.tile_size, self.level,
+                     self.diameter, self.auto_diameter, self.bf16, self.denoise, self.tta, self.tile_size, self.level,
                      self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
@@ -71,6 +74,7 @@ class DetectionWidget(Container):
         self.model.reset_choices()
         self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = self.denoise.enabled = learned
         self.model.enabled = learned
+        self.tta.enabled = self.detector.value == "unet"
         self.model.label = "sharp model" if self.routing.value == "blur" else "model"  # blur: the in-focus model
         self.threshold.enabled = learned and not self.own_threshold.value
 
@@ -91,6 +95,8 @@ class DetectionWidget(Container):
                 opts["precision"] = "bf16"
             if self.denoise.value != "auto":  # auto: detect_cells' default
                 opts["denoise"] = DENOISE_CHOICES[self.denoise.value]
+        if self.detector.value == "unet":
+            opts["tta"] = self.tta.value
         return opts
 
     def run(self):
