@@ -129,7 +129,7 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--tta", "on"]) == 0  # mirror averaging
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
-    assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--tta", "on"]) == 2
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu", "--tta", "on"]) == 2
 
 
 def test_detect_command_writes_instance_labels_and_cell_areas(tmp_path):

@@ -582,7 +582,7 @@ def test_mirror_averaging_is_the_mean_of_the_mirrored_back_views():
     np.testing.assert_allclose(fg, fg[:, ::-1], atol=1e-5)
 
 
-def test_tta_option_runs_the_u_net_on_mirror_images_and_is_refused_elsewhere(monkeypatch):
+def test_tta_option_runs_the_u_net_on_mirror_images_and_is_refused_by_otsu(monkeypatch):
     import napari_cytoqa.detection.unet_task as unet_task
     from napari_cytoqa.synthetic import make_fluorescence
 
@@ -596,9 +596,53 @@ def test_tta_option_runs_the_u_net_on_mirror_images_and_is_refused_elsewhere(mon
     seen.clear()
     off = detect_cells(img, detector="unet", routing="combined", tta=False)
     assert seen and not any(seen) and on.count > 5 and abs(on.count - off.count) <= max(2, 0.1 * off.count)
-    with pytest.raises(ValueError, match="U-Net only"):
-        detect_cells(img, detector="yolo", tta=True)
+    yolo = [detect_cells(img, detector="yolo", routing="combined", tta=t) for t in (False, True)]
+    assert yolo[0].count > 5 and abs(yolo[1].count - yolo[0].count) <= max(2, 0.1 * yolo[0].count)
     with pytest.raises(ValueError, match="tta"):
         detect_cells(img, detector="unet", tta="yes")
     with pytest.raises(ValueError, match="tta"):
         detect_cells(img, detector="otsu", tta=True)
+
+
+def test_weighted_box_fusion_hand_computed():
+    from napari_cytoqa.detection.fusion import weighted_box_fusion
+
+    boxes = [[0, 0, 10, 10], [0, 2, 10, 12], [0, 1, 10, 11], [50, 50, 60, 60], [0, 0, 10, 10]]
+    scores = [0.8, 0.4, 0.6, 0.9, 0.2]
+    views = [0, 1, 2, 0, 0]  # the last box is view 0's second one over the first cell: a cluster of its own
+    fused, fscores = weighted_box_fusion(boxes, scores, views, n_views=4, iou=0.5)
+    # cell 1: views 0, 1, 2 -> x0 = (0*.8 + 2*.4 + 1*.6) / 1.8, score (.8+.4+.6)/4
+    x0 = (0 * 0.8 + 2 * 0.4 + 1 * 0.6) / 1.8
+    np.testing.assert_allclose(fused, [[0, x0, 10, x0 + 10], [50, 50, 60, 60], [0, 0, 10, 10]])
+    np.testing.assert_allclose(fscores, [0.45, 0.225, 0.05])
+    empty = weighted_box_fusion(np.zeros((0, 4)), [], [], n_views=4)
+    assert empty[0].shape == (0, 4) and empty[1].shape == (0,)
+    with pytest.raises(ValueError, match="views"):
+        weighted_box_fusion(boxes, scores, [0, 1, 2, 4, 0], n_views=4)
+
+
+def test_yolo_mirror_averaging_keeps_boxes_in_image_coordinates():
+    from napari_cytoqa.detection.yolo import predict_boxes
+    from napari_cytoqa.models import get_model
+    from napari_cytoqa.models.precision import module_for
+    from napari_cytoqa.detection.unet_task import image_stats
+    from napari_cytoqa.detection.yolo import yolo_input
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    s = make_fluorescence((200, 232), seed=5)
+    loaded = get_model("cytoqa-yolo-combined", device="cpu")
+    net, _ = module_for(loaded, "fp32")
+    x = yolo_input(s.image, image_stats(s.image)[1])
+    plain = predict_boxes(net, x, "cpu", conf=0.3)
+    both = predict_boxes(net, x, "cpu", conf=0.3, flips=True)
+    mirrored = predict_boxes(net, np.ascontiguousarray(x[:, :, ::-1]), "cpu", conf=0.3, flips=True)
+    assert len(plain[0]) > 5 and abs(len(both[0]) - len(plain[0])) <= 0.2 * len(plain[0])
+    from napari_cytoqa.detection import evaluate_detections
+
+    ap = [evaluate_detections([r], [s.boxes]).ap50 for r in (plain, both)]
+    assert ap[1] >= ap[0] - 0.05 and ap[1] > 0.7
+    # the four views of the mirrored tile are those of the tile: the same boxes, mirrored
+    back = mirrored[0].copy()
+    back[:, [1, 3]] = 232 - mirrored[0][:, [3, 1]]
+    order_a, order_b = np.lexsort(both[0].T[::-1]), np.lexsort(back.T[::-1])
+    np.testing.assert_allclose(back[order_b], both[0][order_a], atol=0.05)

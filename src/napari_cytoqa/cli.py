@@ -183,8 +183,8 @@ def _detect(args) -> int:
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
         if args.denoise:  # else detect_cells' default
             options["denoise"] = DENOISE_CHOICES[args.denoise]
-    if args.tta and args.detector != "unet":
-        print("cytoqa detect: --tta applies to the U-Net only", file=sys.stderr)
+    if args.tta and args.detector == "otsu":
+        print("cytoqa detect: --tta applies to the learned detectors (unet, yolo)", file=sys.stderr)
         return 2
     if args.tta:  # else detect_cells' default
         options["tta"] = args.tta == "on"
@@ -315,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smooth tiles noisier than the training images first: on (every model), off, or auto "
                          "(the sharp U-Net only); default: detect_cells' default (see docs/detection.md)")
     dt.add_argument("--tta", default=None, choices=["on", "off"],
-                    help="U-Net: average its maps over the tile and its 3 mirror images (4x the network time); "
-                         "default: detect_cells' default (see docs/detection.md, test-time augmentation)")
+                    help="run each tile and its 3 mirror images (4x the network time) and average: the U-Net's "
+                         "maps, YOLO's boxes (weighted box fusion); default: detect_cells' default (see "
+                         "docs/detection.md, mirror-image averaging)")
     dt.add_argument("--labels", action="store_true",
                     help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from napari_cytoqa._layers import detection_layers_data
+from napari_cytoqa.detection.detect import DEFAULT_TTA
 from napari_cytoqa._widgets.detection_widget import DetectionWidget
 from napari_cytoqa.synthetic import make_fluorescence, make_smear
 
@@ -50,6 +51,9 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert widget.tta.enabled and widget.options()["tta"] is widget.tta.value  # mirror-image averaging
     widget.tta.value = not widget.tta.value
     assert widget.options()["tta"] is widget.tta.value
+    widget.routing.value = "blur"  # another routing keeps the user's choice
+    assert widget.options()["tta"] is (not DEFAULT_TTA["unet"])
+    widget.routing.value = "combined"
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
     assert not widget.denoise.enabled and not widget.tta.enabled
@@ -104,6 +108,7 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     assert "nuclei cells" in viewer.layers
     widget.detector.value = "yolo"
     assert "cytoqa-yolo-combined" in widget.model.choices and widget.routing.enabled
+    assert widget.tta.enabled and widget.options()["tta"] is DEFAULT_TTA["yolo"]  # YOLO's own default
     widget.model.value = "cytoqa-yolo-sharp"
     assert widget.options()["model"] == "cytoqa-yolo-sharp" and "threshold" not in widget.options()
     widget.own_threshold.value = False

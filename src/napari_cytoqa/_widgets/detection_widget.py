@@ -44,9 +44,10 @@ class DetectionWidget(Container):
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
                                         "fields): auto = before the sharp U-Net only (the default), on = before "
                                         "every model, off = never; see docs/detection.md")
-        self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (U-Net, 4× slower)",
-                            tooltip="test-time augmentation: the U-Net's maps averaged over each tile and its "
-                                    "three mirror images; see docs/detection.md")
+        self._tta_for = "unet"
+        self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (4× slower)",
+                            tooltip="test-time augmentation: each tile and its three mirror images, the U-Net's "
+                                    "maps averaged, YOLO's boxes fused; see docs/detection.md")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
@@ -74,7 +75,9 @@ class DetectionWidget(Container):
         self.model.reset_choices()
         self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = self.denoise.enabled = learned
         self.model.enabled = learned
-        self.tta.enabled = self.detector.value == "unet"
+        self.tta.enabled = learned
+        if learned and self.detector.value != self._tta_for:  # a new detector starts at its own default
+            self._tta_for, self.tta.value = self.detector.value, DEFAULT_TTA[self.detector.value]
         self.model.label = "sharp model" if self.routing.value == "blur" else "model"  # blur: the in-focus model
         self.threshold.enabled = learned and not self.own_threshold.value
 
@@ -95,7 +98,6 @@ class DetectionWidget(Container):
                 opts["precision"] = "bf16"
             if self.denoise.value != "auto":  # auto: detect_cells' default
                 opts["denoise"] = DENOISE_CHOICES[self.denoise.value]
-        if self.detector.value == "unet":
             opts["tta"] = self.tta.value
         return opts
 

@@ -95,7 +95,7 @@ class _YOLO(_UNet):
         from .yolo import predict_boxes, yolo_input
 
         boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
-                                      iou=float(self.input.get("iou", 0.5)))
+                                      iou=float(self.input.get("iou", 0.5)), flips=self.tta)
         return None, boxes, scores
 
 
@@ -161,11 +161,8 @@ class _RoutedContext:
         self.routing, self.denoise = routing, denoise
         if tta not in (True, False, "auto"):
             raise ValueError(f'tta must be True, False or "auto", got {tta!r}')
-        if tta is True and self.kind != "unet":
-            raise ValueError("tta=True (mirror-image averaging) applies to the U-Net only")
-        tta = DEFAULT_TTA.get(self.kind, False) if tta == "auto" else tta
-        nets = {"device": device, "threshold": threshold, "precision": precision} | (
-            {"tta": tta} if self.kind == "unet" else {})
+        tta = DEFAULT_TTA[self.kind] if tta == "auto" else tta
+        nets = {"device": device, "threshold": threshold, "precision": precision, "tta": tta}
         if routing == "blur":
             if model is not None:
                 raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "

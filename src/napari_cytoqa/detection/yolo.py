@@ -114,34 +114,59 @@ def to_training_image(image: np.ndarray, stats: IntensityStats | None = None) ->
 
 
 def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float = 0.5,
-                  max_det: int = 3000) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input."""
+                  max_det: int = 3000, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input.
+
+    ``flips``: test-time augmentation — the input and its left-right, up-down and both-ways
+    mirror images run as one batch; each view's boxes (NMS'd, mirrored back) are merged by
+    weighted box fusion (:mod:`.fusion`), and a fused box is kept if its score averaged over the
+    four views (a view without it counting 0) still reaches ``conf``."""
     import torch
     import torchvision
 
+    from ..models.precision import input_dtype
+    from .fusion import weighted_box_fusion
+
     _, h, w = x.shape
     ph, pw = (-h) % STRIDE, (-w) % STRIDE
+    axes = [(), (2,), (1,), (1, 2)] if flips else [()]
+    views = [np.flip(x, a) if a else x for a in axes]
     if ph or pw:
-        x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-    from ..models.precision import input_dtype
-
+        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+        views = [np.pad(v, ((0, 0), (0, ph), (0, pw)), mode=mode) for v in views]
+    found = []
     with torch.no_grad():
-        t = torch.as_tensor(np.ascontiguousarray(x[None]), dtype=torch.float32).to(device=device,
-                                                                                    dtype=input_dtype(net))
+        t = torch.as_tensor(np.stack(views), dtype=torch.float32).to(device=device, dtype=input_dtype(net))
         out = net(t)
-        pred = (out[0] if isinstance(out, (tuple, list)) else out)[0].float()  # (4 + nc, anchors)
-        score = pred[4:].amax(0)
-        keep = score > conf
-        xywh, score = pred[:4, keep].T, score[keep]
-        xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
-        kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
-        xyxy, score = xyxy[kept].cpu().numpy().astype(np.float64), score[kept].cpu().numpy().astype(np.float64)
-    cx, cy = (xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2
+        out = (out[0] if isinstance(out, (tuple, list)) else out).float()  # (views, 4 + nc, anchors)
+        for pred, a in zip(out, axes):
+            score = pred[4:].amax(0)
+            keep = score > conf
+            xywh, score = pred[:4, keep].T, score[keep]
+            xyxy = torch.cat([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
+            kept = torchvision.ops.nms(xyxy, score, iou)[:max_det]
+            xyxy, sc = xyxy[kept].cpu().numpy().astype(np.float64), score[kept].cpu().numpy().astype(np.float64)
+            # centred in the padding (a mirrored cell): not a cell
+            inside = ((xyxy[:, 0] + xyxy[:, 2]) / 2 < w) & ((xyxy[:, 1] + xyxy[:, 3]) / 2 < h)
+            xyxy, sc = xyxy[inside], sc[inside]
+            if 2 in a:  # mirrored back: x -> w - x
+                xyxy[:, [0, 2]] = w - xyxy[:, [2, 0]]
+            if 1 in a:
+                xyxy[:, [1, 3]] = h - xyxy[:, [3, 1]]
+            found.append((xyxy, sc))
+    if flips:
+        xyxy, score = weighted_box_fusion(np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found]),
+                                          np.repeat(np.arange(len(found)), [len(s) for _, s in found]),
+                                          len(found), iou=iou)
+        keep = score >= conf
+        xyxy, score = xyxy[keep][:max_det], score[keep][:max_det]
+    else:
+        xyxy, score = found[0]
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
     boxes = xyxy[:, [1, 0, 3, 2]]
-    # centred in the padding (a mirrored cell) or under a pixel thick once clipped: not a cell
-    ok = (cx < w) & (cy < h) & (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+    # under a pixel thick once clipped: not a cell
+    ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
     return boxes[ok], score[ok]
 
 
