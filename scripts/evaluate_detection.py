@@ -52,8 +52,8 @@ def detectors(precision: str | None = None, denoise: str | None = None, tta: str
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
         value = DENOISE_CHOICES[denoise]
         out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
-    if tta:  # "on" / "off": the U-Nets' detect_cells(..., tta=True / False)
-        out = {k: {**v, "tta": tta == "on"} if v["detector"] == "unet" else v for k, v in out.items()}
+    if tta:  # "on" / "off": the learned detectors' detect_cells(..., tta=True / False)
+        out = {k: v if v["detector"] == "otsu" else {**v, "tta": tta == "on"} for k, v in out.items()}
     return out
 
 
@@ -68,7 +68,7 @@ def main():
     ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--tta", default=None, choices=["on", "off"],
-                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
+                    help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--diameter", default=None, choices=["auto"],

@@ -128,7 +128,7 @@ def main():
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     ap.add_argument("--tta", default=None, choices=["on", "off"],
-                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
+                    help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "

@@ -35,7 +35,7 @@ def main():
                     help="of the learned detectors (default: their defaults)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     ap.add_argument("--tta", default=None, choices=["on", "off"],
-                    help="the U-Nets' tta= (mirror-image averaging; default: detect_cells' default)")
+                    help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--defocus", action="store_true",
