@@ -108,9 +108,9 @@ DEFAULT_MODELS = {
     "yolo": {"sharp": "cytoqa-yolo-sharp-r4", "blurry": "cytoqa-yolo-blurry", "combined": "cytoqa-yolo-combined-r4"},
 }
 
-#: ``tta="auto"``: whether each learned detector averages its maps over mirror images by default;
-#: the U-Net's since rule TT (2026-11-24: held-out synthetic series and real nuclei sets gained,
-#: none lost; 4× its network time), YOLO has none
+#: ``tta="auto"``: whether each learned detector averages over mirror images by default: the
+#: U-Net since rule TT (2026-11-24: held-out synthetic series and real nuclei sets gained, none
+#: lost; 4× its network time); YOLO's box fusion is opt-in (rule TY failed: DSB combined −0.074)
 DEFAULT_TTA = {"unet": True, "yolo": False}
 
 
@@ -136,11 +136,11 @@ class _RoutedContext:
     before every model, ``False`` never, ``"auto"`` (default) before the sharp U-Net only
     (``routing="sharp"``, or the in-focus tiles of ``"blur"``) — the one model that counted
     photon noise as nuclei in dim fields; the combined and blurry U-Nets, and YOLO on the real
-    nuclei image, did worse with it (docs/detection.md, *Noisy fields*). ``tta`` (U-Net only):
-    average the foreground and centre maps over each tile and its three mirror images
-    (test-time augmentation, 4× the network time); ``"auto"`` (default) is
-    :data:`DEFAULT_TTA` — on for the U-Net since rule TT (docs/detection.md,
-    *Mirror-image averaging*), ``False`` is the faster path."""
+    nuclei image, did worse with it (docs/detection.md, *Noisy fields*). ``tta``: run each
+    tile and its three mirror images (test-time augmentation, 4× the network time) and average
+    the U-Net's foreground and centre maps, or fuse YOLO's boxes (weighted box fusion);
+    ``"auto"`` (default) is :data:`DEFAULT_TTA` — on for the U-Net since rule TT, off for YOLO
+    (rule TY failed; docs/detection.md, *Mirror-image averaging*)."""
 
     kind = ""
     net_class = _UNet
@@ -337,10 +337,10 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     (``labels`` is None). Both take ``routing="combined"|"sharp"|"blurry"|"blur"`` (see
     :class:`_RoutedContext`), ``model=``, ``threshold=``, ``device=``, ``precision=``
     (default float32; ``"bf16"`` or ``"auto"``, bfloat16 where the CPU has it natively, is
-    faster and opt-in) and ``denoise=`` (smooth tiles noisier than the training data: ``True``,
-    ``False`` or ``"auto"``, see :class:`_RoutedContext`); the U-Net also takes ``tta=``
-    (mirror-image averaging, on by default; ``tta=False`` is 4× faster). ``detector="otsu"`` is
-    the classical baseline (Otsu threshold fitted on the whole image, distance-transform
+    faster and opt-in), ``denoise=`` (smooth tiles noisier than the training data: ``True``,
+    ``False`` or ``"auto"``, see :class:`_RoutedContext`) and ``tta=`` (mirror-image
+    averaging: on by default for the U-Net, where ``tta=False`` is 4× faster; opt-in for
+    YOLO). ``detector="otsu"`` is the classical baseline (Otsu threshold fitted on the whole image, distance-transform
     watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
     recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores
     only, merged like YOLO's): a whole slide's full-size int32 labels would not fit in memory;
