@@ -174,6 +174,9 @@ def _detect(args) -> int:
     from .detection.detect import DENOISE_CHOICES
     from .io import read_slide
 
+    if args.tta and args.detector == "otsu":  # before anything is written
+        print("cytoqa detect: --tta applies to the learned detectors (unet, yolo)", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
@@ -183,9 +186,6 @@ def _detect(args) -> int:
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
         if args.denoise:  # else detect_cells' default
             options["denoise"] = DENOISE_CHOICES[args.denoise]
-    if args.tta and args.detector == "otsu":
-        print("cytoqa detect: --tta applies to the learned detectors (unet, yolo)", file=sys.stderr)
-        return 2
     if args.tta:  # else detect_cells' default
         options["tta"] = args.tta == "on"
     if args.labels and args.detector == "yolo":
