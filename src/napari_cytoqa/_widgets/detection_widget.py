@@ -37,7 +37,12 @@ class DetectionWidget(Container):
         self.auto_diameter = CheckBox(value=False, text="estimate cell size",
                                       tooltip="measure the cell diameter with the U-Net first (a few seconds); "
                                               "the estimate is written into the diameter box")
-        self.bf16 = CheckBox(value=False, text="bfloat16 networks (faster)",
+        from ..models.precision import native_bf16
+        from ..models.registry import resolve_device
+
+        # emulated bfloat16 ran 8.5× slower than float32 (docs/benchmarks.md)
+        fast = native_bf16(resolve_device("auto"))
+        self.bf16 = CheckBox(value=False, text="bfloat16 networks (" + ("faster)" if fast else "slow here: emulated)"),
                              tooltip="about 2× faster U-Net on CPUs with native bfloat16 (Intel AMX / AVX512-BF16), "
                                      "slightly different results; see docs/detection.md")
         self.denoise = ComboBox(choices=list(DENOISE_CHOICES), value="auto", label="denoise",
