@@ -1,26 +1,36 @@
-"""Weighted box fusion (Solovyev et al. 2021) of boxes from several views of one image.
+"""Test-time augmentation (``detect_cells(..., tta=True)``): mirror-image views of a tile, and
+weighted box fusion (Solovyev et al. 2021) of the boxes found in them.
 
-YOLO's test-time augmentation (``detect_cells(..., detector="yolo", tta=True)``) runs a tile and
-its mirror images; each view's boxes, mirrored back, are fused here: boxes of different views
-that overlap (IoU ≥ ``iou``) with a cluster's fused box join it, the fused box is the
-score-weighted mean of its members and its score the members' summed score over the number of
-views — a box found in one view of four keeps a quarter of its score, so what only one view saw
-ranks below what every view agrees on.
+:func:`mirror_views` gives a tile and its left-right, up-down and both-ways mirror images, each
+padded as a plain input would be; the U-Net averages its maps over them, YOLO fuses its boxes:
+boxes of different views that overlap (IoU ≥ ``iou``) with a cluster's fused box join it, the
+fused box is the score-weighted mean of its members and its score the members' summed score over
+the number of views — a box found in one view of four keeps a quarter of its score, so what only
+one view saw ranks below what every view agrees on.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .metrics import box_iou
 
-def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    y0 = np.maximum(box[0], boxes[:, 0])
-    x0 = np.maximum(box[1], boxes[:, 1])
-    y1 = np.minimum(box[2], boxes[:, 2])
-    x1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-12)
+#: the axes of a ``(C, H, W)`` tile each view mirrors: none, W, H, both
+MIRRORS = ((), (2,), (1,), (1, 2))
+
+
+def mirror_views(x: np.ndarray, multiple: int, flips: bool = True) -> tuple[list[np.ndarray], tuple]:
+    """``(views, axes)``: ``x`` (``(C, H, W)``) and, with ``flips``, its three mirror images, each
+    padded at the bottom and right to multiples of ``multiple`` (reflected, or repeated where the
+    tile is too small to reflect); ``axes`` are the :data:`MIRRORS` that made them (``np.flip`` of a
+    view's output over the same axes mirrors it back)."""
+    axes = MIRRORS if flips else MIRRORS[:1]
+    views = [np.flip(x, a) if a else x for a in axes]
+    _, h, w = x.shape
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+        views = [np.pad(v, ((0, 0), (0, ph), (0, pw)), mode=mode) for v in views]
+    return views, axes
 
 
 def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +54,7 @@ def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55
     for i in np.argsort(-scores, kind="stable"):
         j = -1
         if n:
-            overlap = _iou_one(boxes[i], fused[:n])
+            overlap = box_iou(boxes[i:i + 1], fused[:n])[0]
             overlap[seen[:n, views[i]]] = -1  # one box per view and cluster
             j = int(np.argmax(overlap)) if overlap.max() >= iou else -1
         if j < 0:
@@ -56,4 +66,4 @@ def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55
     return fused[:n][order], weight[:n][order] / n_views
 
 
-__all__ = ["weighted_box_fusion"]
+__all__ = ["MIRRORS", "mirror_views", "weighted_box_fusion"]

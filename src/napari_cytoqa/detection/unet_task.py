@@ -212,14 +212,10 @@ def predict_maps(net, x: np.ndarray, device, flips: bool = False) -> tuple[np.nd
     import torch
 
     from ..models.precision import input_dtype
+    from .fusion import mirror_views
 
     _, h, w = x.shape
-    ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
-    axes = [(), (2,), (1,), (1, 2)] if flips else [()]
-    views = [np.flip(x, a) if a else x for a in axes]
-    if ph or pw:
-        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
-        views = [np.pad(v, ((0, 0), (0, ph), (0, pw)), mode=mode) for v in views]
+    views, axes = mirror_views(x, MULTIPLE, flips)
     with torch.no_grad():
         t = torch.as_tensor(np.stack(views)).to(device=device, dtype=input_dtype(net))
         out = net(t.contiguous(memory_format=torch.channels_last)).float().sigmoid()[:, :, :h, :w].cpu().numpy()

@@ -125,15 +125,10 @@ def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float 
     import torchvision
 
     from ..models.precision import input_dtype
-    from .fusion import weighted_box_fusion
+    from .fusion import mirror_views, weighted_box_fusion
 
     _, h, w = x.shape
-    ph, pw = (-h) % STRIDE, (-w) % STRIDE
-    axes = [(), (2,), (1,), (1, 2)] if flips else [()]
-    views = [np.flip(x, a) if a else x for a in axes]
-    if ph or pw:
-        mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
-        views = [np.pad(v, ((0, 0), (0, ph), (0, pw)), mode=mode) for v in views]
+    views, axes = mirror_views(x, STRIDE, flips)
     found = []
     with torch.no_grad():
         t = torch.as_tensor(np.stack(views), dtype=torch.float32).to(device=device, dtype=input_dtype(net))
