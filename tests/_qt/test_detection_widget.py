@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from napari_cytoqa._layers import detection_layers_data
-from napari_cytoqa.detection.detect import DEFAULT_TTA
 from napari_cytoqa._widgets.detection_widget import DetectionWidget
+from napari_cytoqa.detection.detect import DEFAULT_TTA
 from napari_cytoqa.synthetic import make_fluorescence, make_smear
 
 
@@ -161,3 +161,19 @@ def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget):
     assert labels.data.shape == planes[1].shape and "nuclei cells" not in viewer.layers
     assert len(boxes.data) == detect_cells(planes[1]).count != detect_cells(planes[0]).count
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5)) and tuple(labels.translate) == pytest.approx((5, 7))
+
+
+def test_bfloat16_on_a_device_without_it_warns_that_it_is_slower(viewer_widget, monkeypatch):
+    import napari_cytoqa._widgets.detection_widget as module
+    import napari_cytoqa.models.precision as precision
+
+    _, widget = viewer_widget
+    said = []
+    monkeypatch.setattr(module, "show_warning", said.append)
+    monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": False)
+    widget.bf16.value = True
+    assert len(said) == 1 and "no native bfloat16" in said[0] and widget.options()["precision"] == "bf16"
+    widget.bf16.value = False
+    monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": True)
+    widget.bf16.value = True
+    assert len(said) == 1  # native: nothing to say

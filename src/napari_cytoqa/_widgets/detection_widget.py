@@ -37,12 +37,7 @@ class DetectionWidget(Container):
         self.auto_diameter = CheckBox(value=False, text="estimate cell size",
                                       tooltip="measure the cell diameter with the U-Net first (a few seconds); "
                                               "the estimate is written into the diameter box")
-        from ..models.precision import native_bf16
-        from ..models.registry import resolve_device
-
-        # emulated bfloat16 ran 8.5× slower than float32 (docs/benchmarks.md)
-        fast = native_bf16(resolve_device("auto"))
-        self.bf16 = CheckBox(value=False, text="bfloat16 networks (" + ("faster)" if fast else "slow here: emulated)"),
+        self.bf16 = CheckBox(value=False, text="bfloat16 networks (faster with native bf16)",
                              tooltip="about 2× faster U-Net on CPUs with native bfloat16 (Intel AMX / AVX512-BF16), "
                                      "slightly different results; see docs/detection.md")
         self.denoise = ComboBox(choices=list(DENOISE_CHOICES), value="auto", label="denoise",
@@ -65,8 +60,19 @@ class DetectionWidget(Container):
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
         self.auto_diameter.changed.connect(lambda on: setattr(self.diameter, "enabled", not on))
+        self.bf16.changed.connect(self._bf16_changed)
         self.run_button.changed.connect(self.run)
         self.worker = None
+
+    def _bf16_changed(self, on: bool):
+        """Ticked on a device without native bfloat16: say it will be slower. Checked here, not
+        when the widget opens, so that opening it does not import torch on the GUI thread."""
+        from ..models.precision import native_bf16
+        from ..models.registry import resolve_device
+
+        if on and not native_bf16(resolve_device("auto")):
+            show_warning("This device has no native bfloat16: bfloat16 networks run emulated, several times "
+                         "slower than float32 (8.5x on a CPU without AMX / AVX512-BF16; docs/benchmarks.md).")
 
     def _model_choices(self, _widget=None) -> list[str]:
         """The registry's detection models of the chosen detector (bundled, user-trained, URL)."""
