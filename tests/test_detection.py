@@ -615,10 +615,16 @@ def test_weighted_box_fusion_hand_computed():
     x0 = (0 * 0.8 + 2 * 0.4 + 1 * 0.6) / 1.8
     np.testing.assert_allclose(fused, [[0, x0, 10, x0 + 10], [50, 50, 60, 60], [0, 0, 10, 10]])
     np.testing.assert_allclose(fscores, [0.45, 0.225, 0.05])
+    # only the first cell was found by at least two views
+    voted = weighted_box_fusion(boxes, scores, views, n_views=4, iou=0.5, min_views=2)
+    np.testing.assert_allclose(voted[0], [[0, x0, 10, x0 + 10]])
+    np.testing.assert_allclose(voted[1], [0.45])
     empty = weighted_box_fusion(np.zeros((0, 4)), [], [], n_views=4)
     assert empty[0].shape == (0, 4) and empty[1].shape == (0,)
     with pytest.raises(ValueError, match="views"):
         weighted_box_fusion(boxes, scores, [0, 1, 2, 4, 0], n_views=4)
+    with pytest.raises(ValueError, match="min_views"):
+        weighted_box_fusion(boxes, scores, views, n_views=4, min_views=5)
 
 
 def test_yolo_mirror_averaging_keeps_boxes_in_image_coordinates():
@@ -635,6 +641,9 @@ def test_yolo_mirror_averaging_keeps_boxes_in_image_coordinates():
     x = yolo_input(s.image, image_stats(s.image)[1])
     plain = predict_boxes(net, x, "cpu", conf=0.3)
     both = predict_boxes(net, x, "cpu", conf=0.3, flips=True)
+    # every box of the averaged-score rule (min_views=None) was found by at least two views
+    strict = predict_boxes(net, x, "cpu", conf=0.3, flips=True, min_views=None)
+    assert len(strict[0]) <= len(both[0]) and (strict[1] >= 0.3).all() and (both[1] >= 0.15).all()
     mirrored = predict_boxes(net, np.ascontiguousarray(x[:, :, ::-1]), "cpu", conf=0.3, flips=True)
     assert len(plain[0]) > 5 and abs(len(both[0]) - len(plain[0])) <= 0.2 * len(plain[0])
     from napari_cytoqa.detection import evaluate_detections

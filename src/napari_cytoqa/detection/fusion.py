@@ -33,11 +33,13 @@ def mirror_views(x: np.ndarray, multiple: int, flips: bool = True) -> tuple[list
     return views, axes
 
 
-def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55) -> tuple[np.ndarray, np.ndarray]:
+def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55,
+                        min_views: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Fuse ``(N, 4)`` boxes (any consistent corner order, e.g. ``y0 x0 y1 x1``) with their
     ``scores`` and the index of the view each came from; returns fused boxes and scores, best
     first. A cluster takes at most one box per view (a second box of the same view starts or
-    joins another cluster), boxes are visited from the highest score down."""
+    joins another cluster), boxes are visited from the highest score down; clusters with boxes
+    from fewer than ``min_views`` views are dropped."""
     boxes = np.asarray(boxes, float).reshape(-1, 4)
     scores = np.asarray(scores, float).reshape(-1)
     views = np.asarray(views, int).reshape(-1)
@@ -45,6 +47,8 @@ def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55
         raise ValueError("boxes, scores and views must have one entry per box")
     if n_views < 1 or (len(views) and (views.min() < 0 or views.max() >= n_views)):
         raise ValueError(f"views must lie in 0..{n_views - 1}")
+    if not 1 <= min_views <= n_views:
+        raise ValueError(f"min_views must lie in 1..{n_views}")
     if not len(boxes):
         return np.zeros((0, 4)), np.zeros(0)
     fused = np.zeros((len(boxes), 4))   # per cluster: score-weighted box
@@ -63,6 +67,7 @@ def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55
         weight[j] += scores[i]
         seen[j, views[i]] = True
     order = np.argsort(-weight[:n], kind="stable")
+    order = order[seen[:n][order].sum(1) >= min_views]
     return fused[:n][order], weight[:n][order] / n_views
 
 

@@ -113,14 +113,22 @@ def to_training_image(image: np.ndarray, stats: IntensityStats | None = None) ->
     return np.round(yolo_input(image, stats).transpose(1, 2, 0) * 255).astype(np.uint8)
 
 
+#: ``predict_boxes(..., flips=True)``: a fused box is kept if at least this many of the four
+#: mirror views found it (rule TY2, docs/detection.md)
+TTA_MIN_VIEWS = 2
+
+
 def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float = 0.5,
-                  max_det: int = 3000, flips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  max_det: int = 3000, flips: bool = False,
+                  min_views: int | None = TTA_MIN_VIEWS) -> tuple[np.ndarray, np.ndarray]:
     """Boxes ``(N, 4)`` ``y0 x0 y1 x1`` and scores for one ``(3, H, W)`` input.
 
     ``flips``: test-time augmentation — the input and its left-right, up-down and both-ways
-    mirror images run as one batch; each view's boxes (NMS'd, mirrored back) are merged by
-    weighted box fusion (:mod:`.fusion`), and a fused box is kept if its score averaged over the
-    four views (a view without it counting 0) still reaches ``conf``."""
+    mirror images run as one batch; each view's boxes (score above ``conf``, NMS'd, mirrored
+    back) are merged by weighted box fusion (:mod:`.fusion`). A fused box's score is its
+    members' scores averaged over the four views (a view without it counting 0), so it may lie
+    below ``conf``; the box is kept if at least ``min_views`` views found it, or, with
+    ``min_views=None`` (the first rule, which lost recall: rule TY), if that score reaches ``conf``."""
     import torch
     import torchvision
 
@@ -152,8 +160,8 @@ def predict_boxes(net, x: np.ndarray, device, *, conf: float = 0.25, iou: float 
     if flips:
         xyxy, score = weighted_box_fusion(np.concatenate([b for b, _ in found]), np.concatenate([s for _, s in found]),
                                           np.repeat(np.arange(len(found)), [len(s) for _, s in found]),
-                                          len(found), iou=iou)
-        keep = score >= conf
+                                          len(found), iou=iou, min_views=min_views or 1)
+        keep = score >= conf if min_views is None else np.ones(len(score), bool)
         xyxy, score = xyxy[keep][:max_det], score[keep][:max_det]
     else:
         xyxy, score = found[0]
