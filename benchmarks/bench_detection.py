@@ -5,8 +5,8 @@
 Per 512 × 512 tile and per 2592 × 1944 RGB image (seed 000's camera; 512-px tiles with 64 px
 overlap for ours): the Otsu + watershed baseline, the combined U-Net, the blur-routed U-Nets
 (focus model included), our compact YOLO (combined and routed; full ``detect_cells`` including
-input scaling and tile merging), the U-Nets with and without ``tta`` (maps averaged over each
-tile's 4 mirror images), the combined U-Net and YOLO once more with ``precision="bf16"``
+input scaling and tile merging), both with and without ``tta`` (the default: each tile's 4
+mirror images, the U-Net's maps averaged, YOLO's boxes fused), the combined U-Net and YOLO once more with ``precision="bf16"``
 (opt-in; bfloat16 networks, native on CPUs with AMX / AVX512-BF16; left out on CPUs without it,
 where emulated bfloat16 ran 8.5× slower than float32, unless ``--all``) and ultralytics' stock
 yolov8n (built from its yaml with random weights — speed does not depend on weight values —
@@ -71,13 +71,15 @@ def main():
         "U-Net combined, bfloat16 + mirror averaging": lambda im: detect_cells(im, detector="unet", routing="combined",
                                                                   device="cpu", precision="bf16", tta=True),
         "YOLO combined (ours, CELL_YOLO)": lambda im: detect_cells(im, detector="yolo", routing="combined",
-                                                                   device="cpu"),
+                                                                   device="cpu", tta=False),
         "YOLO routed (focus model + 2 YOLOs)": lambda im: detect_cells(im, detector="yolo", routing="blur",
-                                                                       device="cpu"),
+                                                                       device="cpu", tta=False),
         "YOLO combined, bfloat16 (opt-in)": lambda im: detect_cells(im, detector="yolo", routing="combined",
-                                                                    device="cpu", precision="bf16"),
-        "YOLO combined, mirror averaging (tta=True, opt-in)": lambda im: detect_cells(
+                                                                    device="cpu", precision="bf16", tta=False),
+        "YOLO combined, mirror averaging (tta=True)": lambda im: detect_cells(
             im, detector="yolo", routing="combined", device="cpu", tta=True),
+        "YOLO routed, mirror averaging (tta=True)": lambda im: detect_cells(
+            im, detector="yolo", routing="blur", device="cpu", tta=True),
     }
     if not native_bf16("cpu") and not args.all:  # emulated bfloat16 is slower than float32: nothing to learn
         print("this CPU has no native bfloat16 (AMX / AVX512-BF16): the bfloat16 rows are left out (--all runs them)")
