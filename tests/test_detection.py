@@ -627,6 +627,44 @@ def test_weighted_box_fusion_hand_computed():
         weighted_box_fusion(boxes, scores, views, n_views=4, min_views=5)
 
 
+def test_weighted_box_fusion_matches_the_all_pairs_search():
+    """The grid that limits which clusters a box is compared with loses no match: the same fused
+    boxes and scores as comparing every box with every cluster."""
+    from napari_cytoqa.detection.fusion import weighted_box_fusion
+    from napari_cytoqa.detection.metrics import box_iou
+
+    def all_pairs(boxes, scores, views, iou, min_views):
+        fused, weight, seen = np.zeros((len(boxes), 4)), np.zeros(len(boxes)), np.zeros((len(boxes), 4), bool)
+        n = 0
+        for i in np.argsort(-scores, kind="stable"):
+            overlap = box_iou(boxes[i:i + 1], fused[:n])[0] if n else np.zeros(0)
+            overlap[seen[:n, views[i]]] = -1
+            j = int(np.argmax(overlap)) if n and overlap.max() >= iou else -1
+            if j < 0:
+                j, n = n, n + 1
+            fused[j] = (fused[j] * weight[j] + boxes[i] * scores[i]) / (weight[j] + scores[i])
+            weight[j] += scores[i]
+            seen[j, views[i]] = True
+        order = np.argsort(-weight[:n], kind="stable")
+        order = order[seen[:n][order].sum(1) >= min_views]
+        return fused[:n][order], weight[:n][order] / 4
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n = int(rng.integers(1, 300))
+        centres = rng.uniform(0, 300, (max(n // 4, 1), 2))[rng.integers(0, max(n // 4, 1), n)]
+        centres += rng.normal(0, [0.5, 3, 10][trial % 3], (n, 2))
+        half = rng.uniform(2, 25, (n, 2))
+        boxes = np.concatenate([centres - half, centres + half], 1)
+        boxes = np.round(boxes) if trial % 2 else boxes  # ties too
+        scores, views = np.round(rng.uniform(0.3, 1, n), 1 + trial % 2), rng.integers(0, 4, n)
+        for iou, min_views in ((0.55, 1), (0.5, 2), (0.0, 1)):
+            want = all_pairs(boxes, scores, views, iou, min_views)
+            got = weighted_box_fusion(boxes, scores, views, 4, iou=iou, min_views=min_views)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+
+
 def test_yolo_mirror_averaging_keeps_boxes_in_image_coordinates():
     from napari_cytoqa.detection.yolo import predict_boxes
     from napari_cytoqa.models import get_model

@@ -51,24 +51,63 @@ def weighted_box_fusion(boxes, scores, views, n_views: int, *, iou: float = 0.55
         raise ValueError(f"min_views must lie in 1..{n_views}")
     if not len(boxes):
         return np.zeros((0, 4)), np.zeros(0)
-    fused = np.zeros((len(boxes), 4))   # per cluster: score-weighted box
-    weight = np.zeros(len(boxes))       # per cluster: summed score
-    seen = np.zeros((len(boxes), n_views), bool)
-    n = 0
+    fused, weight, seen = _clusters(boxes, scores, views, n_views, iou)
+    fused, weight, seen = np.array(fused, float).reshape(-1, 4), np.array(weight), np.array(seen, bool)
+    order = np.argsort(-weight, kind="stable")
+    order = order[seen[order].sum(1) >= min_views]
+    return fused[order], weight[order] / n_views
+
+
+def _iou(a, b) -> float:
+    """IoU of two boxes, the arithmetic of :func:`.metrics.box_iou` on Python floats."""
+    inter = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _clusters(boxes, scores, views, n_views, iou):
+    """The greedy clustering of :func:`weighted_box_fusion`: per cluster its fused box, summed
+    score and the views it holds. Each box is compared only with the clusters whose centre lies in
+    its own or a neighbouring cell of a grid as coarse as the largest box: a fused box (a weighted
+    mean of its members) is never larger than that, so every cluster it could overlap is there."""
+    size = max(float(np.max(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))), 1.0)
+    fused, weight, seen, cell_of, grid = [], [], [], [], {}
+
+    def cell(b):
+        return int((b[0] + b[2]) / 2 // size), int((b[1] + b[3]) / 2 // size)
+
     for i in np.argsort(-scores, kind="stable"):
-        j = -1
-        if n:
-            overlap = box_iou(boxes[i:i + 1], fused[:n])[0]
-            overlap[seen[:n, views[i]]] = -1  # one box per view and cluster
-            j = int(np.argmax(overlap)) if overlap.max() >= iou else -1
+        b, sc, v = boxes[i].tolist(), float(scores[i]), int(views[i])
+        if iou > 0:
+            cy, cx = cell(b)
+            near = [j for dy in (-1, 0, 1) for dx in (-1, 0, 1) for j in grid.get((cy + dy, cx + dx), ())]
+        else:  # every cluster overlaps "enough"
+            near = range(len(fused))
+        j, best = -1, -1.0
+        for c in sorted(near):  # the lowest index wins a tie, as np.argmax would
+            if not seen[c][v]:
+                o = _iou(b, fused[c])
+                if o > best:
+                    j, best = c, o
+        if best < iou:
+            j = -1
         if j < 0:
-            j, n = n, n + 1
-        fused[j] = (fused[j] * weight[j] + boxes[i] * scores[i]) / (weight[j] + scores[i])
-        weight[j] += scores[i]
-        seen[j, views[i]] = True
-    order = np.argsort(-weight[:n], kind="stable")
-    order = order[seen[:n][order].sum(1) >= min_views]
-    return fused[:n][order], weight[:n][order] / n_views
+            j = len(fused)
+            fused.append([0.0] * 4)
+            weight.append(0.0)
+            seen.append([False] * n_views)
+            cell_of.append(None)
+        w = weight[j]
+        fused[j] = [(f * w + x * sc) / (w + sc) for f, x in zip(fused[j], b)]
+        weight[j] = w + sc
+        seen[j][v] = True
+        new = cell(fused[j])
+        if new != cell_of[j]:
+            if cell_of[j] is not None:
+                grid[cell_of[j]].remove(j)
+            grid.setdefault(new, []).append(j)
+            cell_of[j] = new
+    return fused, weight, seen
 
 
 __all__ = ["MIRRORS", "mirror_views", "weighted_box_fusion"]
