@@ -118,7 +118,8 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     boxes = viewer.layers["nuclei boxes"]
     assert "nuclei cells" not in viewer.layers  # a boxes-only result leaves no stale labels
     assert boxes._type_string == "shapes" and set(boxes.shape_type) == {"rectangle"}
-    assert set(boxes.features["model"]) == {"cytoqa-yolo-sharp"} and (boxes.features["score"] >= 0.3).all()
+    # mirror averaging (YOLO's default): boxes 2 of the 4 views found at 0.3, scores averaged over the 4 views
+    assert set(boxes.features["model"]) == {"cytoqa-yolo-sharp"} and (boxes.features["score"] >= 0.3 / 2).all()
     assert abs(len(boxes.data) - len(sample.boxes)) <= 0.25 * len(sample.boxes)
     widget.routing.value = "blur"  # the model box now picks the model in-focus tiles go to
     assert widget.model.label == "sharp model" and widget.options()["sharp_model"] == "cytoqa-yolo-sharp"

@@ -31,7 +31,10 @@ class DetectionWidget(Container):
         self.routing = ComboBox(choices=list(ROUTINGS), value="combined", label="routing")
         self.model = ComboBox(choices=self._model_choices, label="model")
         self.own_threshold = CheckBox(value=True, text="model's own threshold")
-        self.threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05, label="threshold", enabled=False)
+        self.threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05, label="threshold", enabled=False,
+                                      tooltip="U-Net: foreground probability; YOLO: confidence (with mirror images "
+                                              "averaged, a box at least 2 of the 4 views found at it; its score is "
+                                              "averaged over the 4 views and can lie below)")
         self.diameter = FloatSpinBox(value=0, min=0, max=1000, step=1, label="cell diameter (px)",
                                      tooltip="typical cell diameter in this image; 0 = as trained (16 px at 0.5 µm)")
         self.auto_diameter = CheckBox(value=False, text="estimate cell size",
@@ -47,7 +50,8 @@ class DetectionWidget(Container):
         self._tta_for = "unet"
         self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (4× slower)",
                             tooltip="test-time augmentation: each tile and its three mirror images, the U-Net's "
-                                    "maps averaged, YOLO's boxes fused; see docs/detection.md")
+                                    "maps averaged, YOLO's boxes fused (kept where 2 of the 4 views found them); "
+                                    "see docs/detection.md")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
