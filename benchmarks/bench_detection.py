@@ -6,9 +6,10 @@ Per 512 × 512 tile and per 2592 × 1944 RGB image (seed 000's camera; 512-px ti
 overlap for ours): the Otsu + watershed baseline, the combined U-Net, the blur-routed U-Nets
 (focus model included), our compact YOLO (combined and routed; full ``detect_cells`` including
 input scaling and tile merging), both with and without ``tta`` (the default: each tile's 4
-mirror images, the U-Net's maps averaged, YOLO's boxes fused), the combined U-Net and YOLO once more with ``precision="bf16"``
-(opt-in; bfloat16 networks, native on CPUs with AMX / AVX512-BF16; left out on CPUs without it,
-where emulated bfloat16 ran 8.5× slower than float32, unless ``--all``) and ultralytics' stock
+mirror images, the U-Net's maps averaged, YOLO's boxes fused), the combined U-Net and YOLO once
+more with ``precision="bf16"`` (opt-in; bfloat16 networks, native on CPUs with AMX /
+AVX512-BF16; left out on CPUs without it, where emulated bfloat16 ran 8.5× slower than
+float32, unless ``--all``) and ultralytics' stock
 yolov8n (built from its yaml with random weights — speed does not depend on weight values —
 at imgsz 512 on the same tile grid).
 Each detector runs after a warm-up call; the median of ``--repeats`` is printed.

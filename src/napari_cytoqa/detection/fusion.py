@@ -6,13 +6,12 @@ padded as a plain input would be; the U-Net averages its maps over them, YOLO fu
 boxes of different views that overlap (IoU ≥ ``iou``) with a cluster's fused box join it, the
 fused box is the score-weighted mean of its members and its score the members' summed score over
 the number of views — a box found in one view of four keeps a quarter of its score, so what only
-one view saw ranks below what every view agrees on.
+one view saw ranks below what every view agrees on (YOLO keeps the boxes at least two views
+found: ``min_views``, rule TY2).
 """
 from __future__ import annotations
 
 import numpy as np
-
-from .metrics import box_iou
 
 #: the axes of a ``(C, H, W)`` tile each view mirrors: none, W, H, both
 MIRRORS = ((), (2,), (1,), (1, 2))
