@@ -100,14 +100,11 @@ def main():
         rows = {}
         for kind in ("fluorescence", "brightfield", "all"):
             sel = [i for i, s in enumerate(data) if kind == "all" or s.kind == kind]
-            sc = evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel], [data[i].boxes for i in sel],
-                                     score_threshold=args.score_threshold)
-            rows[kind] = sc.as_dict()
+            rows[kind] = pooled(data, preds, sel, args.score_threshold).as_dict()
         per_level = {}
         for lv in range(11):
             sel = [i for i, s in enumerate(data) if s.meta["blur_level"] == lv]
-            per_level[lv] = evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel],
-                                                [data[i].boxes for i in sel], score_threshold=args.score_threshold)
+            per_level[lv] = pooled(data, preds, sel, args.score_threshold)
         results[name] = {"overall": rows, "count_mape_per_level": {lv: sc.count_mape for lv, sc in per_level.items()},
                          "ap50_per_level": {lv: sc.ap50 for lv, sc in per_level.items()},
                          "mean_ap50_over_levels": float(np.mean([sc.ap50 for sc in per_level.values()])),
@@ -117,7 +114,8 @@ def main():
     for label in ("YOLO", "U-Net"):
         routed, combined = f"{label} routed (blur)", f"{label} combined"
         if routed in all_preds and combined in all_preds:
-            results[routed]["where_right"] = where_right(data, all_preds[routed], all_preds[combined])
+            results[routed]["where_right"] = where_right(data, all_preds[routed], all_preds[combined],
+                                                         args.score_threshold)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=float)
@@ -146,7 +144,13 @@ def estimated_diameters(data, cache=None):
     return out
 
 
-def where_right(data, routed, combined):
+def pooled(data, preds, sel, score_threshold=0.5):
+    """``evaluate_detections`` over the images ``sel`` of ``data`` and their predictions."""
+    return evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel], [data[i].boxes for i in sel],
+                               score_threshold=score_threshold)
+
+
+def where_right(data, routed, combined, score_threshold=0.5):
     """Routed vs combined on the images whose every tile the focus model routed right (blur
     levels 0-5 to the sharp model, 6-10 to the blurry one: seed 003's classes) — the issue's
     "routed at least as good as combined where the blur classifier is right"."""
@@ -157,7 +161,7 @@ def where_right(data, routed, combined):
              for d, lv in zip(routed, levels)]
 
     def scores(preds, sel):
-        return evaluate_detections([(preds[i].boxes, preds[i].scores) for i in sel], [data[i].boxes for i in sel])
+        return pooled(data, preds, sel, score_threshold)
 
     sel = [i for i in range(len(data)) if right[i]]
     out = {"images": len(sel), "of": len(data),
