@@ -70,7 +70,7 @@ def _clusters(boxes, scores, views, n_views, iou):
     its own or a neighbouring cell of a grid as coarse as the largest box: a fused box (a weighted
     mean of its members) is never larger than that, so every cluster it could overlap is there."""
     size = max(float(np.max(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]))), 1.0)
-    fused, weight, seen, cell_of, grid = [], [], [], [], {}
+    fused, weight, seen, grid = [], [], [], {}  # grid: cell -> the clusters whose centre lies in it
 
     def cell(b):
         return int((b[0] + b[2]) / 2 // size), int((b[1] + b[3]) / 2 // size)
@@ -88,24 +88,22 @@ def _clusters(boxes, scores, views, n_views, iou):
                 o = _iou(b, fused[c])
                 if o > best:
                     j, best = c, o
-        if best < iou:
-            j = -1
-        if j < 0:
-            j = len(fused)
+        if j < 0 or best < iou:  # a new cluster
+            j, old = len(fused), None
             fused.append([0.0] * 4)
             weight.append(0.0)
             seen.append([False] * n_views)
-            cell_of.append(None)
+        else:
+            old = cell(fused[j])
         w = weight[j]
         fused[j] = [(f * w + x * sc) / (w + sc) for f, x in zip(fused[j], b)]
         weight[j] = w + sc
         seen[j][v] = True
         new = cell(fused[j])
-        if new != cell_of[j]:
-            if cell_of[j] is not None:
-                grid[cell_of[j]].remove(j)
+        if new != old:
+            if old is not None:
+                grid[old].remove(j)
             grid.setdefault(new, []).append(j)
-            cell_of[j] = new
     return fused, weight, seen
 
 
