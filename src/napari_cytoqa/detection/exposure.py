@@ -43,12 +43,17 @@ def saturated_fraction(image) -> float:
     return float(np.mean(finite >= top))
 
 
+def exposure_model_name(detector: str) -> str:
+    """The registry name of ``detector``'s sharp model trained with over-exposure."""
+    return f"cytoqa-{detector}-sharp-exposure"
+
+
 def exposure_model(fraction: float, detector: str) -> str | None:
     """The sharp model for ``routing="blur"`` by default (``sharp_model=None`` or ``"auto"``): the
     one trained with over-exposure, ``cytoqa-<detector>-sharp-exposure``, for an image with
     :data:`SATURATION_WARNING` or more of its pixels saturated, else None (the shipped sharp
     model). Rule E (docs/detection.md, *Over-exposed images*) made it the default."""
-    return f"cytoqa-{detector}-sharp-exposure" if fraction >= SATURATION_WARNING else None
+    return exposure_model_name(detector) if fraction >= SATURATION_WARNING else None
 
 
 def exposure_warning(fraction: float, detector: str, *, routing=None, sharp_model=None) -> str | None:
@@ -59,7 +64,7 @@ def exposure_warning(fraction: float, detector: str, *, routing=None, sharp_mode
     text = (f"{fraction:.0%} of the pixels sit at the image's maximum value: the image looks over-exposed, "
             "and detectors miss and merge cells on saturated images")
     if detector in ("unet", "yolo"):
-        exposure = f"cytoqa-{detector}-sharp-exposure"
+        exposure = exposure_model_name(detector)
         if routing == "blur" and sharp_model == exposure:
             text += f"; its in-focus tiles went to the sharp model trained with over-exposure ({exposure})"
         elif routing in ("blur", "sharp"):
