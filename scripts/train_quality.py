@@ -71,6 +71,9 @@ def main():
     ap.add_argument("--mixup", type=float, default=0.5,
                     help="with --teacher: share of batches mixed up and labelled by the teacher alone")
     ap.add_argument("--kd-temperature", type=float, default=2.0)
+    ap.add_argument("--kd-heads", default="blur,valid,grade",
+                    help="with --teacher: the outputs the teacher teaches, comma-separated (e.g. 'valid' with "
+                         "--init to anchor validity while blur level and grade learn from the labels alone)")
     ap.add_argument("--jpeg-grade", action="store_true",
                     help="JPEG quality log-uniform in 5-90 and grades lowered by heavy compression "
                          "(calibration.JPEG_GRADE_BANDS); off for the shipped model")
@@ -170,7 +173,7 @@ def main():
         spec.data["init"] = {"model": args.init, "sha256": start.sha256, "epochs": args.epochs, "lr": args.lr}
     if args.teacher:
         spec.data["distilled_from"] = {"teacher": args.teacher, "mixup": args.mixup,
-                                       "temperature": args.kd_temperature}
+                                       "temperature": args.kd_temperature, "heads": args.kd_heads.split(",")}
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()
                                                           if isinstance(v, float)},
                     "best_epoch": result.best_epoch, "train_seconds": round(result.seconds),
@@ -203,7 +206,11 @@ def distillation(student, args, hard_loss, pos_weight):
         raise SystemExit(f"--teacher {args.teacher!r} is a {teacher.spec.task!r} model, not a quality model")
     # the teacher only infers: its inference module, in bfloat16 where the device has it natively
     net = Distiller(student, module_for(teacher, "auto")[0])
-    loss_fn = make_distill_loss(hard_loss, pos_weight=pos_weight, temperature=args.kd_temperature)
+    try:
+        loss_fn = make_distill_loss(hard_loss, pos_weight=pos_weight, temperature=args.kd_temperature,
+                                    heads=tuple(args.kd_heads.split(",")))
+    except ValueError as exc:
+        raise SystemExit(f"--kd-heads: {exc}") from None
     return net, loss_fn, {"evaluate": lambda m, data, dev: evaluate(m.student, data, dev),
                           "joint_augment": mixup(args.mixup)}
 

@@ -63,6 +63,26 @@ def test_distill_loss_against_hand_computed_values():
     assert float(loss(out, *labels)) == pytest.approx(float(entropy + hard), abs=1e-5)
 
 
+def test_distill_loss_teaches_only_the_named_heads():
+    """heads=("valid",): a student that disagrees with the teacher on blur level and grade pays
+    nothing for it on unlabelled crops; on validity it pays the cross-entropy as before."""
+    t = {"blur": torch.randn(4, 11), "valid": torch.tensor([2.0, -1.0, 0.5, -3.0]),
+         "grade": torch.randn(4, 4)}
+    out = {**t, **{f"teacher_{k}": v for k, v in t.items()}}
+    unknown = (torch.full((4,), -1), torch.full((4,), -1.0), torch.full((4,), -1))
+    valid_only = make_distill_loss(make_loss(), heads=("valid",))
+    every = make_distill_loss(make_loss())
+    other = {**out, "blur": out["blur"].roll(3, dims=1), "grade": out["grade"].roll(1, dims=1)}
+    assert float(valid_only(other, *unknown)) == pytest.approx(float(valid_only(out, *unknown)), abs=1e-6)
+    assert float(every(other, *unknown)) > float(every(out, *unknown)) + 0.1
+    flipped = {**out, "valid": -out["valid"]}
+    assert float(valid_only(flipped, *unknown)) > float(valid_only(out, *unknown)) + 0.1
+    blur_only = make_distill_loss(make_loss(), heads=("blur",))
+    assert float(blur_only(flipped, *unknown)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="heads"):
+        make_distill_loss(make_loss(), heads=("focus",))
+
+
 def test_distillation_trains_the_student_only():
     student, teacher = _nets()
     before_teacher = {k: v.clone() for k, v in teacher.state_dict().items()}

@@ -67,14 +67,19 @@ def mixup(p: float = 0.5, alpha: float = 1.0):
 
 
 def make_distill_loss(hard_loss, *, pos_weight: float = 1.0, temperature: float = 2.0,
-                      weight: float = 1.0, grade_weight: float = 0.5):
+                      weight: float = 1.0, grade_weight: float = 0.5, heads=KEYS):
     """``hard_loss`` on labelled crops plus ``weight`` × the distillation terms on every crop.
 
     Blur level and grade: KL divergence from the teacher's softened distribution (temperature
     T, scaled by T²), weighted per crop by the teacher's belief that it is a cell image (its
     blur/grade heads were trained on cell crops only). Validity: binary cross-entropy against the
-    teacher's probability, with the hard loss's ``pos_weight``.
+    teacher's probability, with the hard loss's ``pos_weight``. ``heads`` names the outputs the
+    teacher teaches (e.g. ``("valid",)`` anchors validity to the teacher while blur level and
+    grade learn from the labels alone).
     """
+    unknown = set(heads) - set(KEYS)
+    if unknown or not heads:
+        raise ValueError(f"heads must be a non-empty subset of {KEYS}, got {tuple(heads)}")
 
     def loss_fn(out, blur, valid, grade):
         known = valid >= 0
@@ -83,9 +88,13 @@ def make_distill_loss(hard_loss, *, pos_weight: float = 1.0, temperature: float 
             loss = loss + hard_loss({k: out[k][known] for k in KEYS}, blur[known], valid[known],
                                     grade[known])
         t_valid = torch.sigmoid(out["teacher_valid"])
-        kd = F.binary_cross_entropy_with_logits(out["valid"], t_valid,
-                                                pos_weight=torch.tensor(pos_weight, device=valid.device))
+        kd = out["valid"].new_zeros(())
+        if "valid" in heads:
+            kd = kd + F.binary_cross_entropy_with_logits(out["valid"], t_valid,
+                                                         pos_weight=torch.tensor(pos_weight, device=valid.device))
         for key, w in (("blur", 1.0), ("grade", grade_weight)):
+            if key not in heads:
+                continue
             t = F.softmax(out[f"teacher_{key}"] / temperature, dim=1)
             log_s = F.log_softmax(out[key] / temperature, dim=1)
             kl = (t * (torch.log(t.clamp_min(1e-8)) - log_s)).sum(1)
