@@ -83,6 +83,8 @@ def main():
     ap.add_argument("--cache", type=Path, default=None,
                     help="an .npz to reuse the generated dataset across runs (written if missing)")
     args = ap.parse_args()
+    if args.kd_heads != ap.get_default("kd_heads") and not args.teacher:
+        raise SystemExit("--kd-heads needs --teacher (the model that teaches those heads)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
