@@ -85,6 +85,7 @@ def main():
     args = ap.parse_args()
     if args.kd_heads != ap.get_default("kd_heads") and not args.teacher:
         raise SystemExit("--kd-heads needs --teacher (the model that teaches those heads)")
+    args.kd_heads = tuple(args.kd_heads.split(","))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     t0 = time.time()
@@ -175,7 +176,7 @@ def main():
         spec.data["init"] = {"model": args.init, "sha256": start.sha256, "epochs": args.epochs, "lr": args.lr}
     if args.teacher:
         spec.data["distilled_from"] = {"teacher": args.teacher, "mixup": args.mixup,
-                                       "temperature": args.kd_temperature, "heads": args.kd_heads.split(",")}
+                                       "temperature": args.kd_temperature, "heads": list(args.kd_heads)}
     spec.metrics = {"validation (synthetic, crop level)": {k: round(v, 4) for k, v in best.items()
                                                           if isinstance(v, float)},
                     "best_epoch": result.best_epoch, "train_seconds": round(result.seconds),
@@ -210,7 +211,7 @@ def distillation(student, args, hard_loss, pos_weight):
     net = Distiller(student, module_for(teacher, "auto")[0])
     try:
         loss_fn = make_distill_loss(hard_loss, pos_weight=pos_weight, temperature=args.kd_temperature,
-                                    heads=tuple(args.kd_heads.split(",")))
+                                    heads=args.kd_heads)
     except ValueError as exc:
         raise SystemExit(f"--kd-heads: {exc}") from None
     return net, loss_fn, {"evaluate": lambda m, data, dev: evaluate(m.student, data, dev),
