@@ -27,10 +27,17 @@ def _as_gray(image) -> np.ndarray:
 
 def polarity_of(image) -> str:
     """``"dark_on_light"`` (brightfield) or ``"light_on_dark"`` (fluorescence), from where the
-    median sits between the extreme percentiles: background dominates most fields."""
+    median sits between the extreme percentiles (background dominates most fields), and for RGB
+    images the luminance verdict "fluorescence" is overruled where the colours say stained tissue
+    (:func:`~napari_cytoqa.quality.measures.stained_brightfield`)."""
+    from ..quality.measures import full_scale, stained_brightfield
+
     g = _as_gray(image)
     lo, med, hi = np.percentile(g[:: max(1, g.shape[0] // 256), :: max(1, g.shape[1] // 256)], [1, 50, 99])
-    return "dark_on_light" if (hi - med) < (med - lo) else "light_on_dark"
+    if (hi - med) < (med - lo):
+        return "dark_on_light"
+    arr = np.asarray(image)  # dense stained tissue reads as fluorescence by luminance alone
+    return "dark_on_light" if stained_brightfield(arr, full_scale(arr.dtype, arr)) else "light_on_dark"
 
 
 def split_instances(mask, *, min_distance: float = 4.0, h: float = 1.0, min_size: int = 12,

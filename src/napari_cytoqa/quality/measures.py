@@ -28,6 +28,12 @@ DARK_LEVEL = 0.08
 CONTENT_DELTA = 0.12
 #: Tiles with less foreground than this share are ``empty`` (background only).
 MIN_CONTENT = 0.01
+#: An RGB image whose darkest tenth of pixels have at least this median colour (max − min channel,
+#: share of full scale) ...
+STAIN_CHROMA = 0.12
+#: ... and whose colour does not rise with brightness (Spearman ρ of colour on luminance below
+#: this) is stained brightfield, whatever its luminance histogram says (:func:`stained_brightfield`).
+FLUORESCENCE_RHO = 0.5
 
 
 def luminance(tile: np.ndarray) -> np.ndarray:
@@ -38,6 +44,35 @@ def luminance(tile: np.ndarray) -> np.ndarray:
     if tile.shape[-1] == 1:
         return tile[..., 0].astype(np.float32)
     return tile[..., :3].astype(np.float32) @ LUMA
+
+
+def stained_brightfield(sample: np.ndarray, fs: float) -> bool:
+    """Whether an RGB image looks like stained tissue in transmitted light from its colour alone.
+
+    Dense H&E fields, where nuclei and cytoplasm fill the frame, have a luminance median nearer the
+    dark end than the light one, as fluorescence has. Colour tells them apart: stains absorb some
+    wavelengths and pass others, so a stained image's darkest pixels are coloured, not black, and
+    its brightest ones tend to the lamp's white; in a fluorescence composite the background is black
+    and each dye's colour rises with its signal. Gray data (or gray stored as RGB) is never judged
+    by this. Thresholds: :data:`STAIN_CHROMA`, :data:`FLUORESCENCE_RHO`.
+    """
+    a = np.asarray(sample)
+    if a.ndim != 3 or a.shape[-1] < 3:
+        return False
+    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / 65536)))
+    rgb = a[::step, ::step, :3].reshape(-1, 3).astype(np.float32)
+    rgb = rgb[np.isfinite(rgb).all(axis=1)]
+    if len(rgb) < 100 or fs <= 0:
+        return False
+    lum = rgb @ LUMA
+    chroma = (rgb.max(axis=1) - rgb.min(axis=1)) / fs
+    dark = lum <= np.percentile(lum, 10)
+    if np.median(chroma[dark]) < STAIN_CHROMA or np.ptp(chroma) == 0:
+        return False
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(lum, chroma).statistic
+    return bool(np.isfinite(rho) and rho < FLUORESCENCE_RHO)
 
 
 def full_scale(dtype, sample: np.ndarray | None = None) -> float:
@@ -84,6 +119,8 @@ class IntensityStats:
             blow, bmed, bhigh = np.percentile(bright, [0.5, 50, 99.5])
             if (bhigh - bmed) < 0.5 * (bmed - blow) and bmed > 0.5 * fs:
                 polarity = "dark_on_light"
+        if polarity == "light_on_dark" and stained_brightfield(sample, fs):  # dense stained tissue
+            polarity = "dark_on_light"
         return cls(float(low), float(high), float(med), fs, polarity)
 
 
