@@ -31,9 +31,12 @@ MIN_CONTENT = 0.01
 #: An RGB image whose darkest tenth of pixels have at least this median colour (max − min channel,
 #: share of full scale) ...
 STAIN_CHROMA = 0.12
-#: ... and whose colour does not rise with brightness (Spearman ρ of colour on luminance below
-#: this) is stained brightfield, whatever its luminance histogram says (:func:`stained_brightfield`).
+#: ... whose colour does not rise with brightness (Spearman ρ of colour on luminance below this) ...
 FLUORESCENCE_RHO = 0.5
+#: ... and whose darkest tenth is this much more saturated (HSV saturation, medians) than its
+#: brightest tenth is stained brightfield, whatever its luminance histogram says
+#: (:func:`stained_brightfield`).
+STAIN_SATURATION_GAP = 0.2
 
 
 def luminance(tile: np.ndarray) -> np.ndarray:
@@ -52,9 +55,10 @@ def stained_brightfield(sample: np.ndarray, fs: float) -> bool:
     Dense H&E fields, where nuclei and cytoplasm fill the frame, have a luminance median nearer the
     dark end than the light one, as fluorescence has. Colour tells them apart: stains absorb some
     wavelengths and pass others, so a stained image's darkest pixels are coloured, not black, and
-    its brightest ones tend to the lamp's white; in a fluorescence composite the background is black
-    and each dye's colour rises with its signal. Gray data (or gray stored as RGB) is never judged
-    by this. Thresholds: :data:`STAIN_CHROMA`, :data:`FLUORESCENCE_RHO`.
+    its brightest ones tend to the lamp's white (so the dark ones are the more saturated); in a
+    fluorescence composite the background is black, or a dim version of a dye's colour, and each
+    dye's colour rises with its signal. Gray data (or gray stored as RGB) is never judged by this.
+    Thresholds: :data:`STAIN_CHROMA`, :data:`FLUORESCENCE_RHO`, :data:`STAIN_SATURATION_GAP`.
     """
     a = np.asarray(sample)
     if a.ndim != 3 or a.shape[-1] < 3:
@@ -65,10 +69,14 @@ def stained_brightfield(sample: np.ndarray, fs: float) -> bool:
     if len(rgb) < 100 or fs <= 0:
         return False
     lum = rgb @ LUMA
-    chroma = (rgb.max(axis=1) - rgb.min(axis=1)) / fs
+    peak = rgb.max(axis=1)
+    chroma = (peak - rgb.min(axis=1)) / fs
     dark = lum <= np.percentile(lum, 10)
     if np.median(chroma[dark]) < STAIN_CHROMA or np.ptp(chroma) == 0:
         return False
+    saturation = chroma * fs / np.maximum(peak, 1e-6 * fs)
+    if np.median(saturation[dark]) - np.median(saturation[lum >= np.percentile(lum, 90)]) < STAIN_SATURATION_GAP:
+        return False  # one hue at every brightness: a dye's emission over a background of its colour
     from scipy.stats import spearmanr
 
     rho = spearmanr(lum, chroma).statistic
