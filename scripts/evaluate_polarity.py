@@ -87,7 +87,8 @@ def fluorescence_set(seed):
     for i in range(0, len(fields) - 2, 3):
         a, b, c = fields[i], fields[i + 1], fields[i + 2]
         for (h1, h2) in (("green", "magenta"), ("blue", "red"), ("blue", "green")):
-            yield f"fields {i},{i + 1} {h1}+{h2}", _u8(_colour(a, HUES[h1], 0.05, rng) + _colour(b, HUES[h2], 0.05, rng))
+            yield f"fields {i},{i + 1} {h1}+{h2}", _u8(_colour(a, HUES[h1], 0.05, rng)
+                                                        + _colour(b, HUES[h2], 0.05, rng))
         yield f"fields {i}-{i + 2} red+green+blue", _u8(_colour(a, HUES["red"], 0.05, rng) + _colour(
             b, HUES["green"], 0.05, rng) + _colour(c, (0, 0, 1), 0.05, rng))
 
