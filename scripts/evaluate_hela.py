@@ -78,6 +78,8 @@ def load(frames, dataset: str = "hela"):
     if dataset == "hgsc":  # one RGB JPEG and its instance raster (a plain npz array: no pickles)
         import imageio.v3 as iio
 
+        if list(frames) != [0]:
+            raise ValueError(f"the hgsc set is one image: --frames 0, not {frames}")
         with np.load(files[mask_name], allow_pickle=False) as z:
             return [(iio.imread(files[img_name]), relabel_sequential(z["nuc_raster"])[0])]
     images = tifffile.imread(files[img_name])
@@ -134,7 +136,8 @@ def main():
                     help="hela (default) or cho: plane 1 of the CTC's 3-D Fluo-N3DH-CHO sequence 02 (added "
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
                          "8-11 per frame), cells3d: scikit-image's cells3d nuclei, z-planes, or scratch: "
-                         "ndev-sampledata's widefield Hoechst nuclei, or hgsc: histolytics' H&E tumour nest (see above)")
+                         "ndev-sampledata's widefield Hoechst nuclei, or hgsc: histolytics' H&E tumour nest "
+                         "(one frame, 0; see above)")
     ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
