@@ -20,7 +20,6 @@ the polarity that every detector and the classical quality measures take from
 """
 import argparse
 import json
-import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -121,7 +120,6 @@ def real_set():
 
 
 def non_cell_set():
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from evaluate_quality import NON_CELL, _load
     from skimage import data as skdata
 
@@ -129,7 +127,6 @@ def non_cell_set():
 
 
 def detection_series():
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from evaluate_detection import held_out
 
     for recipe in (1, 3, 4):

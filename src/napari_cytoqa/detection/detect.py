@@ -31,15 +31,13 @@ class OtsuContext:
                  h: float = 1.5):
         from skimage.filters import threshold_otsu
 
-        from ..quality.measures import full_scale, stained_brightfield
         from .sparse import sparse_otsu
 
         step = max(1, int(np.sqrt(arr.shape[0] * arr.shape[1] / 1_000_000)))
         raw = transparent_as_nan(arr[::step, ::step])
         sample = ndi.gaussian_filter(_as_gray(raw), smooth / step)
-        self.polarity = polarity_of(sample)
-        if self.polarity == "light_on_dark" and stained_brightfield(raw, full_scale(arr.dtype, raw)):
-            self.polarity = "dark_on_light"  # dense stained tissue: the colours the gray sample lost
+        # the colours the gray, smoothed sample lost, against the image's own full scale
+        self.polarity = polarity_of(sample, colour=raw, dtype=arr.dtype)
         self.threshold = float(threshold_otsu(sample)) if np.ptp(sample) > 0 else np.inf
         if np.isfinite(self.threshold):  # a sparse or blank field: not Otsu's cut through the noise
             self.polarity, self.threshold = sparse_otsu(raw, arr.dtype, self.polarity, self.threshold)

@@ -25,19 +25,22 @@ def _as_gray(image) -> np.ndarray:
     return img
 
 
-def polarity_of(image) -> str:
+def polarity_of(image, *, colour=None, dtype=None) -> str:
     """``"dark_on_light"`` (brightfield) or ``"light_on_dark"`` (fluorescence), from where the
     median sits between the extreme percentiles (background dominates most fields), and for RGB
     images the luminance verdict "fluorescence" is overruled where the colours say stained tissue
-    (:func:`~napari_cytoqa.quality.measures.stained_brightfield`)."""
+    (:func:`~napari_cytoqa.quality.measures.stained_brightfield`). ``colour``: the image whose
+    colours are checked, where ``image`` is a gray rendering of it (default: ``image`` itself), and
+    ``dtype`` the type whose full scale they are measured against (default: ``colour``'s own)."""
     from ..quality.measures import full_scale, stained_brightfield
 
     g = _as_gray(image)
     lo, med, hi = np.percentile(g[:: max(1, g.shape[0] // 256), :: max(1, g.shape[1] // 256)], [1, 50, 99])
     if (hi - med) < (med - lo):
         return "dark_on_light"
-    arr = np.asarray(image)  # dense stained tissue reads as fluorescence by luminance alone
-    return "dark_on_light" if stained_brightfield(arr, full_scale(arr.dtype, arr)) else "light_on_dark"
+    arr = np.asarray(image if colour is None else colour)  # dense stained tissue reads as fluorescence by luminance
+    fs = full_scale(arr.dtype if dtype is None else dtype, arr)
+    return "dark_on_light" if stained_brightfield(arr, fs) else "light_on_dark"
 
 
 def split_instances(mask, *, min_distance: float = 4.0, h: float = 1.0, min_size: int = 12,
