@@ -41,7 +41,10 @@ a download from GitHub, which this machine cannot do.
   ovarian carcinoma (a tumour nest with lymphocytes and stroma; a stromal field), with
   ``hgsc_nest_inst_mask.npz``, the tumour nest's nuclei as an instance raster (1,294 nuclei,
   median 17.7 px across, so about 0.5 µm/px) made by the package authors' panoptic segmentation
-  model — not hand-drawn.
+  model — not hand-drawn. ``hgsc_stromal_cells.parquet`` (added 2026-11-24, eighteenth session,
+  before any detector ran on the stromal field): that field's nuclei as GeoParquet polygons
+  (423: 387 connective, 31 inflammatory, 5 neoplastic; median 16.5 px across), the same model's;
+  it leaves out some faint nuclei. Read by ``_geoparquet.py`` (needs pyarrow).
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -95,6 +98,7 @@ FILES = {
     "hgsc_nest.jpg": ("histolytics", "4525ae5db61e7a385f24ec7ff3bf26e10f61a870c36e3c74b1a3cd436990ea57"),
     "hgsc_stromal_he.jpg": ("histolytics", "24d152a0c8cf6860567881855db9dbbbf279f1c749adadbe61f58aacdf112631"),
     "hgsc_nest_inst_mask.npz": ("histolytics", "bde26874264819e60300edb0be133f72b8b4ce785fc064c25394d8102c346119"),
+    "hgsc_stromal_cells.parquet": ("histolytics", "18fdeb9ccb620d757fa47a8bb6c20915d5f40f981b5bb8ce2aa3a4d1b97fe0f9"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),

@@ -37,6 +37,15 @@ first real H&E set): histolytics' 1500 × 1500 H&E field of a high-grade serous 
 tumour nest with lymphocytes and stroma, RGB brightfield, and the nuclei of its authors' panoptic
 segmentation model as an instance raster (1,294 nuclei, median 17.7 px; not hand-drawn; it
 includes nuclei cut by the border, so the whole image is the primary figure). One "frame" (0).
+
+``--dataset hgsc-stroma`` (registered 2026-11-24, eighteenth session, before any detector ran on it;
+blind: the detection work on H&E was developed on the tumour nest): histolytics' stromal field of
+the same tumour (1500 × 1500 H&E, spindle-shaped fibroblast nuclei in collagen, a few lymphocytes)
+and its 423 nuclei as GeoParquet polygons from the same model (median 16.5 px; it leaves out some
+faint nuclei, which costs every detector precision alike), rasterised by ``_geoparquet.py`` (needs
+pyarrow). One "frame" (0). The field was seen before only by the quality checks (its focus and
+validity, docs/quality_eval_blind6.json) and by the polarity survey (it is one of the real
+stained fields that rule C2 had to read as brightfield).
 """
 import argparse
 import json
@@ -56,9 +65,11 @@ DATASETS = {"hela": ("Fluo_Hela_02_img.tif", "Fluo_Hela_02_ERR_SEG.tif", None),
             "cho": ("Fluo-N3DH-CHO_02_img.tif", "Fluo-N3DH-CHO_02_ERR_SEG.tif", 1),
             "cells3d": ("nuclei.tif", "nuclei_label.tif", None),
             "scratch": ("scratch-assay-labeled-10T-2Ch.tiff", None, None),
-            "hgsc": ("hgsc_nest.jpg", "hgsc_nest_inst_mask.npz", None)}
+            "hgsc": ("hgsc_nest.jpg", "hgsc_nest_inst_mask.npz", None),
+            "hgsc-stroma": ("hgsc_stromal_he.jpg", "hgsc_stromal_cells.parquet", None)}
 DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42",
-                  "scratch": "0,1,2,3,4,5,6,7,8,9", "hgsc": "0"}
+                  "scratch": "0,1,2,3,4,5,6,7,8,9", "hgsc": "0",
+                  "hgsc-stroma": "0"}
 #: the opt-in recipe-4 detectors (docs/detection.md, *Textured chromatin*) as extra columns
 OPT_IN = {"YOLO routed, sharp-r4": {"detector": "yolo", "routing": "blur", "sharp_model": "cytoqa-yolo-sharp-r4"},
           "YOLO combined-r4": {"detector": "yolo", "routing": "combined", "model": "cytoqa-yolo-combined-r4"},
@@ -75,13 +86,18 @@ def load(frames, dataset: str = "hela"):
         stack = tifffile.imread(fetch(img_name)[img_name])
         return [(stack[0, f], relabel_sequential(fill_label_holes(stack[2, f]))[0]) for f in frames]
     files = fetch(img_name, mask_name)
-    if dataset == "hgsc":  # one RGB JPEG and its instance raster (a plain npz array: no pickles)
+    if dataset.startswith("hgsc"):  # one RGB JPEG and its nuclei: a plain npz raster (no pickles) or polygons
         import imageio.v3 as iio
 
         if list(frames) != [0]:
-            raise ValueError(f"the hgsc set is one image: --frames 0, not {frames}")
+            raise ValueError(f"the {dataset} set is one image: --frames 0, not {frames}")
+        image = iio.imread(files[img_name])
+        if mask_name.endswith(".parquet"):
+            from _geoparquet import rasterise, read_polygons
+
+            return [(image, relabel_sequential(rasterise(read_polygons(files[mask_name])[0], image.shape[:2]))[0])]
         with np.load(files[mask_name], allow_pickle=False) as z:
-            return [(iio.imread(files[img_name]), relabel_sequential(z["nuc_raster"])[0])]
+            return [(image, relabel_sequential(z["nuc_raster"])[0])]
     images = tifffile.imread(files[img_name])
     masks = tifffile.imread(files[mask_name])
     if plane is not None:
@@ -136,8 +152,8 @@ def main():
                     help="hela (default) or cho: plane 1 of the CTC's 3-D Fluo-N3DH-CHO sequence 02 (added "
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
                          "8-11 per frame), cells3d: scikit-image's cells3d nuclei, z-planes, or scratch: "
-                         "ndev-sampledata's widefield Hoechst nuclei, or hgsc: histolytics' H&E tumour nest "
-                         "(one frame, 0; see above)")
+                         "ndev-sampledata's widefield Hoechst nuclei, or hgsc / hgsc-stroma: histolytics' H&E "
+                         "tumour nest / stromal field (one frame, 0; see above)")
     ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
