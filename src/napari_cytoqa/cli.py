@@ -180,7 +180,7 @@ def _detect(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
-               "diameter": args.diameter, "size_model": args.size_model}
+               "diameter": args.diameter, "size_model": args.size_model, "stain": args.stain}
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
@@ -214,7 +214,7 @@ def _detect(args) -> int:
             continue
         rows.append({"image": str(path), "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
-                     "median_score": float(np.median(det.scores)) if det.count else None,
+                     "median_score": float(np.median(det.scores)) if det.count else None, "stain": det.stain,
                      "saturated": round(det.saturated, 4), "warnings": " | ".join(det.warnings), "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
@@ -241,6 +241,7 @@ def _sample_data(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .detection.detect import DENOISE_CHOICES, DETECTORS, ROUTINGS
+    from .detection.stain_input import STAIN_CHOICES
     from .models.precision import FLOAT_PRECISIONS
     from .quality import METHODS
     from .quality.int8 import PRECISIONS
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--size-model", default="cytoqa-unet-combined",
                     help='with --diameter auto: the U-Net that measures the cell size (default %(default)s; '
                          'cytoqa-unet-combined-r4 was closer on held-out synthetic scenes, docs/detection.md)')
+    dt.add_argument("--stain", default="auto", choices=list(STAIN_CHOICES),
+                    help="auto (default): stained tissue sections (H&E) are read through their hematoxylin "
+                         "channel, the nuclei; hematoxylin: always (RGB only); none: the image as it is")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -9,6 +9,7 @@ from napari.utils.notifications import show_warning
 from .._layers import add_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
+from ..detection.stain_input import STAIN_CHOICES
 from ._jobs import start_layer_job
 
 
@@ -47,6 +48,9 @@ class DetectionWidget(Container):
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
                                         "fields): auto = before the sharp U-Net only (the default), on = before "
                                         "every model, off = never; see docs/detection.md")
+        self.stain = ComboBox(choices=list(STAIN_CHOICES), value="auto", label="stain",
+                              tooltip="auto: a stained tissue section (H&E) is read through its hematoxylin channel "
+                                      "(its nuclei); hematoxylin: always (RGB only); none: the image as it is")
         self._tta_for = "unet"
         self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (4× slower)",
                             tooltip="test-time augmentation: each tile and its three mirror images, the U-Net's "
@@ -58,7 +62,8 @@ class DetectionWidget(Container):
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.auto_diameter, self.bf16, self.denoise, self.tta, self.tile_size, self.level,
+                     self.diameter, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.tile_size,
+                     self.level,
                      self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
@@ -98,7 +103,8 @@ class DetectionWidget(Container):
 
     def options(self) -> dict:
         """Keyword arguments for :func:`detect_cells` that the widget's state stands for."""
-        opts = {"detector": self.detector.value, "tile_size": self.tile_size.value, "level": self.level.value}
+        opts = {"detector": self.detector.value, "tile_size": self.tile_size.value, "level": self.level.value,
+                "stain": self.stain.value}
         if self.auto_diameter.value:
             opts["diameter"] = "auto"
         elif self.diameter.value >= 2:

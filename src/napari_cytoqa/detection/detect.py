@@ -13,12 +13,13 @@ from scipy import ndimage as ndi
 
 from .._dtypes import transparent_as_nan
 from .._generators import run_tiles
-from ..quality.assess import check_image, pick_level, stats_level
+from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_level
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
 from .result import Detections
+from .stain_input import STAIN_CHOICES, stain_input
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class OtsuContext:
             self.polarity, self.threshold = sparse_otsu(raw, arr.dtype, self.polarity, self.threshold)
         self.smooth, self.min_size, self.min_distance, self.h = smooth, min_size, min_distance, h
 
-    def __call__(self, tile):
+    def __call__(self, tile, raw=None):
         g = ndi.gaussian_filter(_as_gray(tile), self.smooth)
         fg = g < self.threshold if self.polarity == "dark_on_light" else g > self.threshold
         labels = split_instances(ndi.binary_fill_holes(fg), min_distance=self.min_distance, h=self.h,
@@ -132,8 +133,10 @@ class _RoutedContext:
     compute it natively) applies to the detectors and the focus model alike; left unset, the
     detectors run in float32 and the focus model in its own default (``"auto"``) — bfloat16
     detectors are ~2× faster (U-Net) but not the default: on the real nuclei image two
-    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``denoise`` smooths tiles
-    noisier than the training fields before a detector sees them
+    U-Net figures fell by 0.006 and 0.010 AP (docs/detection.md). ``focus_image``: the image the focus
+    model's statistics come from where the detectors are given a rendering of it
+    (``detect_cells(stain=...)``; each call then passes the tile as it is as ``raw``).
+    ``denoise`` smooths tiles noisier than the training fields before a detector sees them
     (:func:`.sparse.match_training_noise`; the focus model sees them as they are): ``True``
     before every model, ``False`` never, ``"auto"`` (default) before the sharp U-Net only
     (``routing="sharp"``, or the in-focus tiles of ``"blur"``) — the one model that counted
@@ -152,7 +155,7 @@ class _RoutedContext:
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
                  precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
-                 denoise: bool | str = "auto", tta: bool | str = "auto"):
+                 denoise: bool | str = "auto", tta: bool | str = "auto", focus_image=None):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
@@ -160,6 +163,8 @@ class _RoutedContext:
         if routing != "blur" and (sharp_model or blurry_model):
             raise ValueError("sharp_model / blurry_model apply to routing='blur'; use model= otherwise")
         plain, self.stats = image_stats(arr)
+        if focus_image is not None:  # the detectors see a rendering of the image (stain=); focus judges the image
+            plain = image_stats(focus_image)[0]
         if denoise not in DENOISE_CHOICES.values():
             raise ValueError(f'denoise must be True, False or "auto", got {denoise!r}')
         self.routing, self.denoise = routing, denoise
@@ -182,14 +187,14 @@ class _RoutedContext:
         else:
             self.single = self.net_class(model or DEFAULT_MODELS[self.kind][routing], **nets)
 
-    def __call__(self, tile):
+    def __call__(self, tile, raw=None):
         from ..quality.calibration import SHARP_BLURRY_BOUNDARY
         from .sparse import match_training_noise
 
         if self.routing != "blur":
             net, focus = self.single, np.nan
-        else:
-            focus = float(self.scorer.score_batch([tile])[0]["blur_level"])
+        else:  # ``raw``: the tile as it is, where ``tile`` is a rendering of it (stain=)
+            focus = float(self.scorer.score_batch([tile if raw is None else raw])[0]["blur_level"])
             net = self.sharp if focus <= SHARP_BLURRY_BOUNDARY else self.blurry
         sharp_unet = self.kind == "unet" and (self.routing == "sharp" or (self.routing == "blur" and net is self.sharp))
         if self.denoise is True or (self.denoise == "auto" and sharp_unet):
@@ -223,16 +228,21 @@ REFERENCE_DIAMETER_PX = 16.0
 
 def _rescaled(run, scale: float):
     """Wrap a detector so it sees tiles resampled by ``scale`` (cells brought to the size the
-    models were trained at); boxes and labels come back in the tile's own pixels."""
+    models were trained at; ``raw``, the tile as it is where ``tile`` renders it, alike); boxes
+    and labels come back in the tile's own pixels."""
     if scale == 1.0:
         return run
     from skimage.transform import resize
 
-    def call(tile):
+    def call(tile, raw=None):
         h, w = tile.shape[:2]
         hs, ws = max(1, round(h * scale)), max(1, round(w * scale))
-        small = resize(tile, (hs, ws, *tile.shape[2:]), order=1, preserve_range=True, anti_aliasing=scale < 1)
-        labels, boxes, scores, route, focus = run(small.astype(np.float32))
+
+        def small(t):
+            return resize(t, (hs, ws, *t.shape[2:]), order=1, preserve_range=True,
+                          anti_aliasing=scale < 1).astype(np.float32)
+
+        labels, boxes, scores, route, focus = run(small(tile), None if raw is None else small(raw))
         boxes = np.asarray(boxes, float).reshape(-1, 4) * [h / hs, w / ws, h / hs, w / ws]
         if labels is not None:  # nearest-neighbour back to the tile's grid
             rows = np.minimum(((np.arange(h) + 0.5) * hs / h).astype(int), hs - 1)
@@ -263,10 +273,12 @@ def _keep_labels(keep, shape) -> bool:
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                      size_model: str = "cytoqa-unet-combined", **options):
+                      size_model: str = "cytoqa-unet-combined", stain: str = "auto", **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
+    if stain not in STAIN_CHOICES:
+        raise ValueError(f"stain must be one of {STAIN_CHOICES}, got {stain!r}")
     auto = isinstance(diameter, str)
     if auto and diameter != "auto":
         raise ValueError(f'diameter must be a number of pixels, "auto" or None, got {diameter!r}')
@@ -292,21 +304,33 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         from .size import estimate_diameter
 
         diameter = estimate_diameter(arr, model=size_model, device=options.get("device", "auto"),
-                                     precision=options.get("precision"))
+                                     precision=options.get("precision"), stain=stain)
     scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
+    whole, render = stats_level(levels, level), None
+    if stain != "none":  # stained tissue: the detectors see its hematoxylin channel
+        step = max(1, int(np.sqrt(whole.shape[0] * whole.shape[1] / MAX_STAT_PIXELS)))
+        sample = transparent_as_nan(np.asarray(whole[::step, ::step]))
+        native = REFERENCE_DIAMETER_PX if diameter is None else float(diameter)  # cell size, this level's pixels
+        render = stain_input(stain, sample, arr.dtype, native)
+    if render is not None:
+        log.info("stained tissue: the detectors see its hematoxylin channel (stain=%r)", stain)
+        whole = render(sample, sigma=render.sigma * whole.shape[0] / arr.shape[0] / step)
+        if detector in ("unet", "yolo") and routing == "blur":
+            options = {**options, "focus_image": sample}
     try:  # image-wide statistics (intensity range, polarity, Otsu) from a level of <= ~1 Mpx where there is one
-        run = _rescaled(DETECTORS[detector](stats_level(levels, level), **options), scale)
+        run = _rescaled(DETECTORS[detector](whole, **options), scale)
     except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")
         raise ValueError(f"detector {detector!r}: {err}") from err
     per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         y0, x0 = int(box[0]), int(box[1])
-        labels, boxes, scores, route, tile_focus = run(transparent_as_nan(read_tile(arr, box)))
+        tile = transparent_as_nan(read_tile(arr, box))
+        labels, boxes, scores, route, tile_focus = run(tile) if render is None else run(render(tile), tile)
         per_labels.append(labels if keep_labels else None)
         per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))
@@ -328,12 +352,13 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
                       tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
                       tile_routes=np.asarray(routes, dtype=object),
                       diameter=None if diameter is None else float(diameter), saturated=saturated,
-                      warnings=warnings)
+                      warnings=warnings, stain="none" if render is None else "hematoxylin")
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
                  keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                 size_model: str = "cytoqa-unet-combined", progress=None, cancel=None, **options) -> Detections:
+                 size_model: str = "cytoqa-unet-combined", stain: str = "auto", progress=None, cancel=None,
+                 **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
     ``detector="unet"`` runs registry U-Nets and returns instance ``labels`` and their boxes;
@@ -361,7 +386,12 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     carries a warning in ``Detections.warnings`` (and the log), and with ``routing="blur"`` its
     in-focus tiles go to the sharp model trained with over-exposure unless ``sharp_model=``
     names another (rule E, docs/detection.md).
+    ``stain``: ``"auto"`` (default) gives the detectors the hematoxylin channel of an RGB image
+    that looks like a stained tissue section (stain colours over most of the field, not cells on
+    glass), ``"hematoxylin"`` always does (RGB only), ``"none"`` never (:mod:`.stain_input`);
+    ``Detections.stain`` says which ran. The focus model routes on the tiles as they are.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
-                            keep_labels=keep_labels, diameter=diameter, size_model=size_model, **options)
+                            keep_labels=keep_labels, diameter=diameter, size_model=size_model, stain=stain,
+                            **options)
     return run_tiles(gen, progress=progress, cancel=cancel, what="detection")

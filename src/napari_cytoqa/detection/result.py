@@ -32,6 +32,9 @@ class Detections:
     saturated: float = 0.0
     #: what the user should know about the result (e.g. an over-exposed image); also logged
     warnings: list = field(default_factory=list)
+    #: what the detectors saw: ``"none"`` the image as it is, ``"hematoxylin"`` its hematoxylin
+    #: channel (stained tissue, ``detect_cells(stain=...)``)
+    stain: str = "none"
 
     @property
     def count(self) -> int:

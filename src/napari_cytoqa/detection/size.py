@@ -52,14 +52,14 @@ def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
 GRID = tuple(float(256 / np.sqrt(2) ** i) for i in range(12))  # 256 ... 5.66 px
 
 
-def _reported(region, diameter, model, device, precision=None, min_fraction=None):
+def _reported(region, diameter, model, device, precision=None, min_fraction=None, stain="auto"):
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
     when it finds fewer than MIN_OBJECTS), counting instances of at least ``min_fraction`` ×
     ``diameter`` (default :data:`MIN_FRACTION`)."""
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter, precision=precision, keep_labels=True, tta=False)
+                       diameter=diameter, precision=precision, keep_labels=True, tta=False, stain=stain)
     d = equivalent_diameters(det.labels)
     d = d[d >= (MIN_FRACTION if min_fraction is None else min_fraction) * diameter]
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
@@ -99,7 +99,7 @@ def diameter_from_curve(curve, fallback: str = "first") -> float | None:
 
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
                       model: str = "cytoqa-unet-combined", device: str = "auto",
-                      precision: str | None = None) -> float:
+                      precision: str | None = None, stain: str = "auto") -> float:
     """Typical cell diameter (pixels of pyramid level ``level``) of ``image``.
 
     The most contrasted ``window`` × ``window`` region is segmented by the U-Net ``model`` as
@@ -113,7 +113,7 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears, fragmenting
     textured nuclei), the ``r(D)`` of the largest ``D`` with ``r(D) / D >= NEAR`` counts.
     Raises ``ValueError`` when no size works (fewer than :data:`MIN_OBJECTS` cells, or none
-    that fits). ``precision``: of the U-Net, as
+    that fits). ``precision`` and ``stain``: of the U-Net's runs, as
     in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
     768² window on 2 CPU cores, up to a minute when no size fits exactly (the passes below 16 px,
     which upsample, cost most).
@@ -124,7 +124,7 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     region = _sample_window(arr, int(window))
     curve = []
     for d in GRID:
-        r = _reported(region, d, model, device, precision)
+        r = _reported(region, d, model, device, precision, stain=stain)
         curve.append((d, r))
         if r is not None and r >= d:  # the first crossing decides; no need to go on
             break
