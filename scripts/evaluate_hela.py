@@ -130,10 +130,10 @@ def inside(boxes, shape) -> np.ndarray:
     return np.asarray(boxes, float).reshape(-1, 4)[~touches(boxes, shape)]
 
 
-def estimate_or_none(image, stain: str = "auto"):
-    """``estimate_diameter``, or None where it raises (it found no size that fits)."""
+def estimate_or_none(image, stain: str | None = None):
+    """``estimate_diameter`` (with ``stain=`` where given), or None where it raises (no size fits)."""
     try:
-        return estimate_diameter(image, stain=stain)
+        return estimate_diameter(image, **({"stain": stain} if stain else {}))
     except ValueError:
         return None
 
@@ -176,7 +176,7 @@ def main():
     if args.exclude_border:
         truth = [inside(t, img.shape) for t, (img, _) in zip(truth, data)]
     measured = [float(np.median(equivalent_diameters(m))) for _, m in data]
-    auto = [estimate_or_none(img, args.stain or "auto") for img, _ in data]
+    auto = [estimate_or_none(img, args.stain) for img, _ in data]
     print(f"frames {frames}: {[len(t) for t in truth]} nuclei; measured diameter "
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",

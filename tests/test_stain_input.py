@@ -59,8 +59,8 @@ def test_tissue_nuclei_found_through_the_hematoxylin_channel(tissue):
     """The learned detectors know nuclei on a dark ground and cells on glass, not tissue: as it
     is, YOLO finds almost none of these nuclei; through the channel, most."""
     d = float(np.median(equivalent_diameters(tissue.labels)))
-    auto = detect_cells(tissue.image, detector="yolo", routing="combined", diameter=d, tta=False)
-    plain = detect_cells(tissue.image, detector="yolo", routing="combined", diameter=d, tta=False, stain="none")
+    auto = detect_cells(tissue.image, detector="yolo", routing="combined", diameter=d, tta=False, stain="auto")
+    plain = detect_cells(tissue.image, detector="yolo", routing="combined", diameter=d, tta=False)
     assert auto.stain == "hematoxylin" and plain.stain == "none"
     ap = {k: evaluate_detections([(v.boxes, v.scores)], [tissue.boxes]).ap50 for k, v in
           (("auto", auto), ("none", plain))}
@@ -69,14 +69,13 @@ def test_tissue_nuclei_found_through_the_hematoxylin_channel(tissue):
 
 def test_smear_is_left_as_it_is():
     smear = smear_series((256, 256), levels=[0], seed=3)[0]
-    det = detect_cells(smear.image, detector="otsu")
-    assert det.stain == "none"
+    assert detect_cells(smear.image, detector="otsu", stain="auto").stain == "none"
 
 
 def test_focus_routes_on_the_tiles_as_they_are(tissue):
     """With routing="blur" the focus model judges the RGB tiles, not the smoothed channel."""
     kw = {"detector": "yolo", "routing": "blur", "tta": False, "tile_size": 256}
-    auto = detect_cells(tissue.image, **kw)
-    plain = detect_cells(tissue.image, stain="none", **kw)
+    auto = detect_cells(tissue.image, stain="auto", **kw)
+    plain = detect_cells(tissue.image, **kw)
     assert auto.stain == "hematoxylin"
     np.testing.assert_allclose(auto.tile_focus, plain.tile_focus, atol=1e-4)

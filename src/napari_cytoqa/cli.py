@@ -305,9 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--size-model", default="cytoqa-unet-combined",
                     help='with --diameter auto: the U-Net that measures the cell size (default %(default)s; '
                          'cytoqa-unet-combined-r4 was closer on held-out synthetic scenes, docs/detection.md)')
-    dt.add_argument("--stain", default="auto", choices=list(STAIN_CHOICES),
-                    help="auto (default): stained tissue sections (H&E) are read through their hematoxylin "
-                         "channel, the nuclei; hematoxylin: always (RGB only); none: the image as it is")
+    dt.add_argument("--stain", default="none", choices=list(STAIN_CHOICES),
+                    help="auto: stained tissue sections (H&E) are read through their hematoxylin channel, the "
+                         "nuclei; hematoxylin: always (RGB only); none (default): the image as it is "
+                         "(docs/detection.md, rule H)")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=int, default=64)
     dt.add_argument("--level", type=int, default=0)

@@ -49,6 +49,10 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     widget.denoise.value = "off"
     assert widget.options()["denoise"] is False
     assert widget.tta.enabled and widget.options()["tta"] is widget.tta.value  # mirror-image averaging
+    assert widget.options()["stain"] == "none"  # the image as it is unless asked (rule H)
+    widget.stain.value = "auto"
+    assert widget.options()["stain"] == "auto"
+    widget.stain.value = "none"
     widget.tta.value = not widget.tta.value
     assert widget.options()["tta"] is widget.tta.value
     widget.routing.value = "blur"  # another routing keeps the user's choice

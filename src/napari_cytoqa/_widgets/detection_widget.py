@@ -48,9 +48,10 @@ class DetectionWidget(Container):
                                 tooltip="smooth tiles noisier than the training images first (dim, photon-starved "
                                         "fields): auto = before the sharp U-Net only (the default), on = before "
                                         "every model, off = never; see docs/detection.md")
-        self.stain = ComboBox(choices=list(STAIN_CHOICES), value="auto", label="stain",
+        self.stain = ComboBox(choices=list(STAIN_CHOICES), value="none", label="stain",
                               tooltip="auto: a stained tissue section (H&E) is read through its hematoxylin channel "
-                                      "(its nuclei); hematoxylin: always (RGB only); none: the image as it is")
+                                      "(its nuclei); hematoxylin: always (RGB only); none: the image as it is "
+                                      "(default); see docs/detection.md, rule H")
         self._tta_for = "unet"
         self.tta = CheckBox(value=DEFAULT_TTA["unet"], text="average mirror images (4× slower)",
                             tooltip="test-time augmentation: each tile and its three mirror images, the U-Net's "

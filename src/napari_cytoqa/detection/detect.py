@@ -273,7 +273,7 @@ def _keep_labels(keep, shape) -> bool:
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                      size_model: str = "cytoqa-unet-combined", stain: str = "auto", **options):
+                      size_model: str = "cytoqa-unet-combined", stain: str = "none", **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
@@ -357,7 +357,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
                  keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                 size_model: str = "cytoqa-unet-combined", stain: str = "auto", progress=None, cancel=None,
+                 size_model: str = "cytoqa-unet-combined", stain: str = "none", progress=None, cancel=None,
                  **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
@@ -386,10 +386,11 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     carries a warning in ``Detections.warnings`` (and the log), and with ``routing="blur"`` its
     in-focus tiles go to the sharp model trained with over-exposure unless ``sharp_model=``
     names another (rule E, docs/detection.md).
-    ``stain``: ``"auto"`` (default) gives the detectors the hematoxylin channel of an RGB image
-    that looks like a stained tissue section (stain colours over most of the field, not cells on
-    glass), ``"hematoxylin"`` always does (RGB only), ``"none"`` never (:mod:`.stain_input`);
-    ``Detections.stain`` says which ran. The focus model routes on the tiles as they are.
+    ``stain`` (opt-in; rule H failed, docs/detection.md): ``"auto"`` gives the detectors the
+    hematoxylin channel of an RGB image that looks like a stained tissue section (stain colours
+    over most of the field, not cells on glass), ``"hematoxylin"`` always does (RGB only),
+    ``"none"`` (default) never (:mod:`.stain_input`); ``Detections.stain`` says which ran. The
+    focus model routes on the tiles as they are.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, size_model=size_model, stain=stain,

@@ -52,7 +52,7 @@ def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
 GRID = tuple(float(256 / np.sqrt(2) ** i) for i in range(12))  # 256 ... 5.66 px
 
 
-def _reported(region, diameter, model, device, precision=None, min_fraction=None, stain="auto"):
+def _reported(region, diameter, model, device, precision=None, min_fraction=None, stain="none"):
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
     when it finds fewer than MIN_OBJECTS), counting instances of at least ``min_fraction`` ×
     ``diameter`` (default :data:`MIN_FRACTION`)."""
@@ -99,7 +99,7 @@ def diameter_from_curve(curve, fallback: str = "first") -> float | None:
 
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
                       model: str = "cytoqa-unet-combined", device: str = "auto",
-                      precision: str | None = None, stain: str = "auto") -> float:
+                      precision: str | None = None, stain: str = "none") -> float:
     """Typical cell diameter (pixels of pyramid level ``level``) of ``image``.
 
     The most contrasted ``window`` × ``window`` region is segmented by the U-Net ``model`` as

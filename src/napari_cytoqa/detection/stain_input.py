@@ -16,7 +16,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 #: ``detect_cells(stain=...)``: ``"auto"`` (the hematoxylin channel where :func:`is_tissue` says
-#: stained tissue), ``"hematoxylin"`` (always; RGB only) or ``"none"`` (the image as it is)
+#: stained tissue), ``"hematoxylin"`` (always; RGB only) or ``"none"`` (the image as it is; the
+#: default: rule H, which would have made ``"auto"`` the default, failed on a blind stromal field)
 STAIN_CHOICES = ("auto", "hematoxylin", "none")
 #: stained tissue covers the field: at least this share of the pixels absorbs (optical density
 #: ≥ ``stain.colour.OD_THRESHOLD`` against the image's own lamp colour). Held-out synthetic smears
