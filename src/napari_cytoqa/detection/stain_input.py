@@ -8,7 +8,9 @@ tumour nest, docs/detection.md). Colour deconvolution (Ruifrok & Johnston 2001,
 image's own background level (a percentile) taken off and smoothed over about a sixth of a cell
 diameter (chromatin texture otherwise splits nuclei), is a gray image of bright nuclei on a dark
 ground, the fluorescence the detectors know. The focus model that routes tiles still judges the
-tiles as they are. Percentiles and threshold: docs/detection.md, *Real H&E nuclei*.
+tiles as they are. Opt-in: rule H, which would have made ``"auto"`` the default, failed on a
+blind stromal field. Percentiles, threshold and figures: docs/detection.md, *Stained tissue
+through its hematoxylin channel*.
 """
 from __future__ import annotations
 
