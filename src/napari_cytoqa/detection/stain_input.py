@@ -23,7 +23,8 @@ from scipy import ndimage as ndi
 STAIN_CHOICES = ("auto", "hematoxylin", "none")
 #: stained tissue covers the field: at least this share of the pixels absorbs (optical density
 #: ≥ ``stain.colour.OD_THRESHOLD`` against the image's own lamp colour). Held-out synthetic smears
-#: (33 images, blur levels 0-10) cover 0.43-0.60; the real H&E fields at hand 0.75-0.94.
+#: (recipes 1-4, blur levels 0-10) cover 0.43-0.62; the real H&E tumour fields 0.91-0.94
+#: (scikit-image's ``skin``, 0.75, was also looked at when this was set: see docs/detection.md).
 TISSUE_FILL = 0.7
 #: the hematoxylin density below this percentile of the image is background (0): eosin bleeds
 #: into the hematoxylin channel of standard deconvolution, so cytoplasm is not zero there
