@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 
 from .._dtypes import transparent_as_nan
 from .._generators import run_tiles
-from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_level
+from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_level, strided_sample
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
@@ -312,13 +312,12 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     grid = tile_grid((h, w), ts, stride=(ts[0] - ov[0], ts[1] - ov[1]), edge="shift")
     whole, render = stats_level(levels, level), None
     if stain != "none":  # stained tissue: the detectors see its hematoxylin channel
-        step = max(1, int(np.sqrt(whole.shape[0] * whole.shape[1] / MAX_STAT_PIXELS)))
-        sample = transparent_as_nan(np.asarray(whole[::step, ::step]))
+        sample = transparent_as_nan(np.asarray(strided_sample(whole, MAX_STAT_PIXELS)))
         native = REFERENCE_DIAMETER_PX if diameter is None else float(diameter)  # cell size, this level's pixels
         render = stain_input(stain, sample, arr.dtype, native)
     if render is not None:
         log.info("stained tissue: the detectors see its hematoxylin channel (stain=%r)", stain)
-        whole = render(sample, sigma=render.sigma * whole.shape[0] / arr.shape[0] / step)
+        whole = render(sample, sigma=render.sigma * sample.shape[0] / arr.shape[0])  # in the sample's pixels
         if detector in ("unet", "yolo") and routing == "blur":
             options = {**options, "focus_image": sample}
     try:  # image-wide statistics (intensity range, polarity, Otsu) from a level of <= ~1 Mpx where there is one

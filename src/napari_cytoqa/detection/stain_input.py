@@ -35,17 +35,22 @@ TOP_PERCENTILE = 99.9
 SMOOTH_DIAMETERS = 1.0 / 6.0
 
 
-def _unit_rgb(rgb, fs: float) -> np.ndarray:
-    return np.clip(np.asarray(rgb, np.float64)[..., :3] / fs, 0.0, 1.0)
+def _opaque(rgb) -> np.ndarray:
+    """Where an RGB(A) array's colour is known: not NaN (``transparent_as_nan``), not alpha 0."""
+    from .._dtypes import transparent_mask
+
+    a = np.asarray(rgb)
+    clear = transparent_mask(a)
+    known = np.isfinite(a[..., :3]).all(axis=-1)
+    return known if clear is None else known & ~clear
 
 
 def tissue_fill(sample, fs: float) -> float:
     """Share of an RGB sample's (finite) pixels that absorb light: optical density against its
     lamp colour at least ``stain.colour.OD_THRESHOLD``."""
-    from ..stain.colour import OD_THRESHOLD, estimate_background, optical_density
+    from ..stain.colour import OD_THRESHOLD, estimate_background, optical_density, to_unit
 
-    rgb = _unit_rgb(sample, fs).reshape(-1, 3)
-    rgb = rgb[np.isfinite(rgb).all(axis=1)]
+    rgb = to_unit(sample, fs).reshape(-1, 3)[_opaque(sample).reshape(-1)]
     if not len(rgb):
         return 0.0
     od = optical_density(rgb, estimate_background(rgb))
@@ -58,20 +63,17 @@ def is_tissue(sample, fs: float) -> bool:
     :data:`TISSUE_FILL` of it (a smear leaves most of the glass clear). Gray is never tissue here."""
     from ..quality.measures import stained_brightfield
 
-    a = np.asarray(sample)
-    if a.ndim != 3 or a.shape[-1] < 3:
-        return False
-    return stained_brightfield(a, fs) and tissue_fill(a, fs) >= TISSUE_FILL
+    return stained_brightfield(sample, fs) and tissue_fill(sample, fs) >= TISSUE_FILL
 
 
 def hematoxylin_density(rgb, fs: float) -> np.ndarray:
     """``skimage.color.rgb2hed``'s hematoxylin channel of an RGB(A) array (NaN stays NaN)."""
     from skimage.color import rgb2hed
 
-    unit = _unit_rgb(rgb, fs)
-    bad = ~np.isfinite(unit).all(axis=-1)
-    h = rgb2hed(np.where(bad[..., None], 1.0, unit), channel_axis=-1)[..., 0]
-    h[bad] = np.nan
+    from ..stain.colour import to_unit
+
+    h = rgb2hed(to_unit(rgb, fs), channel_axis=-1)[..., 0]  # unknown pixels as the lamp's white, then NaN
+    h[~_opaque(rgb)] = np.nan
     return h
 
 
@@ -115,6 +117,6 @@ def stain_input(stain: str, sample, dtype, diameter: float) -> HematoxylinInput 
     if stain == "hematoxylin" and not rgb:
         raise ValueError(f"stain='hematoxylin' needs an RGB image (colour deconvolution); got shape {a.shape}")
     fs = full_scale(dtype, a)
-    if stain == "auto" and not (rgb and is_tissue(a, fs)):
+    if stain == "auto" and not is_tissue(a, fs):
         return None
     return HematoxylinInput(a, fs, sigma=SMOOTH_DIAMETERS * float(diameter))
