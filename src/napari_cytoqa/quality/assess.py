@@ -14,7 +14,8 @@ from .classical import ClassicalScorer
 from .learned import DEFAULT_MODEL, LearnedScorer
 from .int8 import PRECISIONS
 from .measures import IntensityStats, usability
-from .report import QualityReport, slide_summary
+from .report import QualityReport, slide_p_valid, slide_summary
+from .stain_check import MIN_P_VALID, he_shares, is_he_section
 from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _stats_sample(levels, level, grid):
 def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                         model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
                         level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None,
-                        assume_valid: bool = False):
+                        assume_valid: bool = False, stain_check: bool = False):
     """Generator twin of :func:`assess_quality`: yields ``(done, total)`` after each batch
     and returns the :class:`QualityReport` (``StopIteration.value``). Closing the
     generator stops the work between batches."""
@@ -129,7 +130,13 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     ts = np.broadcast_to(np.asarray(tile_size, dtype=int), (2,))
     ts = (min(int(ts[0]), h), min(int(ts[1]), w))
     grid = tile_grid((h, w), ts, stride=stride, edge="pad")
-    stats = IntensityStats.from_sample(transparent_as_nan(_stats_sample(levels, level, grid)), arr.dtype)
+    sample = transparent_as_nan(_stats_sample(levels, level, grid))
+    stats = IntensityStats.from_sample(sample, arr.dtype)
+    colour = None
+    if stain_check and not assume_valid:
+        colour = he_shares(sample, stats.full_scale)
+        colour["section"] = is_he_section(colour)
+    del sample
     options = ({"model": model or DEFAULT_MODEL, "device": device, "precision": precision}
                if method == "learned" else {})
     scorer = METHODS[method](stats, **options)
@@ -155,16 +162,25 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     name = f"{method}:{options['model']}" if options else method
     return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape,
                          precision=getattr(scorer, "precision", ""), pixel_size=px0, binning=f,
-                         assume_valid=assume_valid)
+                         assume_valid=assume_valid, colour=colour)
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="",
-                  pixel_size=None, binning=1, assume_valid=False) -> QualityReport:
+                  pixel_size=None, binning=1, assume_valid=False, colour=None) -> QualityReport:
     cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
             "x1": boxes[:, 3], "level": np.full(len(grid), level), "fraction": grid.fraction, **cols}
-    if assume_valid:  # the user's word that these are cell images: only usability (dark edge, saturation)
+    weight = cols["weight"].astype(np.float64)
+    data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
+    validity = "assumed" if assume_valid else "judged"
+    if colour is not None and colour["section"] and "p_valid" in cols:
+        judged = pd.DataFrame({"p_valid": cols["p_valid"], "has_content": cols["has_content"].astype(bool),
+                               "weight": data["weight"]})
+        p = slide_p_valid(judged)
+        if p < 0.5 and p >= MIN_P_VALID:  # the network unsure, the colour says H&E section
+            validity = "stain"
+    if validity != "judged":  # cell images by the user's word or the colour: only usability counts
         valid = np.array([usability(d, c) for d, c in zip(cols["dark"], cols["clipped"])]) >= 0.5
     else:
         valid = cols["p_valid"] >= 0.5
@@ -175,21 +191,20 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
     data["grade"] = np.where(valid & content, graded, np.where(valid, "", "bad"))
     data["verdict"] = np.where(~valid, "invalid", np.where(~content, "empty",
                                                              np.where(cols["p_blurry"] >= 0.5, "blurry", "sharp")))
-    weight = cols["weight"].astype(np.float64)
-    data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
     df = pd.DataFrame(data)
-    agg = slide_summary(df, stats, assume_valid=assume_valid)
+    agg = slide_summary(df, stats, assume_valid=validity != "judged")
     return QualityReport(tiles=df, method=method, weighting=weighting, tile_size=ts,
                          stride=tuple(int(v) for v in grid.stride), level=level,
                          downsample=down, image_shape=tuple(shape0), precision=precision,
-                         pixel_size_um=pixel_size, binning=binning,
-                         validity="assumed" if assume_valid else "judged", **agg)
+                         pixel_size_um=pixel_size, binning=binning, validity=validity,
+                         stain_check=colour or {}, **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
                    model: str | None = None, device: str = "auto", weighting: str = "rgb_var",
                    level: int = 0, batch_size: int = 16, precision: str = "auto", pixel_size=None,
-                   assume_valid: bool = False, progress=None, cancel=None) -> QualityReport:
+                   assume_valid: bool = False, stain_check: bool = False, progress=None,
+                   cancel=None) -> QualityReport:
     """Judge focus, content and validity per tile and for the whole image.
 
     Parameters
@@ -235,6 +250,13 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         model's judgement; the report's ``validity`` says ``"assumed"``. Use it for real H&E
         or IHC sections, which the shipped model often calls "not a cell image" (see
         docs/models.md). Default False: validity is judged.
+    stain_check : bool
+        A second opinion on "cell image or not" from colour
+        (:mod:`napari_cytoqa.quality.stain_check`): a slide whose stain-absorbing pixels are
+        mostly hematoxylin-purple and eosin-pink is an H&E section, and counts as a cell image
+        when the network's aggregated ``p_valid`` lies between
+        :data:`~napari_cytoqa.quality.stain_check.MIN_P_VALID` and 0.5; the report's
+        ``validity`` then says ``"stain"`` and ``stain_check`` holds the measured shares.
     progress : callable, optional
         Called as ``progress(done, total)``.
     cancel : callable, optional
@@ -255,5 +277,6 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
 
     gen = iter_assess_quality(image, tile_size=tile_size, stride=stride, method=method, model=model,
                               device=device, weighting=weighting, level=level, batch_size=batch_size,
-                              precision=precision, pixel_size=pixel_size, assume_valid=assume_valid)
+                              precision=precision, pixel_size=pixel_size, assume_valid=assume_valid,
+                              stain_check=stain_check)
     return run_tiles(gen, progress=progress, cancel=cancel, what="quality check")

@@ -47,8 +47,12 @@ class QualityReport:
     #: level-0 pixel size (µm) the check was told (None: not given) and the binning it led to
     pixel_size_um: float | None = None
     binning: int = 1
-    #: "judged" (by the check) or "assumed" (``assume_valid=True``: every tile counted valid)
+    #: "judged" (by the check), "assumed" (``assume_valid=True``: every tile counted valid) or
+    #: "stain" (an H&E section by its colour, ``stain_check=True``: every tile counted valid)
     validity: str = "judged"
+    #: the colour shares :func:`~napari_cytoqa.quality.stain_check.he_shares` measured and whether
+    #: they say "H&E section" (``section``); empty when the check did not run
+    stain_check: dict = field(default_factory=dict)
 
     @property
     def counts(self) -> dict:
@@ -72,6 +76,8 @@ class QualityReport:
             "downsample": [float(v) for v in self.downsample],
             "image_shape": [int(v) for v in self.image_shape],
             "pixel_size_um": num(self.pixel_size_um), "binning": int(self.binning),
+            "stain_check": {k: (bool(v) if isinstance(v, (bool, np.bool_)) else num(v))
+                            for k, v in self.stain_check.items()},
         }
 
     def to_csv(self, path) -> Path:
@@ -95,6 +101,14 @@ def _dark_ring(df: pd.DataFrame) -> bool:
     return bool(df.loc[border, "dark"].mean() > 0.3 and inner_dark < 0.15)
 
 
+def slide_p_valid(df: pd.DataFrame) -> float:
+    """The slide's aggregated ``p_valid``: over tiles with content (blank tiles say nothing),
+    with the tile weights in ``df.weight``; over every tile where none has content."""
+    content = df["has_content"].to_numpy(dtype=bool)
+    return aggregate(df.loc[content, "p_valid"], df["weight"].to_numpy()[content]) if content.any() else \
+        aggregate(df["p_valid"], df["weight"].to_numpy())
+
+
 def slide_summary(df: pd.DataFrame, stats, assume_valid: bool = False) -> dict:
     """Slide-level aggregates of a finished tile table (weights already in ``df.weight``);
     ``assume_valid``: the slide is a cell image whatever its aggregated ``p_valid``, valid
@@ -108,10 +122,7 @@ def slide_summary(df: pd.DataFrame, stats, assume_valid: bool = False) -> dict:
         rank = aggregate(df.loc[usable, "grade"].map(GRADES.index), w[usable])
     else:
         p_blurry = focus = level = rank = float("nan")
-    content = df["has_content"].to_numpy()
-    # validity is judged where there is something to judge; blank tiles say nothing
-    p_valid = aggregate(df.loc[content, "p_valid"], w[content]) if content.any() else \
-        aggregate(df["p_valid"], w)
+    p_valid = slide_p_valid(df)
     valid = bool(usable.any()) if assume_valid else bool(p_valid >= 0.5 and df["has_content"].any())
     if not valid:
         verdict = "invalid" if df["has_content"].any() else "empty"
