@@ -46,6 +46,21 @@ def test_qc_assume_cells_option(tmp_path):
     assert "invalid" not in set(pd.read_csv(tmp_path / "b" / "text_tiles.csv").verdict)
 
 
+def test_qc_stain_check_option(tmp_path):
+    from napari_cytoqa.synthetic.tissue import tissue_series
+
+    png = tmp_path / "he.png"
+    Image.fromarray(tissue_series((512, 512), [0], seed=5)[0].image).save(png)
+    assert main(["qc", str(png), "--out", str(tmp_path / "on"), "--tile-size", "256", "--quiet"]) == 0
+    assert main(["qc", str(png), "--out", str(tmp_path / "off"), "--tile-size", "256", "--quiet",
+                 "--no-stain-check"]) == 0
+    on = json.loads((tmp_path / "on" / "he_summary.json").read_text())
+    off = json.loads((tmp_path / "off" / "he_summary.json").read_text())
+    assert on["stain_check"]["section"] is True and on["stain_check"]["fill"] > 0.25  # measured by default
+    assert off["stain_check"] == {}
+    assert on["p_valid"] == off["p_valid"] and on["valid"] and on["validity"] == "judged"  # the network was sure
+
+
 def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
     path, _ = pyramid_file  # records 0.25 um/px
     png = tmp_path / "plain.png"  # records none

@@ -67,7 +67,8 @@ def _qc(args) -> int:
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level, precision=args.precision,
-                                          pixel_size=args.pixel_size, assume_valid=args.assume_cells)
+                                          pixel_size=args.pixel_size, assume_valid=args.assume_cells,
+                                          stain_check=args.stain_check)
                 report = _with_bar(gen, path.name, args.quiet)
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
@@ -84,6 +85,7 @@ def _qc(args) -> int:
         if not args.quiet:
             s = report.summary()
             binned = f", tiles binned {s['binning']}x" if s["binning"] > 1 else ""
+            binned += ", a cell image by its H&E colour" if s["validity"] == "stain" else ""
             print(f"{path.name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
                   f"tiles {s['tiles']}{binned}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
@@ -268,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "pixel) applies to every image; default: analyse every image at its own pixels")
     qc.add_argument("--assume-cells", action="store_true",
                     help="these are cell images: skip the validity gate so every tile gets focus and grade "
-                         "verdicts (p_valid is still reported); for real H&E/IHC sections the model misjudges")
+                         "verdicts (p_valid is still reported); for real IHC (or H&E) sections the model misjudges")
+    qc.add_argument("--no-stain-check", dest="stain_check", action="store_false",
+                    help="judge 'cell image or not' by the network alone; by default an H&E section by its colour "
+                         "(purple and pink stain) counts as a cell image where the network is unsure")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

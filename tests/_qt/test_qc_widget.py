@@ -180,3 +180,18 @@ def test_assume_cell_images_lifts_the_validity_gate(run, viewer_widget):
     meta = viewer.layers["text QC"].metadata["cytoqa_report"]
     assert meta["validity"] == "assumed" and meta["verdict"] in ("sharp", "blurry")
     assert "validity assumed" in widget.verdict.value
+
+
+def test_stain_check_box(run, viewer_widget):
+    from napari_cytoqa.synthetic.tissue import tissue_series
+
+    viewer, widget = viewer_widget
+    widget.image.value = viewer.add_image(tissue_series((512, 512), [0], seed=5)[0].image, name="he")
+    widget.tile_size.value = 256
+    assert widget.stain_check.value and "stain_check" not in widget.options()  # on: the core's default
+    run(widget)
+    assert viewer.layers["he QC"].metadata["cytoqa_report"]["stain_check"]["section"] is True
+    widget.stain_check.value = False
+    assert widget.options()["stain_check"] is False
+    run(widget)
+    assert viewer.layers["he QC"].metadata["cytoqa_report"]["stain_check"] == {}

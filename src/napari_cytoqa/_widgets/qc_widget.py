@@ -49,14 +49,18 @@ class QualityControlWidget(Container):
             value=False, text="these are cell images (skip validity)",
             tooltip="count every tile as a cell image, so sections the validity check misjudges (real H&E and IHC "
                     "often are) still get focus and grade verdicts; p_valid is still shown")
+        self.stain_check = CheckBox(
+            value=True, text="H&E sections by colour",
+            tooltip="count a slide whose stain is hematoxylin-purple and eosin-pink as a cell image where the "
+                    "network is unsure (real H&E often looks unlike its training); off: the network alone")
         self.run_button = PushButton(text="Run quality check")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
-                     self.precision, self.match_scale, self.assume_cells, self.run_button, self.stop_button,
-                     self.verdict, self.csv_path, self.export_button])
+                     self.precision, self.match_scale, self.assume_cells, self.stain_check, self.run_button,
+                     self.stop_button, self.verdict, self.csv_path, self.export_button])
         self.method.changed.connect(self._method_changed)
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export_csv)
@@ -73,6 +77,8 @@ class QualityControlWidget(Container):
                        weighting=self.weighting.value, level=self.level.value)
         if self.assume_cells.value:
             options["assume_valid"] = True
+        if not self.stain_check.value:
+            options["stain_check"] = False
         if self.match_scale.value:
             options["pixel_size"] = layer_pixel_size(layer)
         if self.method.value == "learned":
@@ -99,7 +105,7 @@ class QualityControlWidget(Container):
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
         binned = f" · {s['binning']}× binned" if s["binning"] > 1 else ""
-        binned += " · validity assumed" if s["validity"] == "assumed" else ""
+        binned += {"assumed": " · validity assumed", "stain": " · a cell image by its H&E colour"}.get(s["validity"], "")
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         self.export_button.enabled = True

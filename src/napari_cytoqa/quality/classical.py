@@ -17,6 +17,7 @@ class ClassicalScorer:
     """
 
     name = "classical"
+    judges_cells = False
 
     def __init__(self, stats: IntensityStats):
         self.stats = stats

@@ -34,6 +34,9 @@ class LearnedScorer:
     """Scores tiles with a registry model of task ``"quality"`` (see :mod:`napari_cytoqa.models`)."""
 
     name = "learned"
+    #: its ``p_valid`` is a judgement of "cell image or not" (``assess_quality(stain_check=)`` may
+    #: overrule its doubt); the classical scorer's is usability only
+    judges_cells = True
 
     def __init__(self, stats: IntensityStats, *, model: str = DEFAULT_MODEL, device: str = "auto",
                  precision: str = "auto"):
