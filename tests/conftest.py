@@ -27,3 +27,18 @@ def pyramid_file(tmp_path):
     path = tmp_path / "pyr.ome.tif"
     write_pyramid(path, build_pyramid(image, min_size=256), pixel_size_um=0.25, tile=128)
     return path, image
+
+
+@pytest.fixture
+def unsure_network(monkeypatch):
+    """The learned quality method, with every tile's ``p_valid`` scaled into the network's doubt
+    (0.2 for a tile it is sure of): what it says of real H&E sections, on any image."""
+    from napari_cytoqa.quality import assess
+    from napari_cytoqa.quality.learned import LearnedScorer
+
+    class Unsure(LearnedScorer):
+        def score_batch(self, tiles):
+            return [dict(r, p_valid=0.2 * r["p_valid"]) for r in super().score_batch(tiles)]
+
+    monkeypatch.setitem(assess.METHODS, "learned", Unsure)
+    return Unsure

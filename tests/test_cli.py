@@ -46,7 +46,7 @@ def test_qc_assume_cells_option(tmp_path):
     assert "invalid" not in set(pd.read_csv(tmp_path / "b" / "text_tiles.csv").verdict)
 
 
-def test_qc_stain_check_option(tmp_path):
+def test_qc_stain_check_option(tmp_path, unsure_network):
     from napari_cytoqa.synthetic.tissue import tissue_series
 
     png = tmp_path / "he.png"
@@ -56,9 +56,10 @@ def test_qc_stain_check_option(tmp_path):
                  "--no-stain-check"]) == 0
     on = json.loads((tmp_path / "on" / "he_summary.json").read_text())
     off = json.loads((tmp_path / "off" / "he_summary.json").read_text())
-    assert on["stain_check"]["section"] is True and on["stain_check"]["fill"] > 0.25  # measured by default
-    assert off["stain_check"] == {}
-    assert on["p_valid"] == off["p_valid"] and on["valid"] and on["validity"] == "judged"  # the network was sure
+    assert on["p_valid"] == off["p_valid"] < 0.5  # the network unsure
+    assert on["validity"] == "stain" and on["verdict"] in ("sharp", "blurry") and on["stain_check"]["section"]
+    assert off["validity"] == "judged" and off["verdict"] == "invalid" and off["stain_check"] == {}
+    assert pd.read_csv(tmp_path / "on" / "summary.csv")["validity"].tolist() == ["stain"]
 
 
 def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):

@@ -81,6 +81,7 @@ class _Unsure(ClassicalScorer):
 @pytest.fixture
 def unsure(monkeypatch):
     monkeypatch.setitem(assess.METHODS, "unsure", _Unsure)
+    monkeypatch.setattr(_Unsure, "P", 0.2)  # restored after the test, whatever it sets
     return _Unsure
 
 
@@ -97,7 +98,11 @@ def test_assess_quality_stain_check(unsure):
     np.testing.assert_array_equal(he, before)
     # not where the network is sure it is no cell image, nor where the colour is not H&E
     unsure.P = MIN_P_VALID / 2
-    assert not assess_quality(he, tile_size=256, method="unsure", stain_check=True).valid
+    sure_not = assess_quality(he, tile_size=256, method="unsure")
+    assert not sure_not.valid and sure_not.stain_check == {}  # the colour is not even measured
+    unsure.P = 0.6
+    sure = assess_quality(he, tile_size=256, method="unsure")
+    assert sure.valid and sure.validity == "judged" and sure.stain_check == {}
     unsure.P = 0.2
     gray = assess_quality(make_smear((512, 512), seed=1).image.mean(axis=-1), tile_size=256, method="unsure",
                           stain_check=True)

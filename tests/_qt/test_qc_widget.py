@@ -182,7 +182,7 @@ def test_assume_cell_images_lifts_the_validity_gate(run, viewer_widget):
     assert "validity assumed" in widget.verdict.value
 
 
-def test_stain_check_box(run, viewer_widget):
+def test_stain_check_box(run, viewer_widget, unsure_network):
     from napari_cytoqa.synthetic.tissue import tissue_series
 
     viewer, widget = viewer_widget
@@ -190,8 +190,11 @@ def test_stain_check_box(run, viewer_widget):
     widget.tile_size.value = 256
     assert widget.stain_check.value and "stain_check" not in widget.options()  # on: the core's default
     run(widget)
-    assert viewer.layers["he QC"].metadata["cytoqa_report"]["stain_check"]["section"] is True
+    meta = viewer.layers["he QC"].metadata["cytoqa_report"]
+    assert meta["validity"] == "stain" and meta["stain_check"]["section"] is True
+    assert "by its H&E colour" in widget.verdict.value
     widget.stain_check.value = False
     assert widget.options()["stain_check"] is False
     run(widget)
-    assert viewer.layers["he QC"].metadata["cytoqa_report"]["stain_check"] == {}
+    meta = viewer.layers["he QC"].metadata["cytoqa_report"]
+    assert meta["verdict"] == "invalid" and meta["stain_check"] == {}

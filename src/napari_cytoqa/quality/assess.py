@@ -135,10 +135,11 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     options = ({"model": model or DEFAULT_MODEL, "device": device, "precision": precision}
                if method == "learned" else {})
     scorer = METHODS[method](stats, **options)
-    colour = None
+    colour = None  # measured only where the network is unsure (most slides never pay for it)
     if stain_check and not assume_valid and getattr(scorer, "judges_cells", False):
-        colour = he_shares(sample, stats.full_scale)
-        colour["section"] = is_he_section(colour)
+        def colour(sample=sample, fs=stats.full_scale):
+            shares = he_shares(sample, fs)
+            return shares | {"section": is_he_section(shares)}
     del sample
     down = (levels[0].shape[0] / h, levels[0].shape[1] / w)
     spec = getattr(getattr(scorer, "loaded", None), "spec", None)
@@ -174,12 +175,13 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
     weight = cols["weight"].astype(np.float64)
     data["weight"] = weight / weight.sum() if weight.sum() > 0 else weight
     validity = "assumed" if assume_valid else "judged"
-    if colour is not None and colour["section"] and "p_valid" in cols:
+    measured = {}
+    if colour is not None:  # ``stain_check``: a callable that measures the slide's colour
         judged = pd.DataFrame({"p_valid": cols["p_valid"], "has_content": cols["has_content"].astype(bool),
                                "weight": data["weight"]})
-        p = slide_p_valid(judged)
-        if p < 0.5 and p >= MIN_P_VALID:  # the network unsure, the colour says H&E section
-            validity = "stain"
+        if MIN_P_VALID <= slide_p_valid(judged) < 0.5:  # the network unsure: ask the colour
+            measured = colour()
+            validity = "stain" if measured["section"] else validity
     if validity != "judged":  # cell images by the user's word or the colour: only usability counts
         valid = np.array([usability(d, c) for d, c in zip(cols["dark"], cols["clipped"])]) >= 0.5
     else:
@@ -197,7 +199,7 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
                          stride=tuple(int(v) for v in grid.stride), level=level,
                          downsample=down, image_shape=tuple(shape0), precision=precision,
                          pixel_size_um=pixel_size, binning=binning, validity=validity,
-                         stain_check=colour or {}, **agg)
+                         stain_check=measured, **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",
@@ -256,7 +258,8 @@ def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned"
         mostly hematoxylin-purple and eosin-pink is an H&E section, and counts as a cell image
         when the network's aggregated ``p_valid`` lies between
         :data:`~napari_cytoqa.quality.stain_check.MIN_P_VALID` and 0.5; the report's
-        ``validity`` then says ``"stain"`` and ``stain_check`` holds the measured shares. Default
+        ``validity`` then says ``"stain"``. ``stain_check`` holds the measured shares wherever
+        ``p_valid`` lies in that range (elsewhere the colour is not measured: empty). Default
         True since rule S (docs/models.md, *H&E sections by colour*): three real H&E sections the
         network had judged "not a cell image" became cell images, and no non-cell image of any
         held-out set, nor any of 1,000 generated ones, did. IHC is not covered (use

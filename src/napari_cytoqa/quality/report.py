@@ -51,7 +51,8 @@ class QualityReport:
     #: "stain" (an H&E section by its colour, ``stain_check=True``: every tile counted valid)
     validity: str = "judged"
     #: the colour shares :func:`~napari_cytoqa.quality.stain_check.he_shares` measured and whether
-    #: they say "H&E section" (``section``); empty when the check did not run
+    #: they say "H&E section" (``section``); empty where the check did not run (off, or the
+    #: network's ``p_valid`` outside [``MIN_P_VALID``, 0.5): the colour had nothing to decide)
     stain_check: dict = field(default_factory=dict)
 
     @property
