@@ -67,7 +67,8 @@ def real_sets():
 
 def generated(n_non_cell: int, seed: int):
     for i in range(n_non_cell):
-        yield "generated non-cell", "non-cell", f"make_non_cell seed {seed + i}", make_non_cell((256, 256), seed=seed + i)
+        name = f"make_non_cell seed {seed + i}"
+        yield "generated non-cell", "non-cell", name, make_non_cell((256, 256), seed=seed + i)
     for k, kw in enumerate(({}, {"architecture": True}, {"ihc": True})):
         kind = "ihc" if kw.get("ihc") else ("architecture" if kw else "h&e")
         for j in range(4):

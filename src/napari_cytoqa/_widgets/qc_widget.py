@@ -105,7 +105,8 @@ class QualityControlWidget(Container):
         s = report.summary()
         p = "–" if s["p_blurry"] is None else f"{s['p_blurry']:.2f}"
         binned = f" · {s['binning']}× binned" if s["binning"] > 1 else ""
-        binned += {"assumed": " · validity assumed", "stain": " · a cell image by its H&E colour"}.get(s["validity"], "")
+        why = {"assumed": " · validity assumed", "stain": " · a cell image by its H&E colour"}
+        binned += why.get(s["validity"], "")
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         self.export_button.enabled = True

@@ -49,8 +49,8 @@ def hue_saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def he_shares(sample, fs: float) -> dict:
     """Colour shares of an RGB(A) sample (NaN pixels unknown): ``fill`` (share that absorbs),
-    ``hematoxylin`` and ``eosin`` (shares of the absorbing pixels with those hues). Gray data
-    returns zeros."""
+    ``hematoxylin`` and ``eosin`` (shares of the absorbing pixels with those hues). 2-D (gray)
+    data returns zeros; gray stored as RGB has no hue, so only its ``fill`` can be non-zero."""
     from ..stain.colour import OD_THRESHOLD, estimate_background, optical_density
 
     zeros = {"fill": 0.0, "hematoxylin": 0.0, "eosin": 0.0}
