@@ -1,5 +1,4 @@
 """The H&E colour check beside the learned validity (quality/stain_check.py, assess_quality(stain_check=))."""
-import colorsys
 import json
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 from napari_cytoqa import assess_quality
 from napari_cytoqa.quality import assess
 from napari_cytoqa.quality.classical import ClassicalScorer
-from napari_cytoqa.quality.stain_check import MIN_P_VALID, he_shares, hue_saturation_value, is_he_section
+from napari_cytoqa.quality.stain_check import MIN_P_VALID, he_shares, is_he_section
 from napari_cytoqa.synthetic import make_smear
 from napari_cytoqa.synthetic.tissue import tissue_series
 
@@ -24,13 +23,14 @@ def _field(colours, shares, shape=(64, 64)):
     return img
 
 
-def test_hue_saturation_value_matches_colorsys():
-    rgb = np.random.default_rng(0).random((500, 3))
-    h, s, v = hue_saturation_value(rgb)
-    ref = np.array([colorsys.rgb_to_hsv(*px) for px in rgb])
-    assert np.allclose(h, ref[:, 0] * 360) and np.allclose(s, ref[:, 1]) and np.allclose(v, ref[:, 2])
-    h, _, _ = hue_saturation_value(np.array([[1.0, 0, 0], [0, 0, 1.0], [1.0, 0, 1.0], [0.5, 0.5, 0.5]]))
-    assert np.allclose(h, [0, 240, 300, 0])
+def test_hue_ranges_at_their_bounds():
+    # blue (240°) is hematoxylin's first hue, magenta (300°) eosin's, red (0°) neither
+    for colour, h, e in (((0, 0, 255), 1.0, 0.0), ((255, 0, 255), 0.0, 1.0), ((255, 0, 0), 0.0, 0.0)):
+        s = he_shares(_field([colour, WHITE], [0.75, 0.25]), 255.0)  # shares of the absorbing pixels
+        assert s["fill"] == pytest.approx(0.75) and (s["hematoxylin"], s["eosin"]) == (h, e)
+    # a colour too dark to have a hue (HSV value < MIN_VALUE) absorbs, but has no stain hue
+    dark = he_shares(_field([(30, 0, 40), WHITE], [0.75, 0.25]), 255.0)
+    assert dark["fill"] == pytest.approx(0.75) and dark["hematoxylin"] == dark["eosin"] == 0
 
 
 def test_he_shares_by_hand():

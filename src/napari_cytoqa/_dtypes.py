@@ -59,6 +59,16 @@ def transparent_mask(image) -> np.ndarray | None:
     return clear if clear.any() else None
 
 
+def known_colour(image) -> np.ndarray:
+    """Where an RGB(A) array's colour is known, as a ``(Y, X)`` (or ``(N,)``) mask: finite
+    (not NaN from :func:`transparent_as_nan`) and not fully transparent (alpha 0)."""
+    a = np.asarray(image)
+    known = np.isfinite(a[..., :3]).all(axis=-1)
+    if a.shape[-1] == 4:
+        known &= a[..., 3] != 0
+    return known
+
+
 def transparent_as_nan(image) -> np.ndarray:
     """An RGBA image's fully transparent pixels (:func:`transparent_mask`) as missing data —
     float32 RGB with NaN there, which the quality checks and the detectors treat as background

@@ -35,26 +35,13 @@ TOP_PERCENTILE = 99.9
 SMOOTH_DIAMETERS = 1.0 / 6.0
 
 
-def _opaque(rgb) -> np.ndarray:
-    """Where an RGB(A) array's colour is known: not NaN (``transparent_as_nan``), not alpha 0."""
-    from .._dtypes import transparent_mask
-
-    a = np.asarray(rgb)
-    clear = transparent_mask(a)
-    known = np.isfinite(a[..., :3]).all(axis=-1)
-    return known if clear is None else known & ~clear
-
-
 def tissue_fill(sample, fs: float) -> float:
-    """Share of an RGB sample's (finite) pixels that absorb light: optical density against its
-    lamp colour at least ``stain.colour.OD_THRESHOLD``."""
-    from ..stain.colour import OD_THRESHOLD, estimate_background, optical_density, to_unit
+    """Share of an RGB sample's known pixels that absorb light: optical density against its
+    lamp colour at least ``stain.colour.OD_THRESHOLD`` (:func:`~napari_cytoqa.stain.colour.absorbing_pixels`)."""
+    from ..stain.colour import absorbing_pixels
 
-    rgb = to_unit(sample, fs).reshape(-1, 3)[_opaque(sample).reshape(-1)]
-    if not len(rgb):
-        return 0.0
-    od = optical_density(rgb, estimate_background(rgb))
-    return float((np.linalg.norm(od, axis=1) >= OD_THRESHOLD).mean())
+    _, absorbs = absorbing_pixels(sample, fs)
+    return float(absorbs.mean()) if len(absorbs) else 0.0
 
 
 def is_tissue(sample, fs: float) -> bool:
@@ -70,10 +57,11 @@ def hematoxylin_density(rgb, fs: float) -> np.ndarray:
     """``skimage.color.rgb2hed``'s hematoxylin channel of an RGB(A) array (NaN stays NaN)."""
     from skimage.color import rgb2hed
 
+    from .._dtypes import known_colour
     from ..stain.colour import to_unit
 
     h = rgb2hed(to_unit(rgb, fs), channel_axis=-1)[..., 0]  # unknown pixels as the lamp's white, then NaN
-    h[~_opaque(rgb)] = np.nan
+    h[~known_colour(rgb)] = np.nan
     return h
 
 

@@ -177,9 +177,8 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
     validity = "assumed" if assume_valid else "judged"
     measured = {}
     if colour is not None:  # ``stain_check``: a callable that measures the slide's colour
-        judged = pd.DataFrame({"p_valid": cols["p_valid"], "has_content": cols["has_content"].astype(bool),
-                               "weight": data["weight"]})
-        if MIN_P_VALID <= slide_p_valid(judged) < 0.5:  # the network unsure: ask the colour
+        if MIN_P_VALID <= slide_p_valid(cols["p_valid"], cols["has_content"], data["weight"]) < 0.5:
+            # the network unsure: ask the colour
             measured = colour()
             validity = "stain" if measured["section"] else validity
     if validity != "judged":  # cell images by the user's word or the colour: only usability counts

@@ -102,12 +102,12 @@ def _dark_ring(df: pd.DataFrame) -> bool:
     return bool(df.loc[border, "dark"].mean() > 0.3 and inner_dark < 0.15)
 
 
-def slide_p_valid(df: pd.DataFrame) -> float:
-    """The slide's aggregated ``p_valid``: over tiles with content (blank tiles say nothing),
-    with the tile weights in ``df.weight``; over every tile where none has content."""
-    content = df["has_content"].to_numpy(dtype=bool)
-    return aggregate(df.loc[content, "p_valid"], df["weight"].to_numpy()[content]) if content.any() else \
-        aggregate(df["p_valid"], df["weight"].to_numpy())
+def slide_p_valid(p_valid, has_content, weight) -> float:
+    """The slide's aggregated ``p_valid`` from per-tile arrays: over tiles with content (blank
+    tiles say nothing), with the tile weights; over every tile where none has content."""
+    p_valid, weight = np.asarray(p_valid, float), np.asarray(weight, float)
+    content = np.asarray(has_content, bool)
+    return aggregate(p_valid[content], weight[content]) if content.any() else aggregate(p_valid, weight)
 
 
 def slide_summary(df: pd.DataFrame, stats, assume_valid: bool = False) -> dict:
@@ -123,7 +123,7 @@ def slide_summary(df: pd.DataFrame, stats, assume_valid: bool = False) -> dict:
         rank = aggregate(df.loc[usable, "grade"].map(GRADES.index), w[usable])
     else:
         p_blurry = focus = level = rank = float("nan")
-    p_valid = slide_p_valid(df)
+    p_valid = slide_p_valid(df["p_valid"], df["has_content"], w)
     valid = bool(usable.any()) if assume_valid else bool(p_valid >= 0.5 and df["has_content"].any())
     if not valid:
         verdict = "invalid" if df["has_content"].any() else "empty"

@@ -35,40 +35,25 @@ MIN_P_VALID = 0.05
 MIN_PIXELS = 100
 
 
-def hue_saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """HSV of ``(N, 3)`` RGB in [0, 1]: hue in degrees [0, 360), saturation, value."""
-    peak, low = rgb.max(axis=1), rgb.min(axis=1)
-    span = peak - low
-    safe = np.where(span > 0, span, 1.0)
-    r, g, b = rgb.T
-    hue = np.where(peak == r, (g - b) / safe % 6.0,
-                   np.where(peak == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)) * 60.0
-    hue = np.where(span > 0, hue, 0.0) % 360.0
-    return hue, np.where(peak > 0, span / np.where(peak > 0, peak, 1.0), 0.0), peak
-
-
 def he_shares(sample, fs: float) -> dict:
-    """Colour shares of an RGB(A) sample (NaN pixels unknown): ``fill`` (share that absorbs),
-    ``hematoxylin`` and ``eosin`` (shares of the absorbing pixels with those hues). 2-D (gray)
-    data returns zeros; gray stored as RGB has no hue, so only its ``fill`` can be non-zero."""
-    from ..stain.colour import OD_THRESHOLD, estimate_background, optical_density
+    """Colour shares of an RGB(A) sample (NaN or alpha-0 pixels unknown): ``fill`` (share that
+    absorbs), ``hematoxylin`` and ``eosin`` (shares of the absorbing pixels with those hues). 2-D
+    (gray) data returns zeros; gray stored as RGB has no hue, so only its ``fill`` can be non-zero."""
+    from skimage.color import rgb2hsv
+
+    from ..stain.colour import absorbing_pixels
 
     zeros = {"fill": 0.0, "hematoxylin": 0.0, "eosin": 0.0}
     a = np.asarray(sample)
     if a.ndim < 2 or a.shape[-1] not in (3, 4) or fs <= 0:
         return zeros
-    rgb = a.reshape(-1, a.shape[-1]).astype(np.float64)
-    if rgb.shape[1] == 4:
-        rgb = rgb[rgb[:, 3] > 0]
-    rgb = rgb[:, :3]
-    rgb = np.clip(rgb[np.isfinite(rgb).all(axis=1)] / fs, 0.0, 1.0)
+    rgb, absorbs = absorbing_pixels(a, fs)
     if len(rgb) < MIN_PIXELS:
         return zeros
-    od = optical_density(rgb, estimate_background(rgb))
-    absorbs = np.linalg.norm(od, axis=1) >= OD_THRESHOLD
     if absorbs.sum() < MIN_PIXELS:
         return zeros | {"fill": float(absorbs.mean())}
-    hue, sat, val = hue_saturation_value(rgb[absorbs])
+    hue, sat, val = rgb2hsv(rgb[absorbs], channel_axis=-1).T
+    hue = hue * 360.0
     coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
 
     def share(lo, hi):

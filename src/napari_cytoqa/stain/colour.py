@@ -72,6 +72,21 @@ def optical_density(rgb: np.ndarray, background) -> np.ndarray:
     return np.maximum(-np.log(np.clip(rgb, 1.0 / 255, None) / bg), 0.0)
 
 
+def absorbing_pixels(sample, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(N, 3)`` unit RGB of an RGB(A) sample's pixels whose colour is known
+    (:func:`~napari_cytoqa._dtypes.known_colour`) and, per row, whether it absorbs: optical density
+    against the sample's own lamp colour (:func:`estimate_background`) at least
+    :data:`OD_THRESHOLD`. Empty arrays where no colour is known."""
+    from .._dtypes import known_colour
+
+    a = np.asarray(sample)
+    rgb = to_unit(a, scale).reshape(-1, 3)[known_colour(a).reshape(-1)]
+    if not len(rgb):
+        return rgb, np.zeros(0, bool)
+    od = optical_density(rgb, estimate_background(rgb))
+    return rgb, np.linalg.norm(od, axis=1) >= OD_THRESHOLD
+
+
 def estimate_background(rgb: np.ndarray) -> np.ndarray:
     """The lamp colour: a high percentile of the brightest pixels, per channel (never below 0.5)."""
     flat = rgb.reshape(-1, 3)
