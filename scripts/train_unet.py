@@ -6,6 +6,9 @@
     python scripts/train_unet.py --scenes 4 --epochs 1 --out /tmp/m   # smoke run
     python scripts/train_unet.py --variant sharp --recipe 3 --init cytoqa-unet-sharp --epochs 3 --lr 3e-4
                                                       # continue a registry U-Net on other data
+    python scripts/train_unet.py --tissue --scenes 110 --init cytoqa-unet-combined --epochs 4 --lr 3e-4
+                                                      # cytoqa-unet-tissue: stained sections through the
+                                                      # hematoxylin channel (detection.tissue_task)
 
 Data: ``build_detection_dataset`` — half brightfield smears in random stains, half
 fluorescence nuclei (8/16-bit), every scene at every blur level of the variant (120 / 220 /
@@ -52,14 +55,22 @@ def main():
     ap.add_argument("--init", default=None,
                     help="a registry U-Net to continue training from (its weights, a fresh schedule) "
                          "instead of starting from scratch")
+    ap.add_argument("--tissue", action="store_true",
+                    help="synthetic stained sections seen through the hematoxylin channel (detection.tissue_task) "
+                         "instead of the recipe's smears and fluorescence; --recipe and --exposure-* do not apply")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     args.scenes = args.scenes or SCENES[args.variant]
     levels = VARIANTS[args.variant]
     kinds = tuple(k for k in args.exposure_kinds.split(",") if k)
     t0 = time.time()
-    x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe,
-                                               exposure_share=args.exposure_share, exposure_kinds=kinds)
+    if args.tissue:
+        from napari_cytoqa.detection.tissue_task import build_tissue_dataset
+
+        x, y, lv, groups = build_tissue_dataset(args.scenes, levels, seed=0)
+    else:
+        x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe,
+                                                   exposure_share=args.exposure_share, exposure_kinds=kinds)
     tr, va = group_split(groups, val_fraction=0.15, seed=0)
     print(f"data: {len(x)} crops ({len(tr)} train / {len(va)} val) in {time.time() - t0:.0f} s", flush=True)
     net = UNet()
@@ -90,24 +101,28 @@ def main():
     result = fit(net, (x[tr], y[tr]), (x[va], y[va]), make_loss(), cfg, progress=progress, evaluate=evaluate,
                  joint_augment=joint_augment)
     best = result.history[result.best_epoch]
-    name = args.name or f"cytoqa-unet-{args.variant}"
+    name = args.name or ("cytoqa-unet-tissue" if args.tissue else f"cytoqa-unet-{args.variant}")
     spec = ModelSpec(
-        name=name, alias=f"U-Net ({args.variant}: blur levels {levels.start}-{levels.stop - 1})",
+        name=name, alias=(f"U-Net (stained tissue, hematoxylin channel: blur levels {levels.start}-{levels.stop - 1})"
+                          if args.tissue else f"U-Net ({args.variant}: blur levels {levels.start}-{levels.stop - 1})"),
         task="detection", architecture="unet", weights=f"{name}.safetensors", sha256="",
         config={"widths": [16, 32, 64, 128, 256]},
         input={"channels": 3, "multiple": 16, "normalisation": "image luminance 0.5-99.5 percentiles -> [0, 1], "
                "gray repeated to RGB, brightfield inverted (cells bright)", "outputs": ["foreground", "centre"],
                "threshold": 0.5, "core": 0.5, "min_size": 12, "pixel_size_um": 0.5,
-               "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant},
+               "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant,
+               **({"stain": "hematoxylin"} if args.tissue else {})},
         data={"recipe": f"scripts/train_unet.py --variant {args.variant} --scenes {args.scenes} "
-                        f"--recipe {format_recipe(args.recipe)}"
+                        + ("--tissue" if args.tissue else f"--recipe {format_recipe(args.recipe)}")
                         + (f" --exposure-share {args.exposure_share:g}" if args.exposure_share else "")
                         + (f" --exposure-kinds {args.exposure_kinds}" if args.exposure_share
                            and set(kinds) != set(EXPOSURE_KINDS) else "")
                         + f"{init_note}", "seed": 0,
               "scenes": args.scenes, "scene_recipe": args.recipe,  # a mix is written as a JSON list
               "crops": int(len(x)), "train_crops": int(len(tr)), "val_crops": int(len(va)),
-              "sources": "synthetic smears (random stains) and fluorescence nuclei, 256 px, 2 crops of 128 px",
+              "sources": ("synthetic H&E / IHC sections (detection.tissue_task) through the hematoxylin channel"
+                          if args.tissue else "synthetic smears (random stains) and fluorescence nuclei")
+              + ", 256 px, 2 crops of 128 px",
               "split": "group-aware 85/15 (all blur levels of a scene together)",
               "never_used": "scikit-image sample images"},
         metrics={"best_epoch": result.best_epoch + 1, "train_seconds": round(time.time() - t1),

@@ -33,6 +33,21 @@ BACKGROUND_PERCENTILE = 60.0
 TOP_PERCENTILE = 99.9
 #: smoothing of the channel, in cell diameters (sigma)
 SMOOTH_DIAMETERS = 1.0 / 6.0
+#: the registry model each learned detector runs on the hematoxylin channel where the caller named
+#: none (``model=`` / ``sharp_model=`` / ``blurry_model=``); None: its usual models
+TISSUE_MODELS = {"unet": "cytoqa-unet-tissue", "yolo": None}
+
+
+def tissue_options(detector: str, options: dict) -> dict:
+    """``options`` with :data:`TISSUE_MODELS`' model for ``detector`` wherever the caller named
+    none: ``model`` (every routing but ``"blur"``) or both routes of ``"blur"`` (one model trained on
+    every blur level; the focus model still judges and records each tile's focus)."""
+    name = TISSUE_MODELS.get(detector)
+    if name is None:
+        return options
+    if options.get("routing", "combined") == "blur":
+        return {**options, **{k: name for k in ("sharp_model", "blurry_model") if options.get(k) in (None, "auto")}}
+    return options if options.get("model") is not None else {**options, "model": name}
 
 
 def tissue_fill(sample, fs: float) -> float:

@@ -18,7 +18,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .degrade import defocus
-from .shapes import blob, boxes_from_labels, place_centres, stamp, texture
+from .chromatin import chromatin_pattern
+from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture
 from .smear import SyntheticImage, _smooth_field
 
 HEMATOXYLIN = np.array([0.65, 0.70, 0.29])
@@ -54,12 +55,33 @@ def _collagen(shape, rng, scale):
     return bundles, clefts
 
 
+def _chromatin(mask, radius, rng, strength):
+    """Multiplicative stain pattern of one nucleus: textured chromatin, and for about half of
+    them a vesicular pale interior (stain falls to 30-70 % away from a rim of ~a fifth of the radius)."""
+    pattern = chromatin_pattern(mask, radius, rng, strength=strength * rng.uniform(0.5, 1.0))
+    if rng.random() < 0.5:
+        inside = ndi.distance_transform_edt(mask > 0.5)
+        pale = rng.uniform(0.3, 0.7)
+        pattern = pattern * (1 - pale * (1 - np.exp(-inside / max(1.0, radius / 5))))
+    return pattern
+
+
 def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.5e-3,
                   dab: float | None = None, scale: float = 1.0, noise: float = 0.01,
-                  ihc: bool = False, architecture: bool = False, seed=None) -> list[SyntheticImage]:
+                  ihc: bool = False, architecture: bool = False, stain_jitter: float = 0.05,
+                  stroma_hematoxylin: float = 0.0, chromatin: float = 0.0, seed=None) -> list[SyntheticImage]:
     """One tissue section at several blur levels (see :func:`~.smear.smear_series`);
     ``ihc=True``: hematoxylin + DAB only; ``architecture=True``: collagen bundles, regional
-    density, epithelium-like zones (see the module's notes)."""
+    density, epithelium-like zones (see the module's notes). ``stain_jitter``: standard
+    deviation of the random change to each stain's colour vector (real stains drift from the
+    textbook vectors colour deconvolution assumes); ``stroma_hematoxylin``: hematoxylin taken up
+    by stroma and cytoplasm, as a share of their eosin (real collagen is often purple-tinted);
+    ``chromatin`` (0..1): textured nuclei (:func:`~.chromatin.chromatin_pattern`: blotches,
+    nucleoli, speckles, a dark rim) of which about half are vesicular — a pale interior inside the
+    rim, as in many tumour nuclei; the labels stay whole nuclei. At the defaults no extra random
+    number is drawn, so the sections stay as they were."""
+    if not 0 <= chromatin <= 1:
+        raise ValueError(f"chromatin must lie in 0..1, got {chromatin}")
     rng = np.random.default_rng(seed)
     h, w = shape
     dab = rng.uniform(0, 0.6) if dab is None else dab
@@ -102,11 +124,16 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
         nuc = blob(r * (0.85 if spindle else 1.0), rng, roughness=0.12, elongation=1.4 if spindle else 0.6)
         if density is not None and epithelium[inside]:  # a cell body of eosinophilic cytoplasm
             stamp(conc[..., 1:2], blob(r * rng.uniform(1.6, 2.2), rng, roughness=0.15) * cyto, cy, cx, 1.0)
+        whole = nuc
         nuc = np.clip(nuc * (1 + 0.3 * texture(nuc.shape, rng)), 0, None)
+        if chromatin > 0:
+            nuc = nuc * _chromatin(whole, r, rng, chromatin)
         region = stamp(conc[..., 0:1], nuc, cy, cx, rng.uniform(0.5, 1.3) * hema)
         if region is None:
             continue
         sl, m = region
+        if chromatin > 0:  # the label is the whole nucleus, not its textured stain
+            m = footprint(labels.shape, whole, cy, cx)[1]
         labels[sl][(m > 0.5) & (labels[sl] == 0)] = next_id
         next_id += 1
         if rng.random() < dab:
@@ -119,8 +146,9 @@ def tissue_series(shape=(512, 512), levels=range(11), *, nucleus_density: float 
                 stamp(conc[..., 2:3], np.clip(ring, 0, 1), cy, cx, rng.uniform(0.8, 2.0))
             else:
                 stamp(conc[..., 2:3], ring * 0.5, cy, cx, rng.uniform(0.5, 1.5))
-    stains = np.stack([_unit(HEMATOXYLIN + rng.normal(0, 0.05, 3)), _unit(EOSIN + rng.normal(0, 0.05, 3)),
-                       _unit(DAB + rng.normal(0, 0.05, 3))])
+    if stroma_hematoxylin:
+        conc[..., 0] += stroma_hematoxylin * conc[..., 1]
+    stains = np.stack([_unit(v + rng.normal(0, stain_jitter, 3)) for v in (HEMATOXYLIN, EOSIN, DAB)])
     optical = np.exp(-(conc @ np.abs(stains))) * rng.uniform(0.85, 0.98)
     optical *= (1.0 + _smooth_field(shape, rng, 128, 0.04))[..., None]
     boxes = boxes_from_labels(labels)
