@@ -94,13 +94,13 @@ TISSUE = {"U-Net tissue": {"detector": "unet", "routing": "combined", "model": "
 #: U-Net on the image as it is, through the hematoxylin channel with the fluorescence-trained models
 #: (the opt-in of rule H) and with the tissue model (now the channel's U-Net), and ``stain="auto"``
 RULE_U = {"Otsu + watershed (baseline)": {"detector": "otsu"},
-          "YOLO routed, none": {"detector": "yolo", "routing": "blur", "stain": "none"},
-          "YOLO routed, hematoxylin": {"detector": "yolo", "routing": "blur", "stain": "hematoxylin"},
-          "U-Net routed, none": {"detector": "unet", "routing": "blur", "stain": "none"},
-          "U-Net routed, hematoxylin, old": {"detector": "unet", "routing": "blur", "stain": "hematoxylin",
+          "YOLO routed / none": {"detector": "yolo", "routing": "blur", "stain": "none"},
+          "YOLO routed / hematoxylin": {"detector": "yolo", "routing": "blur", "stain": "hematoxylin"},
+          "U-Net routed / none": {"detector": "unet", "routing": "blur", "stain": "none"},
+          "U-Net routed / hematoxylin / old": {"detector": "unet", "routing": "blur", "stain": "hematoxylin",
                                              "sharp_model": "cytoqa-unet-sharp", "blurry_model": "cytoqa-unet-blurry"},
-          "U-Net routed, hematoxylin, tissue": {"detector": "unet", "routing": "blur", "stain": "hematoxylin"},
-          "U-Net routed, auto": {"detector": "unet", "routing": "blur", "stain": "auto"}}
+          "U-Net routed / hematoxylin / tissue": {"detector": "unet", "routing": "blur", "stain": "hematoxylin"},
+          "U-Net routed / auto": {"detector": "unet", "routing": "blur", "stain": "auto"}}
 
 
 def load(frames, dataset: str = "hela"):

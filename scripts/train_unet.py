@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--tissue", action="store_true",
                     help="synthetic stained sections seen through the hematoxylin channel (detection.tissue_task) "
                          "instead of the recipe's smears and fluorescence; --recipe and --exposure-* do not apply")
+    ap.add_argument("--tissue-chromatin", action="store_true",
+                    help="with --tissue: textured, partly vesicular nuclei (not used by the shipped tissue U-Net)")
     ap.add_argument("--out", default=str(BUNDLED))
     args = ap.parse_args()
     args.scenes = args.scenes or SCENES[args.variant]
@@ -67,7 +69,7 @@ def main():
     if args.tissue:
         from napari_cytoqa.detection.tissue_task import build_tissue_dataset
 
-        x, y, lv, groups = build_tissue_dataset(args.scenes, levels, seed=0)
+        x, y, lv, groups = build_tissue_dataset(args.scenes, levels, seed=0, chromatin=args.tissue_chromatin)
     else:
         x, y, lv, groups = build_detection_dataset(args.scenes, levels, seed=0, recipe=args.recipe,
                                                    exposure_share=args.exposure_share, exposure_kinds=kinds)
@@ -113,7 +115,8 @@ def main():
                "blur_levels": [levels.start, levels.stop - 1], "variant": args.variant,
                **({"stain": "hematoxylin"} if args.tissue else {})},
         data={"recipe": f"scripts/train_unet.py --variant {args.variant} --scenes {args.scenes} "
-                        + ("--tissue" if args.tissue else f"--recipe {format_recipe(args.recipe)}")
+                        + (("--tissue" + " --tissue-chromatin" * args.tissue_chromatin) if args.tissue
+                           else f"--recipe {format_recipe(args.recipe)}")
                         + (f" --exposure-share {args.exposure_share:g}" if args.exposure_share else "")
                         + (f" --exposure-kinds {args.exposure_kinds}" if args.exposure_share
                            and set(kinds) != set(EXPOSURE_KINDS) else "")

@@ -30,14 +30,17 @@ IHC_SHARE, ARCHITECTURE_SHARE = 0.15, 0.65
 #: stain colour drift and stroma's hematoxylin uptake (``tissue_series``), uniform: both put
 #: stroma into the hematoxylin channel as real sections do (fibre streaks the detectors must ignore)
 STAIN_JITTER, STROMA_HEMATOXYLIN = (0.05, 0.2), (0.0, 0.35)
-#: chromatin texture strength of the nuclei (``tissue_series``; about half of them vesicular), uniform
+#: chromatin texture strength of the nuclei where asked for (``tissue_series``; about half of them
+#: vesicular), uniform. The shipped tissue U-Net was trained without it: with it, it did no better on
+#: the development fields (docs/detection.md, *A U-Net for stained tissue*)
 CHROMATIN = (0.3, 1.0)
 #: nuclei per pixel at scale 1 (``tissue_series`` doubles it with architecture), log-uniform
 DENSITY = (5e-4, 2.5e-3)
 
 
-def tissue_scene(rng: np.random.Generator, shape, levels):
-    """One synthetic stained section at every blur level in ``levels`` (``tissue_series``)."""
+def tissue_scene(rng: np.random.Generator, shape, levels, chromatin: bool = False):
+    """One synthetic stained section at every blur level in ``levels`` (``tissue_series``);
+    ``chromatin``: textured, partly vesicular nuclei (strength uniform in :data:`CHROMATIN`)."""
     kind = rng.random()
     ihc = kind < IHC_SHARE
     architecture = kind < IHC_SHARE + ARCHITECTURE_SHARE  # IHC sections too
@@ -46,7 +49,8 @@ def tissue_scene(rng: np.random.Generator, shape, levels):
     return tissue_series(shape, levels, nucleus_density=density, scale=scale, noise=float(rng.uniform(0.005, 0.03)),
                          ihc=ihc, architecture=architecture, stain_jitter=float(rng.uniform(*STAIN_JITTER)),
                          stroma_hematoxylin=float(rng.uniform(*STROMA_HEMATOXYLIN)),
-                         chromatin=float(rng.uniform(*CHROMATIN)), seed=int(rng.integers(2**31)))
+                         **({"chromatin": float(rng.uniform(*CHROMATIN))} if chromatin else {}),
+                         seed=int(rng.integers(2**31)))
 
 
 def tissue_input(image: np.ndarray, diameter: float) -> np.ndarray:
@@ -69,14 +73,14 @@ def fill_holes(labels: np.ndarray) -> np.ndarray:
 
 
 def build_tissue_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
-                         seed: int = 0):
+                         seed: int = 0, chromatin: bool = False):
     """Like :func:`.unet_task.build_detection_dataset` (same outputs: ``x``, ``y`` foreground and
     centre map, ``level``, ``group``), from synthetic stained sections seen through the
-    hematoxylin channel."""
+    hematoxylin channel (``chromatin``: see :func:`tissue_scene`)."""
     rng = np.random.default_rng(seed)
     xs, ys, lv_out, groups = [], [], [], []
     for scene in range(n_scenes):
-        series = tissue_scene(rng, (size, size), levels)
+        series = tissue_scene(rng, (size, size), levels, chromatin)
         labels = series[0].labels
         if labels.max() == 0:
             continue
