@@ -92,15 +92,19 @@ TISSUE = {"U-Net tissue": {"detector": "unet", "routing": "combined", "model": "
 
 #: rule U's columns (``--rule-u``; docs/detection.md, *A U-Net for stained tissue*): the routed
 #: U-Net on the image as it is, through the hematoxylin channel with the fluorescence-trained models
-#: (the opt-in of rule H) and with the tissue model (now the channel's U-Net), and ``stain="auto"``
+#: (the opt-in of rule H) and with the tissue model, and ``stain="auto"`` with the tissue model (as
+#: registered: the candidate made it the channel's U-Net; rule U failed, so it is named here)
+TISSUE_ROUTES = {"sharp_model": "cytoqa-unet-tissue", "blurry_model": "cytoqa-unet-tissue"}
 RULE_U = {"Otsu + watershed (baseline)": {"detector": "otsu"},
           "YOLO routed / none": {"detector": "yolo", "routing": "blur", "stain": "none"},
           "YOLO routed / hematoxylin": {"detector": "yolo", "routing": "blur", "stain": "hematoxylin"},
           "U-Net routed / none": {"detector": "unet", "routing": "blur", "stain": "none"},
           "U-Net routed / hematoxylin / old": {"detector": "unet", "routing": "blur", "stain": "hematoxylin",
-                                             "sharp_model": "cytoqa-unet-sharp", "blurry_model": "cytoqa-unet-blurry"},
-          "U-Net routed / hematoxylin / tissue": {"detector": "unet", "routing": "blur", "stain": "hematoxylin"},
-          "U-Net routed / auto": {"detector": "unet", "routing": "blur", "stain": "auto"}}
+                                               "sharp_model": "cytoqa-unet-sharp",
+                                               "blurry_model": "cytoqa-unet-blurry"},
+          "U-Net routed / hematoxylin / tissue": {"detector": "unet", "routing": "blur", "stain": "hematoxylin",
+                                                  **TISSUE_ROUTES},
+          "U-Net routed / auto": {"detector": "unet", "routing": "blur", "stain": "auto", **TISSUE_ROUTES}}
 
 
 def load(frames, dataset: str = "hela"):

@@ -1,11 +1,10 @@
 """The U-Net for stained tissue: its training data (:mod:`napari_cytoqa.detection.tissue_task`), the
-synthetic sections' new options, and which model ``detect_cells`` runs on the hematoxylin channel."""
+synthetic sections' new options, and that it runs on the hematoxylin channel only when named (rule U failed)."""
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
 from napari_cytoqa import detect_cells
-from napari_cytoqa.detection.stain_input import TISSUE_MODELS, tissue_options
 from napari_cytoqa.detection.tissue_task import build_tissue_dataset, fill_holes
 from napari_cytoqa.synthetic.tissue import tissue_series
 
@@ -45,22 +44,11 @@ def test_tissue_dataset_is_what_the_detectors_see():
     assert x[:, 0][nuclei].mean() > 2 * x[:, 0][~nuclei].mean()   # nuclei bright on a dark ground
 
 
-def test_tissue_options_fill_in_only_what_was_not_named():
-    name = TISSUE_MODELS["unet"]
-    assert tissue_options("unet", {})["model"] == name
-    assert tissue_options("unet", {"routing": "combined", "model": "mine"})["model"] == "mine"
-    blur = tissue_options("unet", {"routing": "blur", "sharp_model": "mine"})
-    assert blur["sharp_model"] == "mine" and blur["blurry_model"] == name
-    assert tissue_options("unet", {"routing": "blur", "sharp_model": "auto"})["sharp_model"] == name
-    assert tissue_options("yolo", {"routing": "blur"}) == {"routing": "blur"}
-    assert tissue_options("otsu", {}) == {}
-
-
-def test_the_channel_runs_the_tissue_unet():
+def test_the_tissue_unet_is_opt_in_on_the_channel():
+    """Rule U failed: the channel keeps the fluorescence-trained U-Nets unless the tissue one is named."""
     section = tissue_series((256, 256), levels=[0], architecture=True, dab=0.0, scale=1.5, seed=70001)[0]
-    kw = {"detector": "unet", "routing": "combined", "tta": False, "diameter": 16.0}
-    through = detect_cells(section.image, stain="hematoxylin", **kw)
-    plain = detect_cells(section.image, **kw)
-    mine = detect_cells(section.image, stain="hematoxylin", model="cytoqa-unet-combined", **kw)
-    assert through.count and set(through.route) == {TISSUE_MODELS["unet"]}
-    assert set(plain.route) <= {"cytoqa-unet-combined"} and set(mine.route) <= {"cytoqa-unet-combined"}
+    kw = {"detector": "unet", "routing": "combined", "tta": False, "diameter": 16.0, "stain": "hematoxylin"}
+    default = detect_cells(section.image, **kw)
+    tissue = detect_cells(section.image, model="cytoqa-unet-tissue", **kw)
+    assert default.count and set(default.route) == {"cytoqa-unet-combined"}
+    assert tissue.count and set(tissue.route) == {"cytoqa-unet-tissue"} and tissue.stain == "hematoxylin"

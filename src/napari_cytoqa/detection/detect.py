@@ -19,7 +19,7 @@ from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
 from .result import Detections
-from .stain_input import STAIN_CHOICES, stain_input, tissue_options
+from .stain_input import STAIN_CHOICES, stain_input
 
 log = logging.getLogger(__name__)
 
@@ -290,8 +290,16 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     keep_labels = _keep_labels(keep_labels, arr.shape)
     saturated = saturated_fraction(stats_level(levels, level))
     routing = options.get("routing")
-    if options.get("sharp_model") == "auto" and not (detector in ("unet", "yolo") and routing == "blur"):
+    if detector in ("unet", "yolo") and routing == "blur" and options.get("sharp_model") in (None, "auto"):
+        # by default the over-exposure-trained sharp model where the image is saturated (rule E)
+        options = {**options, "sharp_model": exposure_model(saturated, detector)}
+    elif options.get("sharp_model") == "auto":
         raise ValueError("sharp_model='auto' applies to routing='blur' with the U-Net or YOLO")
+    warnings = [w for w in [exposure_warning(saturated, detector, routing=routing,
+                                             sharp_model=options.get("sharp_model"))] if w]
+    name = getattr(image, "name", None)  # a Slide's
+    for w in warnings:
+        log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", w)
     if auto:
         from .size import estimate_diameter
 
@@ -312,15 +320,6 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         whole = render(sample, sigma=render.sigma * sample.shape[0] / arr.shape[0])  # in the sample's pixels
         if detector in ("unet", "yolo") and routing == "blur":
             options = {**options, "focus_image": sample}
-        options = tissue_options(detector, options)  # the tissue-trained model where none was named
-    if detector in ("unet", "yolo") and routing == "blur" and options.get("sharp_model") in (None, "auto"):
-        # by default the over-exposure-trained sharp model where the image is saturated (rule E)
-        options = {**options, "sharp_model": exposure_model(saturated, detector)}
-    warnings = [w for w in [exposure_warning(saturated, detector, routing=routing,
-                                             sharp_model=options.get("sharp_model"))] if w]
-    name = getattr(image, "name", None)  # a Slide's
-    for w in warnings:
-        log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", w)
     try:  # image-wide statistics (intensity range, polarity, Otsu) from a level of <= ~1 Mpx where there is one
         run = _rescaled(DETECTORS[detector](whole, **options), scale)
     except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")

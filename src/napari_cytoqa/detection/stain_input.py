@@ -10,7 +10,10 @@ diameter (chromatin texture otherwise splits nuclei), is a gray image of bright 
 ground, the fluorescence the detectors know. The focus model that routes tiles still judges the
 tiles as they are. Opt-in: rule H, which would have made ``"auto"`` the default, failed on a
 blind stromal field. Percentiles, threshold and figures: docs/detection.md, *Stained tissue
-through its hematoxylin channel*.
+through its hematoxylin channel*. ``cytoqa-unet-tissue`` (a U-Net trained on synthetic sections
+through this channel, :mod:`.tissue_task`) is opt-in: ``model=`` / ``sharp_model=`` /
+``blurry_model=`` with ``stain="hematoxylin"``; rule U, which would have made it the channel's U-Net,
+failed on a blind set of H&E patches (docs/detection.md, *A U-Net for stained tissue*).
 """
 from __future__ import annotations
 
@@ -33,21 +36,6 @@ BACKGROUND_PERCENTILE = 60.0
 TOP_PERCENTILE = 99.9
 #: smoothing of the channel, in cell diameters (sigma)
 SMOOTH_DIAMETERS = 1.0 / 6.0
-#: the registry model each learned detector runs on the hematoxylin channel where the caller named
-#: none (``model=`` / ``sharp_model=`` / ``blurry_model=``); None: its usual models
-TISSUE_MODELS = {"unet": "cytoqa-unet-tissue", "yolo": None}
-
-
-def tissue_options(detector: str, options: dict) -> dict:
-    """``options`` with :data:`TISSUE_MODELS`' model for ``detector`` wherever the caller named
-    none: ``model`` (every routing but ``"blur"``) or both routes of ``"blur"`` (one model trained on
-    every blur level; the focus model still judges and records each tile's focus)."""
-    name = TISSUE_MODELS.get(detector)
-    if name is None:
-        return options
-    if options.get("routing", "combined") == "blur":
-        return {**options, **{k: name for k in ("sharp_model", "blurry_model") if options.get(k) in (None, "auto")}}
-    return options if options.get("model") is not None else {**options, "model": name}
 
 
 def tissue_fill(sample, fs: float) -> float:
