@@ -20,7 +20,7 @@ from ..synthetic.tissue import tissue_series
 from .size import equivalent_diameters
 from .stain_input import SMOOTH_DIAMETERS, HematoxylinInput
 from .unet import centre_map
-from .unet_task import image_stats, unet_input
+from .unet_task import add_crops, image_stats, unet_input
 
 #: magnification of the synthetic sections, log-uniform: median nucleus diameters about 12-22 px
 TISSUE_SCALE = (1.0, 1.9)
@@ -88,11 +88,6 @@ def build_tissue_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 
         diameter = float(np.median(equivalent_diameters(labels)))
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:
-            x = tissue_input(img.image, diameter)
-            for _ in range(crops_per_image):
-                oy, ox = rng.integers(0, size - crop + 1, 2)
-                xs.append(x[:, oy:oy + crop, ox:ox + crop])
-                ys.append(target[:, oy:oy + crop, ox:ox + crop])
-                lv_out.append(img.meta["blur_level"])
-                groups.append(scene)
+            add_crops((xs, ys, lv_out, groups), tissue_input(img.image, diameter), target, img.meta["blur_level"],
+                      scene, rng, crop, crops_per_image)
     return np.stack(xs), np.stack(ys), np.asarray(lv_out, np.float32), np.asarray(groups)

@@ -166,14 +166,21 @@ def build_detection_dataset(n_scenes: int, levels, *, size: int = 256, crop: int
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:
             stats = IntensityStats.from_sample(img.image, img.image.dtype)
-            x = unet_input(img.image, stats)
-            for _ in range(crops_per_image):
-                oy, ox = rng.integers(0, size - crop + 1, 2)
-                xs.append(x[:, oy:oy + crop, ox:ox + crop])
-                ys.append(target[:, oy:oy + crop, ox:ox + crop])
-                lv_out.append(img.meta["blur_level"])
-                groups.append(scene)
+            add_crops((xs, ys, lv_out, groups), unet_input(img.image, stats), target, img.meta["blur_level"], scene,
+                      rng, crop, crops_per_image)
     return (np.stack(xs), np.stack(ys), np.asarray(lv_out, np.float32), np.asarray(groups))
+
+
+def add_crops(out, x, target, level, group, rng: np.random.Generator, crop: int, n: int) -> None:
+    """Append ``n`` random ``crop``-px crops of a square ``(C, S, S)`` input and its target (the same
+    window) with their blur level and group to ``out``, the lists ``(xs, ys, levels, groups)``."""
+    size = x.shape[-1]
+    for _ in range(n):
+        oy, ox = rng.integers(0, size - crop + 1, 2)
+        out[0].append(x[:, oy:oy + crop, ox:ox + crop])
+        out[1].append(target[:, oy:oy + crop, ox:ox + crop])
+        out[2].append(level)
+        out[3].append(group)
 
 
 def make_loss(centre_weight: float = 5.0):
@@ -243,5 +250,5 @@ def evaluate(model, data, device) -> dict:
             "centre_mae": round(float(np.abs(c - y[:, 1]).mean()), 4)}
 
 
-__all__ = ["build_detection_dataset", "evaluate", "image_stats", "instances_from_maps", "joint_augment",
+__all__ = ["add_crops", "build_detection_dataset", "evaluate", "image_stats", "instances_from_maps", "joint_augment",
            "make_loss", "predict_maps", "scene_series", "unet_input"]
