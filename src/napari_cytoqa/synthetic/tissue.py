@@ -57,7 +57,7 @@ def _collagen(shape, rng, scale):
 
 def _chromatin(mask, radius, rng, strength):
     """Multiplicative stain pattern of one nucleus: textured chromatin, and for about half of
-    them a vesicular pale interior (stain falls to 30-70 % away from a rim of ~a fifth of the radius)."""
+    them a vesicular pale interior (stain falls by 30-70 % inside a rim about a fifth of the radius wide)."""
     pattern = chromatin_pattern(mask, radius, rng, strength=strength * rng.uniform(0.5, 1.0))
     if rng.random() < 0.5:
         inside = ndi.distance_transform_edt(mask > 0.5)
