@@ -65,6 +65,7 @@ from _wheel_data import fetch
 from evaluate_detection import detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
+from napari_cytoqa.detection.instances import fill_label_holes
 from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 
 
@@ -144,18 +145,6 @@ def load(frames, dataset: str = "hela"):
     if dataset == "cells3d":
         return [(images[f], relabel_sequential(fill_label_holes(masks[f]))[0]) for f in frames]
     return [(images[f], relabel_sequential(masks[f])[0]) for f in frames]
-
-
-def fill_label_holes(labels) -> np.ndarray:
-    """Each label with its holes filled (holes inside one label only; labels are not overwritten)."""
-    from scipy import ndimage as ndi
-
-    out = np.array(labels, copy=True)
-    for i, sl in enumerate(ndi.find_objects(out), start=1):
-        if sl is not None:
-            filled = ndi.binary_fill_holes(out[sl] == i)
-            out[sl][filled & (out[sl] == 0)] = i
-    return out
 
 
 def touches(boxes, shape) -> np.ndarray:

@@ -105,8 +105,8 @@ def main():
     best = result.history[result.best_epoch]
     name = args.name or ("cytoqa-unet-tissue" if args.tissue else f"cytoqa-unet-{args.variant}")
     spec = ModelSpec(
-        name=name, alias=(f"U-Net (stained tissue, hematoxylin channel: blur levels {levels.start}-{levels.stop - 1})"
-                          if args.tissue else f"U-Net ({args.variant}: blur levels {levels.start}-{levels.stop - 1})"),
+        name=name, alias=f"U-Net ({'stained tissue, hematoxylin channel' if args.tissue else args.variant}: "
+                         f"blur levels {levels.start}-{levels.stop - 1})",
         task="detection", architecture="unet", weights=f"{name}.safetensors", sha256="",
         config={"widths": [16, 32, 64, 128, 256]},
         input={"channels": 3, "multiple": 16, "normalisation": "image luminance 0.5-99.5 percentiles -> [0, 1], "

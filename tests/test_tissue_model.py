@@ -5,7 +5,8 @@ import pytest
 from scipy import ndimage as ndi
 
 from napari_cytoqa import detect_cells
-from napari_cytoqa.detection.tissue_task import build_tissue_dataset, fill_holes
+from napari_cytoqa.detection.instances import fill_label_holes
+from napari_cytoqa.detection.tissue_task import build_tissue_dataset
 from napari_cytoqa.synthetic.tissue import tissue_series
 
 
@@ -22,14 +23,14 @@ def test_textured_sections_keep_whole_nuclei_as_labels():
         tissue_series((64, 64), levels=[0], chromatin=1.5, seed=0)
 
 
-def test_fill_holes_fills_only_inside_one_label():
+def test_fill_label_holes_fills_only_inside_one_label():
     lab = np.zeros((9, 9), np.int32)
     lab[1:6, 1:6] = 1
     lab[3, 3] = 0                       # a hole inside label 1
     lab[6:9, 6:9] = 2
     lab[7, 7] = 0                       # a hole inside label 2
     lab[0, 8] = 0
-    out = fill_holes(lab)
+    out = fill_label_holes(lab)
     assert out[3, 3] == 1 and out[7, 7] == 2 and out[0, 0] == 0
     assert lab[3, 3] == 0               # the input is not changed
 

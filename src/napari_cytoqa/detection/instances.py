@@ -122,3 +122,13 @@ def boxes_from_labels(labels) -> np.ndarray:
     from ..synthetic.shapes import boxes_from_labels as _b
 
     return _b(np.asarray(labels))
+
+
+def fill_label_holes(labels) -> np.ndarray:
+    """A copy of an instance label image with each label's holes filled (holes inside one label
+    only; other labels are never overwritten)."""
+    out = np.array(labels, copy=True)
+    for i, sl in enumerate(ndi.find_objects(out), start=1):
+        if sl is not None:
+            out[sl][ndi.binary_fill_holes(out[sl] == i) & (out[sl] == 0)] = i
+    return out

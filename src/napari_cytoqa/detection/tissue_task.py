@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..synthetic.tissue import tissue_series
+from .instances import fill_label_holes
 from .size import equivalent_diameters
 from .stain_input import SMOOTH_DIAMETERS, HematoxylinInput
 from .unet import centre_map
@@ -61,17 +62,6 @@ def tissue_input(image: np.ndarray, diameter: float) -> np.ndarray:
     return unet_input(h, image_stats(h)[1])
 
 
-def fill_holes(labels: np.ndarray) -> np.ndarray:
-    """Each label with the holes inside it filled (other labels are never overwritten)."""
-    from scipy import ndimage as ndi
-
-    out = np.array(labels, copy=True)
-    for i, sl in enumerate(ndi.find_objects(out), start=1):
-        if sl is not None:
-            out[sl][ndi.binary_fill_holes(out[sl] == i) & (out[sl] == 0)] = i
-    return out
-
-
 def build_tissue_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 128, crops_per_image: int = 2,
                          seed: int = 0, chromatin: bool = False):
     """Like :func:`.unet_task.build_detection_dataset` (same outputs: ``x``, ``y`` foreground and
@@ -84,7 +74,7 @@ def build_tissue_dataset(n_scenes: int, levels, *, size: int = 256, crop: int = 
         labels = series[0].labels
         if labels.max() == 0:
             continue
-        labels = fill_holes(labels)  # textured nuclei leave holes in the generator's masks
+        labels = fill_label_holes(labels)  # textured nuclei leave holes in the generator's masks
         diameter = float(np.median(equivalent_diameters(labels)))
         target = np.stack([(labels > 0).astype(np.float32), centre_map(labels)])
         for img in series:
