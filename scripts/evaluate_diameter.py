@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from evaluate_detection import MERGE_HELP, set_merge
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
@@ -26,7 +27,9 @@ def main():
     ap.add_argument("--size", type=int, default=768)
     ap.add_argument("--seed", type=int, default=980000)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     args = ap.parse_args()
+    set_merge(args.merge)
     rng = np.random.default_rng(args.seed)
     rows = []
     print(f"{'kind':12s} {'scale':>5s} {'blur':>4s} {'truth':>6s} {'est':>6s} {'ratio':>6s} {'s':>5s} "

@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import detectors
+from evaluate_detection import MERGE_HELP, detectors, set_merge
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.instances import fill_label_holes
@@ -194,6 +194,7 @@ def main():
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--stain", default=None, choices=["auto", "hematoxylin", "none"],
                     help="every detector's detect_cells(stain=...) (default: detect_cells' default)")
+    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -201,6 +202,7 @@ def main():
                          "13 of 817 in the five frames, which the detectors find and were charged for)")
     args = ap.parse_args()
     logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)
+    set_merge(args.merge)
     frames = [int(f) for f in (args.frames or DEFAULT_FRAMES[args.dataset]).split(",")]
     data = load(frames, args.dataset)
     truth = [boxes_from_labels(m) for _, m in data]

@@ -16,7 +16,7 @@ from .._generators import run_tiles
 from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_level, strided_sample
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
-from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
+from .instances import FRAGMENT_RATIO, _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
 from .result import Detections
 from .stain_input import STAIN_CHOICES, stain_input
@@ -63,7 +63,8 @@ class _UNet:
 
     architecture, label = "unet", "U-Net"
 
-    def __init__(self, model: str, device: str, threshold, precision: str | None = None, tta: bool = False):
+    def __init__(self, model: str, device: str, threshold, precision: str | None = None, tta: bool = False,
+                 merge: bool = False):
         from ..models import get_model
         from ..models.precision import module_for
 
@@ -75,6 +76,7 @@ class _UNet:
         self.threshold = float(self.input.get("threshold", 0.5) if threshold is None else threshold)
         self.name = self.loaded.spec.name
         self.tta = bool(tta)
+        self.merge = FRAGMENT_RATIO if merge else None  # U-Net only: join pieces of one cell
 
     def __call__(self, tile, stats):
         from .unet import instances_from_maps
@@ -82,7 +84,7 @@ class _UNet:
 
         fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device, flips=self.tta)
         labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
-                                     min_size=int(self.input.get("min_size", 12)))
+                                     min_size=int(self.input.get("min_size", 12)), merge=self.merge)
         n = int(labels.max())
         scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
         return labels, boxes_from_labels(labels), scores
@@ -116,6 +118,10 @@ DEFAULT_MODELS = {
 #: whose averaged score reached the threshold, had lost recall on DSB)
 DEFAULT_TTA = {"unet": True, "yolo": True}
 
+#: ``merge="auto"``: whether the U-Net joins touching instances that are pieces of one cell
+#: (:func:`.instances.merge_fragments`)
+DEFAULT_MERGE = False
+
 
 class _RoutedContext:
     """A learned detector (seed 003). ``routing``: ``"combined"`` (one model trained on every
@@ -147,7 +153,9 @@ class _RoutedContext:
     ``"auto"`` (default) is :data:`DEFAULT_TTA` — on for the U-Net since rule TT and for YOLO
     since rule TY2 (docs/detection.md, *Mirror-image averaging*); ``tta=False`` is 4× faster.
     YOLO's fused scores are averaged over the four views, so a box two views found can score
-    below ``threshold``."""
+    below ``threshold``. ``merge`` (U-Net): join touching instances that share a border at
+    least as long as the smaller is wide, pieces of one cell cut along a nucleolus or between
+    speckles (:func:`.instances.merge_fragments`); ``"auto"`` is :data:`DEFAULT_MERGE`."""
 
     kind = ""
     net_class = _UNet
@@ -155,7 +163,8 @@ class _RoutedContext:
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
                  precision: str | None = None, sharp_model: str | None = None, blurry_model: str | None = None,
-                 denoise: bool | str = "auto", tta: bool | str = "auto", focus_image=None):
+                 denoise: bool | str = "auto", tta: bool | str = "auto", merge: bool | str = "auto",
+                 focus_image=None):
         from .unet_task import image_stats
 
         if routing not in ROUTINGS:
@@ -171,7 +180,10 @@ class _RoutedContext:
         if tta not in (True, False, "auto"):
             raise ValueError(f'tta must be True, False or "auto", got {tta!r}')
         tta = DEFAULT_TTA[self.kind] if tta == "auto" else tta
-        nets = {"device": device, "threshold": threshold, "precision": precision, "tta": tta}
+        if merge not in (True, False, "auto"):
+            raise ValueError(f'merge must be True, False or "auto", got {merge!r}')
+        merge = DEFAULT_MERGE if merge == "auto" else merge
+        nets = {"device": device, "threshold": threshold, "precision": precision, "tta": tta, "merge": merge}
         if routing == "blur":
             if model is not None:
                 raise ValueError("blur routing uses the sharp and blurry models: pass sharp_model= / "

@@ -61,13 +61,15 @@ def centre_map(labels: np.ndarray) -> np.ndarray:
 
 
 def instances_from_maps(fg_prob: np.ndarray, centre: np.ndarray, *, threshold: float = 0.5,
-                        core: float = 0.5, min_size: int = 12) -> np.ndarray:
+                        core: float = 0.5, min_size: int = 12, merge: float | None = None) -> np.ndarray:
     """Instance labels from predicted foreground probability and centre map: cores (centre ≥
-    ``core`` inside the foreground) seed a watershed of the centre map over the foreground."""
+    ``core`` inside the foreground) seed a watershed of the centre map over the foreground.
+    ``merge``: then join touching pieces of one cell (:func:`.instances.merge_fragments` with
+    that ratio; None: not)."""
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
-    from .instances import remove_small
+    from .instances import merge_fragments, remove_small
 
     fg = fg_prob >= threshold
     if not fg.any():
@@ -77,4 +79,5 @@ def instances_from_maps(fg_prob: np.ndarray, centre: np.ndarray, *, threshold: f
     rest, n_rest = ndi.label(fg & (labels == 0))  # foreground without a core: its own instance
     if n_rest:
         labels = np.where(rest > 0, rest + labels.max(), labels)
-    return remove_small(labels, min_size)
+    labels = remove_small(labels, min_size)
+    return labels if merge is None else merge_fragments(labels, ratio=merge)
