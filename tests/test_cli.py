@@ -146,6 +146,9 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--tta", "on"]) == 0  # mirror averaging
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu", "--tta", "on"]) == 2
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--merge", "on"]) == 0  # joining pieces
+    assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--merge", "on"]) == 2
     assert pd.read_csv(out / "summary.csv").loc[0, "stain"] == "none"  # the image as it is, by default
     # the hematoxylin channel needs colour: a gray image is a clear per-image error, exit 1
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu",

@@ -179,6 +179,9 @@ def _detect(args) -> int:
     if args.tta and args.detector == "otsu":  # before anything is written
         print("cytoqa detect: --tta applies to the learned detectors (unet, yolo)", file=sys.stderr)
         return 2
+    if args.merge and args.detector != "unet":
+        print("cytoqa detect: --merge applies to the U-Net (--detector unet)", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
@@ -190,6 +193,8 @@ def _detect(args) -> int:
             options["denoise"] = DENOISE_CHOICES[args.denoise]
     if args.tta:  # else detect_cells' default
         options["tta"] = args.tta == "on"
+    if args.merge:
+        options["merge"] = args.merge == "on"
     if args.labels and args.detector == "yolo":
         print("cytoqa detect: --labels: YOLO finds boxes, not instance labels; only boxes are written",
               file=sys.stderr)
@@ -328,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run each tile and its 3 mirror images (4x the network time) and average: the U-Net's "
                          "maps, YOLO's boxes (weighted box fusion); default: detect_cells' default (see "
                          "docs/detection.md, mirror-image averaging)")
+    dt.add_argument("--merge", default=None, choices=["on", "off"],
+                    help="U-Net: join touching instances that are pieces of one cell (a shared border at least as "
+                         "long as the smaller is wide); default: detect_cells' default (docs/detection.md, rule J)")
     dt.add_argument("--labels", action="store_true",
                     help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")

@@ -3,7 +3,7 @@ import pytest
 
 from napari_cytoqa._layers import detection_layers_data
 from napari_cytoqa._widgets.detection_widget import DetectionWidget
-from napari_cytoqa.detection.detect import DEFAULT_TTA
+from napari_cytoqa.detection.detect import DEFAULT_MERGE, DEFAULT_TTA
 from napari_cytoqa.synthetic import make_fluorescence, make_smear
 
 
@@ -49,6 +49,9 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     widget.denoise.value = "off"
     assert widget.options()["denoise"] is False
     assert widget.tta.enabled and widget.options()["tta"] is widget.tta.value  # mirror-image averaging
+    assert widget.merge.enabled and widget.options()["merge"] is DEFAULT_MERGE  # joining pieces (rule J)
+    widget.merge.value = not DEFAULT_MERGE
+    assert widget.options()["merge"] is (not DEFAULT_MERGE)
     assert widget.options()["stain"] == "none"  # the image as it is unless asked (rule H)
     widget.stain.value = "auto"
     assert widget.options()["stain"] == "auto"
@@ -61,7 +64,8 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
     assert not widget.denoise.enabled and not widget.tta.enabled
-    assert {"precision", "denoise", "tta"}.isdisjoint(widget.options())
+    assert not widget.merge.enabled
+    assert {"precision", "denoise", "tta", "merge"}.isdisjoint(widget.options())
     run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names.count("smear cells") == 1 and names.count("smear boxes") == 1
@@ -113,6 +117,7 @@ def test_yolo_draws_rectangles_with_features_and_replaces_stale_labels(run, view
     widget.detector.value = "yolo"
     assert "cytoqa-yolo-combined" in widget.model.choices and widget.routing.enabled
     assert widget.tta.enabled and widget.options()["tta"] is DEFAULT_TTA["yolo"]  # YOLO's own default
+    assert not widget.merge.enabled and "merge" not in widget.options()  # the U-Net's only
     widget.model.value = "cytoqa-yolo-sharp"
     assert widget.options()["model"] == "cytoqa-yolo-sharp" and "threshold" not in widget.options()
     widget.own_threshold.value = False

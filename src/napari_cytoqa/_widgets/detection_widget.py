@@ -8,7 +8,7 @@ from napari.utils.notifications import show_warning
 
 from .._layers import add_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
-from ..detection.detect import DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
+from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
 from ..detection.stain_input import STAIN_CHOICES
 from ._jobs import start_layer_job
 
@@ -57,15 +57,18 @@ class DetectionWidget(Container):
                             tooltip="test-time augmentation: each tile and its three mirror images, the U-Net's "
                                     "maps averaged, YOLO's boxes fused (kept where 2 of the 4 views found them); "
                                     "see docs/detection.md")
+        self.merge = CheckBox(value=DEFAULT_MERGE, text="join pieces of one cell (U-Net)",
+                              tooltip="join touching instances whose shared border is at least as long as the "
+                                      "smaller one is wide: a nucleus cut along a nucleolus or between speckles; "
+                                      "see docs/detection.md, rule J")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.tile_size,
-                     self.level,
-                     self.run_button, self.stop_button, self.status])
+                     self.diameter, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.merge,
+                     self.tile_size, self.level, self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
@@ -97,6 +100,7 @@ class DetectionWidget(Container):
         self.routing.enabled = self.own_threshold.enabled = self.bf16.enabled = self.denoise.enabled = learned
         self.model.enabled = learned
         self.tta.enabled = learned
+        self.merge.enabled = self.detector.value == "unet"
         if learned and self.detector.value != self._tta_for:  # a new detector starts at its own default
             self._tta_for, self.tta.value = self.detector.value, DEFAULT_TTA[self.detector.value]
         self.model.label = "sharp model" if self.routing.value == "blur" else "model"  # blur: the in-focus model
@@ -121,6 +125,8 @@ class DetectionWidget(Container):
             if self.denoise.value != "auto":  # auto: detect_cells' default
                 opts["denoise"] = DENOISE_CHOICES[self.denoise.value]
             opts["tta"] = self.tta.value
+        if self.detector.value == "unet":
+            opts["merge"] = self.merge.value
         return opts
 
     def run(self):

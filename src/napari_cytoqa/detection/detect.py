@@ -16,7 +16,7 @@ from .._generators import run_tiles
 from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_level, strided_sample
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
-from .instances import FRAGMENT_RATIO, _as_gray, boxes_from_labels, polarity_of, split_instances
+from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
 from .result import Detections
 from .stain_input import STAIN_CHOICES, stain_input
@@ -76,7 +76,7 @@ class _UNet:
         self.threshold = float(self.input.get("threshold", 0.5) if threshold is None else threshold)
         self.name = self.loaded.spec.name
         self.tta = bool(tta)
-        self.merge = FRAGMENT_RATIO if merge else None  # U-Net only: join pieces of one cell
+        self.merge = bool(merge)  # U-Net only: join pieces of one cell
 
     def __call__(self, tile, stats):
         from .unet import instances_from_maps
@@ -153,9 +153,10 @@ class _RoutedContext:
     ``"auto"`` (default) is :data:`DEFAULT_TTA` — on for the U-Net since rule TT and for YOLO
     since rule TY2 (docs/detection.md, *Mirror-image averaging*); ``tta=False`` is 4× faster.
     YOLO's fused scores are averaged over the four views, so a box two views found can score
-    below ``threshold``. ``merge`` (U-Net): join touching instances that share a border at
-    least as long as the smaller is wide, pieces of one cell cut along a nucleolus or between
-    speckles (:func:`.instances.merge_fragments`); ``"auto"`` is :data:`DEFAULT_MERGE`."""
+    below ``threshold``. ``merge`` (U-Net): join touching instances that share a border longer
+    than the smaller is wide, through a high centre map: pieces of one cell cut along a
+    nucleolus or between speckles (:func:`.instances.merge_fragments`); ``"auto"`` is
+    :data:`DEFAULT_MERGE`."""
 
     kind = ""
     net_class = _UNet

@@ -134,9 +134,12 @@ def fill_label_holes(labels) -> np.ndarray:
     return out
 
 
-#: :func:`merge_fragments`' default: two touching instances are one where the border they share
-#: is at least this many times as long as the smaller one is wide (its equivalent diameter)
-FRAGMENT_RATIO = 1.0
+#: :func:`merge_fragments`' defaults (rule J2, docs/detection.md): two touching instances are one
+#: where the border they share is at least ``FRAGMENT_RATIO`` times as long as the smaller one is
+#: wide (its equivalent diameter) and, given the U-Net's centre map, that map reaches
+#: ``FRAGMENT_SADDLE`` somewhere on the border (a cut through one cell, not a valley between two)
+FRAGMENT_RATIO = 1.3
+FRAGMENT_SADDLE = 0.45
 
 #: directions over which a contact's length (its Feret diameter) is measured: within 0.5 %
 _ANGLES = np.linspace(0.0, np.pi, 16, endpoint=False)
@@ -181,12 +184,15 @@ def feret_length(points) -> float:
     return float((proj.max(0) - proj.min(0)).max()) + 1.0
 
 
-def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, rounds: int = 3) -> np.ndarray:
+def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddle: float = FRAGMENT_SADDLE,
+                    rounds: int = 3) -> np.ndarray:
     """Join touching instances that are pieces of one object: where the border two instances
-    share is at least ``ratio`` times the smaller one's equivalent diameter. Two touching convex
-    cells meet along a border shorter than the smaller one is wide unless it lies at least half
-    inside the other; a cell cut in two (along a dark nucleolus, between speckles) leaves
-    pieces whose shared border spans the whole cell. Each pass joins every instance with at most
+    share is at least ``ratio`` times the smaller one's equivalent diameter and, where a
+    ``centre`` map is given (the U-Net's, the labels' shape), its maximum on that border is at
+    least ``saddle``. Two touching convex cells meet along a border shorter than the smaller one
+    is wide unless it lies at least half inside the other, and the centre map dips between
+    them; a cell cut in two (along a dark nucleolus, between speckles) leaves pieces whose shared
+    border spans the whole cell, through its middle. Each pass joins every instance with at most
     one other (its longest contact relative to width first), so a sliver between two cells cannot
     chain them together; up to ``rounds`` passes (a cell in three pieces). Returns new labels
     1..N (int32); ``labels`` is not modified."""
@@ -198,6 +204,9 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, rounds: int = 3) -> n
         areas = np.bincount(out.ravel())
         width = 2.0 * np.sqrt(np.minimum(areas[pairs[:, 0]], areas[pairs[:, 1]]) / np.pi)
         score = np.array([feret_length(pts) for pts in borders]) / width
+        if centre is not None:  # a valley between two cells: never joined
+            peak = np.array([np.asarray(centre)[tuple(pts.T)].max() for pts in borders])
+            score[peak < saddle] = -np.inf
         lut = np.arange(len(areas), dtype=np.int32)
         taken = np.zeros(len(areas), bool)
         for k in np.argsort(-score, kind="stable"):

@@ -61,11 +61,11 @@ def centre_map(labels: np.ndarray) -> np.ndarray:
 
 
 def instances_from_maps(fg_prob: np.ndarray, centre: np.ndarray, *, threshold: float = 0.5,
-                        core: float = 0.5, min_size: int = 12, merge: float | None = None) -> np.ndarray:
+                        core: float = 0.5, min_size: int = 12, merge: bool = False) -> np.ndarray:
     """Instance labels from predicted foreground probability and centre map: cores (centre ≥
     ``core`` inside the foreground) seed a watershed of the centre map over the foreground.
-    ``merge``: then join touching pieces of one cell (:func:`.instances.merge_fragments` with
-    that ratio; None: not)."""
+    ``merge``: then join touching pieces of one cell (:func:`.instances.merge_fragments`, its
+    border length and centre-map tests with their defaults)."""
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
@@ -80,4 +80,4 @@ def instances_from_maps(fg_prob: np.ndarray, centre: np.ndarray, *, threshold: f
     if n_rest:
         labels = np.where(rest > 0, rest + labels.max(), labels)
     labels = remove_small(labels, min_size)
-    return labels if merge is None else merge_fragments(labels, ratio=merge)
+    return merge_fragments(labels, centre=centre) if merge else labels
