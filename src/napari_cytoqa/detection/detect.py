@@ -18,6 +18,7 @@ from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import merge_boxes, merge_labels, owner_of
+from .networks import UNetRunner, YoloRunner
 from .result import Detections
 from .stain_input import STAIN_CHOICES, stain_input
 
@@ -58,51 +59,6 @@ ROUTINGS = ("combined", "sharp", "blurry", "blur")
 DENOISE_CHOICES = {"auto": "auto", "on": True, "off": False}
 
 
-class _UNet:
-    """One registry U-Net: tile → instances with scores (mean foreground probability)."""
-
-    architecture, label = "unet", "U-Net"
-
-    def __init__(self, model: str, device: str, threshold, precision: str | None = None, tta: bool = False,
-                 merge: bool = False):
-        from ..models import get_model
-        from ..models.precision import module_for
-
-        self.loaded = get_model(model, device=device)
-        if self.loaded.spec.task != "detection" or self.loaded.spec.architecture != self.architecture:
-            raise ValueError(f"model {model!r} is not a {self.label} detection model")
-        self.net, self.precision = module_for(self.loaded, precision or "fp32")
-        self.input = self.loaded.spec.input
-        self.threshold = float(self.input.get("threshold", 0.5) if threshold is None else threshold)
-        self.name = self.loaded.spec.name
-        self.tta = bool(tta)
-        self.merge = bool(merge)  # U-Net only: join pieces of one cell
-
-    def __call__(self, tile, stats):
-        from .unet import instances_from_maps
-        from .unet_task import predict_maps, unet_input
-
-        fg, centre = predict_maps(self.net, unet_input(tile, stats), self.loaded.device, flips=self.tta)
-        labels = instances_from_maps(fg, centre, threshold=self.threshold, core=float(self.input.get("core", 0.5)),
-                                     min_size=int(self.input.get("min_size", 12)), merge=self.merge)
-        n = int(labels.max())
-        scores = np.asarray(ndi.mean(fg, labels, np.arange(1, n + 1)), float) if n else np.zeros(0)
-        return labels, boxes_from_labels(labels), scores
-
-
-class _YOLO(_UNet):
-    """One registry YOLO: tile → boxes with confidences (no instance labels)."""
-
-    architecture, label = "yolo", "YOLO"
-
-    def __call__(self, tile, stats):
-        from .yolo import predict_boxes, yolo_input
-
-        boxes, scores = predict_boxes(self.net, yolo_input(tile, stats), self.loaded.device, conf=self.threshold,
-                                      iou=float(self.input.get("iou", 0.5)), flips=self.tta)
-        return None, boxes, scores
-
-
 #: the registry model each learned detector runs per route unless told otherwise (``model=``,
 #: ``sharp_model=``, ``blurry_model=``). YOLO's sharp and combined models are the recipe-4 ones
 #: (textured chromatin) since rule Y (docs/detection.md, 2026-11-24); the earlier ones keep their
@@ -119,8 +75,8 @@ DEFAULT_MODELS = {
 DEFAULT_TTA = {"unet": True, "yolo": True}
 
 #: ``merge="auto"``: whether the U-Net joins touching instances that are pieces of one cell
-#: (:func:`.instances.merge_fragments`)
-DEFAULT_MERGE = False
+#: (:func:`.instances.merge_fragments`): on since rule J2 (docs/detection.md, *Pieces of one cell*)
+DEFAULT_MERGE = True
 
 
 class _RoutedContext:
@@ -159,7 +115,7 @@ class _RoutedContext:
     :data:`DEFAULT_MERGE`."""
 
     kind = ""
-    net_class = _UNet
+    net_class = UNetRunner
 
     def __init__(self, arr, *, routing: str = "combined", model: str | None = None, device: str = "auto",
                  threshold: float | None = None, focus_model: str | None = None,
@@ -219,13 +175,13 @@ class UNetContext(_RoutedContext):
     """The U-Net detector: instances (core-seeded watershed of the foreground and centre maps)
     and their boxes; an instance's score is its mean foreground probability."""
 
-    kind, net_class = "unet", _UNet
+    kind, net_class = "unet", UNetRunner
 
 
 class YoloContext(_RoutedContext):
     """The YOLO detector (ultralytics, :mod:`.yolo`): boxes with confidences, no labels."""
 
-    kind, net_class = "yolo", _YOLO
+    kind, net_class = "yolo", YoloRunner
 
 
 DETECTORS = {"otsu": OtsuContext, "unet": UNetContext, "yolo": YoloContext}
