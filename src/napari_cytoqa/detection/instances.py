@@ -150,7 +150,7 @@ def contacts(labels) -> tuple[np.ndarray, list[np.ndarray]]:
     the ``(n, 2)`` pixel coordinates on their shared border (both sides)."""
     labels = np.asarray(labels)
     h, w = labels.shape
-    found_a, found_b, found_p = [], [], []
+    found_lo, found_hi, found_p = [], [], []
     for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
         ys, xs = slice(0, h - dy), slice(max(0, -dx), w - max(0, dx))
         a = labels[ys, xs]
@@ -161,18 +161,18 @@ def contacts(labels) -> tuple[np.ndarray, list[np.ndarray]]:
         y, x = np.nonzero(m)
         x = x + xs.start
         la, lb = labels[y, x], labels[y + dy, x + dx]
-        for lab_a, lab_b, py, px in ((la, lb, y, x), (la, lb, y + dy, x + dx)):
-            found_a.append(np.minimum(lab_a, lab_b))
-            found_b.append(np.maximum(lab_a, lab_b))
-            found_p.append(np.stack([py, px], 1))
-    if not found_a:
+        lo, hi = np.minimum(la, lb), np.maximum(la, lb)
+        found_lo += [lo, lo]  # the pixel on each side of the border
+        found_hi += [hi, hi]
+        found_p += [np.stack([y, x], 1), np.stack([y + dy, x + dx], 1)]
+    if not found_lo:
         return np.zeros((0, 2), np.int64), []
-    pa, pb, pts = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_p)
-    key = pa.astype(np.int64) * (int(labels.max()) + 1) + pb
+    base = int(labels.max()) + 1
+    key = np.concatenate(found_lo).astype(np.int64) * base + np.concatenate(found_hi)
     order = np.argsort(key, kind="stable")
-    key, pts = key[order], pts[order]
+    key, pts = key[order], np.concatenate(found_p)[order]
     uniq, start = np.unique(key, return_index=True)
-    pairs = np.stack([uniq // (int(labels.max()) + 1), uniq % (int(labels.max()) + 1)], 1)
+    pairs = np.stack([uniq // base, uniq % base], 1)
     return pairs, [np.unique(p, axis=0) for p in np.split(pts, start[1:])]
 
 
@@ -197,6 +197,7 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddl
     chain them together; up to ``rounds`` passes (a cell in three pieces). Returns new labels
     1..N (int32); ``labels`` is not modified."""
     out = np.asarray(labels).astype(np.int32, copy=True)
+    centre = None if centre is None else np.asarray(centre)
     for _ in range(rounds):
         pairs, borders = contacts(out)
         if not len(pairs):
@@ -205,7 +206,7 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddl
         width = 2.0 * np.sqrt(np.minimum(areas[pairs[:, 0]], areas[pairs[:, 1]]) / np.pi)
         score = np.array([feret_length(pts) for pts in borders]) / width
         if centre is not None:  # a valley between two cells: never joined
-            peak = np.array([np.asarray(centre)[tuple(pts.T)].max() for pts in borders])
+            peak = np.array([centre[tuple(pts.T)].max() for pts in borders])
             score[peak < saddle] = -np.inf
         lut = np.arange(len(areas), dtype=np.int32)
         taken = np.zeros(len(areas), bool)
