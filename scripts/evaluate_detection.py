@@ -38,17 +38,21 @@ def held_out(scenes, size=512, recipe=1):
     return data
 
 
-def set_merge(value: str | None) -> None:
-    """``--merge on|off``: the U-Net's ``merge="auto"`` default (``detect.DEFAULT_MERGE``, which the
-    size estimate follows too) for this run; None leaves it as shipped."""
-    from napari_cytoqa.detection import detect
+def set_merge(value: str | None, estimate: str | None = None) -> None:
+    """``--merge on|off``: the U-Net's ``merge="auto"`` default (``detect.DEFAULT_MERGE``) for this
+    run; ``--estimate-merge on|off``: that of the size estimate's runs (``size.ESTIMATE_MERGE``).
+    None leaves either as shipped."""
+    from napari_cytoqa.detection import detect, size
 
     if value:
         detect.DEFAULT_MERGE = value == "on"
+    if estimate:
+        size.ESTIMATE_MERGE = estimate == "on"
 
 
-MERGE_HELP = ("on / off: the U-Net's merge='auto' default for this run, size estimate included (joining touching "
-              "pieces of one cell; default: as shipped)")
+MERGE_HELP = ("on / off: the U-Net's merge='auto' default for this run (joining touching pieces of one cell; "
+              "default: as shipped)")
+ESTIMATE_MERGE_HELP = "on / off: whether the size estimate's U-Net runs join pieces of one cell (default: as shipped)"
 
 
 def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None):
@@ -85,6 +89,7 @@ def main():
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
+    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
     ap.add_argument("--diameter", default=None, choices=["auto"],
                     help="auto: every detector is told each image's estimated cell size (estimate_diameter, "
                          "once per image; where it finds too few cells, native scale)")
@@ -102,7 +107,7 @@ def main():
         for path in args.from_json:
             results.update(json.loads(Path(path).read_text()))
         return report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
-    set_merge(args.merge)
+    set_merge(args.merge, args.estimate_merge)
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)

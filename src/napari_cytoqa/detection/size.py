@@ -20,6 +20,9 @@ NEAR = 0.85
 MIN_FRACTION = 0.4
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
+#: whether the U-Net's sample runs join pieces of one cell (``merge=`` of
+#: :func:`~.detect.detect_cells`); "auto" follows :data:`~.detect.DEFAULT_MERGE`
+ESTIMATE_MERGE: bool | str = "auto"
 
 
 def _sample_window(arr, side: int):
@@ -52,14 +55,15 @@ def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
 GRID = tuple(float(256 / np.sqrt(2) ** i) for i in range(12))  # 256 ... 5.66 px
 
 
-def _reported(region, diameter, model, device, precision=None, min_fraction=None, stain="none"):
+def _reported(region, diameter, model, device, precision=None, min_fraction=None, stain="none", merge="auto"):
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
     when it finds fewer than MIN_OBJECTS), counting instances of at least ``min_fraction`` ×
-    ``diameter`` (default :data:`MIN_FRACTION`)."""
+    ``diameter`` (default :data:`MIN_FRACTION`). ``merge``: as in :func:`~.detect.detect_cells`."""
     from .detect import detect_cells
 
     det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter, precision=precision, keep_labels=True, tta=False, stain=stain)
+                       diameter=diameter, precision=precision, keep_labels=True, tta=False, stain=stain,
+                       merge=merge)
     d = equivalent_diameters(det.labels)
     d = d[d >= (MIN_FRACTION if min_fraction is None else min_fraction) * diameter]
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
@@ -99,7 +103,8 @@ def diameter_from_curve(curve, fallback: str = "first") -> float | None:
 
 def estimate_diameter(image, *, level: int = 0, window: int = 1024,
                       model: str = "cytoqa-unet-combined", device: str = "auto",
-                      precision: str | None = None, stain: str = "none") -> float:
+                      precision: str | None = None, stain: str = "none",
+                      merge: bool | str = "auto") -> float:
     """Typical cell diameter (pixels of pyramid level ``level``) of ``image``.
 
     The most contrasted ``window`` × ``window`` region is segmented by the U-Net ``model`` as
@@ -113,8 +118,8 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
     ``r(D) / D`` crosses 1. Where it never reaches 1 (heavily blurred smears, fragmenting
     textured nuclei), the ``r(D)`` of the largest ``D`` with ``r(D) / D >= NEAR`` counts.
     Raises ``ValueError`` when no size works (fewer than :data:`MIN_OBJECTS` cells, or none
-    that fits). ``precision`` and ``stain``: of the U-Net's runs, as
-    in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
+    that fits). ``precision``, ``stain`` and ``merge`` (``"auto"``: :data:`ESTIMATE_MERGE`): of
+    the U-Net's runs, as in :func:`~.detect.detect_cells`. 1–12 passes: about 10–30 s for a
     768² window on 2 CPU cores, up to a minute when no size fits exactly (the passes below 16 px,
     which upsample, cost most).
     """
@@ -122,9 +127,10 @@ def estimate_diameter(image, *, level: int = 0, window: int = 1024,
 
     _, arr = pick_level(image, level)
     region = _sample_window(arr, int(window))
+    merge = ESTIMATE_MERGE if merge == "auto" else merge
     curve = []
     for d in GRID:
-        r = _reported(region, d, model, device, precision, stain=stain)
+        r = _reported(region, d, model, device, precision, stain=stain, merge=merge)
         curve.append((d, r))
         if r is not None and r >= d:  # the first crossing decides; no need to go on
             break
