@@ -693,3 +693,24 @@ def test_yolo_mirror_averaging_keeps_boxes_in_image_coordinates():
     back[:, [1, 3]] = 232 - mirrored[0][:, [3, 1]]
     order_a, order_b = np.lexsort(both[0].T[::-1]), np.lexsort(back.T[::-1])
     np.testing.assert_allclose(back[order_b], both[0][order_a], atol=0.05)
+
+
+def test_size_estimate_does_not_join_pieces_by_default(monkeypatch):
+    """Rule K: the estimate's U-Net runs keep merge=False while detection joins (DEFAULT_MERGE);
+    ``merge=`` and ``size.ESTIMATE_MERGE`` override it, "auto" following the latter."""
+    from napari_cytoqa.detection import detect, size
+
+    assert size.ESTIMATE_MERGE is False and detect.DEFAULT_MERGE is True
+    seen = []
+
+    def fake(region, d, model, device, precision=None, min_fraction=None, stain="none", merge="auto"):
+        seen.append(merge)
+        return d  # r(D) = D: the first size of the grid decides
+
+    monkeypatch.setattr(size, "_reported", fake)
+    image = np.zeros((64, 64), np.uint8)
+    size.estimate_diameter(image)
+    size.estimate_diameter(image, merge=True)
+    monkeypatch.setattr(size, "ESTIMATE_MERGE", "auto")
+    size.estimate_diameter(image)
+    assert seen == [False, True, "auto"]

@@ -21,8 +21,9 @@ MIN_FRACTION = 0.4
 #: estimates are kept within this range of pixel diameters (what ``diameter=`` accepts)
 LIMITS = (4.0, 400.0)
 #: whether the U-Net's sample runs join pieces of one cell (``merge=`` of
-#: :func:`~.detect.detect_cells`); "auto" follows :data:`~.detect.DEFAULT_MERGE`
-ESTIMATE_MERGE: bool | str = "auto"
+#: :func:`~.detect.detect_cells`); "auto" follows :data:`~.detect.DEFAULT_MERGE`. False since
+#: rule K (docs/detection.md): joining made two CHO frames read 24 and 34 px for 68-74
+ESTIMATE_MERGE: bool | str = False
 
 
 def _sample_window(arr, side: int):
