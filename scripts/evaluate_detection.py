@@ -55,7 +55,12 @@ MERGE_HELP = ("on / off: the U-Net's merge='auto' default for this run (joining 
 ESTIMATE_MERGE_HELP = "on / off: whether the size estimate's U-Net runs join pieces of one cell (default: as shipped)"
 
 
-def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None):
+CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR) to try as the routed U-Net's sharp "
+                  "route: an extra column, 'U-Net routed / candidate sharp'")
+
+
+def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None,
+              candidate_sharp: str | None = None):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -64,6 +69,8 @@ def detectors(precision: str | None = None, denoise: str | None = None, tta: str
                 out[f"{label} {variant}"] = {"detector": detector, "routing": variant}
         if {f"cytoqa-{detector}-sharp", f"cytoqa-{detector}-blurry"} <= names:
             out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
+    if candidate_sharp:
+        out["U-Net routed / candidate sharp"] = {"detector": "unet", "routing": "blur", "sharp_model": candidate_sharp}
     if precision:  # the learned detectors (and the focus model) in that number format
         out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
@@ -90,6 +97,7 @@ def main():
                     help="of the learned detectors and the focus model (default: their defaults)")
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
+    ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
     ap.add_argument("--diameter", default=None, choices=["auto"],
                     help="auto: every detector is told each image's estimated cell size (estimate_diameter, "
                          "once per image; where it finds too few cells, native scale)")
@@ -111,7 +119,7 @@ def main():
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)
-    for name, opts in detectors(args.precision, args.denoise, args.tta).items():
+    for name, opts in detectors(args.precision, args.denoise, args.tta, args.candidate_sharp).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

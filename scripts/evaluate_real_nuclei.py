@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import ESTIMATE_MERGE_HELP, MERGE_HELP, detectors, set_merge
+from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, detectors, set_merge
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.detect import DENOISE_CHOICES
@@ -40,6 +40,7 @@ def main():
                     help="the learned detectors' denoise= (default: detect_cells' default)")
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
+    ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
     ap.add_argument("--defocus", action="store_true",
                     help="instead: the image defocused to every blur level 0-10 (physical PSF at the nominal "
                          "0.5 um/px), each detector told each image's estimated diameter; AP and count error per "
@@ -52,7 +53,7 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(equivalent_diameters(mask)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
-    runs = detectors(args.precision, args.denoise, args.tta)  # the same columns as the synthetic evaluation
+    runs = detectors(args.precision, args.denoise, args.tta, args.candidate_sharp)  # the same columns as the synthetic evaluation
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     if args.defocus:

@@ -308,3 +308,39 @@ def test_self_supervised_user_images_get_noise_their_range_implies(fluo):
     assert {"noise", "jpeg"} <= seen  # JPEG now reaches 16-bit user images too
     s = from_images([img], n_crops=1, crop=48)
     assert len(s) == 11 and sorted(s.blur.tolist()) == list(range(11)) and np.isfinite(s.x.astype(float)).all()
+
+
+def test_fluorescence_debris_is_dim_small_and_unlabelled():
+    """debris= adds specks outside the truth (labels and boxes unchanged, background brighter in
+    places) that are small and dim beside the nuclei; recipe 5 turns it on, recipe 3 does not."""
+    from scipy import ndimage as ndi
+
+    from napari_cytoqa.detection.unet_task import scene_series
+    from napari_cytoqa.synthetic import fluorescence_series
+    from napari_cytoqa.synthetic.smear import DEBRIS_RADIUS
+
+    kw = dict(nucleus_density=1e-3, peak=4000.0, seed=11, texture_amplitude=0.0)
+    clean = fluorescence_series((256, 256), [0], **kw)[0]
+    dusty = fluorescence_series((256, 256), [0], debris=3.0, **kw)[0]
+    np.testing.assert_array_equal(clean.labels, dusty.labels)
+    np.testing.assert_array_equal(clean.boxes, dusty.boxes)
+    signal = ndi.gaussian_filter(dusty.image.astype(float), 1.0) - ndi.gaussian_filter(clean.image.astype(float), 1.0)
+    specks, n = ndi.label((signal > 60) & (clean.labels == 0))
+    assert n >= 10  # specks in the background
+    sizes = ndi.sum(np.ones_like(signal), specks, np.arange(1, n + 1))
+    assert np.median(sizes) < np.pi * (2 * DEBRIS_RADIUS[1]) ** 2
+    nuclei = np.median(clean.image[clean.labels > 0].astype(float)) - 130
+    assert ndi.maximum(signal, specks, np.arange(1, n + 1)).max() < nuclei
+    assert fluorescence_series((64, 64), [0], seed=2)[0].image.tobytes() == \
+        fluorescence_series((64, 64), [0], seed=2, debris=0.0)[0].image.tobytes()
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen[recipe] = kwargs.get("debris", 0.0)
+        return fluorescence_series(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("napari_cytoqa.detection.unet_task.fluorescence_series", capture)
+        for recipe in (3, 5):
+            scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
+    assert seen[3] == 0.0 and 0.0 < seen[5] <= 1.0

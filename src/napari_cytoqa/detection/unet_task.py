@@ -43,8 +43,10 @@ def image_stats(image) -> tuple[IntensityStats, IntensityStats]:
 #: log-uniformly down to 10-50 % of the brightest, smoother chromatin, out-of-focus haze and up
 #: to 5 % small, bright condensed (mitotic) nuclei. Smears are recipe 2's. 4: recipe 3 with
 #: textured chromatin (``synthetic.chromatin``: dark nucleoli, bright speckles and chromocentres,
-#: coarse blotches, a bright rim; field strength 0.5-1) and up to 25 % lobed, rough nuclei.
-RECIPES = (1, 2, 3, 4)
+#: coarse blotches, a bright rim; field strength 0.5-1) and up to 25 % lobed, rough nuclei. 5: recipe 3
+#: with unlabelled dim specks in the fluorescence fields (0-1 per nucleus; ``fluorescence_series``'s
+#: ``debris``): the dust and dots of widefield images, which the sharp U-Net took for nuclei.
+RECIPES = (1, 2, 3, 4, 5)
 
 
 def scene_recipe(recipe, scene: int) -> int:
@@ -142,7 +144,9 @@ def _scene_series(rng, scene, shape, levels, recipe):
                      composite="max" if rng.random() < 0.7 else "add",
                      min_gap=float(rng.uniform(0.8, 1.0)), haze=float(rng.uniform(0.0, 0.3)),
                      mitotic=float(rng.uniform(0.0, 0.05)))
-    if recipe >= 4:
+    if recipe == 5:
+        extra["debris"] = float(rng.uniform(0.0, 1.0))
+    if recipe == 4:
         extra.update(chromatin=float(rng.uniform(0.5, 1.0)), irregular=float(rng.uniform(0.0, 0.25)))
     return fluorescence_series(shape, levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),
                                clustered=float(rng.uniform(0, 0.6)),

@@ -176,13 +176,27 @@ def make_smear(shape=(512, 512), *, cell_density: float = 4e-4, red_cell_density
                         cell_radius=cell_radius, stain=stain, noise=noise, scale=scale, seed=seed)[0]
 
 
+#: radius (px at scale 1; nuclei are 6-11) and brightness (× the brightest nuclei's) of the
+#: fluorescence debris specks (:func:`fluorescence_series`'s ``debris``)
+DEBRIS_RADIUS = (0.8, 3.0)
+DEBRIS_BRIGHTNESS = (0.05, 0.3)
+
+
+def _add_debris(signal: np.ndarray, rng: np.random.Generator, expected: float, scale: float, top: float) -> None:
+    h, w = signal.shape
+    for _ in range(rng.poisson(expected)):
+        speck = blob(rng.uniform(*DEBRIS_RADIUS) * scale, rng, roughness=0.3)
+        stamp(signal, speck, int(rng.uniform(0, h)), int(rng.uniform(0, w)), rng.uniform(*DEBRIS_BRIGHTNESS) * top)
+
+
 def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: float = 1.2e-3,
                         nucleus_radius=(6.0, 11.0), dtype=np.uint16, clustered: float = 0.3,
                         scale: float = 1.0, peak: float = 2500.0, elongation: float = 0.25,
                         brightness=(0.4, 1.0), log_brightness: bool = False,
                         texture_amplitude: float = 0.2, composite: str = "add",
                         min_gap: float = 0.75, haze: float = 0.0, mitotic: float = 0.0,
-                        chromatin: float = 0.0, irregular: float = 0.0, seed=None) -> list[SyntheticImage]:
+                        chromatin: float = 0.0, irregular: float = 0.0, debris: float = 0.0,
+                        seed=None) -> list[SyntheticImage]:
     """One fluorescence field at several blur ``levels`` (see :func:`smear_series`); nuclei's
     aspect ratio is at most ``(1 + elongation) ** 1.5``.
 
@@ -196,7 +210,9 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
     condensed and 1.5-3× brighter bodies; ``chromatin`` (0..1) gives every nucleus textured
     chromatin (:func:`~.chromatin.chromatin_pattern`: nucleoli, speckles, blotches, a bright rim)
     of a strength drawn from half of it to it, instead of the smooth texture; ``irregular`` is the share of
-    nuclei drawn lobed and rough (kidney- and bean-shaped). At 0 both draw no random number."""
+    nuclei drawn lobed and rough (kidney- and bean-shaped). ``debris``: unlabelled dim specks
+    (:data:`DEBRIS_RADIUS`, :data:`DEBRIS_BRIGHTNESS`), on average this many per nucleus, anywhere
+    in the field (widefield images' dust and cytoplasmic dots). At 0 these three draw no random number."""
     if composite not in ("add", "max"):
         raise ValueError(f"composite must be 'add' or 'max', got {composite!r}")
     if not (0 <= chromatin <= 1 and 0 <= irregular <= 1):
@@ -238,6 +254,8 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
             labels[sl][(m * value > signal[sl]) & (m > 0.5)] = next_id
             np.maximum(signal[sl], m * value, out=signal[sl])
         next_id += 1
+    if debris > 0:
+        _add_debris(signal, rng, debris * max(next_id - 1, 1), scale, brightness[1])
     if haze > 0:
         signal = signal + haze * ndi.gaussian_filter(signal, 2.0 * float(np.mean(nucleus_radius)) * scale)
     labels, _, _ = _relabel(labels)
