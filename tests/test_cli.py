@@ -88,8 +88,13 @@ def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
     Image.fromarray(smear.image).save(good)
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"\x00" * 50)
-    assert main(["qc", str(bad), str(good), "--out", str(tmp_path / "o"), "--quiet"]) == 1
-    assert "bad.tif" in capsys.readouterr().err
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert main(["qc", str(bad), str(empty), str(good), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.tif" in err
+    # the full path once, not the reader's file name again after it
+    assert f"cytoqa qc: {empty} is empty" in err and err.count("empty.png") == 1
     assert (tmp_path / "o" / "good_summary.json").exists()
     table = pd.read_csv(tmp_path / "o" / "summary.csv", keep_default_na=False).set_index("image")
     assert table.loc[str(bad), "error"] and not table.loc[str(good), "error"]  # the failure is in the table

@@ -10,6 +10,15 @@ from pathlib import Path
 log = logging.getLogger("napari_cytoqa")
 
 
+
+def _error_line(command: str, path: Path, err: Exception) -> str:
+    """``cytoqa COMMAND: PATH: message``, without the file's name twice where the message
+    already starts with it (the slide readers name the file they could not read)."""
+    text, name = str(err), Path(path).name
+    if text.startswith(name):
+        return f"cytoqa {command}: {path}{text[len(name):]}"
+    return f"cytoqa {command}: {path}: {text}"
+
 def _with_bar(gen, name: str, quiet: bool):
     """Run a core ``iter_*`` generator (yielding ``(done, total)`` tiles) under a tqdm bar."""
     from tqdm import tqdm
@@ -78,7 +87,7 @@ def _qc(args) -> int:
         except (OSError, ValueError) as err:
             failed.append(str(path))
             rows.append({"image": str(path), "error": str(err)})
-            print(f"cytoqa qc: {path}: {err}", file=sys.stderr)
+            print(_error_line("qc", path, err), file=sys.stderr)
             continue
         summaries[str(path)] = report.summary()
         rows.append(_qc_row(str(path), summaries[str(path)]))
@@ -133,7 +142,7 @@ def _stain(args) -> int:
                     Image.fromarray(result).save(dest)
         except (OSError, ValueError, KeyError) as err:
             failed += 1
-            print(f"cytoqa stain: {path}: {err}", file=sys.stderr)
+            print(_error_line("stain", path, err), file=sys.stderr)
             continue
         if not args.quiet:
             print(f"{path.name} -> {dest}")
@@ -217,7 +226,7 @@ def _detect(args) -> int:
         except (OSError, ValueError, KeyError) as err:
             failed += 1
             rows.append({"image": str(path), "error": str(err)})
-            print(f"cytoqa detect: {path}: {err}", file=sys.stderr)
+            print(_error_line("detect", path, err), file=sys.stderr)
             continue
         rows.append({"image": str(path), "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
