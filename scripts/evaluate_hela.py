@@ -217,7 +217,8 @@ def main():
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
-    runs = detectors(tta=args.tta, candidate_sharp=args.candidate_sharp) | (OPT_IN if args.opt_in else {}) | (TISSUE if args.tissue_model else {})
+    runs = (detectors(tta=args.tta, candidate_sharp=args.candidate_sharp) | (OPT_IN if args.opt_in else {})
+            | (TISSUE if args.tissue_model else {}))
     if args.rule_u:
         runs = dict(RULE_U)
     if args.only:

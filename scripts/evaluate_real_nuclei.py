@@ -53,7 +53,8 @@ def main():
     gt = boxes_from_labels(mask)
     diameter = float(np.median(equivalent_diameters(mask)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
-    runs = detectors(args.precision, args.denoise, args.tta, args.candidate_sharp)  # the same columns as the synthetic evaluation
+    # the same columns as the synthetic evaluation
+    runs = detectors(args.precision, args.denoise, args.tta, args.candidate_sharp)
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     if args.defocus:

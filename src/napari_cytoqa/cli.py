@@ -10,7 +10,6 @@ from pathlib import Path
 log = logging.getLogger("napari_cytoqa")
 
 
-
 def _error_line(command: str, path: Path, err: Exception) -> str:
     """``cytoqa COMMAND: PATH: message``, without the file's name twice where the message
     already starts with it (the slide readers name the file they could not read)."""
@@ -18,6 +17,7 @@ def _error_line(command: str, path: Path, err: Exception) -> str:
     if text.startswith(name):
         return f"cytoqa {command}: {path}{text[len(name):]}"
     return f"cytoqa {command}: {path}: {text}"
+
 
 def _with_bar(gen, name: str, quiet: bool):
     """Run a core ``iter_*`` generator (yielding ``(done, total)`` tiles) under a tqdm bar."""
