@@ -79,3 +79,16 @@ def test_focus_routes_on_the_tiles_as_they_are(tissue):
     plain = detect_cells(tissue.image, **kw)
     assert auto.stain == "hematoxylin"
     np.testing.assert_allclose(auto.tile_focus, plain.tile_focus, atol=1e-4)
+
+
+def test_auto_diameter_on_stained_tissue_warns(tissue, monkeypatch):
+    """The size estimate has been far off on real H&E: an auto diameter through the
+    hematoxylin channel says so in Detections.warnings; a diameter told, or plain images, do not."""
+    from napari_cytoqa.detection import detect_cells, size
+
+    monkeypatch.setattr(size, "estimate_diameter", lambda *a, **k: 20.0)  # the estimate's value is not the point
+    det = detect_cells(tissue.image, detector="otsu", stain="hematoxylin", diameter="auto")
+    assert det.diameter == 20.0 and any("stained tissue" in w and "20.0 px" in w for w in det.warnings)
+    told = detect_cells(tissue.image, detector="otsu", stain="hematoxylin", diameter=20.0)
+    plain = detect_cells(tissue.image, detector="otsu", stain="none", diameter="auto")
+    assert not any("stained tissue" in w for w in told.warnings + plain.warnings)

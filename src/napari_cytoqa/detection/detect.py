@@ -229,6 +229,11 @@ def _rescaled(run, scale: float):
     return call
 
 
+#: what ``diameter="auto"`` on stained tissue may be worth (docs/detection.md, *Joining on real H&E*)
+AUTO_ON_TISSUE = ("diameter='auto' estimated {:.1f} px on stained tissue, where the size estimate has been "
+                  "0.4-0.8x the nuclei's measured size on real H&E; pass diameter= in pixels when you know it")
+
+
 def _keep_labels(keep, shape) -> bool:
     if isinstance(keep, str):
         if keep != "auto":
@@ -286,6 +291,9 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         render = stain_input(stain, sample, arr.dtype, native)
     if render is not None:
         log.info("stained tissue: the detectors see its hematoxylin channel (stain=%r)", stain)
+        if auto:
+            warnings.append(AUTO_ON_TISSUE.format(diameter))
+            log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", warnings[-1])
         whole = render(sample, sigma=render.sigma * sample.shape[0] / arr.shape[0])  # in the sample's pixels
         if detector in ("unet", "yolo") and routing == "blur":
             options = {**options, "focus_image": sample}
