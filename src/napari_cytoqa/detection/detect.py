@@ -231,7 +231,7 @@ def _rescaled(run, scale: float):
 
 #: what ``diameter="auto"`` on stained tissue may be worth (docs/detection.md, *Joining on real H&E*)
 AUTO_ON_TISSUE = ("diameter='auto' estimated {:.1f} px on stained tissue, where the size estimate has been "
-                  "0.4-0.8x the nuclei's measured size on real H&E; pass diameter= in pixels when you know it")
+                  "0.4-0.85x the nuclei's measured size on real H&E; pass diameter= in pixels when you know it")
 
 
 def _keep_labels(keep, shape) -> bool:
