@@ -59,8 +59,11 @@ CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR) t
                   "route: an extra column, 'U-Net routed / candidate sharp'")
 
 
+MIN_SCORE_HELP = "the learned detectors' detect_cells(min_score=...): only objects scoring at least this count"
+
+
 def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None,
-              candidate_sharp: str | None = None):
+              candidate_sharp: str | None = None, min_score: float | None = None):
     out = {"Otsu + watershed (baseline)": {"detector": "otsu"}}
     names = {s.name for s in list_models(task="detection")}
     for detector, label in (("yolo", "YOLO"), ("unet", "U-Net")):
@@ -76,6 +79,8 @@ def detectors(precision: str | None = None, denoise: str | None = None, tta: str
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
         value = DENOISE_CHOICES[denoise]
         out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
+    if min_score is not None:
+        out = {k: v if v["detector"] == "otsu" else {**v, "min_score": min_score} for k, v in out.items()}
     if tta:  # "on" / "off": the learned detectors' detect_cells(..., tta=True / False)
         out = {k: v if v["detector"] == "otsu" else {**v, "tta": tta == "on"} for k, v in out.items()}
     return out
@@ -98,6 +103,7 @@ def main():
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
     ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
+    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
     ap.add_argument("--diameter", default=None, choices=["auto"],
                     help="auto: every detector is told each image's estimated cell size (estimate_diameter, "
                          "once per image; where it finds too few cells, native scale)")
@@ -119,7 +125,7 @@ def main():
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)
-    for name, opts in detectors(args.precision, args.denoise, args.tta, args.candidate_sharp).items():
+    for name, opts in detectors(args.precision, args.denoise, args.tta, args.candidate_sharp, args.min_score).items():
         if args.only and name not in args.only.split(","):
             continue
         t = time.perf_counter()

@@ -63,7 +63,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, detectors, set_merge
+from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, MIN_SCORE_HELP, detectors, set_merge
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.instances import fill_label_holes
@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
     ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
+    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -217,8 +218,8 @@ def main():
           f"{' '.join(f'{d:.1f}' for d in measured)} px; estimated "
           f"{' '.join('failed' if d is None else f'{d:.1f}' for d in auto)} px",
           flush=True)
-    runs = (detectors(tta=args.tta, candidate_sharp=args.candidate_sharp) | (OPT_IN if args.opt_in else {})
-            | (TISSUE if args.tissue_model else {}))
+    runs = (detectors(tta=args.tta, candidate_sharp=args.candidate_sharp, min_score=args.min_score)
+            | (OPT_IN if args.opt_in else {}) | (TISSUE if args.tissue_model else {}))
     if args.rule_u:
         runs = dict(RULE_U)
     if args.only:

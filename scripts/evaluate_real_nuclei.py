@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, detectors, set_merge
+from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, MIN_SCORE_HELP, detectors, set_merge
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.detect import DENOISE_CHOICES
@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
     ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
     ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
+    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
     ap.add_argument("--defocus", action="store_true",
                     help="instead: the image defocused to every blur level 0-10 (physical PSF at the nominal "
                          "0.5 um/px), each detector told each image's estimated diameter; AP and count error per "
@@ -54,7 +55,7 @@ def main():
     diameter = float(np.median(equivalent_diameters(mask)))
     print(f"DSB 2018 image {img.shape} {img.dtype}: {len(gt)} nuclei, median equivalent diameter {diameter:.1f} px")
     # the same columns as the synthetic evaluation
-    runs = detectors(args.precision, args.denoise, args.tta, args.candidate_sharp)
+    runs = detectors(args.precision, args.denoise, args.tta, args.candidate_sharp, args.min_score)
     if args.only:
         runs = {k: v for k, v in runs.items() if k in args.only.split(",")}
     if args.defocus:

@@ -155,6 +155,12 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert abs(len(pd.read_csv(out / "nuclei_cells.csv")) - len(img.boxes)) <= 0.3 * len(img.boxes)
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "yolo", "--merge", "on"]) == 2
     assert pd.read_csv(out / "summary.csv").loc[0, "stain"] == "none"  # the image as it is, by default
+    everything = pd.read_csv(out / "nuclei_cells.csv")  # the last U-Net run's
+    cut = float(everything["score"].median())
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--merge", "on", "--min-score", str(cut)]) == 0
+    confident = pd.read_csv(out / "nuclei_cells.csv")
+    assert 0 < len(confident) < len(everything) and (confident["score"] >= cut - 1e-9).all()
+    assert main(["detect", str(path), "--out", str(out), "--quiet", "--min-score", "2"]) == 1  # per-image error
     # the hematoxylin channel needs colour: a gray image is a clear per-image error, exit 1
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu",
                  "--stain", "hematoxylin"]) == 1

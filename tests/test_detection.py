@@ -714,3 +714,36 @@ def test_size_estimate_does_not_join_pieces_by_default(monkeypatch):
     monkeypatch.setattr(size, "ESTIMATE_MERGE", "auto")
     size.estimate_diameter(image)
     assert seen == [False, True, "auto"]
+
+
+def test_above_keeps_confident_objects_and_renumbers_labels():
+    """Detections.above: a new result with the objects scoring >= min_score, labels renumbered
+    in order (label i + 1 is box i), tile counts recounted; the original is unchanged."""
+    from napari_cytoqa.detection import Detections
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    labels = np.zeros((20, 40), np.int32)
+    labels[2:6, 2:6], labels[2:6, 12:16], labels[10:14, 24:28] = 1, 2, 3
+    det = Detections(boxes=boxes_from_labels(labels), scores=np.array([0.9, 0.6, 0.95]), labels=labels,
+                     route=np.array(["a", "b", "c"], dtype=object), focus=np.array([1.0, 2.0, 3.0]), detector="unet",
+                     tile_boxes=np.array([[0, 0, 20, 20], [0, 20, 20, 40]]), tile_counts=np.array([2, 1]))
+    before = labels.copy()
+    top = det.above(0.8)
+    assert top.count == 2 and list(top.route) == ["a", "c"] and list(top.focus) == [1.0, 3.0]
+    assert list(top.tile_counts) == [1, 1] and det.count == 3 and list(det.tile_counts) == [2, 1]
+    np.testing.assert_array_equal(top.boxes, boxes_from_labels(top.labels))  # label i + 1 is box i
+    assert set(np.unique(top.labels)) == {0, 1, 2} and (top.labels[2:6, 12:16] == 0).all()
+    np.testing.assert_array_equal(labels, before)
+    assert det.above(0.0).count == 3 and det.above(0.99).count == 0
+    assert det.above(0.99).labels.max() == 0 and det.above(0.99).tile_counts.sum() == 0
+    with pytest.raises(ValueError, match="min_score"):
+        det.above(float("nan"))
+    s = make_fluorescence((192, 192), seed=5)
+    full = detect_cells(s.image, detector="unet", routing="combined")
+    cut = float(np.median(full.scores))
+    some = detect_cells(s.image, detector="unet", routing="combined", min_score=cut)
+    np.testing.assert_array_equal(some.labels, full.above(cut).labels)
+    assert 0 < some.count < full.count and (some.scores >= cut).all()
+    for bad in (1.5, -0.1, "high"):
+        with pytest.raises(ValueError, match="min_score"):
+            detect_cells(s.image, detector="otsu", min_score=bad)

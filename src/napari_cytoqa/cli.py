@@ -204,6 +204,8 @@ def _detect(args) -> int:
         options["tta"] = args.tta == "on"
     if args.merge:
         options["merge"] = args.merge == "on"
+    if args.min_score is not None:
+        options["min_score"] = args.min_score
     if args.labels and args.detector == "yolo":
         print("cytoqa detect: --labels: YOLO finds boxes, not instance labels; only boxes are written",
               file=sys.stderr)
@@ -346,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="U-Net: join touching instances that are pieces of one cell (a shared border 1.3x as long "
                          "as the smaller is wide, through a high centre map); default: detect_cells' default, on "
                          "(docs/detection.md, rule J2)")
+    dt.add_argument("--min-score", type=float, default=None,
+                    help="keep only objects scoring at least this (0-1; default: all): fewer specks and dust in "
+                         "the count, a few true cells lost (docs/detection.md, counting confident objects)")
     dt.add_argument("--labels", action="store_true",
                     help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")

@@ -61,6 +61,15 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     widget.routing.value = "blur"  # another routing keeps the user's choice
     assert widget.options()["tta"] is (not DEFAULT_TTA["unet"])
     widget.routing.value = "combined"
+    assert "min_score" not in widget.options()  # every object unless asked
+    widget.min_score.value = 0.97  # only confident objects: a subset, all scoring at least that
+    assert widget.options()["min_score"] == pytest.approx(0.97)
+    run(widget)
+    kept = viewer.layers["smear boxes"].features["score"]
+    assert 0 < len(kept) < count and (kept >= 0.97).all()
+    assert viewer.layers["smear tile counts"].features["count"].sum() == len(kept)
+    assert viewer.layers["smear cells"].data.max() == len(kept)
+    widget.min_score.value = 0.0
     widget.detector.value = "otsu"
     assert not widget.routing.enabled and not widget.model.enabled and not widget.bf16.enabled
     assert not widget.denoise.enabled and not widget.tta.enabled

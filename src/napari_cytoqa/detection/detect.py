@@ -247,8 +247,10 @@ def _keep_labels(keep, shape) -> bool:
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                      size_model: str = "cytoqa-unet-combined", stain: str = "none", **options):
+                      size_model: str = "cytoqa-unet-combined", stain: str = "none", min_score=None, **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
+    if min_score is not None and not (isinstance(min_score, (int, float, np.number)) and 0 <= min_score <= 1):
+        raise ValueError(f"min_score must be a score between 0 and 1 or None, got {min_score!r}")
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
     if stain not in STAIN_CHOICES:
@@ -322,13 +324,14 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) if len(boxes) \
         else np.zeros((0, 2))
     owner = owner_of(centres, grid.boxes) if len(boxes) else np.zeros(0, np.int64)
-    return Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
-                      route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
-                      detector=detector, tile_boxes=np.asarray(grid.boxes),
-                      tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
-                      tile_routes=np.asarray(routes, dtype=object),
-                      diameter=None if diameter is None else float(diameter), saturated=saturated,
-                      warnings=warnings, stain="none" if render is None else "hematoxylin")
+    det = Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
+                     route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
+                     detector=detector, tile_boxes=np.asarray(grid.boxes),
+                     tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
+                     tile_routes=np.asarray(routes, dtype=object),
+                     diameter=None if diameter is None else float(diameter), saturated=saturated,
+                     warnings=warnings, stain="none" if render is None else "hematoxylin")
+    return det if min_score is None else det.above(min_score)
 
 
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
@@ -366,7 +369,9 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     hematoxylin channel of an RGB image that looks like a stained tissue section (stain colours
     over most of the field, not cells on glass), ``"hematoxylin"`` always does (RGB only),
     ``"none"`` (default) never (:mod:`.stain_input`); ``Detections.stain`` says which ran. The
-    focus model routes on the tiles as they are.
+    focus model routes on the tiles as they are. ``min_score`` (0-1, default None: all): keep
+    only objects scoring at least that (:meth:`Detections.above`; for counts, see
+    docs/detection.md, *Counting confident objects*).
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, size_model=size_model, stain=stain,

@@ -40,6 +40,34 @@ class Detections:
     def count(self) -> int:
         return int(len(self.boxes))
 
+    def above(self, min_score: float) -> "Detections":
+        """A new Detections of the objects scoring at least ``min_score`` (boxes, scores, routes,
+        focus; instance labels renumbered 1..N in the same order; tile counts recounted). For
+        counting: the U-Net's low-scoring objects are mostly specks and dust (docs/detection.md,
+        *Counting confident objects*). This one is not modified."""
+        from dataclasses import replace
+
+        from .merge import owner_of
+
+        if not (isinstance(min_score, (int, float, np.number)) and np.isfinite(min_score)):
+            raise ValueError(f"min_score must be a finite number, got {min_score!r}")
+        keep = np.asarray(self.scores, float) >= float(min_score)
+        labels = self.labels
+        if labels is not None:
+            labels = np.asarray(labels)
+            lut = np.zeros(self.count + 1, dtype=labels.dtype)
+            lut[1:][keep] = np.arange(1, int(keep.sum()) + 1)
+            labels = lut[labels]
+        boxes = np.asarray(self.boxes, float).reshape(-1, 4)[keep]
+        counts = self.tile_counts
+        if len(self.tile_boxes):
+            centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+            owner = owner_of(centres, self.tile_boxes) if len(boxes) else np.zeros(0, np.int64)
+            counts = np.bincount(owner, minlength=len(self.tile_boxes))
+        return replace(self, boxes=boxes, scores=np.asarray(self.scores, float)[keep], labels=labels,
+                       route=np.asarray(self.route)[keep], focus=np.asarray(self.focus, float)[keep],
+                       tile_counts=counts)
+
     @property
     def areas(self) -> np.ndarray | None:
         """Pixels of each instance (``(N,)``, box order) when the detector segments, else None."""
