@@ -160,6 +160,7 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--merge", "on", "--min-score", str(cut)]) == 0
     confident = pd.read_csv(out / "nuclei_cells.csv")
     assert 0 < len(confident) < len(everything) and (confident["score"] >= cut - 1e-9).all()
+    assert pd.read_csv(out / "summary.csv").loc[0, "min_score"] == pytest.approx(cut)  # provenance
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--min-score", "2"]) == 1  # per-image error
     # the hematoxylin channel needs colour: a gray image is a clear per-image error, exit 1
     assert main(["detect", str(path), "--out", str(out), "--quiet", "--detector", "otsu",

@@ -232,7 +232,8 @@ def _detect(args) -> int:
             continue
         rows.append({"image": str(path), "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
-                     "median_score": float(np.median(det.scores)) if det.count else None, "stain": det.stain,
+                     "median_score": float(np.median(det.scores)) if det.count else None,
+                     "min_score": args.min_score, "stain": det.stain,
                      "saturated": round(det.saturated, 4), "warnings": " | ".join(det.warnings), "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
