@@ -734,6 +734,8 @@ def test_above_keeps_confident_objects_and_renumbers_labels():
     np.testing.assert_array_equal(top.boxes, boxes_from_labels(top.labels))  # label i + 1 is box i
     assert set(np.unique(top.labels)) == {0, 1, 2} and (top.labels[2:6, 12:16] == 0).all()
     np.testing.assert_array_equal(labels, before)
+    top.warnings.append("only on the copy")
+    assert det.warnings == []
     assert det.above(0.0).count == 3 and det.above(0.99).count == 0
     assert det.above(0.99).labels.max() == 0 and det.above(0.99).tile_counts.sum() == 0
     with pytest.raises(ValueError, match="min_score"):

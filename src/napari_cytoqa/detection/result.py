@@ -66,7 +66,7 @@ class Detections:
             counts = np.bincount(owner, minlength=len(self.tile_boxes))
         return replace(self, boxes=boxes, scores=np.asarray(self.scores, float)[keep], labels=labels,
                        route=np.asarray(self.route)[keep], focus=np.asarray(self.focus, float)[keep],
-                       tile_counts=counts)
+                       tile_counts=counts, warnings=list(self.warnings))
 
     @property
     def areas(self) -> np.ndarray | None:
