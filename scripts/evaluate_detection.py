@@ -57,8 +57,6 @@ ESTIMATE_MERGE_HELP = "on / off: whether the size estimate's U-Net runs join pie
 
 CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR) to try as the routed U-Net's sharp "
                   "route: an extra column, 'U-Net routed / candidate sharp'")
-
-
 MIN_SCORE_HELP = "the learned detectors' detect_cells(min_score=...): only objects scoring at least this count"
 
 
@@ -74,16 +72,16 @@ def detectors(precision: str | None = None, denoise: str | None = None, tta: str
             out[f"{label} routed (blur)"] = {"detector": detector, "routing": "blur"}
     if candidate_sharp:
         out["U-Net routed / candidate sharp"] = {"detector": "unet", "routing": "blur", "sharp_model": candidate_sharp}
+    learned = {}  # options of the learned detectors only (Otsu takes none of them)
     if precision:  # the learned detectors (and the focus model) in that number format
-        out = {k: v if v["detector"] == "otsu" else {**v, "precision": precision} for k, v in out.items()}
+        learned["precision"] = precision
     if denoise:  # "on" / "off" / "auto": detect_cells(..., denoise=True / False / "auto")
-        value = DENOISE_CHOICES[denoise]
-        out = {k: v if v["detector"] == "otsu" else {**v, "denoise": value} for k, v in out.items()}
+        learned["denoise"] = DENOISE_CHOICES[denoise]
     if min_score is not None:
-        out = {k: v if v["detector"] == "otsu" else {**v, "min_score": min_score} for k, v in out.items()}
+        learned["min_score"] = min_score
     if tta:  # "on" / "off": the learned detectors' detect_cells(..., tta=True / False)
-        out = {k: v if v["detector"] == "otsu" else {**v, "tta": tta == "on"} for k, v in out.items()}
-    return out
+        learned["tta"] = tta == "on"
+    return {k: v if v["detector"] == "otsu" else {**v, **learned} for k, v in out.items()}
 
 
 def main():

@@ -17,7 +17,7 @@ from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_lev
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
-from .merge import merge_boxes, merge_labels, owner_of
+from .merge import box_owners, merge_boxes, merge_labels
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
 from .stain_input import STAIN_CHOICES, stain_input
@@ -321,9 +321,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     else:
         labels = None
         boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
-    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) if len(boxes) \
-        else np.zeros((0, 2))
-    owner = owner_of(centres, grid.boxes) if len(boxes) else np.zeros(0, np.int64)
+    owner = box_owners(boxes, grid.boxes)
     det = Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
                      route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
                      detector=detector, tile_boxes=np.asarray(grid.boxes),

@@ -30,6 +30,12 @@ def owner_of(points, tile_boxes) -> np.ndarray:
     return out
 
 
+def box_owners(boxes, tile_boxes) -> np.ndarray:
+    """Index of the tile owning each ``y0 x0 y1 x1`` box: :func:`owner_of` its centre (empty for none)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return owner_of(np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1), tile_boxes)
+
+
 def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
     """Indices (ascending) kept by greedy non-maximum suppression, highest score first: a box is
     dropped when its IoU with a kept, higher-scoring box exceeds ``iou`` (torchvision's kernel —
@@ -57,8 +63,7 @@ def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
         b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
         if not len(b):
             continue
-        centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
-        own = owner_of(centres, tile_boxes) == t
+        own = box_owners(b, tile_boxes) == t
         boxes.append(b[own])
         scores.append(np.asarray(s, dtype=np.float64).reshape(-1)[own])
         tiles.append(np.full(int(own.sum()), t))

@@ -47,7 +47,7 @@ class Detections:
         *Counting confident objects*). This one is not modified."""
         from dataclasses import replace
 
-        from .merge import owner_of
+        from .merge import box_owners
 
         if not (isinstance(min_score, (int, float, np.number)) and np.isfinite(min_score)):
             raise ValueError(f"min_score must be a finite number, got {min_score!r}")
@@ -61,9 +61,7 @@ class Detections:
         boxes = np.asarray(self.boxes, float).reshape(-1, 4)[keep]
         counts = self.tile_counts
         if len(self.tile_boxes):
-            centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
-            owner = owner_of(centres, self.tile_boxes) if len(boxes) else np.zeros(0, np.int64)
-            counts = np.bincount(owner, minlength=len(self.tile_boxes))
+            counts = np.bincount(box_owners(boxes, self.tile_boxes), minlength=len(self.tile_boxes))
         return replace(self, boxes=boxes, scores=np.asarray(self.scores, float)[keep], labels=labels,
                        route=np.asarray(self.route)[keep], focus=np.asarray(self.focus, float)[keep],
                        tile_counts=counts, warnings=list(self.warnings))
