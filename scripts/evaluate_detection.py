@@ -55,8 +55,8 @@ MERGE_HELP = ("on / off: the U-Net's merge='auto' default for this run (joining 
 ESTIMATE_MERGE_HELP = "on / off: whether the size estimate's U-Net runs join pieces of one cell (default: as shipped)"
 
 
-CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR) to try as the routed U-Net's sharp "
-                  "route: an extra column, 'U-Net routed / candidate sharp'")
+CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR), or several joined by '+' (their maps "
+                  "averaged), to try as the routed U-Net's sharp route: an extra column, 'U-Net routed / candidate sharp'")
 MIN_SCORE_HELP = "the learned detectors' detect_cells(min_score=...): only objects scoring at least this count"
 
 

@@ -749,3 +749,37 @@ def test_above_keeps_confident_objects_and_renumbers_labels():
     for bad in (1.5, -0.1, "high"):
         with pytest.raises(ValueError, match="min_score"):
             detect_cells(s.image, detector="otsu", min_score=bad)
+
+
+def test_a_u_net_ensemble_averages_its_models_maps_and_yolo_refuses_one(monkeypatch):
+    import napari_cytoqa.detection.unet as unet_mod
+    import napari_cytoqa.detection.unet_task as unet_task
+    from napari_cytoqa.detection.networks import UNetRunner, model_names
+    from napari_cytoqa.detection.unet_task import image_stats
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((96, 96), seed=3).image
+    stats = image_stats(img)[1]
+    runners = {n: UNetRunner(n, "cpu", None) for n in ("cytoqa-unet-sharp", "cytoqa-unet-combined")}
+    both = UNetRunner("cytoqa-unet-sharp + cytoqa-unet-combined", "cpu", None)
+    assert both.name == "cytoqa-unet-sharp+cytoqa-unet-combined" and len(both.nets) == 2
+    x = unet_task.unet_input(img, stats)
+    maps = [unet_task.predict_maps(r.net, x, "cpu") for r in runners.values()]
+    assert not np.allclose(maps[0][0], maps[1][0], atol=1e-3)  # two different models
+    seen = {}
+    real = unet_mod.instances_from_maps
+    monkeypatch.setattr(unet_mod, "instances_from_maps", lambda fg, c, **kw: (seen.update(fg=fg, c=c),
+                                                                              real(fg, c, **kw))[1])
+    labels, boxes, scores = both(img, stats)
+    np.testing.assert_allclose(seen["fg"], (maps[0][0] + maps[1][0]) / 2, atol=1e-6)
+    np.testing.assert_allclose(seen["c"], (maps[0][1] + maps[1][1]) / 2, atol=1e-6)
+    assert labels.max() == len(boxes) == len(scores) > 3
+    det = detect_cells(img, detector="unet", routing="blur", sharp_model="cytoqa-unet-sharp+cytoqa-unet-combined")
+    assert det.count > 3 and set(det.route) <= {"cytoqa-unet-sharp+cytoqa-unet-combined", "cytoqa-unet-blurry"}
+    assert model_names("a+b") == ["a", "b"]
+    with pytest.raises(ValueError, match="empty model name"):
+        model_names("cytoqa-unet-sharp+")
+    with pytest.raises(ValueError, match="only U-Nets"):
+        detect_cells(img, detector="yolo", routing="blur", sharp_model="cytoqa-yolo-sharp+cytoqa-yolo-combined")
+    with pytest.raises(ValueError, match="not a U-Net"):
+        detect_cells(img, detector="unet", routing="blur", sharp_model="cytoqa-unet-sharp+cytoqa-yolo-sharp")
