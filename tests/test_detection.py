@@ -783,3 +783,25 @@ def test_a_u_net_ensemble_averages_its_models_maps_and_yolo_refuses_one(monkeypa
         detect_cells(img, detector="yolo", routing="blur", sharp_model="cytoqa-yolo-sharp+cytoqa-yolo-combined")
     with pytest.raises(ValueError, match="not a U-Net"):
         detect_cells(img, detector="unet", routing="blur", sharp_model="cytoqa-unet-sharp+cytoqa-yolo-sharp")
+
+
+def test_auto_overlap_keeps_cells_larger_than_the_fixed_overlap_whole():
+    from napari_cytoqa.detection.merge import tiling_for
+
+    yy, xx = np.mgrid[:1024, :1024]
+    img = np.zeros((1024, 1024), np.uint8)
+    centres = [(y, x) for y in range(70, 1000, 150) for x in range(70, 1000, 150)]
+    for i, (cy, cx) in enumerate(centres):
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 <= 45 ** 2] = 150 + i  # 90-px cells, larger than a 64-px overlap
+    fixed = detect_cells(img, detector="otsu", diameter=90, tile_size=256, overlap=64)
+    auto = detect_cells(img, detector="otsu", diameter=90, tile_size=256)  # overlap="auto": 135 px
+    side = lambda d: np.minimum(d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1])  # noqa: E731
+    assert fixed.count > len(centres) and side(fixed).min() < 45  # cut cells, counted twice
+    assert auto.count == len(centres) and side(auto).min() >= 84  # every cell once and whole
+    assert tiling_for(90, 512) == (512, 135) and tiling_for(90, 256) == (405, 135)
+    assert tiling_for(28, 512) == tiling_for(None, 512) == (512, 64)  # cells up to 42 px: as before
+    assert tiling_for(90, 512, 10) == (512, 10)  # an overlap in pixels is used as given
+    with pytest.raises(ValueError, match="overlap"):
+        detect_cells(img, detector="otsu", overlap="big")
+    with pytest.raises(ValueError, match="overlap"):
+        detect_cells(img, detector="otsu", overlap=-1)

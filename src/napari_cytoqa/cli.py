@@ -158,6 +158,15 @@ def _diameter_arg(text: str):
         raise argparse.ArgumentTypeError(f'expected a number of pixels or "auto", got {text!r}') from None
 
 
+def _overlap_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number of pixels or "auto", got {text!r}') from None
+
+
 def _write_labels(path: Path, labels, pixel_size_um) -> None:
     """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
     pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
@@ -332,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "nuclei; hematoxylin: always (RGB only); none (default): the image as it is "
                          "(docs/detection.md, rule H)")
     dt.add_argument("--tile-size", type=int, default=512)
-    dt.add_argument("--overlap", type=int, default=64)
+    dt.add_argument("--overlap", type=_overlap_arg, default="auto",
+                    help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "
+                         "larger than ~43 px, the tile grown to hold three overlaps")
     dt.add_argument("--level", type=int, default=0)
     dt.add_argument("--device", default="auto")
     dt.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,

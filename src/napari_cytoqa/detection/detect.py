@@ -17,7 +17,7 @@ from ..quality.assess import MAX_STAT_PIXELS, check_image, pick_level, stats_lev
 from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
-from .merge import box_owners, merge_boxes, merge_labels
+from .merge import box_owners, merge_boxes, merge_labels, tiling_for
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
 from .stain_input import STAIN_CHOICES, stain_input
@@ -245,7 +245,7 @@ def _keep_labels(keep, shape) -> bool:
     return bool(keep)
 
 
-def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64,
+def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int | str = "auto",
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
                       size_model: str = "cytoqa-unet-combined", stain: str = "none", min_score=None, **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
@@ -282,6 +282,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         diameter = estimate_diameter(arr, model=size_model, device=options.get("device", "auto"),
                                      precision=options.get("precision"), stain=stain)
     scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
+    tile_size, overlap = tiling_for(diameter, tile_size, overlap)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))
     ov = (min(overlap, ts[0] // 2), min(overlap, ts[1] // 2))
@@ -332,7 +333,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     return det if min_score is None else det.above(min_score)
 
 
-def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int = 64, level: int = 0,
+def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int | str = "auto",
+                 level: int = 0,
                  keep_labels: bool | str = "auto", diameter: float | str | None = None,
                  size_model: str = "cytoqa-unet-combined", stain: str = "none", progress=None, cancel=None,
                  **options) -> Detections:
@@ -347,8 +349,11 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     ``False`` or ``"auto"``, see :class:`_RoutedContext`) and ``tta=`` (mirror-image
     averaging: on by default for both learned detectors; ``tta=False`` is 4× faster).
     ``detector="otsu"`` is the classical baseline (Otsu threshold fitted on the whole image,
-    distance-transform watershed). ``overlap`` must exceed the largest cell diameter for cut cells to be
-    recovered whole. ``keep_labels=False`` drops the instance label image (boxes and scores
+    distance-transform watershed). Tiles of ``tile_size`` px overlap by ``overlap`` px, which must
+    exceed the largest cell for cut cells to be recovered whole: ``"auto"`` (default) is 64 px, or
+    1.5 cell diameters where ``diameter`` is larger than 64 / 1.5 px, with the tile grown to three
+    overlaps where it is smaller (:func:`.merge.tiling_for`).
+    ``keep_labels=False`` drops the instance label image (boxes and scores
     only, merged like YOLO's): a whole slide's full-size int32 labels would not fit in memory;
     ``"auto"`` (default) keeps it for images of up to ``MAX_LABEL_PIXELS`` (100 Mpx) and drops
     it beyond, with a warning in the log.

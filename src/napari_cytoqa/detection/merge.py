@@ -36,6 +36,29 @@ def box_owners(boxes, tile_boxes) -> np.ndarray:
     return owner_of(np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1), tile_boxes)
 
 
+#: ``overlap="auto"``: the overlap of neighbouring tiles in px, unless cells are larger ...
+DEFAULT_OVERLAP = 64
+#: ... when it holds this many cell diameters (:mod:`.merge` needs every cell whole in some tile)
+OVERLAP_DIAMETERS = 1.5
+
+
+def tiling_for(diameter, tile_size: int, overlap: int | str = "auto") -> tuple[int, int]:
+    """``(tile_size, overlap)`` in the image's pixels for cells of ``diameter`` px (None: unknown).
+    ``overlap="auto"``: :data:`DEFAULT_OVERLAP`, or :data:`OVERLAP_DIAMETERS` cell diameters where
+    that is more, and then a tile of at least three overlaps, so that every cell lies whole in some
+    tile; an ``overlap`` in pixels is used as given."""
+    if isinstance(overlap, str):
+        if overlap != "auto":
+            raise ValueError(f'overlap must be a number of pixels or "auto", got {overlap!r}')
+        need = 0 if diameter is None else int(np.ceil(OVERLAP_DIAMETERS * float(diameter)))
+        if need <= DEFAULT_OVERLAP:
+            return tile_size, DEFAULT_OVERLAP
+        return max(tile_size, 3 * need), need
+    if not (isinstance(overlap, (int, np.integer)) and overlap >= 0):
+        raise ValueError(f'overlap must be a number of pixels >= 0 or "auto", got {overlap!r}')
+    return tile_size, int(overlap)
+
+
 def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
     """Indices (ascending) kept by greedy non-maximum suppression, highest score first: a box is
     dropped when its IoU with a kept, higher-scoring box exceeds ``iou`` (torchvision's kernel —
