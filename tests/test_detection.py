@@ -139,6 +139,10 @@ def test_nms_and_detect_cells_errors():
     for detector in ("otsu", "unet"):  # a blank field: no cells, no crash
         det = detect_cells(np.zeros((64, 64), np.uint8), detector=detector)
         assert det.count == 0 and det.to_dataframe().empty
+    mask = np.zeros((96, 96), bool)  # a boolean image (a thresholded layer), resampled with diameter=
+    mask[20:50, 20:50] = mask[60:90, 55:85] = True
+    for detector in ("otsu", "unet"):
+        assert detect_cells(mask, detector=detector, diameter=30).count == 2
 
 
 def test_cell_areas_and_diameters_in_pixels_microns_and_level_0():

@@ -208,6 +208,7 @@ def _rescaled(run, scale: float):
         hs, ws = max(1, round(h * scale)), max(1, round(w * scale))
 
         def small(t):
+            t = t.astype(np.float32) if t.dtype == bool else t  # resize refuses to smooth booleans
             return resize(t, (hs, ws, *t.shape[2:]), order=1, preserve_range=True,
                           anti_aliasing=scale < 1).astype(np.float32)
 

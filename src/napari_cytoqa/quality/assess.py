@@ -71,8 +71,14 @@ def check_image(arr) -> None:
     if np.issubdtype(dtype, np.complexfloating) or dtype.kind not in "biuf":
         raise ValueError(f"unsupported pixel type {dtype}; use integers or floats")
     if len(shape) == 3 and shape[-1] not in (1, 3, 4):
-        raise ValueError(f"image of shape {shape} looks like a 3-D stack; cytoqa analyses one "
-                         "2-D plane (Y, X) or an RGB(A) image (Y, X, 3|4): pass e.g. image[0]")
+        what, hint = "a 3-D stack", "pass one plane, e.g. image[0]"
+        if shape[-1] == 2:
+            what, hint = "a two-channel image", "pass one channel, e.g. image[..., 0]"
+        elif shape[0] in (3, 4):
+            what, hint = "channels-first RGB(A) or a 3-D stack", ("pass np.moveaxis(image, 0, -1) for colour, or "
+                                                                  "one plane, e.g. image[0]")
+        raise ValueError(f"image of shape {shape} looks like {what}; cytoqa analyses one 2-D plane (Y, X) or an "
+                         f"RGB(A) image (Y, X, 3|4): {hint}")
     if len(shape) not in (2, 3):
         raise ValueError(f"expected a 2-D image (Y, X[, C]), got shape {shape}")
     if min(shape[:2]) < MIN_SIDE:
