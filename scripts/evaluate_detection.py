@@ -56,8 +56,36 @@ ESTIMATE_MERGE_HELP = "on / off: whether the size estimate's U-Net runs join pie
 
 
 CANDIDATE_HELP = ("a registry U-Net (e.g. one trained into $CYTOQA_MODELS_DIR), or several joined by '+' (their maps "
-                  "averaged), to try as the routed U-Net's sharp route: an extra column, 'U-Net routed / candidate sharp'")
+                  "averaged), to try as the routed U-Net's sharp route: an extra column, "
+                  "'U-Net routed / candidate sharp'")
 MIN_SCORE_HELP = "the learned detectors' detect_cells(min_score=...): only objects scoring at least this count"
+DYNAMIC_HELP = ("off, or a centre-map dip: the U-Net's joining of pieces whose lower centre-map top rises less than "
+                "this above their border (instances.FRAGMENT_DYNAMIC; default: as shipped)")
+
+
+def set_dynamic(value: str | None) -> None:
+    """``--dynamic off|H``: ``instances.FRAGMENT_DYNAMIC`` for this run (None leaves it as shipped)."""
+    from napari_cytoqa.detection import instances
+
+    if value:
+        instances.FRAGMENT_DYNAMIC = None if value == "off" else float(value)
+
+
+def add_run_arguments(ap, candidate: bool = True) -> None:
+    """The options the detection evaluations share: the U-Net's joining (``--merge``,
+    ``--dynamic``), the size estimate's (``--estimate-merge``) and, with ``candidate``, a
+    candidate sharp model and ``--min-score``; :func:`apply_run_arguments` applies the first three."""
+    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
+    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
+    ap.add_argument("--dynamic", default=None, help=DYNAMIC_HELP)
+    if candidate:
+        ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
+        ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
+
+
+def apply_run_arguments(args) -> None:
+    set_merge(args.merge, args.estimate_merge)
+    set_dynamic(args.dynamic)
 
 
 def detectors(precision: str | None = None, denoise: str | None = None, tta: str | None = None,
@@ -98,10 +126,7 @@ def main():
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--precision", default=None, choices=FLOAT_PRECISIONS,
                     help="of the learned detectors and the focus model (default: their defaults)")
-    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
-    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
-    ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
-    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
+    add_run_arguments(ap)
     ap.add_argument("--diameter", default=None, choices=["auto"],
                     help="auto: every detector is told each image's estimated cell size (estimate_diameter, "
                          "once per image; where it finds too few cells, native scale)")
@@ -119,7 +144,7 @@ def main():
         for path in args.from_json:
             results.update(json.loads(Path(path).read_text()))
         return report(results, args.scenes, plot=args.plot, markdown=args.markdown, recipe=args.recipe)
-    set_merge(args.merge, args.estimate_merge)
+    apply_run_arguments(args)
     data = held_out(args.scenes, recipe=args.recipe)
     results, all_preds = {}, {}
     diameters = estimated_diameters(data, args.diameter_cache) if args.diameter else [None] * len(data)

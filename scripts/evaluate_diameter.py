@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from evaluate_detection import ESTIMATE_MERGE_HELP, MERGE_HELP, set_merge
+from evaluate_detection import add_run_arguments, apply_run_arguments
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
@@ -27,10 +27,9 @@ def main():
     ap.add_argument("--size", type=int, default=768)
     ap.add_argument("--seed", type=int, default=980000)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
-    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
+    add_run_arguments(ap, candidate=False)
     args = ap.parse_args()
-    set_merge(args.merge, args.estimate_merge)
+    apply_run_arguments(args)
     rng = np.random.default_rng(args.seed)
     rows = []
     print(f"{'kind':12s} {'scale':>5s} {'blur':>4s} {'truth':>6s} {'est':>6s} {'ratio':>6s} {'s':>5s} "

@@ -63,7 +63,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, MIN_SCORE_HELP, detectors, set_merge
+from evaluate_detection import add_run_arguments, apply_run_arguments, detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.instances import fill_label_holes
@@ -195,10 +195,7 @@ def main():
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--stain", default=None, choices=["auto", "hematoxylin", "none"],
                     help="every detector's detect_cells(stain=...) (default: detect_cells' default)")
-    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
-    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
-    ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
-    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
+    add_run_arguments(ap)
     ap.add_argument("--json", default=None)
     ap.add_argument("--exclude-border", action="store_true",
                     help="drop objects whose box touches the image border from the truth and the detections alike "
@@ -206,7 +203,7 @@ def main():
                          "13 of 817 in the five frames, which the detectors find and were charged for)")
     args = ap.parse_args()
     logging.getLogger("napari_cytoqa").setLevel(logging.ERROR)
-    set_merge(args.merge, args.estimate_merge)
+    apply_run_arguments(args)
     frames = [int(f) for f in (args.frames or DEFAULT_FRAMES[args.dataset]).split(",")]
     data = load(frames, args.dataset)
     truth = [boxes_from_labels(m) for _, m in data]

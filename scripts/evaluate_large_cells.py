@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from evaluate_detection import add_run_arguments, apply_run_arguments
 
 from napari_cytoqa.detection import detect_cells, evaluate_detections
 from napari_cytoqa.detection.size import equivalent_diameters
@@ -41,7 +42,9 @@ def main():
     ap.add_argument("--seed", type=int, default=950000)
     ap.add_argument("--only", default=None, help="comma-separated detector names (default: all)")
     ap.add_argument("--json", default=None)
+    add_run_arguments(ap, candidate=False)
     args = ap.parse_args()
+    apply_run_arguments(args)
     rng = np.random.default_rng(args.seed)
     names = args.only.split(",") if args.only else list(DETECTORS)
     tilings = {"512/64": {"tile_size": 512, "overlap": 64}, "default": {},

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from _wheel_data import fetch
-from evaluate_detection import CANDIDATE_HELP, ESTIMATE_MERGE_HELP, MERGE_HELP, MIN_SCORE_HELP, detectors, set_merge
+from evaluate_detection import add_run_arguments, apply_run_arguments, detectors
 
 from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
 from napari_cytoqa.detection.detect import DENOISE_CHOICES
@@ -38,16 +38,13 @@ def main():
                     help="the learned detectors' tta= (mirror-image averaging; default: detect_cells' default)")
     ap.add_argument("--denoise", default=None, choices=list(DENOISE_CHOICES),
                     help="the learned detectors' denoise= (default: detect_cells' default)")
-    ap.add_argument("--merge", default=None, choices=["on", "off"], help=MERGE_HELP)
-    ap.add_argument("--estimate-merge", default=None, choices=["on", "off"], help=ESTIMATE_MERGE_HELP)
-    ap.add_argument("--candidate-sharp", default=None, help=CANDIDATE_HELP)
-    ap.add_argument("--min-score", type=float, default=None, help=MIN_SCORE_HELP)
+    add_run_arguments(ap)
     ap.add_argument("--defocus", action="store_true",
                     help="instead: the image defocused to every blur level 0-10 (physical PSF at the nominal "
                          "0.5 um/px), each detector told each image's estimated diameter; AP and count error per "
                          "level, and routed vs combined where the focus model routed right")
     args = ap.parse_args()
-    set_merge(args.merge, args.estimate_merge)
+    apply_run_arguments(args)
     files = fetch("img2d.tif", "mask2d.tif")
     img = tifffile.imread(files["img2d.tif"])
     mask = relabel_sequential(tifffile.imread(files["mask2d.tif"]))[0]

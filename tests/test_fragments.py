@@ -70,3 +70,24 @@ def test_unet_instances_merge_option_and_detect_cells_validates_it():
     assert instances_from_maps(fg, centre, merge=True).max() == 2
     with pytest.raises(ValueError, match="merge must be"):
         detect_cells(np.zeros((32, 32), np.uint8), detector="unet", merge="yes")
+
+
+def test_two_weak_tops_of_one_centre_map_are_joined_with_dynamic_and_a_valley_is_not():
+    labels = np.zeros((30, 80), np.int32)
+    labels[5:25, 5:17] = 1  # one 20 x 24 cell cut down the middle: border/width 1.14, under 1.3 ...
+    labels[5:25, 17:29] = 2
+    labels[5:15, 40:60] = 3  # ... and two 10 x 20 cells sharing a 20-px border (border/width 1.25)
+    labels[15:25, 40:60] = 4
+    centre = np.zeros(labels.shape)
+    centre[labels == 1], centre[labels == 2] = 0.55, 0.52  # weak tops, no dip at the cut (border max 0.52) ...
+    centre[5:25, 16:18] = 0.44  # ... except a slight one, below the saddle test (0.45)
+    centre[labels == 3], centre[labels == 4] = 0.9, 0.85  # confident tops with a valley between (border 0.3)
+    centre[14:16, 40:60] = 0.3
+    plain = merge_fragments(labels, centre=centre)  # dynamic "auto": FRAGMENT_DYNAMIC, off by default
+    assert plain.max() == 4
+    joined = merge_fragments(labels, centre=centre, dynamic=0.1)
+    assert joined.max() == 3 and joined[15, 10] == joined[15, 25]  # 0.52 - 0.44 = 0.08 < 0.1
+    assert joined[10, 50] != joined[20, 50]  # 0.85 - 0.3 = 0.55: two cells
+    assert merge_fragments(labels, centre=centre, dynamic=0.05).max() == 4  # 0.08 >= 0.05
+    assert merge_fragments(labels, centre=centre, dynamic=0.1, dynamic_ratio=1.5).max() == 4  # border too short
+    assert merge_fragments(labels, dynamic=0.1).max() == 4  # without a centre map: the border test alone

@@ -140,6 +140,11 @@ def fill_label_holes(labels) -> np.ndarray:
 #: ``FRAGMENT_SADDLE`` somewhere on the border (a cut through one cell, not a valley between two)
 FRAGMENT_RATIO = 1.3
 FRAGMENT_SADDLE = 0.45
+#: a second way to be one cell (off while None): the centre map barely dips between the two —
+#: the lower of their two peaks rises less than ``FRAGMENT_DYNAMIC`` above the border's highest
+#: point — and the border is at least ``FRAGMENT_DYNAMIC_RATIO`` times the smaller one's width
+FRAGMENT_DYNAMIC = None
+FRAGMENT_DYNAMIC_RATIO = 0.7
 
 #: directions over which a contact's length (its Feret diameter) is measured: within 0.5 %
 _ANGLES = np.linspace(0.0, np.pi, 16, endpoint=False)
@@ -185,7 +190,8 @@ def feret_length(points) -> float:
 
 
 def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddle: float = FRAGMENT_SADDLE,
-                    rounds: int = 3) -> np.ndarray:
+                    rounds: int = 3, dynamic: float | None | str = "auto",
+                    dynamic_ratio: float = FRAGMENT_DYNAMIC_RATIO) -> np.ndarray:
     """Join touching instances that are pieces of one object: where the border two instances
     share is at least ``ratio`` times the smaller one's equivalent diameter and, where a
     ``centre`` map is given (the U-Net's, the labels' shape), its maximum on that border is at
@@ -194,10 +200,17 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddl
     them; a cell cut in two (along a dark nucleolus, between speckles) leaves pieces whose shared
     border spans the whole cell, through its middle. Each pass joins every instance with at most
     one other (its longest contact relative to width first), so a sliver between two cells cannot
-    chain them together; up to ``rounds`` passes (a cell in three pieces). Returns new labels
-    1..N (int32); ``labels`` is not modified."""
+    chain them together; up to ``rounds`` passes (a cell in three pieces). ``dynamic`` (with a
+    ``centre`` map; ``"auto"``: :data:`FRAGMENT_DYNAMIC`, None: off) also joins two instances
+    whose border is at least ``dynamic_ratio`` times the smaller one's width where the lower of
+    their centre-map peaks rises less than ``dynamic`` above the border's highest point: one
+    cell's centre map with two weak tops, not two cells with a valley between them. Returns new
+    labels 1..N (int32); ``labels`` is not modified."""
     out = np.asarray(labels).astype(np.int32, copy=True)
     centre = None if centre is None else np.asarray(centre)
+    dynamic = FRAGMENT_DYNAMIC if isinstance(dynamic, str) and dynamic == "auto" else dynamic
+    if centre is None:
+        dynamic = None
     for _ in range(rounds):
         pairs, borders = contacts(out)
         if not len(pairs):
@@ -205,15 +218,20 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddl
         areas = np.bincount(out.ravel())
         width = 2.0 * np.sqrt(np.minimum(areas[pairs[:, 0]], areas[pairs[:, 1]]) / np.pi)
         score = np.array([feret_length(pts) for pts in borders]) / width
+        ok = score >= ratio
         if centre is not None:  # a valley between two cells: never joined
             peak = np.array([centre[tuple(pts.T)].max() for pts in borders])
-            score[peak < saddle] = -np.inf
+            ok &= peak >= saddle
+            if dynamic is not None:  # two weak tops of one centre map
+                tops = ndi.maximum(centre, out, np.arange(len(areas)))
+                low = np.minimum(tops[pairs[:, 0]], tops[pairs[:, 1]])
+                ok |= (low - peak < dynamic) & (score >= dynamic_ratio)
         lut = np.arange(len(areas), dtype=np.int32)
         taken = np.zeros(len(areas), bool)
         for k in np.argsort(-score, kind="stable"):
             a, b = pairs[k]
-            if score[k] < ratio:
-                break
+            if not ok[k]:
+                continue
             if not (taken[a] or taken[b]):
                 lut[b], taken[a], taken[b] = a, True, True
         if not taken.any():
