@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from napari_cytoqa.detection.instances import contacts, feret_length, merge_fragments
+from napari_cytoqa.detection.instances import FRAGMENT_DYNAMIC, contacts, feret_length, merge_fragments
 
 
 def _disc(shape, cy, cx, r):
@@ -83,8 +83,9 @@ def test_two_weak_tops_of_one_centre_map_are_joined_with_dynamic_and_a_valley_is
     centre[5:25, 16:18] = 0.44  # ... except a slight one, below the saddle test (0.45)
     centre[labels == 3], centre[labels == 4] = 0.9, 0.85  # confident tops with a valley between (border 0.3)
     centre[14:16, 40:60] = 0.3
-    plain = merge_fragments(labels, centre=centre)  # dynamic "auto": FRAGMENT_DYNAMIC, off by default
-    assert plain.max() == 4
+    assert merge_fragments(labels, centre=centre, dynamic=None).max() == 4  # off: the J2 tests alone join nothing
+    assert FRAGMENT_DYNAMIC == 0.1  # rule W's default, "auto"
+    assert np.array_equal(merge_fragments(labels, centre=centre), merge_fragments(labels, centre=centre, dynamic=0.1))
     joined = merge_fragments(labels, centre=centre, dynamic=0.1)
     assert joined.max() == 3 and joined[15, 10] == joined[15, 25]  # 0.52 - 0.44 = 0.08 < 0.1
     assert joined[10, 50] != joined[20, 50]  # 0.85 - 0.3 = 0.55: two cells

@@ -140,10 +140,11 @@ def fill_label_holes(labels) -> np.ndarray:
 #: ``FRAGMENT_SADDLE`` somewhere on the border (a cut through one cell, not a valley between two)
 FRAGMENT_RATIO = 1.3
 FRAGMENT_SADDLE = 0.45
-#: a second way to be one cell (off while None): the centre map barely dips between the two —
-#: the lower of their two peaks rises less than ``FRAGMENT_DYNAMIC`` above the border's highest
-#: point — and the border is at least ``FRAGMENT_DYNAMIC_RATIO`` times the smaller one's width
-FRAGMENT_DYNAMIC = None
+#: a second way to be one cell (rule W, docs/detection.md; None turns it off): the centre map
+#: barely dips between the two — the lower of their two peaks rises less than ``FRAGMENT_DYNAMIC``
+#: above the border's highest point — and the border is at least ``FRAGMENT_DYNAMIC_RATIO`` times
+#: the smaller one's width
+FRAGMENT_DYNAMIC = 0.1
 FRAGMENT_DYNAMIC_RATIO = 0.7
 
 #: directions over which a contact's length (its Feret diameter) is measured: within 0.5 %
