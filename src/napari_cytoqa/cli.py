@@ -358,8 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "docs/detection.md, mirror-image averaging)")
     dt.add_argument("--merge", default=None, choices=["on", "off"],
                     help="U-Net: join touching instances that are pieces of one cell (a shared border 1.3x as long "
-                         "as the smaller is wide, through a high centre map); default: detect_cells' default, on "
-                         "(docs/detection.md, rule J2)")
+                         "as the smaller is wide, through a high centre map, or a centre map that barely dips "
+                         "between them); default: detect_cells' default, on (docs/detection.md, rules J2 and W)")
     dt.add_argument("--min-score", type=float, default=None,
                     help="keep only objects scoring at least this (0-1; default: all): fewer specks and dust in "
                          "the count, a few true cells lost (docs/detection.md, counting confident objects)")

@@ -59,8 +59,9 @@ class DetectionWidget(Container):
                                     "see docs/detection.md")
         self.merge = CheckBox(value=DEFAULT_MERGE, text="join pieces of one cell (U-Net)",
                               tooltip="join touching instances whose shared border is 1.3x as long as the smaller "
-                                      "one is wide, through a high centre map: a nucleus cut along a nucleolus or "
-                                      "between speckles; see docs/detection.md, rule J2")
+                                      "one is wide, through a high centre map, or whose centre map barely dips "
+                                      "between them: a nucleus cut along a nucleolus or between speckles; see "
+                                      "docs/detection.md, rules J2 and W")
         self.min_score = FloatSpinBox(value=0.0, min=0.0, max=0.99, step=0.05, label="min. object score",
                                       tooltip="keep only objects scoring at least this (0 = all): fewer specks and "
                                               "dust in the count, a few true cells lost; see docs/detection.md, "

@@ -75,7 +75,8 @@ DEFAULT_MODELS = {
 DEFAULT_TTA = {"unet": True, "yolo": True}
 
 #: ``merge="auto"``: whether the U-Net joins touching instances that are pieces of one cell
-#: (:func:`.instances.merge_fragments`): on since rule J2 (docs/detection.md, *Pieces of one cell*)
+#: (:func:`.instances.merge_fragments`): on since rule J2 (docs/detection.md, *Pieces of one cell*),
+#: with its second test (a centre map that barely dips between them) since rule W
 DEFAULT_MERGE = True
 
 
