@@ -804,7 +804,10 @@ def test_auto_overlap_keeps_cells_larger_than_the_fixed_overlap_whole():
     assert auto.count == len(centres) and side(auto).min() >= 84  # every cell once and whole
     assert tiling_for(90, 512) == (512, 135) and tiling_for(90, 256) == (405, 135)
     assert tiling_for(28, 512) == tiling_for(None, 512) == (512, 64)  # cells up to 42 px: as before
-    assert tiling_for(90, 512, 10) == (512, 10)  # an overlap in pixels is used as given
+    assert tiling_for(90, 512, 10) == tiling_for(90, 512, 10.0) == (512, 10)  # an overlap in pixels: as given
+    for bad in (True, float("nan"), -1):
+        with pytest.raises(ValueError, match="overlap"):
+            tiling_for(90, 512, bad)
     with pytest.raises(ValueError, match="overlap"):
         detect_cells(img, detector="otsu", overlap="big")
     with pytest.raises(ValueError, match="overlap"):

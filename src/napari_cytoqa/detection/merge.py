@@ -54,9 +54,10 @@ def tiling_for(diameter, tile_size: int, overlap: int | str = "auto") -> tuple[i
         if need <= DEFAULT_OVERLAP:
             return tile_size, DEFAULT_OVERLAP
         return max(tile_size, 3 * need), need
-    if not (isinstance(overlap, (int, np.integer)) and overlap >= 0):
+    if isinstance(overlap, (bool, np.bool_)) or not (isinstance(overlap, (int, float, np.number))
+                                                     and np.isfinite(overlap) and overlap >= 0):
         raise ValueError(f'overlap must be a number of pixels >= 0 or "auto", got {overlap!r}')
-    return tile_size, int(overlap)
+    return tile_size, int(round(overlap))
 
 
 def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
