@@ -217,3 +217,17 @@ def test_an_unusable_output_folder_is_one_clear_error(tmp_path, smear, capsys, c
     assert main([command, str(img), "--out", str(a_file / "out"), *extra]) == 2
     err = capsys.readouterr().err
     assert f"cytoqa {command}: cannot use" in err and "Traceback" not in err
+
+
+def test_detect_overlap_and_diameter_take_pixels_or_auto(capsys):
+    from napari_cytoqa.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["detect", "a.png", "--out", "o"])
+    assert args.overlap == "auto" and args.diameter is None
+    args = parser.parse_args(["detect", "a.png", "--out", "o", "--overlap", "100", "--diameter", "auto"])
+    assert args.overlap == 100 and args.diameter == "auto"
+    for bad in (["--overlap", "1.5"], ["--diameter", "big"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["detect", "a.png", "--out", "o", *bad])
+        assert '"auto", got' in capsys.readouterr().err

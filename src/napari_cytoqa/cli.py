@@ -149,22 +149,20 @@ def _stain(args) -> int:
     return 1 if failed else 0
 
 
-def _diameter_arg(text: str):
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a number of pixels or "auto", got {text!r}') from None
+def _auto_or(convert, what: str):
+    """An argparse type: ``"auto"`` as it is, anything else through ``convert`` (``what`` names it)."""
+    def parse(text: str):
+        if text == "auto":
+            return text
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected {what} or "auto", got {text!r}') from None
+    return parse
 
 
-def _overlap_arg(text: str):
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a whole number of pixels or "auto", got {text!r}') from None
+_diameter_arg = _auto_or(float, "a number of pixels")
+_overlap_arg = _auto_or(int, "a whole number of pixels")
 
 
 def _write_labels(path: Path, labels, pixel_size_um) -> None:
