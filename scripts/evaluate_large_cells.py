@@ -5,11 +5,11 @@
 Tiles overlap so that every cell lies whole inside at least one tile (:mod:`napari_cytoqa.detection.merge`);
 with the default 512-px tiles and 64-px overlap that holds for cells up to ~60 px. Held-out
 synthetic fluorescence fields and smears (seeds 950000+, never used in training), rendered at
-magnification 3-4.5× (cells ~45-75 px across), blur level 0, ``--size`` px square. Each detector
+magnification 3-4.5× (cells ~50-65 px across), blur level 0, ``--size`` px square. Each detector
 runs at the true median diameter with three tilings of the same image:
 
 * ``512/64``: ``tile_size=512, overlap=64`` given explicitly (the fixed default before
-  :func:`napari_cytoqa.detection.detect.tiling_for`),
+  :func:`napari_cytoqa.detection.merge.tiling_for`),
 * ``default``: ``detect_cells``'s own tiling (since ``tiling_for``: the overlap grows to hold
   1.5 cell diameters, the tile to three overlaps),
 * ``whole``: one tile holding the whole image (the reference: nothing to merge).
