@@ -229,10 +229,9 @@ def merge_fragments(labels, ratio: float = FRAGMENT_RATIO, *, centre=None, saddl
                 ok |= (low - peak < dynamic) & (score >= dynamic_ratio)
         lut = np.arange(len(areas), dtype=np.int32)
         taken = np.zeros(len(areas), bool)
-        for k in np.argsort(-score, kind="stable"):
+        candidates = np.flatnonzero(ok)
+        for k in candidates[np.argsort(-score[candidates], kind="stable")]:
             a, b = pairs[k]
-            if not ok[k]:
-                continue
             if not (taken[a] or taken[b]):
                 lut[b], taken[a], taken[b] = a, True, True
         if not taken.any():
