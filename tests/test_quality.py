@@ -149,8 +149,10 @@ def test_3d_stack_is_a_clear_error():
         assess_quality(np.zeros((5, 64, 64), np.uint8))
     with pytest.raises(ValueError, match="2-D image"):
         assess_quality(np.zeros((2, 5, 64, 64), np.uint8))
-    with pytest.raises(ValueError, match=r"two-channel image.*image\[\.\.\., 0\]"):
+    with pytest.raises(ValueError, match=r"2-channel image.*image\[\.\.\., 0\]"):
         assess_quality(np.zeros((64, 64, 2), np.uint8))
+    with pytest.raises(ValueError, match=r"5-channel image.*image\[\.\.\., 0\]"):
+        assess_quality(np.zeros((64, 64, 5), np.uint8))
     with pytest.raises(ValueError, match=r"channels-first RGB.*np.moveaxis\(image, 0, -1\)"):
         assess_quality(np.zeros((3, 64, 64), np.uint8))
 

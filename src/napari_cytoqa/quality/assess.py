@@ -72,8 +72,8 @@ def check_image(arr) -> None:
         raise ValueError(f"unsupported pixel type {dtype}; use integers or floats")
     if len(shape) == 3 and shape[-1] not in (1, 3, 4):
         what, hint = "a 3-D stack", "pass one plane, e.g. image[0]"
-        if shape[-1] == 2:
-            what, hint = "a two-channel image", "pass one channel, e.g. image[..., 0]"
+        if shape[-1] == 2 or (shape[-1] <= 16 and shape[-1] < min(shape[:2]) and shape[0] > 16):
+            what, hint = f"a {shape[-1]}-channel image", "pass one channel, e.g. image[..., 0]"
         elif shape[0] in (3, 4):
             what, hint = "channels-first RGB(A) or a 3-D stack", ("pass np.moveaxis(image, 0, -1) for colour, or "
                                                                   "one plane, e.g. image[0]")
