@@ -231,3 +231,29 @@ def test_detect_overlap_and_diameter_take_pixels_or_auto(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args(["detect", "a.png", "--out", "o", *bad])
         assert '"auto", got' in capsys.readouterr().err
+
+
+def test_detect_diameter_in_microns(tmp_path, pyramid_file, smear, capsys):
+    from napari_cytoqa.cli import Microns, build_parser
+
+    parser = build_parser()
+    for text in ("8um", "8 µm", "8.0μm"):
+        arg = parser.parse_args(["detect", "a.png", "--out", "o", "--diameter", text]).diameter
+        assert isinstance(arg, Microns) and arg == 8
+    with pytest.raises(SystemExit):
+        parser.parse_args(["detect", "a.png", "--out", "o", "--diameter", "8mm"])
+    assert "µm (e.g. 8um)" in capsys.readouterr().err
+    path, _ = pyramid_file  # 0.25 µm/px at level 0
+    png = tmp_path / "smear.png"
+    Image.fromarray(smear.image[:256, :256]).save(png)
+    assert main(["detect", str(path), "--out", str(tmp_path / "a"), "--detector", "otsu", "--level", "1",
+                 "--diameter", "8um", "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "a" / "summary.csv").diameter_px[0] == pytest.approx(16)  # 8 / 0.5 µm/px
+    assert main(["detect", str(png), "--out", str(tmp_path / "b"), "--detector", "otsu", "--diameter", "8um",
+                 "--quiet"]) == 1  # a PNG records no pixel size
+    assert "pass pixel_size=" in capsys.readouterr().err
+    assert main(["detect", str(png), "--out", str(tmp_path / "c"), "--detector", "otsu", "--diameter", "8um",
+                 "--pixel-size", "0.4", "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "c" / "summary.csv").diameter_px[0] == pytest.approx(20)
+    assert main(["detect", str(png), "--out", str(tmp_path / "d"), "--pixel-size", "0.4", "--quiet"]) == 2
+    assert "--pixel-size applies to a --diameter in µm" in capsys.readouterr().err

@@ -812,3 +812,35 @@ def test_auto_overlap_keeps_cells_larger_than_the_fixed_overlap_whole():
         detect_cells(img, detector="otsu", overlap="big")
     with pytest.raises(ValueError, match="overlap"):
         detect_cells(img, detector="otsu", overlap=-1)
+
+
+def test_diameter_in_microns_uses_the_pixel_size(pyramid_file):
+    from napari_cytoqa.detection.size import resolve_diameter
+    from napari_cytoqa.io import read_slide
+    from napari_cytoqa.quality.assess import pick_level
+
+    path, image = pyramid_file  # 0.25 µm per level-0 pixel, 3 levels
+    with read_slide(path) as slide:
+        levels, _ = pick_level(slide, 0)
+        assert resolve_diameter(slide, levels, 0, diameter_um=8) == pytest.approx(32)  # 8 / 0.25
+        assert resolve_diameter(slide, levels, 1, diameter_um=8) == pytest.approx(16)  # level 1: 0.5 µm/px
+        assert resolve_diameter(slide, levels, 1, diameter_um=8, pixel_size=0.5) == pytest.approx(8)
+        det = detect_cells(slide, detector="otsu", level=1, diameter_um=8)
+        assert det.diameter == pytest.approx(16)
+    arr = [np.zeros((64, 64)), np.zeros((32, 32))]
+    assert resolve_diameter(arr, arr, 1, diameter_um=6, pixel_size=(0.5, 0.5)) == pytest.approx(6)
+    assert resolve_diameter(arr, arr, 0, diameter=12) == 12 and resolve_diameter(arr, arr, 0) is None
+    assert resolve_diameter(arr, arr, 0, diameter="auto") == "auto"
+    with pytest.raises(ValueError, match="records none"):  # a plain array has no pixel size
+        resolve_diameter(arr, arr, 0, diameter_um=8)
+    with pytest.raises(ValueError, match="once"):
+        resolve_diameter(arr, arr, 0, diameter=16, diameter_um=8, pixel_size=0.5)
+    for bad in (0, -3, float("nan"), "8", True):
+        with pytest.raises(ValueError, match="diameter_um must be"):
+            resolve_diameter(arr, arr, 0, diameter_um=bad, pixel_size=0.5)
+    with pytest.raises(ValueError, match="2-1000 px"):
+        resolve_diameter(arr, arr, 0, diameter_um=8, pixel_size=10.0)  # 0.8 px
+    s = image[:256, :256]
+    by_um = detect_cells(s, detector="otsu", diameter_um=12, pixel_size=0.5)
+    by_px = detect_cells(s, detector="otsu", diameter=24)
+    assert by_um.diameter == pytest.approx(24) and np.array_equal(by_um.boxes, by_px.boxes)

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from ._cli_args import Microns, _overlap_arg, _pixel_size, diameter_arg
+
 log = logging.getLogger("napari_cytoqa")
 
 
@@ -44,20 +46,6 @@ def _qc_row(image: str, s: dict) -> dict:
     flat = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     return {"image": image, **flat, **{f"tiles_{k}": v for k, v in s["tiles"].items()},
             **{k: v for k, v in s["exposure"].items()}, "error": ""}
-
-
-def _pixel_size(text: str):
-    """``--pixel-size``: 'auto' or µm per pixel, checked by the core's own rule."""
-    from .quality.scale import resolve_pixel_size
-
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-        resolve_pixel_size(None, value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive pixel size in um, got {text!r}") from None
-    return value
 
 
 def _qc(args) -> int:
@@ -149,22 +137,6 @@ def _stain(args) -> int:
     return 1 if failed else 0
 
 
-def _auto_or(convert, what: str):
-    """An argparse type: ``"auto"`` as it is, anything else through ``convert`` (``what`` names it)."""
-    def parse(text: str):
-        if text == "auto":
-            return text
-        try:
-            return convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'expected {what} or "auto", got {text!r}') from None
-    return parse
-
-
-_diameter_arg = _auto_or(float, "a number of pixels")
-_overlap_arg = _auto_or(int, "a whole number of pixels")
-
-
 def _write_labels(path: Path, labels, pixel_size_um) -> None:
     """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
     pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
@@ -202,6 +174,11 @@ def _detect(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     options = {"detector": args.detector, "tile_size": args.tile_size, "overlap": args.overlap, "level": args.level,
                "diameter": args.diameter, "size_model": args.size_model, "stain": args.stain}
+    if isinstance(args.diameter, Microns):  # in µm: converted with the file's pixel size or --pixel-size
+        options.update(diameter=None, diameter_um=float(args.diameter), pixel_size=args.pixel_size)
+    elif args.pixel_size != "auto":
+        print("cytoqa detect: --pixel-size applies to a --diameter in µm (e.g. --diameter 8um)", file=sys.stderr)
+        return 2
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
@@ -328,9 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--blurry-model", default=None, help="with --routing blur: the model for blurry tiles")
     dt.add_argument("--threshold", type=float, default=None,
                     help="foreground probability (U-Net) or confidence (YOLO); default: the model's own")
-    dt.add_argument("--diameter", type=_diameter_arg, default=None,
-                    help='typical cell diameter in pixels, or "auto" to measure it per image '
+    dt.add_argument("--diameter", type=diameter_arg, default=None,
+                    help='typical cell diameter in pixels, in µm with a unit (e.g. 8um: converted with the '
+                         'pixel size the file records, or --pixel-size), or "auto" to measure it per image '
                          "(default: as trained, 16 px at 0.5 µm/px)")
+    dt.add_argument("--pixel-size", type=_pixel_size, default="auto", metavar="auto|UM",
+                    help="µm per pixel of level 0, for a --diameter in µm (default auto: the file's own)")
     dt.add_argument("--size-model", default="cytoqa-unet-combined",
                     help='with --diameter auto: the U-Net that measures the cell size (default %(default)s; '
                          'cytoqa-unet-combined-r4 was closer on held-out synthetic scenes, docs/detection.md)')

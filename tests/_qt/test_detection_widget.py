@@ -196,3 +196,26 @@ def test_bfloat16_on_a_device_without_it_warns_that_it_is_slower(viewer_widget, 
     monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": True)
     widget.bf16.value = True
     assert len(said) == 1  # native: nothing to say
+
+
+def test_diameter_in_microns_uses_the_layers_pixel_size(run, viewer_widget, monkeypatch):
+    from napari_cytoqa._widgets import detection_widget
+
+    viewer, widget = viewer_widget
+    image = make_fluorescence((256, 256), seed=5).image
+    fine = viewer.add_image(image, name="fine", scale=(0.25, 0.25), units="µm")
+    plain = viewer.add_image(image, name="plain")
+    widget.image.value, widget.detector.value = fine, "otsu"
+    widget.diameter.value, widget.diameter_unit.value = 6, "µm"
+    opts = widget.options()
+    assert opts["diameter_um"] == 6 and opts["pixel_size"] == pytest.approx((0.25, 0.25))
+    assert "diameter" not in opts
+    run(widget)
+    assert "fine boxes" in viewer.layers and widget.status.value
+    warnings = []
+    monkeypatch.setattr(detection_widget, "show_warning", warnings.append)
+    widget.image.value = plain  # no length units: nothing runs, and the warning says why
+    widget.run()
+    assert "plain boxes" not in viewer.layers and "records no pixel size" in warnings[0]
+    widget.auto_diameter.value = True  # the estimate comes back in pixels
+    assert widget.diameter_unit.value == "px" and not widget.diameter_unit.enabled

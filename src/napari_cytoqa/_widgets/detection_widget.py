@@ -6,7 +6,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
-from .._layers import add_detection_layers
+from .._layers import add_detection_layers, layer_pixel_size
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
 from ..detection.stain_input import STAIN_CHOICES
@@ -21,6 +21,7 @@ class DetectionWidget(Container):
 
     LEARNED = ("unet", "yolo")
     AUTO = "by routing"
+    UNITS = ("px", "µm")
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
@@ -36,8 +37,11 @@ class DetectionWidget(Container):
                                       tooltip="U-Net: foreground probability; YOLO: confidence (with mirror images "
                                               "averaged, a box at least 2 of the 4 views found at it; its score is "
                                               "averaged over the 4 views and can lie below)")
-        self.diameter = FloatSpinBox(value=0, min=0, max=1000, step=1, label="cell diameter (px)",
+        self.diameter = FloatSpinBox(value=0, min=0, max=1000, step=1, label="cell diameter",
                                      tooltip="typical cell diameter in this image; 0 = as trained (16 px at 0.5 µm)")
+        self.diameter_unit = ComboBox(choices=list(self.UNITS), value="px", label="diameter unit",
+                                      tooltip="px: pixels of the analysed level; µm: converted with the layer's "
+                                              "pixel size (its scale in µm, as CytoQA's reader sets it)")
         self.auto_diameter = CheckBox(value=False, text="estimate cell size",
                                       tooltip="measure the cell diameter with the U-Net first (a few seconds); "
                                               "the estimate is written into the diameter box")
@@ -72,12 +76,12 @@ class DetectionWidget(Container):
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.merge,
+                     self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.merge,
                      self.min_score, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
-        self.auto_diameter.changed.connect(lambda on: setattr(self.diameter, "enabled", not on))
+        self.auto_diameter.changed.connect(self._auto_diameter_changed)
         self.bf16.changed.connect(self._bf16_changed)
         self.run_button.changed.connect(self.run)
         self.worker = None
@@ -91,6 +95,11 @@ class DetectionWidget(Container):
         if on and not native_bf16(resolve_device("auto")):
             show_warning("This device has no native bfloat16: bfloat16 networks run emulated, several times "
                          "slower than float32 (8.5x on a CPU without AMX / AVX512-BF16; docs/benchmarks.md).")
+
+    def _auto_diameter_changed(self, on: bool):
+        self.diameter.enabled = self.diameter_unit.enabled = not on
+        if on:  # the estimate comes back in pixels
+            self.diameter_unit.value = "px"
 
     def _model_choices(self, _widget=None) -> list[str]:
         """The registry's detection models of the chosen detector (bundled, user-trained, URL)."""
@@ -117,6 +126,9 @@ class DetectionWidget(Container):
                 "stain": self.stain.value}
         if self.auto_diameter.value:
             opts["diameter"] = "auto"
+        elif self.diameter_unit.value == "µm" and self.diameter.value > 0:
+            opts["diameter_um"] = self.diameter.value
+            opts["pixel_size"] = layer_pixel_size(self.image.value)
         elif self.diameter.value >= 2:
             opts["diameter"] = self.diameter.value
         if self.detector.value in self.LEARNED:
@@ -142,6 +154,10 @@ class DetectionWidget(Container):
             show_warning("Choose an image layer first.")
             return
         opts = self.options()
+        if "diameter_um" in opts and opts["pixel_size"] is None:
+            show_warning(f"{layer.name} records no pixel size (its scale is not in µm): give the cell diameter "
+                         "in px, or set the layer's scale and units.")
+            return
         running = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
                         on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running)

@@ -20,6 +20,7 @@ from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import box_owners, merge_boxes, merge_labels, tiling_for
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
+from .size import resolve_diameter
 from .stain_input import STAIN_CHOICES, stain_input
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,8 @@ def _keep_labels(keep, shape) -> bool:
 
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int | str = "auto",
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                      size_model: str = "cytoqa-unet-combined", stain: str = "none", min_score=None, **options):
+                      size_model: str = "cytoqa-unet-combined", stain: str = "none", min_score=None,
+                      diameter_um: float | None = None, pixel_size="auto", **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if min_score is not None and not (isinstance(min_score, (int, float, np.number)) and 0 <= min_score <= 1):
         raise ValueError(f"min_score must be a score between 0 and 1 or None, got {min_score!r}")
@@ -257,14 +259,10 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         raise ValueError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
     if stain not in STAIN_CHOICES:
         raise ValueError(f"stain must be one of {STAIN_CHOICES}, got {stain!r}")
-    auto = isinstance(diameter, str)
-    if auto and diameter != "auto":
-        raise ValueError(f'diameter must be a number of pixels, "auto" or None, got {diameter!r}')
-    if not auto and diameter is not None and not (
-            isinstance(diameter, (int, float, np.number)) and np.isfinite(diameter) and 2 <= diameter <= 1000):
-        raise ValueError(f"diameter must be a cell diameter in pixels between 2 and 1000, got {diameter!r}")
     levels, arr = pick_level(image, level)
     check_image(arr)
+    diameter = resolve_diameter(image, levels, level, diameter, diameter_um, pixel_size)
+    auto = isinstance(diameter, str)
     keep_labels = _keep_labels(keep_labels, arr.shape)
     saturated = saturated_fraction(stats_level(levels, level))
     routing = options.get("routing")
@@ -338,8 +336,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int | str = "auto",
                  level: int = 0,
                  keep_labels: bool | str = "auto", diameter: float | str | None = None,
-                 size_model: str = "cytoqa-unet-combined", stain: str = "none", progress=None, cancel=None,
-                 **options) -> Detections:
+                 size_model: str = "cytoqa-unet-combined", stain: str = "none", diameter_um: float | None = None,
+                 pixel_size="auto", progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
     ``detector="unet"`` runs registry U-Nets and returns instance ``labels`` and their boxes;
@@ -366,6 +364,9 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     :func:`~.size.estimate_diameter` (the combined U-Net on a sample window, a few seconds;
     the value used is ``Detections.diameter``); ``size_model`` names the U-Net that measures
     (e.g. the opt-in ``"cytoqa-unet-combined-r4"``, docs/detection.md *Textured chromatin*).
+    ``diameter_um`` gives that size in µm instead (e.g. 8 for nuclei like the training data's),
+    converted with ``pixel_size`` (µm per level-0 pixel; ``"auto"``, the default: the
+    :class:`~napari_cytoqa.io.Slide`'s own, from the file) to the analysed level's pixels.
     An image with over 2 % of its pixels at its maximum value looks over-exposed: the result
     carries a warning in ``Detections.warnings`` (and the log), and with ``routing="blur"`` its
     in-focus tiles go to the sharp model trained with over-exposure unless ``sharp_model=``
@@ -380,5 +381,5 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, size_model=size_model, stain=stain,
-                            **options)
+                            diameter_um=diameter_um, pixel_size=pixel_size, **options)
     return run_tiles(gen, progress=progress, cancel=cancel, what="detection")

@@ -26,6 +26,41 @@ LIMITS = (4.0, 400.0)
 ESTIMATE_MERGE: bool | str = False
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) and bool(np.isfinite(v))
+
+
+def resolve_diameter(image, levels, level: int, diameter=None, diameter_um=None, pixel_size="auto"):
+    """The cell diameter :func:`~.detect.detect_cells` works with: pixels of level ``level``,
+    ``"auto"`` or None, from ``diameter`` (pixels or ``"auto"``) or ``diameter_um`` (µm, with
+    ``pixel_size``: µm per level-0 pixel, a ``(y, x)`` pair, or ``"auto"`` — the
+    :class:`~napari_cytoqa.io.Slide`'s own). Raises ``ValueError`` with what to pass instead."""
+    from ..quality.scale import resolve_pixel_size
+
+    if diameter_um is not None:
+        if diameter is not None:
+            raise ValueError("pass the cell diameter once: diameter= (pixels or 'auto') or diameter_um= (µm)")
+        if not (_is_number(diameter_um) and diameter_um > 0):
+            raise ValueError(f"diameter_um must be a positive cell diameter in µm, got {diameter_um!r}")
+        px = resolve_pixel_size(image, pixel_size)
+        if px is None:
+            raise ValueError("diameter_um needs the pixel size, and the image records none: pass pixel_size= "
+                             "(µm per pixel) or diameter= in pixels")
+        down = levels[0].shape[0] / levels[level].shape[0]  # level-0 pixels per pixel of the analysed level
+        diameter = float(diameter_um) / (px * down)
+        if not 2 <= diameter <= 1000:
+            raise ValueError(f"diameter_um={diameter_um} µm at {px * down:.4g} µm/px is {diameter:.1f} px; "
+                             "the detectors take 2-1000 px: check the pixel size or choose another level")
+        return diameter
+    if isinstance(diameter, str):
+        if diameter != "auto":
+            raise ValueError(f'diameter must be a number of pixels, "auto" or None, got {diameter!r}')
+        return diameter
+    if diameter is not None and not (_is_number(diameter) and 2 <= diameter <= 1000):
+        raise ValueError(f"diameter must be a cell diameter in pixels between 2 and 1000, got {diameter!r}")
+    return diameter
+
+
 def _sample_window(arr, side: int):
     """The ``side`` × ``side`` window (of a 3 × 3 set of candidates) with the most contrast."""
     from ..quality.measures import luminance
