@@ -76,8 +76,8 @@ class DetectionWidget(Container):
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16, self.denoise, self.tta, self.merge,
-                     self.min_score, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
+                     self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16, self.denoise,
+                     self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
