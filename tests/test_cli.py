@@ -257,3 +257,18 @@ def test_detect_diameter_in_microns(tmp_path, pyramid_file, smear, capsys):
     assert pd.read_csv(tmp_path / "c" / "summary.csv").diameter_px[0] == pytest.approx(20)
     assert main(["detect", str(png), "--out", str(tmp_path / "d"), "--pixel-size", "0.4", "--quiet"]) == 2
     assert "--pixel-size applies to a --diameter in µm" in capsys.readouterr().err
+
+
+def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
+    path, _ = pyramid_file  # 1024 × 1024 at level 0, 512 × 512 at level 1
+    assert main(["detect", str(path), "--out", str(tmp_path), "--detector", "otsu", "--level", "1", "--labels",
+                 "--region", "100,200,612,840", "--quiet"]) == 0
+    cells = pd.read_csv(tmp_path / "pyr_cells.csv")
+    assert len(cells) > 10
+    assert (cells.y0 >= 100).all() and (cells.x0 >= 200).all() and (cells.y1 <= 612).all() and (cells.x1 <= 840).all()
+    from tifffile import imread
+
+    assert imread(tmp_path / "pyr_labels.tif").shape == (256, 320)  # the region at level 1
+    with pytest.raises(SystemExit):
+        main(["detect", str(path), "--out", str(tmp_path), "--region", "1,2,3"])
+    assert "Y0,X0,Y1,X1" in capsys.readouterr().err

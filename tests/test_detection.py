@@ -844,3 +844,40 @@ def test_diameter_in_microns_uses_the_pixel_size(pyramid_file):
     by_um = detect_cells(s, detector="otsu", diameter_um=12, pixel_size=0.5)
     by_px = detect_cells(s, detector="otsu", diameter=24)
     assert by_um.diameter == pytest.approx(24) and np.array_equal(by_um.boxes, by_px.boxes)
+
+
+def test_region_detects_in_a_box_or_polygons_only():
+    from napari_cytoqa.detection import boxes_from_labels
+    from napari_cytoqa.detection.region import resolve_region
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    s = make_fluorescence((320, 400), seed=3)
+    full = detect_cells(s.image, detector="unet", tile_size=256, tta=False)
+    same = detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=(0, 0, 320, 400))
+    assert np.array_equal(full.boxes, same.boxes) and same.origin == (0, 0)
+    box = (60, 90, 250, 330)
+    reg = detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=box)
+    assert reg.origin == (60, 90) and reg.labels.shape == (190, 240)
+    assert np.array_equal(boxes_from_labels(reg.labels) + [60, 90, 60, 90], reg.boxes)  # boxes in image pixels
+    assert (reg.boxes[:, :2] >= box[:2]).all() and (reg.boxes[:, 2:] <= box[2:]).all()
+    assert (reg.tile_boxes[:, :2] >= box[:2]).all() and reg.tile_counts.sum() == reg.count
+    # objects well inside the box are the whole-image run's (same image-wide statistics)
+    deep = (reg.boxes[:, 0] > 80) & (reg.boxes[:, 1] > 110) & (reg.boxes[:, 2] < 230) & (reg.boxes[:, 3] < 310)
+    assert deep.sum() >= 10
+    assert evaluate_detections([(reg.boxes[deep], reg.scores[deep])], [full.boxes]).precision == 1.0
+    triangle = np.array([[60, 90], [60, 330], [250, 330]], float)
+    tri = detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=[triangle])
+    assert 0 < tri.count < reg.count and tri.labels.max() == tri.count and tri.origin == (60, 90)
+    cy, cx = (tri.boxes[:, 0] + tri.boxes[:, 2]) / 2, (tri.boxes[:, 1] + tri.boxes[:, 3]) / 2
+    assert ((cy - 60) / 190 <= (cx - 90) / 240 + 1e-9).all()  # above the triangle's diagonal
+    assert np.array_equal(detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=triangle).boxes,
+                          tri.boxes)  # one polygon may come without the list
+    assert resolve_region((-5.5, 10.2, 400, 999), (320, 400)) == ((0, 10, 320, 400), None)  # clipped, whole pixels
+    for bad, match in [((10, 10, 20), "must be a box"), ((50, 50, 40, 90), "y1 > y0"),
+                       ([[[0, 0], [5, 5]]], "at least 3"),
+                       ((0, 0, 10, 300), "under 16"), ((400, 0, 500, 50), "y1 > y0|under 16"),
+                       ("whole", "must be a box"), ((0, 0, np.nan, 50), "finite")]:
+        with pytest.raises(ValueError, match=match):
+            detect_cells(s.image, detector="otsu", region=bad)
+    with pytest.raises(ValueError, match="one flag per object"):
+        reg.subset(np.ones(reg.count + 1, bool))

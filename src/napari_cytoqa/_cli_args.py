@@ -49,3 +49,14 @@ def diameter_arg(text: str):
     except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f'expected a number of pixels, µm (e.g. 8um) or "auto", got {text!r}') \
             from None
+
+
+def region_arg(text: str) -> tuple[float, float, float, float]:
+    """``--region``: ``Y0,X0,Y1,X1`` in level-0 pixels."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+        if len(values) != 4:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected Y0,X0,Y1,X1 (level-0 pixels), got {text!r}") from None
+    return values

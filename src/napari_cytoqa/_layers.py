@@ -60,6 +60,24 @@ def layer_pixel_size(layer) -> tuple[float, float] | None:
     return (out[0], out[1]) if all(np.isfinite(v) and v > 0 for v in out) else None
 
 
+def shapes_region(shapes, source, *, level: int = 0, plane: tuple = ()) -> list | None:
+    """The polygons of a Shapes layer (rectangles, polygons, ellipses by their bounding boxes; lines
+    and paths have no area and are left out) in pixels of ``source``'s pyramid level ``level``,
+    for ``detect_cells(region=...)``; None when none is left. Pixel centres lie on whole numbers
+    in napari, at ``i + 0.5`` in the region's slicing coordinates."""
+    if shapes is None:
+        return None
+    levels = layer_levels(source, plane)
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    out = []
+    for verts, kind in zip(shapes.data, shapes.shape_type):
+        if kind in ("line", "path"):  # no area
+            continue
+        data = np.array([source.world_to_data(shapes.data_to_world(v)) for v in np.asarray(verts)], float)
+        out.append((data[:, -2:] + 0.5) / down)
+    return out or None
+
+
 def result_name(source, plane: tuple = ()) -> str:
     """The stem of the result layers' names: the source's name, with the plane of a stack."""
     base = source.name if source is not None else "image"
@@ -230,7 +248,11 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
         feats["area"] = det.areas  # pixels of the analysed level
     out = []
     if det.labels is not None:
-        out.append((det.labels, {"name": f"{base} cells", "metadata": meta, **place}, "labels"))
+        at = dict(place)
+        if any(det.origin):  # a region's labels start there
+            at["translate"] = tuple(t + o * sc for t, o, sc in zip(place.get("translate", (0.0, 0.0)), det.origin,
+                                                                   place.get("scale", (1.0, 1.0))))
+        out.append((det.labels, {"name": f"{base} cells", "metadata": meta, **at}, "labels"))
     limit = MAX_BOXES if max_boxes is None else max_boxes
     if det.count and det.count <= limit:
         y0, x0, y1, x1 = (det.boxes[:, i] - 0.5 for i in range(4))

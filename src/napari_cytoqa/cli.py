@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli_args import Microns, _overlap_arg, _pixel_size, diameter_arg
+from ._cli_args import Microns, _overlap_arg, _pixel_size, diameter_arg, region_arg
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -198,10 +198,12 @@ def _detect(args) -> int:
         path = Path(path)
         try:
             with read_slide(path) as slide:
+                down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
+                if args.region:  # level-0 pixels to the analysed level's
+                    options["region"] = tuple(v / down for v in args.region)
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
-                down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 # boxes (and areas) in level-0 pixels
                 det.to_dataframe(slide.pixel_size_um, downsample=down).to_csv(out / f"{slide.name}_cells.csv",
                                                                              index=False)
@@ -318,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: stained tissue sections (H&E) are read through their hematoxylin channel, the "
                          "nuclei; hematoxylin: always (RGB only); none (default): the image as it is "
                          "(docs/detection.md, rule H)")
+    dt.add_argument("--region", type=region_arg, default=None, metavar="Y0,X0,Y1,X1",
+                    help="detect only in this box (level-0 pixels; CSV and GeoJSON stay in the image's coordinates, "
+                         "--labels writes the region's label image)")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "

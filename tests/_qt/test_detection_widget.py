@@ -219,3 +219,33 @@ def test_diameter_in_microns_uses_the_layers_pixel_size(run, viewer_widget, monk
     assert "plain boxes" not in viewer.layers and "records no pixel size" in warnings[0]
     widget.auto_diameter.value = True  # the estimate comes back in pixels
     assert widget.diameter_unit.value == "px" and not widget.diameter_unit.enabled
+
+
+def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget, monkeypatch):
+    from napari_cytoqa._layers import shapes_region
+    from napari_cytoqa._widgets import detection_widget
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((320, 400), seed=3)
+    image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), translate=(10.0, 20.0))
+    # a rectangle over data pixels 60..249 × 90..329 (world = translate + scale × pixel; pixel edges at ±0.5)
+    corners = np.array([[59.5, 89.5], [59.5, 329.5], [249.5, 329.5], [249.5, 89.5]]) * 0.5 + [10.0, 20.0]
+    roi = viewer.add_shapes([corners], shape_type="rectangle", name="roi")
+    region = shapes_region(roi, image)
+    np.testing.assert_allclose(region[0], [[60, 90], [60, 330], [250, 330], [250, 90]])
+    viewer.add_shapes([corners[:2]], shape_type="line", name="line only")
+    assert shapes_region(viewer.layers["line only"], image) is None  # no area
+    widget.image.value, widget.region.value, widget.tile_size.value = image, roi, 256
+    run(widget)
+    labels, boxes = viewer.layers["nuclei cells"], viewer.layers["nuclei boxes"]
+    assert labels.data.shape == (190, 240)  # the region's bounding box only, placed where it lies
+    np.testing.assert_allclose(labels.translate, (10.0 + 60 * 0.5, 20.0 + 90 * 0.5))
+    assert len(boxes.data) == labels.data.max() > 5
+    drawn = np.concatenate(boxes.data)  # the image's pixel coordinates (the layers share its scale)
+    assert (drawn.min(0) >= [59.5, 89.5]).all() and (drawn.max(0) <= [249.5, 329.5]).all()
+    assert tuple(boxes.translate) == tuple(image.translate)
+    warnings = []
+    monkeypatch.setattr(detection_widget, "show_warning", warnings.append)
+    widget.region.value = viewer.layers["line only"]
+    widget.run()
+    assert "holds no rectangle or polygon" in warnings[0]

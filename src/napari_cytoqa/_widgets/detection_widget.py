@@ -1,12 +1,14 @@
 """The Cell Detection dock widget (thin: the work is :func:`napari_cytoqa.detection.detect_cells`)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import napari
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_warning
 
-from .._layers import add_detection_layers, layer_pixel_size
+from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
 from ..detection.stain_input import STAIN_CHOICES
@@ -27,6 +29,9 @@ class DetectionWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self.image = create_widget(annotation=napari.layers.Image, label="image")
+        self.region = create_widget(annotation=Optional[napari.layers.Shapes], label="region",  # noqa: UP045
+                                    options={"tooltip": "a Shapes layer: detect only inside its rectangles and "
+                                                        "polygons (none: the whole image)"})
         order = {d: i for i, d in enumerate((*self.LEARNED, "otsu"))}
         self.detector = ComboBox(choices=sorted(DETECTORS, key=lambda d: order.get(d, 99)), value="unet",
                                  label="detector")
@@ -75,9 +80,10 @@ class DetectionWidget(Container):
         self.run_button = PushButton(text="Detect cells")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
-        self.extend([self.image, self.detector, self.routing, self.model, self.own_threshold, self.threshold,
-                     self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16, self.denoise,
-                     self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button, self.stop_button, self.status])
+        self.extend([self.image, self.region, self.detector, self.routing, self.model, self.own_threshold,
+                     self.threshold, self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16,
+                     self.denoise, self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button,
+                     self.stop_button, self.status])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
@@ -158,6 +164,13 @@ class DetectionWidget(Container):
             show_warning(f"{layer.name} records no pixel size (its scale is not in µm): give the cell diameter "
                          "in px, or set the layer's scale and units.")
             return
+        if self.region.value is not None:  # pixels of the level analysed, on the plane shown
+            plane = displayed_plane(layer, self._viewer)
+            level = min(opts["level"], len(layer_levels(layer, plane)) - 1)
+            opts["region"] = shapes_region(self.region.value, layer, level=level, plane=plane)
+            if opts["region"] is None:
+                show_warning(f"{self.region.value.name} holds no rectangle or polygon to detect in.")
+                return
         running = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
                         on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running)

@@ -20,6 +20,7 @@ from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import box_owners, merge_boxes, merge_labels, tiling_for
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
+from .region import inside_polygons, resolve_region
 from .size import resolve_diameter
 from .stain_input import STAIN_CHOICES, stain_input
 
@@ -251,7 +252,7 @@ def _keep_labels(keep, shape) -> bool:
 def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap: int | str = "auto",
                       level: int = 0, keep_labels: bool | str = "auto", diameter: float | str | None = None,
                       size_model: str = "cytoqa-unet-combined", stain: str = "none", min_score=None,
-                      diameter_um: float | None = None, pixel_size="auto", **options):
+                      diameter_um: float | None = None, pixel_size="auto", region=None, **options):
     """Generator twin of :func:`detect_cells`: yields ``(done, total)`` tiles, returns Detections."""
     if min_score is not None and not (isinstance(min_score, (int, float, np.number)) and 0 <= min_score <= 1):
         raise ValueError(f"min_score must be a score between 0 and 1 or None, got {min_score!r}")
@@ -262,6 +263,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     levels, arr = pick_level(image, level)
     check_image(arr)
     diameter = resolve_diameter(image, levels, level, diameter, diameter_um, pixel_size)
+    (y0, x0, y1, x1), polygons = resolve_region((0, 0, *arr.shape[:2]) if region is None else region, arr.shape)
+    arr = arr[y0:y1, x0:x1]  # a region: only its bounding box is read and analysed
     auto = isinstance(diameter, str)
     keep_labels = _keep_labels(keep_labels, arr.shape)
     saturated = saturated_fraction(stats_level(levels, level))
@@ -307,12 +310,12 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
-        y0, x0 = int(box[0]), int(box[1])
+        by, bx = int(box[0]), int(box[1])
         tile = transparent_as_nan(read_tile(arr, box))
         labels, boxes, scores, route, tile_focus = run(tile) if render is None else run(render(tile), tile)
         per_labels.append(labels if keep_labels else None)
         per_scores.append(np.asarray(scores, float))
-        per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [y0, x0, y0, x0], scores))
+        per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx], scores))
         routes.append(route)
         focus.append(tile_focus)
         yield i + 1, len(grid)
@@ -323,13 +326,15 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         labels = None
         boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
     owner = box_owners(boxes, grid.boxes)
-    det = Detections(boxes=boxes, scores=np.asarray(scores, float), labels=labels,
+    shift = [y0, x0, y0, x0]
+    det = Detections(boxes=boxes + shift, scores=np.asarray(scores, float), labels=labels, origin=(y0, x0),
                      route=np.asarray(routes, dtype=object)[owner], focus=np.asarray(focus, float)[owner],
-                     detector=detector, tile_boxes=np.asarray(grid.boxes),
+                     detector=detector, tile_boxes=np.asarray(grid.boxes).reshape(-1, 4) + shift,
                      tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
                      tile_routes=np.asarray(routes, dtype=object),
                      diameter=None if diameter is None else float(diameter), saturated=saturated,
                      warnings=warnings, stain="none" if render is None else "hematoxylin")
+    det = det if polygons is None else det.subset(inside_polygons(det.boxes, polygons))
     return det if min_score is None else det.above(min_score)
 
 
@@ -337,7 +342,7 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
                  level: int = 0,
                  keep_labels: bool | str = "auto", diameter: float | str | None = None,
                  size_model: str = "cytoqa-unet-combined", stain: str = "none", diameter_um: float | None = None,
-                 pixel_size="auto", progress=None, cancel=None, **options) -> Detections:
+                 pixel_size="auto", region=None, progress=None, cancel=None, **options) -> Detections:
     """Detect cells in a gray or RGB image of any size, dtype and polarity.
 
     ``detector="unet"`` runs registry U-Nets and returns instance ``labels`` and their boxes;
@@ -377,9 +382,12 @@ def detect_cells(image, *, detector: str = "unet", tile_size: int = 512, overlap
     ``"none"`` (default) never (:mod:`.stain_input`); ``Detections.stain`` says which ran. The
     focus model routes on the tiles as they are. ``min_score`` (0-1, default None: all): keep
     only objects scoring at least that (:meth:`Detections.above`; for counts, see
-    docs/detection.md, *Counting confident objects*).
+    docs/detection.md, *Counting confident objects*). ``region``: detect only in a box
+    ``(y0, x0, y1, x1)`` or polygons of ``(y, x)`` vertices (pixels of the analysed level; objects
+    centred outside every polygon dropped; :mod:`.region`): boxes stay in the image's pixels,
+    the labels cover the region's bounding box from ``Detections.origin``.
     """
     gen = iter_detect_cells(image, detector=detector, tile_size=tile_size, overlap=overlap, level=level,
                             keep_labels=keep_labels, diameter=diameter, size_model=size_model, stain=stain,
-                            diameter_um=diameter_um, pixel_size=pixel_size, **options)
+                            diameter_um=diameter_um, pixel_size=pixel_size, region=region, **options)
     return run_tiles(gen, progress=progress, cancel=cancel, what="detection")

@@ -35,6 +35,9 @@ class Detections:
     #: what the detectors saw: ``"none"`` the image as it is, ``"hematoxylin"`` its hematoxylin
     #: channel (stained tissue, ``detect_cells(stain=...)``)
     stain: str = "none"
+    #: where ``labels`` start in the image, ``(y, x)``: a region's detections (``detect_cells(...,
+    #: region=...)``) keep the labels of that region only; boxes are always in the image's pixels
+    origin: tuple = (0, 0)
 
     @property
     def count(self) -> int:
@@ -45,13 +48,20 @@ class Detections:
         focus; instance labels renumbered 1..N in the same order; tile counts recounted). For
         counting: the U-Net's low-scoring objects are mostly specks and dust (docs/detection.md,
         *Counting confident objects*). This one is not modified."""
+        if not (isinstance(min_score, (int, float, np.number)) and np.isfinite(min_score)):
+            raise ValueError(f"min_score must be a finite number, got {min_score!r}")
+        return self.subset(np.asarray(self.scores, float) >= float(min_score))
+
+    def subset(self, keep) -> "Detections":
+        """A new Detections of the objects where the boolean ``keep`` (``(N,)``) is True, as
+        :meth:`above` makes one. This one is not modified."""
         from dataclasses import replace
 
         from .merge import box_owners
 
-        if not (isinstance(min_score, (int, float, np.number)) and np.isfinite(min_score)):
-            raise ValueError(f"min_score must be a finite number, got {min_score!r}")
-        keep = np.asarray(self.scores, float) >= float(min_score)
+        keep = np.asarray(keep, bool).reshape(-1)
+        if len(keep) != self.count:
+            raise ValueError(f"keep needs one flag per object ({self.count}), got {len(keep)}")
         labels = self.labels
         if labels is not None:
             labels = np.asarray(labels)
