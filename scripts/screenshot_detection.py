@@ -8,7 +8,6 @@ from pathlib import Path
 import napari
 import numpy as np
 from _screenshots import run_and_wait
-
 from PIL import Image
 
 from napari_cytoqa._widgets.detection_widget import DetectionWidget
