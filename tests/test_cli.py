@@ -255,8 +255,12 @@ def test_detect_diameter_in_microns(tmp_path, pyramid_file, smear, capsys):
     assert main(["detect", str(png), "--out", str(tmp_path / "c"), "--detector", "otsu", "--diameter", "8um",
                  "--pixel-size", "0.4", "--quiet"]) == 0
     assert pd.read_csv(tmp_path / "c" / "summary.csv").diameter_px[0] == pytest.approx(20)
-    assert main(["detect", str(png), "--out", str(tmp_path / "d"), "--pixel-size", "0.4", "--quiet"]) == 2
-    assert "--pixel-size applies to a --diameter in µm" in capsys.readouterr().err
+    summary = pd.read_csv(tmp_path / "c" / "summary.csv").iloc[0]  # the searched area, with the pixel size given
+    assert summary.area_px == 256 * 256 and summary.area_mm2 == pytest.approx(256 * 256 * 0.16 / 1e6)
+    assert summary.cells_per_mm2 == pytest.approx(summary.cells / summary.area_mm2)
+    assert main(["detect", str(png), "--out", str(tmp_path / "e"), "--detector", "otsu", "--quiet"]) == 0
+    summary = pd.read_csv(tmp_path / "e" / "summary.csv").iloc[0]  # no pixel size: pixels only
+    assert summary.area_px == 256 * 256 and pd.isna(summary.area_mm2) and pd.isna(summary.cells_per_mm2)
 
 
 def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
@@ -265,6 +269,8 @@ def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
                  "--region", "100,200,612,840", "--quiet"]) == 0
     cells = pd.read_csv(tmp_path / "pyr_cells.csv")
     assert len(cells) > 10
+    summary = pd.read_csv(tmp_path / "summary.csv").iloc[0]  # 512 × 640 level-0 px at 0.25 µm
+    assert summary.area_px == 512 * 640 and summary.area_mm2 == pytest.approx(512 * 640 * 0.0625 / 1e6)
     assert (cells.y0 >= 100).all() and (cells.x0 >= 200).all() and (cells.y1 <= 612).all() and (cells.x1 <= 840).all()
     from tifffile import imread
 

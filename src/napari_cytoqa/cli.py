@@ -157,6 +157,20 @@ def _write_labels(path: Path, labels, pixel_size_um) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _analysed_area(slide, args, region, down: float) -> dict:
+    """The area searched (the region's box, else the whole level): level-0 pixels and, where the
+    pixel size is known (the file's, or --pixel-size), mm²."""
+    import numpy as np
+
+    from .detection.region import resolve_region
+
+    shape = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
+    y0, x0, y1, x1 = resolve_region((0, 0, *shape) if region is None else region, shape)[0]
+    px = args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
+    area = (y1 - y0) * (x1 - x0) * down ** 2
+    return {"area_px": area, "area_mm2": area * float(np.prod(np.broadcast_to(px, (2,)))) / 1e6 if px else None}
+
+
 def _detect(args) -> int:
     import numpy as np
 
@@ -176,9 +190,6 @@ def _detect(args) -> int:
                "diameter": args.diameter, "size_model": args.size_model, "stain": args.stain}
     if isinstance(args.diameter, Microns):  # in µm: converted with the file's pixel size or --pixel-size
         options.update(diameter=None, diameter_um=float(args.diameter), pixel_size=args.pixel_size)
-    elif args.pixel_size != "auto":
-        print("cytoqa detect: --pixel-size applies to a --diameter in µm (e.g. --diameter 8um)", file=sys.stderr)
-        return 2
     if args.detector in ("unet", "yolo"):
         options.update(routing=args.routing, device=args.device, threshold=args.threshold, model=args.model,
                        precision=args.precision, sharp_model=args.sharp_model, blurry_model=args.blurry_model)
@@ -204,6 +215,7 @@ def _detect(args) -> int:
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
+                area = _analysed_area(slide, args, options.get("region"), down)
                 # boxes (and areas) in level-0 pixels
                 det.to_dataframe(slide.pixel_size_um, downsample=down).to_csv(out / f"{slide.name}_cells.csv",
                                                                              index=False)
@@ -220,7 +232,9 @@ def _detect(args) -> int:
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
                      "median_score": float(np.median(det.scores)) if det.count else None,
                      "min_score": args.min_score, "stain": det.stain,
-                     "saturated": round(det.saturated, 4), "warnings": " | ".join(det.warnings), "error": ""})
+                     "saturated": round(det.saturated, 4), **area,
+                     "cells_per_mm2": det.count / area["area_mm2"] if area["area_mm2"] else None,
+                     "warnings": " | ".join(det.warnings), "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
             print(f"{path.name}: {det.count} cells{size}")
@@ -312,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                          'pixel size the file records, or --pixel-size), or "auto" to measure it per image '
                          "(default: as trained, 16 px at 0.5 µm/px)")
     dt.add_argument("--pixel-size", type=_pixel_size, default="auto", metavar="auto|UM",
-                    help="µm per pixel of level 0, for a --diameter in µm (default auto: the file's own)")
+                    help="µm per pixel of level 0, for a --diameter in µm and the area in mm² in summary.csv "
+                         "(default auto: the file's own)")
     dt.add_argument("--size-model", default="cytoqa-unet-combined",
                     help='with --diameter auto: the U-Net that measures the cell size (default %(default)s; '
                          'cytoqa-unet-combined-r4 was closer on held-out synthetic scenes, docs/detection.md)')
