@@ -264,7 +264,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     check_image(arr)
     diameter = resolve_diameter(image, levels, level, diameter, diameter_um, pixel_size)
     (y0, x0, y1, x1), polygons = resolve_region((0, 0, *arr.shape[:2]) if region is None else region, arr.shape)
-    arr = arr[y0:y1, x0:x1]  # a region: only its bounding box is read and analysed
+    if region is not None:  # only its bounding box is read and analysed (a lazy slice of a slide)
+        arr = arr[y0:y1, x0:x1]
     auto = isinstance(diameter, str)
     keep_labels = _keep_labels(keep_labels, arr.shape)
     saturated = saturated_fraction(stats_level(levels, level))
