@@ -111,7 +111,7 @@ def read_slide(path) -> Slide:
         try:  # a PNG or JPEG saved under a TIFF name
             return _read_plain(path)
         except SlideReadError as err:
-            raise SlideReadError(f"{path.name}: not a TIFF file, nor another image format ({err})") from err
+            raise SlideReadError(f"{path.name}: not a TIFF file, nor a PNG or JPEG saved under a TIFF name") from err
     return _read_plain(path)
 
 
@@ -145,7 +145,8 @@ def _read_plain(path: Path) -> Slide:
     try:
         data = np.asarray(iio.imread(path, **({"plugin": "pillow", "mode": mode} if mode else {})))
     except Exception as err:
-        raise SlideReadError(f"{path.name}: cannot decode image ({err})") from err
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]  # not imageio's plugin advice
+        raise SlideReadError(f"{path.name}: cannot decode image ({first})") from err
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         axes = "YXS"
     elif data.ndim == 2:
