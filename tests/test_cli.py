@@ -278,3 +278,28 @@ def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(tmp_path), "--region", "1,2,3"])
     assert "Y0,X0,Y1,X1" in capsys.readouterr().err
+
+
+def test_plane_of_a_stack(tmp_path, capsys):
+    import tifffile
+
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    planes = np.stack([make_fluorescence((128, 128), seed=k).image for k in range(3)])
+    stack, flat = tmp_path / "stack.tif", tmp_path / "flat.tif"
+    tifffile.imwrite(stack, planes)
+    tifffile.imwrite(flat, planes[0])
+    for command in (["qc", "--tile-size", "64"], ["detect", "--detector", "otsu"]):
+        assert main([command[0], str(stack), str(flat), "--out", str(tmp_path / command[0]), "--quiet",
+                     *command[1:]]) == 1  # the stack needs a plane; the flat image is done
+        err = capsys.readouterr().err
+        assert "stack.tif: a stack of 3 planes" in err and "--plane K" in err and "flat.tif" not in err
+        assert main([command[0], str(stack), str(flat), "--out", str(tmp_path / command[0]), "--quiet",
+                     "--plane", "2", *command[1:]]) == 0
+    assert (tmp_path / "detect" / "stack_plane2_cells.csv").exists()
+    assert (tmp_path / "qc" / "stack_plane2_tiles.csv").exists()
+    one = pd.read_csv(tmp_path / "detect" / "summary.csv")
+    assert main(["detect", str(stack), "--out", str(tmp_path / "direct"), "--detector", "otsu", "--quiet",
+                 "--plane", "9"]) == 1
+    assert "outside 0-2" in capsys.readouterr().err
+    assert len(one) == 2 and (one.error.isna() | (one.error == "")).all()

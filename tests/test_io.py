@@ -195,3 +195,24 @@ def test_layer_levels_take_one_plane_of_a_stack_lazily():
     assert isinstance(planes[0], da.Array) and [p.shape for p in planes] == [(64, 64), (32, 32)]
     np.testing.assert_array_equal(planes[1].compute(), z[4, ::2, ::2])
     assert result_name(pyr, (5,)) == "s [plane 5]" and result_name(pyr) == "s"
+
+
+def test_stack_planes_as_slides(tmp_path):
+    zyx = tmp_path / "zyx.tif"
+    data = np.arange(5 * 32 * 48, dtype=np.uint16).reshape(5, 32, 48)
+    tifffile.imwrite(zyx, data)
+    two = tmp_path / "two.tif"
+    tifffile.imwrite(two, np.stack([data[0], data[1]], -1), photometric="minisblack", planarconfig="contig")
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.zeros((32, 48, 3), np.uint8))
+    with read_slide(zyx) as s, read_slide(two) as t, read_slide(rgb) as r:
+        assert s.planes == (5,) and t.planes == (2,) and r.planes == ()
+        p = s.plane(3)
+        assert p.shape == (32, 48) and p.axes == "YX" and p.name == "zyx_plane3" and p.planes == ()
+        np.testing.assert_array_equal(np.asarray(p.levels[0]), data[3])
+        np.testing.assert_array_equal(np.asarray(t.plane(1).levels[0]), data[1])
+        assert r.plane(()) is r
+        for slide, bad, match in [(s, 5, "outside 0-4"), (s, (1, 2), "one index per axis"), (r, 0, "one index"),
+                                  (s, "1", "one index per axis")]:
+            with pytest.raises(ValueError, match=match):
+                slide.plane(bad)

@@ -7,7 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli_args import Microns, _overlap_arg, _pixel_size, diameter_arg, region_arg
+from ._cli_parts import Microns, _analysed_area, _overlap_arg, _pixel_size, _write_labels, diameter_arg, \
+    plane_arg, plane_of, region_arg
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -61,6 +62,7 @@ def _qc(args) -> int:
         path = Path(path)
         try:
             with read_slide(path) as slide:
+                slide = plane_of(slide, args.plane)
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level, precision=args.precision,
@@ -116,6 +118,7 @@ def _stain(args) -> int:
         path = Path(path)
         try:
             with read_slide(path) as slide:
+                slide = plane_of(slide, args.plane)
                 gen = iter_transfer_stain(slide, method=args.method, model=args.model, checkpoint=args.checkpoint,
                                           reference=reference, target=args.target, level=args.level,
                                           device=args.device, precision=args.precision)
@@ -135,40 +138,6 @@ def _stain(args) -> int:
         if not args.quiet:
             print(f"{path.name} -> {dest}")
     return 1 if failed else 0
-
-
-def _write_labels(path: Path, labels, pixel_size_um) -> None:
-    """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
-    pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
-    leaves no partial file."""
-    import numpy as np
-    import tifffile
-
-    labels = np.asarray(labels)
-    data = labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32)
-    extra = {}
-    if pixel_size_um:
-        extra = {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tifffile.imwrite(tmp, data, compression="zlib", **extra)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _analysed_area(slide, args, region, down: float) -> dict:
-    """The area searched (the region's box, else the whole level): level-0 pixels and, where the
-    pixel size is known (the file's, or --pixel-size), mm²."""
-    import numpy as np
-
-    from .detection.region import resolve_region
-
-    shape = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
-    y0, x0, y1, x1 = resolve_region((0, 0, *shape) if region is None else region, shape)[0]
-    px = args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
-    area = (y1 - y0) * (x1 - x0) * down ** 2
-    return {"area_px": area, "area_mm2": area * float(np.prod(np.broadcast_to(px, (2,)))) / 1e6 if px else None}
 
 
 def _detect(args) -> int:
@@ -209,6 +178,7 @@ def _detect(args) -> int:
         path = Path(path)
         try:
             with read_slide(path) as slide:
+                slide = plane_of(slide, args.plane)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 if args.region:  # level-0 pixels to the analysed level's
                     options["region"] = tuple(v / down for v in args.region)
@@ -366,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
+    for sp in (qc, st, dt):
+        sp.add_argument("--plane", type=plane_arg, default=None, metavar="K[,K...]",
+                        help="of a stack (Z, time, channels): the 2-D plane to analyse, one index per axis "
+                             "(gray and RGB images ignore it)")
     md = sub.add_parser("models", help="list the models in the registry")
     md.add_argument("--task", default=None)
     md.set_defaults(func=_models)

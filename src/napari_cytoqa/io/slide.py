@@ -64,6 +64,36 @@ class Slide:
         dy, dx = self.downsamples[level]
         return (base[0] * dy, base[1] * dx)
 
+    @property
+    def planes(self) -> tuple[int, ...]:
+        """The sizes of the axes beside the image plane: leading ones (Z, T, C, …) and a trailing
+        one of samples that are not RGB(A) (e.g. two channels); ``()`` for a gray or RGB image."""
+        lead = tuple(self.shape[:len(self.axes) - 2 - self.axes.endswith("S")])
+        return lead + ((self.shape[-1],) if self.axes.endswith("S") and not self.rgb else ())
+
+    def plane(self, index) -> "Slide":
+        """The 2-D plane (gray or RGB) at ``index`` — an int, or one int per entry of
+        :attr:`planes` — as a Slide of its own (lazy slices of every level, same pixel size;
+        named ``<name>_plane<i>``). A gray or RGB image has no planes: ``index`` must then be
+        ``()``. Raises ``ValueError`` naming the valid range."""
+        from dataclasses import replace
+
+        idx = (index,) if isinstance(index, (int, np.integer)) else tuple(index)
+        if len(idx) != len(self.planes) or not all(isinstance(i, (int, np.integer)) for i in idx):
+            raise ValueError(f"the planes have shape {self.planes} (axes {self.axes}): give one index per axis, "
+                             f"got {index!r}")
+        for i, n in zip(idx, self.planes):
+            if not 0 <= i < n:
+                raise ValueError(f"plane index {i} is outside 0-{n - 1} (axes {self.axes})")
+        if not idx:
+            return self
+        trailing = self.axes.endswith("S") and not self.rgb
+        lead = idx[:-1] if trailing else idx
+        levels = [lv[lead + (Ellipsis,) + ((idx[-1],) if trailing else ())] for lv in self.levels]
+        axes = self.axes[len(lead):-1] if trailing else self.axes[len(lead):]
+        return replace(self, levels=levels, axes=axes, name=f"{self.name}_plane{'-'.join(map(str, idx))}",
+                       _handles=self._handles)
+
     def close(self) -> None:
         for handle in self._handles:
             handle.close()

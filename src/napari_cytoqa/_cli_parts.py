@@ -1,0 +1,120 @@
+"""Argument types and small helpers of the ``cytoqa`` command line (kept apart so :mod:`.cli` stays small)."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+
+def _pixel_size(text: str):
+    """``--pixel-size``: 'auto' or µm per pixel, checked by the core's own rule."""
+    from .quality.scale import resolve_pixel_size
+
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+        resolve_pixel_size(None, value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive pixel size in um, got {text!r}") from None
+    return value
+
+
+def _auto_or(convert, what: str):
+    """An argparse type: ``"auto"`` as it is, anything else through ``convert`` (``what`` names it)."""
+    def parse(text: str):
+        if text == "auto":
+            return text
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected {what} or "auto", got {text!r}') from None
+    return parse
+
+
+_overlap_arg = _auto_or(int, "a whole number of pixels")
+
+
+class Microns(float):
+    """A ``--diameter`` given in µm (``8um``, ``8µm``): converted with the image's pixel size."""
+
+
+_UM = re.compile(r"^\s*([0-9.eE+-]+)\s*(?:um|µm|μm|micron|microns)\s*$")
+
+
+def diameter_arg(text: str):
+    """``--diameter``: ``"auto"``, pixels (``12.5``) or µm (``8um`` / ``8µm``)."""
+    m = _UM.match(text)
+    try:
+        return Microns(float(m.group(1))) if m else _auto_or(float, "a number of pixels")(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f'expected a number of pixels, µm (e.g. 8um) or "auto", got {text!r}') \
+            from None
+
+
+def region_arg(text: str) -> tuple[float, float, float, float]:
+    """``--region``: ``Y0,X0,Y1,X1`` in level-0 pixels."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+        if len(values) != 4:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected Y0,X0,Y1,X1 (level-0 pixels), got {text!r}") from None
+    return values
+
+
+def plane_arg(text: str) -> tuple[int, ...]:
+    """``--plane``: ``K`` or ``K1,K2,...`` (one index per axis beside the image plane)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected plane indices K or K1,K2,..., got {text!r}") from None
+    if min(values) < 0:
+        raise argparse.ArgumentTypeError(f"plane indices start at 0, got {text!r}")
+    return values
+
+
+def plane_of(slide, plane):
+    """The 2-D image ``--plane`` picks of a stack (:meth:`~napari_cytoqa.io.Slide.plane`); a gray or
+    RGB image as it is. A stack without ``--plane`` is a ``ValueError`` that says how to pick one."""
+    if not slide.planes:
+        return slide
+    if plane is None:
+        ks = ",".join("K" for _ in slide.planes)
+        raise ValueError(f"a stack of {' x '.join(map(str, slide.planes))} planes (axes {slide.axes}): pick one "
+                         f"2-D plane with --plane {ks}")
+    return slide.plane(plane)
+
+
+def _write_labels(path: Path, labels, pixel_size_um) -> None:
+    """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
+    pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
+    leaves no partial file."""
+    import numpy as np
+    import tifffile
+
+    labels = np.asarray(labels)
+    data = labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32)
+    extra = {}
+    if pixel_size_um:
+        extra = {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tifffile.imwrite(tmp, data, compression="zlib", **extra)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _analysed_area(slide, args, region, down: float) -> dict:
+    """The area searched (the region's box, else the whole level): level-0 pixels and, where the
+    pixel size is known (the file's, or --pixel-size), mm²."""
+    import numpy as np
+
+    from .detection.region import resolve_region
+
+    shape = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
+    y0, x0, y1, x1 = resolve_region((0, 0, *shape) if region is None else region, shape)[0]
+    px = args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
+    area = (y1 - y0) * (x1 - x0) * down ** 2
+    return {"area_px": area, "area_mm2": area * float(np.prod(np.broadcast_to(px, (2,)))) / 1e6 if px else None}
