@@ -216,3 +216,14 @@ def test_stack_planes_as_slides(tmp_path):
                                   (s, "1", "one index per axis")]:
             with pytest.raises(ValueError, match=match):
                 slide.plane(bad)
+
+
+def test_planar_rgb_tiff_reads_as_rgb(tmp_path, smear):
+    planar = tmp_path / "planar.tif"
+    tifffile.imwrite(planar, np.moveaxis(smear.image, -1, 0), photometric="rgb", planarconfig="separate")
+    channels = tmp_path / "channels.tif"  # three gray channels stored planar are a stack, not colour
+    tifffile.imwrite(channels, np.moveaxis(smear.image, -1, 0), photometric="minisblack", planarconfig="separate")
+    with read_slide(planar) as p, read_slide(channels) as c:
+        assert p.rgb and p.axes == "YXS" and p.planes == ()
+        np.testing.assert_array_equal(np.asarray(p.levels[0]), smear.image)
+        assert not c.rgb and c.planes == (3,)

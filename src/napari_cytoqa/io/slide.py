@@ -256,6 +256,11 @@ def _read_tiff(path: Path) -> Slide:
             store = series.aszarr(level=i)
             arr = da.from_zarr(zarr.open(store, mode="r"))
             levels.append(arr[index] if any(not isinstance(ix, slice) for ix in index) else arr)
+        if "S" in axes and not axes.endswith("S") and series.keyframe.photometric in (
+                tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.SEPARATED):
+            # planar colour (PlanarConfiguration 2): samples to the last axis, as contiguous files have them
+            levels = [da.moveaxis(lv, axes.index("S"), -1) for lv in levels]
+            axes = axes.replace("S", "") + "S"
         if _is_cmyk(series, axes):
             levels = [lv.map_blocks(_cmyk_to_rgb, chunks=lv.chunks[:-1] + ((3,),), dtype=lv.dtype)
                       for lv in (lv.rechunk({lv.ndim - 1: -1}) for lv in levels)]
