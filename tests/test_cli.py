@@ -287,7 +287,7 @@ def test_plane_of_a_stack(tmp_path, capsys):
 
     planes = np.stack([make_fluorescence((128, 128), seed=k).image for k in range(3)])
     stack, flat = tmp_path / "stack.tif", tmp_path / "flat.tif"
-    tifffile.imwrite(stack, planes)
+    tifffile.imwrite(stack, planes, photometric="minisblack")  # a focus series, not planar RGB
     tifffile.imwrite(flat, planes[0])
     for command in (["qc", "--tile-size", "64"], ["detect", "--detector", "otsu"]):
         assert main([command[0], str(stack), str(flat), "--out", str(tmp_path / command[0]), "--quiet",
