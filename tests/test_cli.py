@@ -303,3 +303,25 @@ def test_plane_of_a_stack(tmp_path, capsys):
                  "--plane", "9"]) == 1
     assert "outside 0-2" in capsys.readouterr().err
     assert len(one) == 2 and (one.error.isna() | (one.error == "")).all()
+
+
+def test_every_plane_of_a_focus_series(tmp_path, capsys):
+    import tifffile
+
+    from napari_cytoqa.synthetic.smear import fluorescence_series
+
+    series = fluorescence_series((256, 256), [0, 5, 10], seed=5)  # in focus, mid, far out of focus
+    stack, flat = tmp_path / "zstack.tif", tmp_path / "flat.tif"
+    tifffile.imwrite(stack, np.stack([s.image for s in series]), photometric="minisblack")
+    tifffile.imwrite(flat, series[0].image)
+    assert main(["qc", str(stack), str(flat), "--out", str(tmp_path / "qc"), "--tile-size", "128",
+                 "--plane", "all"]) == 0
+    assert "zstack.tif: sharpest plane [0]" in capsys.readouterr().out
+    rows = pd.read_csv(tmp_path / "qc" / "summary.csv").set_index("image")
+    assert list(rows.index) == [f"{stack} [0]", f"{stack} [1]", f"{stack} [2]", str(flat)]
+    p = rows.p_blurry.tolist()
+    assert p[0] < 0.5 < p[2] and p[0] <= p[1] <= p[2]  # the sharpest plane reads sharpest
+    assert main(["detect", str(stack), "--out", str(tmp_path / "det"), "--detector", "otsu", "--plane", "all",
+                 "--quiet"]) == 0
+    assert len(pd.read_csv(tmp_path / "det" / "summary.csv")) == 3
+    assert {f"zstack_plane{k}_cells.csv" for k in range(3)} <= {f.name for f in (tmp_path / "det").iterdir()}

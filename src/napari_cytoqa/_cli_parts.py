@@ -63,8 +63,10 @@ def region_arg(text: str) -> tuple[float, float, float, float]:
     return values
 
 
-def plane_arg(text: str) -> tuple[int, ...]:
-    """``--plane``: ``K`` or ``K1,K2,...`` (one index per axis beside the image plane)."""
+def plane_arg(text: str) -> tuple[int, ...] | str:
+    """``--plane``: ``K`` or ``K1,K2,...`` (one index per axis beside the image plane), or ``all``."""
+    if text == "all":
+        return text
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
@@ -72,6 +74,29 @@ def plane_arg(text: str) -> tuple[int, ...]:
     if min(values) < 0:
         raise argparse.ArgumentTypeError(f"plane indices start at 0, got {text!r}")
     return values
+
+
+def work_items(paths, plane):
+    """``(path, plane)`` pairs to analyse: ``--plane all`` expands each stack into all its planes
+    (a file that does not open stays one item, so that its error is reported where it is read)."""
+    from itertools import product
+
+    from .io import read_slide
+
+    for path in map(Path, paths):
+        planes = []
+        if plane == "all":
+            try:
+                with read_slide(path) as slide:
+                    planes = list(product(*map(range, slide.planes)))
+            except (OSError, ValueError):
+                pass
+        yield from ((path, k) for k in planes) if planes else [(path, None if plane == "all" else plane)]
+
+
+def item_label(path, whole, slide) -> str:
+    """How summaries name an analysed image: its path, with the plane of a stack."""
+    return str(path) if slide is whole else f"{path} [{slide.name.rsplit('_plane', 1)[-1]}]"
 
 
 def plane_of(slide, plane):

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli_parts import Microns, _analysed_area, _overlap_arg, _pixel_size, _write_labels, diameter_arg, \
-    plane_arg, plane_of, region_arg
+from ._cli_parts import (Microns, _analysed_area, _overlap_arg, _pixel_size, _write_labels, diameter_arg,
+                         item_label, plane_arg, plane_of, region_arg, work_items)
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -57,12 +57,13 @@ def _qc(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summaries, failed, rows = {}, [], []
-    for path in args.images:
-        path = Path(path)
+    summaries, failed, rows, planes = {}, [], [], {}
+    for path, plane in work_items(args.images, args.plane):
+        label = str(path)
         try:
-            with read_slide(path) as slide:
-                slide = plane_of(slide, args.plane)
+            with read_slide(path) as whole:
+                slide = plane_of(whole, plane)
+                label = item_label(path, whole, slide)
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level, precision=args.precision,
@@ -75,21 +76,27 @@ def _qc(args) -> int:
                 Image.fromarray(render_overlay(slide.levels, report)).save(
                     stem.with_name(f"{slide.name}_overlay.png"))
         except (OSError, ValueError) as err:
-            failed.append(str(path))
-            rows.append({"image": str(path), "error": str(err)})
+            failed.append(label)
+            rows.append({"image": label, "error": str(err)})
             print(_error_line("qc", path, err), file=sys.stderr)
             continue
-        summaries[str(path)] = report.summary()
-        rows.append(_qc_row(str(path), summaries[str(path)]))
+        summaries[label] = report.summary()
+        rows.append(_qc_row(label, summaries[label]))
+        if label != str(path):  # a plane of a stack: remember the sharpest
+            planes.setdefault(str(path), []).append((summaries[label]["blur_level"], label))
         if not args.quiet:
             s = report.summary()
             binned = f", tiles binned {s['binning']}x" if s["binning"] > 1 else ""
             binned += ", a cell image by its H&E colour" if s["validity"] == "stain" else ""
-            print(f"{path.name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
+            print(f"{Path(label).name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
                   f"tiles {s['tiles']}{binned}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
     _summary_csv(out / "summary.csv", rows)
     if not args.quiet:
+        for path, judged in planes.items():
+            if len(judged) > 1 and all(b is not None and b == b for b, _ in judged):  # blur levels known
+                level, best = min(judged)
+                print(f"{Path(path).name}: sharpest plane {best[len(path):].strip()} (blur level {level:.1f})")
         print(f"wrote reports for {len(summaries)} image(s) to {out}")
     return 1 if failed else 0
 
@@ -114,11 +121,10 @@ def _stain(args) -> int:
         print(f"cytoqa stain: reference {args.reference}: {err}", file=sys.stderr)
         return 2
     label = (args.model or DEFAULT_MODEL) if args.method == "cyclegan" else args.method
-    for path in args.images:
-        path = Path(path)
+    for path, plane in work_items(args.images, args.plane):
         try:
             with read_slide(path) as slide:
-                slide = plane_of(slide, args.plane)
+                slide = plane_of(slide, plane)
                 gen = iter_transfer_stain(slide, method=args.method, model=args.model, checkpoint=args.checkpoint,
                                           reference=reference, target=args.target, level=args.level,
                                           device=args.device, precision=args.precision)
@@ -174,11 +180,12 @@ def _detect(args) -> int:
         print("cytoqa detect: --labels: YOLO finds boxes, not instance labels; only boxes are written",
               file=sys.stderr)
     failed, rows = 0, []
-    for path in args.images:
-        path = Path(path)
+    for path, plane in work_items(args.images, args.plane):
+        label = str(path)
         try:
-            with read_slide(path) as slide:
-                slide = plane_of(slide, args.plane)
+            with read_slide(path) as whole:
+                slide = plane_of(whole, plane)
+                label = item_label(path, whole, slide)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 if args.region:  # level-0 pixels to the analysed level's
                     options["region"] = tuple(v / down for v in args.region)
@@ -195,10 +202,10 @@ def _detect(args) -> int:
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um))
         except (OSError, ValueError, KeyError) as err:
             failed += 1
-            rows.append({"image": str(path), "error": str(err)})
+            rows.append({"image": label, "error": str(err)})
             print(_error_line("detect", path, err), file=sys.stderr)
             continue
-        rows.append({"image": str(path), "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
+        rows.append({"image": label, "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
                      "median_score": float(np.median(det.scores)) if det.count else None,
                      "min_score": args.min_score, "stain": det.stain,
@@ -207,7 +214,7 @@ def _detect(args) -> int:
                      "warnings": " | ".join(det.warnings), "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
-            print(f"{path.name}: {det.count} cells{size}")
+            print(f"{Path(label).name}: {det.count} cells{size}")
     _summary_csv(out / "summary.csv", rows)
     return 1 if failed else 0
 
@@ -337,9 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     for sp in (qc, st, dt):
-        sp.add_argument("--plane", type=plane_arg, default=None, metavar="K[,K...]",
-                        help="of a stack (Z, time, channels): the 2-D plane to analyse, one index per axis "
-                             "(gray and RGB images ignore it)")
+        sp.add_argument("--plane", type=plane_arg, default=None, metavar="K[,K...]|all",
+                        help="of a stack (Z, time, channels): the 2-D plane to analyse, one index per axis, or "
+                             "all: every plane, one summary row each (gray and RGB images ignore it)")
     md = sub.add_parser("models", help="list the models in the registry")
     md.add_argument("--task", default=None)
     md.set_defaults(func=_models)
