@@ -858,6 +858,7 @@ def test_region_detects_in_a_box_or_polygons_only():
     box = (60, 90, 250, 330)
     reg = detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=box)
     assert reg.origin == (60, 90) and reg.labels.shape == (190, 240)
+    assert full.area == 320 * 400 and reg.area == 190 * 240 == reg.above(0.9).area  # pixels searched
     assert np.array_equal(boxes_from_labels(reg.labels) + [60, 90, 60, 90], reg.boxes)  # boxes in image pixels
     assert (reg.boxes[:, :2] >= box[:2]).all() and (reg.boxes[:, 2:] <= box[2:]).all()
     assert (reg.tile_boxes[:, :2] >= box[:2]).all() and reg.tile_counts.sum() == reg.count
@@ -868,6 +869,7 @@ def test_region_detects_in_a_box_or_polygons_only():
     triangle = np.array([[60, 90], [60, 330], [250, 330]], float)
     tri = detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=[triangle])
     assert 0 < tri.count < reg.count and tri.labels.max() == tri.count and tri.origin == (60, 90)
+    assert tri.area == pytest.approx(190 * 240 / 2, rel=0.02)  # the triangle, not its box
     cy, cx = (tri.boxes[:, 0] + tri.boxes[:, 2]) / 2, (tri.boxes[:, 1] + tri.boxes[:, 3]) / 2
     assert ((cy - 60) / 190 <= (cx - 90) / 240 + 1e-9).all()  # above the triangle's diagonal
     assert np.array_equal(detect_cells(s.image, detector="unet", tile_size=256, tta=False, region=triangle).boxes,
@@ -881,3 +883,16 @@ def test_region_detects_in_a_box_or_polygons_only():
             detect_cells(s.image, detector="otsu", region=bad)
     with pytest.raises(ValueError, match="one flag per object"):
         reg.subset(np.ones(reg.count + 1, bool))
+
+
+def test_region_area_of_overlapping_polygons_by_hand():
+    from napari_cytoqa.detection.region import region_area, resolve_region
+
+    squares = [np.array([[0, 0], [0, 3000], [3000, 3000], [3000, 0]], float),
+               np.array([[1000, 1000], [1000, 4000], [4000, 4000], [4000, 1000]], float)]
+    box, polygons = resolve_region(squares, (5000, 5000))
+    assert box == (0, 0, 4000, 4000)
+    assert region_area(box, polygons) == pytest.approx(2 * 3000 ** 2 - 2000 ** 2, rel=1e-3)  # the union, rasterised
+    assert region_area(box, None) == 4000 ** 2
+    small = resolve_region([np.array([[2, 2], [2, 22], [22, 22], [22, 2]], float)], (50, 50))
+    assert region_area(*small) == 400  # exact at full resolution

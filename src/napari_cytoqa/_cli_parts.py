@@ -131,15 +131,11 @@ def _write_labels(path: Path, labels, pixel_size_um) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _analysed_area(slide, args, region, down: float) -> dict:
-    """The area searched (the region's box, else the whole level): level-0 pixels and, where the
-    pixel size is known (the file's, or --pixel-size), mm²."""
+def _analysed_area(det, slide, args, down: float) -> dict:
+    """The area searched (``Detections.area``: the region, else the whole level) in level-0 pixels
+    and, where the pixel size is known (the file's, or --pixel-size), in mm²."""
     import numpy as np
 
-    from .detection.region import resolve_region
-
-    shape = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
-    y0, x0, y1, x1 = resolve_region((0, 0, *shape) if region is None else region, shape)[0]
     px = args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
-    area = (y1 - y0) * (x1 - x0) * down ** 2
+    area = det.area * down ** 2
     return {"area_px": area, "area_mm2": area * float(np.prod(np.broadcast_to(px, (2,)))) / 1e6 if px else None}

@@ -192,7 +192,7 @@ def _detect(args) -> int:
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
-                area = _analysed_area(slide, args, options.get("region"), down)
+                area = _analysed_area(det, slide, args, down)
                 # boxes (and areas) in level-0 pixels
                 det.to_dataframe(slide.pixel_size_um, downsample=down).to_csv(out / f"{slide.name}_cells.csv",
                                                                              index=False)

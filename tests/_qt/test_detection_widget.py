@@ -211,7 +211,9 @@ def test_diameter_in_microns_uses_the_layers_pixel_size(run, viewer_widget, monk
     assert opts["diameter_um"] == 6 and opts["pixel_size"] == pytest.approx((0.25, 0.25))
     assert "diameter" not in opts
     run(widget)
-    assert "fine boxes" in viewer.layers and widget.status.value
+    count = len(viewer.layers["fine boxes"].data)
+    density = count / (256 * 256 * 0.25 ** 2 / 1e6)  # cells per mm² of the whole image
+    assert widget.status.value.startswith(f"{count}") and f"{density:,.0f}/mm²" in widget.status.value
     warnings = []
     monkeypatch.setattr(detection_widget, "show_warning", warnings.append)
     widget.image.value = plain  # no length units: nothing runs, and the warning says why

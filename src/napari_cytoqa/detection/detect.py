@@ -20,7 +20,7 @@ from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import box_owners, merge_boxes, merge_labels, tiling_for
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
-from .region import inside_polygons, resolve_region
+from .region import inside_polygons, region_area, resolve_region
 from .size import resolve_diameter
 from .stain_input import STAIN_CHOICES, stain_input
 
@@ -334,7 +334,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
                      tile_counts=np.bincount(owner, minlength=len(grid)), tile_focus=np.asarray(focus, float),
                      tile_routes=np.asarray(routes, dtype=object),
                      diameter=None if diameter is None else float(diameter), saturated=saturated,
-                     warnings=warnings, stain="none" if render is None else "hematoxylin")
+                     warnings=warnings, stain="none" if render is None else "hematoxylin",
+                     area=region_area((y0, x0, y1, x1), polygons))
     det = det if polygons is None else det.subset(inside_polygons(det.boxes, polygons))
     return det if min_score is None else det.above(min_score)
 

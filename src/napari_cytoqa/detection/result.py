@@ -38,6 +38,8 @@ class Detections:
     #: where ``labels`` start in the image, ``(y, x)``: a region's detections (``detect_cells(...,
     #: region=...)``) keep the labels of that region only; boxes are always in the image's pixels
     origin: tuple = (0, 0)
+    #: pixels of the analysed level searched (the region, else the whole image; for densities)
+    area: float | None = None
 
     @property
     def count(self) -> int:
