@@ -896,3 +896,24 @@ def test_region_area_of_overlapping_polygons_by_hand():
     assert region_area(box, None) == 4000 ** 2
     small = resolve_region([np.array([[2, 2], [2, 22], [22, 22], [22, 2]], float)], (50, 50))
     assert region_area(*small) == 400  # exact at full resolution
+
+
+def test_region_reads_only_its_box_of_a_lazy_slide():
+    import dask.array as da
+
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    tile = make_fluorescence((512, 512), seed=9).image
+    full = np.tile(tile, (4, 4))  # 2048 × 2048 level 0, 256-px chunks
+    read = []
+
+    def record(block, block_info=None):
+        (y0, _), (x0, _) = block_info[0]["array-location"]
+        read.append((y0, x0))
+        return block
+
+    level0 = da.from_array(full, chunks=256).map_blocks(record, dtype=full.dtype)
+    level1 = full[::2, ::2]  # image-wide statistics come from here (1 Mpx)
+    det = detect_cells([level0, level1], detector="otsu", region=(600, 700, 900, 1100))
+    assert det.count > 5 and det.origin == (600, 700)
+    assert read and {(y, x) for y, x in read} <= {(y, x) for y in (512, 768) for x in (512, 768, 1024)}
