@@ -94,9 +94,10 @@ def work_items(paths, plane):
         yield from ((path, k) for k in planes) if planes else [(path, None if plane == "all" else plane)]
 
 
-def item_label(path, whole, slide) -> str:
-    """How summaries name an analysed image: its path, with the plane of a stack."""
-    return str(path) if slide is whole else f"{path} [{slide.name.rsplit('_plane', 1)[-1]}]"
+def item_label(path, plane, whole, slide) -> str:
+    """How summaries name an analysed image: its path, with the plane of a stack (``slide`` is
+    ``whole``'s plane ``plane``, or ``whole`` itself)."""
+    return str(path) if slide is whole else f"{path} [{'-'.join(map(str, plane))}]"
 
 
 def plane_of(slide, plane):
@@ -134,8 +135,5 @@ def _write_labels(path: Path, labels, pixel_size_um) -> None:
 def _analysed_area(det, slide, args, down: float) -> dict:
     """The area searched (``Detections.area``: the region, else the whole level) in level-0 pixels
     and, where the pixel size is known (the file's, or --pixel-size), in mm²."""
-    import numpy as np
-
-    px = args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
-    area = det.area * down ** 2
-    return {"area_px": area, "area_mm2": area * float(np.prod(np.broadcast_to(px, (2,)))) / 1e6 if px else None}
+    um2 = det.area_um2(args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um, downsample=down)
+    return {"area_px": det.area * down ** 2, "area_mm2": None if um2 is None else um2 / 1e6}

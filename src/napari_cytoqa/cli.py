@@ -63,7 +63,7 @@ def _qc(args) -> int:
         try:
             with read_slide(path) as whole:
                 slide = plane_of(whole, plane)
-                label = item_label(path, whole, slide)
+                label = item_label(path, plane, whole, slide)
                 gen = iter_assess_quality(slide, tile_size=args.tile_size, method=args.method,
                                           model=args.model, device=args.device,
                                           weighting=args.weighting, level=args.level, precision=args.precision,
@@ -83,7 +83,7 @@ def _qc(args) -> int:
         summaries[label] = report.summary()
         rows.append(_qc_row(label, summaries[label]))
         if label != str(path):  # a plane of a stack: remember the sharpest
-            planes.setdefault(str(path), []).append((summaries[label]["blur_level"], label))
+            planes.setdefault(str(path), []).append((summaries[label]["blur_level"], "-".join(map(str, plane))))
         if not args.quiet:
             s = report.summary()
             binned = f", tiles binned {s['binning']}x" if s["binning"] > 1 else ""
@@ -96,7 +96,7 @@ def _qc(args) -> int:
         for path, judged in planes.items():
             if len(judged) > 1 and all(b is not None and b == b for b, _ in judged):  # blur levels known
                 level, best = min(judged)
-                print(f"{Path(path).name}: sharpest plane {best[len(path):].strip()} (blur level {level:.1f})")
+                print(f"{Path(path).name}: sharpest plane [{best}] (blur level {level:.1f})")
         print(f"wrote reports for {len(summaries)} image(s) to {out}")
     return 1 if failed else 0
 
@@ -185,7 +185,7 @@ def _detect(args) -> int:
         try:
             with read_slide(path) as whole:
                 slide = plane_of(whole, plane)
-                label = item_label(path, whole, slide)
+                label = item_label(path, plane, whole, slide)
                 down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
                 if args.region:  # level-0 pixels to the analysed level's
                     options["region"] = tuple(v / down for v in args.region)

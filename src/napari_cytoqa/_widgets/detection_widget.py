@@ -183,11 +183,10 @@ class DetectionWidget(Container):
         routes = ", ".join(f"{k.replace(prefix, '')} {v}" for k, v in
                            zip(*np.unique(det.route.astype(str), return_counts=True)))
         self.status.value = f"{det.count}" + (f" ({routes})" if routes else "")
-        px = layer_pixel_size(layer)
-        if px and det.area:  # cells per mm² of the area searched (the region, else the image)
-            levels = layer_levels(layer, plane)
-            mm2 = det.area * (levels[0].shape[0] / levels[level].shape[0]) ** 2 * px[0] * px[1] / 1e6
-            self.status.value += f" · {det.count / mm2:,.0f}/mm²"
+        levels = layer_levels(layer, plane)
+        um2 = det.area_um2(layer_pixel_size(layer), downsample=levels[0].shape[0] / levels[level].shape[0])
+        if um2:  # cells per mm² of the area searched (the region, else the image)
+            self.status.value += f" · {det.count / (um2 / 1e6):,.0f}/mm²"
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
             self.status.value += " · image too large to keep instance labels"
         if det.warnings:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .size import is_number
+
 
 def _tile_centres(tile_boxes) -> tuple[np.ndarray, np.ndarray]:
     tb = np.asarray(tile_boxes, dtype=np.float64)
@@ -30,10 +32,15 @@ def owner_of(points, tile_boxes) -> np.ndarray:
     return out
 
 
+def box_centres(boxes) -> np.ndarray:
+    """``(N, 2)`` centres ``(y, x)`` of ``y0 x0 y1 x1`` boxes (half-open: in slicing coordinates)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+
+
 def box_owners(boxes, tile_boxes) -> np.ndarray:
     """Index of the tile owning each ``y0 x0 y1 x1`` box: :func:`owner_of` its centre (empty for none)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return owner_of(np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1), tile_boxes)
+    return owner_of(box_centres(boxes), tile_boxes)
 
 
 #: ``overlap="auto"``: the overlap of neighbouring tiles in px, unless cells are larger ...
@@ -54,8 +61,7 @@ def tiling_for(diameter, tile_size: int, overlap: int | str = "auto") -> tuple[i
         if need <= DEFAULT_OVERLAP:
             return tile_size, DEFAULT_OVERLAP
         return max(tile_size, 3 * need), need
-    if isinstance(overlap, (bool, np.bool_)) or not (isinstance(overlap, (int, float, np.number))
-                                                     and np.isfinite(overlap) and overlap >= 0):
+    if not (is_number(overlap) and overlap >= 0):
         raise ValueError(f'overlap must be a number of pixels >= 0 or "auto", got {overlap!r}')
     return tile_size, int(round(overlap))
 

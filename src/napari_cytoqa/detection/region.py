@@ -51,9 +51,10 @@ def inside_polygons(boxes, polygons) -> np.ndarray:
     (coordinates as in slicing: pixel ``(i, j)`` spans ``[i, i + 1) × [j, j + 1)``)."""
     from skimage.measure import points_in_poly
 
-    boxes = np.asarray(boxes, float).reshape(-1, 4)
-    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
-    keep = np.zeros(len(boxes), bool)
+    from .merge import box_centres
+
+    centres = box_centres(boxes)
+    keep = np.zeros(len(centres), bool)
     for p in polygons:
         keep |= points_in_poly(centres, p)
     return keep

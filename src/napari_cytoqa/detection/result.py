@@ -78,6 +78,15 @@ class Detections:
                        route=np.asarray(self.route)[keep], focus=np.asarray(self.focus, float)[keep],
                        tile_counts=counts, warnings=list(self.warnings))
 
+    def area_um2(self, pixel_size_um, *, downsample: float = 1.0) -> float | None:
+        """The area searched (:attr:`area`) in µm², given the level-0 pixel size (µm, a number or
+        ``(y, x)``; None: unknown, as is the answer) and ``downsample`` (level-0 pixels per pixel
+        of the analysed level)."""
+        if pixel_size_um is None or self.area is None:
+            return None
+        py, px = np.broadcast_to(np.asarray(pixel_size_um, float), (2,))
+        return float(self.area) * float(downsample) ** 2 * py * px
+
     @property
     def areas(self) -> np.ndarray | None:
         """Pixels of each instance (``(N,)``, box order) when the detector segments, else None."""

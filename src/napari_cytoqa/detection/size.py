@@ -26,7 +26,9 @@ LIMITS = (4.0, 400.0)
 ESTIMATE_MERGE: bool | str = False
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
+    """A real, finite number (an int, float or numpy scalar; not a bool): what size, overlap and
+    similar pixel arguments must be."""
     return isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) and bool(np.isfinite(v))
 
 
@@ -40,7 +42,7 @@ def resolve_diameter(image, levels, level: int, diameter=None, diameter_um=None,
     if diameter_um is not None:
         if diameter is not None:
             raise ValueError("pass the cell diameter once: diameter= (pixels or 'auto') or diameter_um= (µm)")
-        if not (_is_number(diameter_um) and diameter_um > 0):
+        if not (is_number(diameter_um) and diameter_um > 0):
             raise ValueError(f"diameter_um must be a positive cell diameter in µm, got {diameter_um!r}")
         px = resolve_pixel_size(image, pixel_size)
         if px is None:
@@ -56,7 +58,7 @@ def resolve_diameter(image, levels, level: int, diameter=None, diameter_um=None,
         if diameter != "auto":
             raise ValueError(f'diameter must be a number of pixels, "auto" or None, got {diameter!r}')
         return diameter
-    if diameter is not None and not (_is_number(diameter) and 2 <= diameter <= 1000):
+    if diameter is not None and not (is_number(diameter) and 2 <= diameter <= 1000):
         raise ValueError(f"diameter must be a cell diameter in pixels between 2 and 1000, got {diameter!r}")
     return diameter
 
