@@ -321,6 +321,9 @@ def test_every_plane_of_a_focus_series(tmp_path, capsys):
     assert list(rows.index) == [f"{stack} [0]", f"{stack} [1]", f"{stack} [2]", str(flat)]
     p = rows.p_blurry.tolist()
     assert p[0] < 0.5 < p[2] and p[0] <= p[1] <= p[2]  # the sharpest plane reads sharpest
+    curve = pd.read_csv(tmp_path / "qc" / "zstack_planes.csv")  # the stack's focus curve, one row per plane
+    assert curve.plane.tolist() == [0, 1, 2] and curve.p_blurry.round(4).tolist() == [round(v, 4) for v in p[:3]]
+    assert curve.blur_level.is_monotonic_increasing and not (tmp_path / "qc" / "flat_planes.csv").exists()
     assert main(["detect", str(stack), "--out", str(tmp_path / "det"), "--detector", "otsu", "--plane", "all",
                  "--quiet"]) == 0
     assert len(pd.read_csv(tmp_path / "det" / "summary.csv")) == 3

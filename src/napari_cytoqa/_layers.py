@@ -176,11 +176,9 @@ def _update(layer, data, kwargs, layer_type) -> None:
 def layer_levels(layer, plane: tuple = ()) -> list:
     """The pyramid levels of an image layer (one level when it is not multiscale); of a stack,
     the 2-D plane at ``plane``, the indices on the axes before Y and X (lazy for dask/zarr data)."""
-    levels = list(layer.data) if getattr(layer, "multiscale", False) else [layer.data]
-    if not plane:
-        return levels
-    full = levels[0].shape[:len(plane)]  # a pyramid may also downsample its leading axes
-    return [lvl[tuple(min(p * n // f, n - 1) for p, n, f in zip(plane, lvl.shape, full))] for lvl in levels]
+    from .quality.planes import plane_levels
+
+    return plane_levels(layer.data if getattr(layer, "multiscale", False) else [layer.data], plane)
 
 
 def displayed_plane(layer, viewer) -> tuple:

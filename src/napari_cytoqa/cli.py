@@ -82,8 +82,8 @@ def _qc(args) -> int:
             continue
         summaries[label] = report.summary()
         rows.append(_qc_row(label, summaries[label]))
-        if label != str(path):  # a plane of a stack: remember the sharpest
-            planes.setdefault(str(path), []).append((summaries[label]["blur_level"], "-".join(map(str, plane))))
+        if label != str(path):  # a plane of a stack: its place in the stack's series
+            planes.setdefault((path, whole.name), []).append((plane, report))
         if not args.quiet:
             s = report.summary()
             binned = f", tiles binned {s['binning']}x" if s["binning"] > 1 else ""
@@ -92,13 +92,25 @@ def _qc(args) -> int:
                   f"tiles {s['tiles']}{binned}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
     _summary_csv(out / "summary.csv", rows)
+    for (path, name), judged in planes.items():
+        if len(judged) > 1:  # a series: its per-plane table, and the sharpest plane
+            _plane_series(path, judged, out / f"{name}_planes.csv", args.quiet)
     if not args.quiet:
-        for path, judged in planes.items():
-            if len(judged) > 1 and all(b is not None and b == b for b, _ in judged):  # blur levels known
-                level, best = min(judged)
-                print(f"{Path(path).name}: sharpest plane [{best}] (blur level {level:.1f})")
         print(f"wrote reports for {len(summaries)} image(s) to {out}")
     return 1 if failed else 0
+
+
+def _plane_series(path: Path, judged, csv: Path, quiet: bool) -> None:
+    """``csv`` (``<name>_planes.csv``): one row per judged plane of the stack at ``path`` (a focus
+    curve); the sharpest plane printed."""
+    from .quality.planes import PlaneSeries, plane_label
+
+    series = PlaneSeries.from_reports(judged)
+    series.to_csv(csv)
+    best = series.sharpest
+    if not quiet and best is not None:
+        level = series.row(best)["blur_level"]
+        print(f"{path.name}: sharpest plane [{plane_label(best)}] (blur level {level:.1f})")
 
 
 def _stain(args) -> int:
