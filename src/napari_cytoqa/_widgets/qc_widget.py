@@ -4,16 +4,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import napari
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+import numpy as np
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, Table,
+                              create_widget)
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 
-from .._layers import add_quality_overlay, layer_pixel_size
+from .._layers import add_quality_overlay, displayed_plane, layer_levels, layer_pixel_size
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
+from ..quality.planes import iter_assess_planes, series_planes
 from ..tiling import WEIGHTINGS
-from ._jobs import start_layer_job
+from ._jobs import start_job, start_layer_job
+
+#: Columns of the per-plane table the widget shows, one row per plane (the full table is exported).
+PLANE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry")
+
+
+def _named(plane) -> str:
+    """A plane as the result layers name it (``zc [plane 2, 1] QC``)."""
+    return ", ".join(map(str, plane))
 
 
 def _quality_models(_widget=None):
@@ -54,21 +66,52 @@ class QualityControlWidget(Container):
             tooltip="count a slide whose stain is hematoxylin-purple and eosin-pink as a cell image where the "
                     "network is unsure (real H&E often looks unlike its training); off: the network alone")
         self.run_button = PushButton(text="Run quality check")
+        self.series_axis = ComboBox(choices=self._stack_axes, label="series axis", tooltip=(
+            "of a stack: the axis (e.g. Z) along which 'Judge every plane' judges each plane, the other axes "
+            "held at the plane on screen"))
+        self.planes_button = PushButton(text="Judge every plane", tooltip=(
+            "judge each plane along the series axis, list them, and show the sharpest one (lowest blur level)"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
+        self.plane_table = Table(value=None, visible=False, label="planes")
+        self.plane_table.read_only = True
+        self.plane_table.native.cellClicked.connect(self._plane_clicked)
+        self._planes = []  # the planes of the table's rows
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
                      self.precision, self.match_scale, self.assume_cells, self.stain_check, self.run_button,
-                     self.stop_button, self.verdict, self.csv_path, self.export_button])
+                     self.series_axis, self.planes_button, self.stop_button, self.verdict, self.plane_table,
+                     self.csv_path, self.export_button])
         self.method.changed.connect(self._method_changed)
+        self.image.changed.connect(self._image_changed)
         self.run_button.changed.connect(self.run)
+        self.planes_button.changed.connect(self.judge_planes)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
         self._overlay = None  # name of the overlay the last run drew (the export's table)
+        self._series = None  # the PlaneSeries of the last "Judge every plane" (exported beside the tiles)
+        self._image_changed(self.image.value)
 
     def _method_changed(self, method):
         self.model.enabled = self.precision.enabled = method == "learned"
+
+    def _stack_axes(self, _widget=None):
+        """The chosen layer's axes beside the image plane as (label, axis), the longest first (a focus
+        series usually has more planes than channels); empty for a 2-D image."""
+        layer = self.image.value
+        if layer is None or layer.ndim <= 2:
+            return []
+        lead = layer.ndim - 2
+        shape = layer_levels(layer)[0].shape[:lead]
+        names = [str(n) for n in list(self._viewer.dims.axis_labels)[-layer.ndim:][:lead]]
+        names = [f"axis {a}" if n.lstrip("-").isdigit() else n for a, n in enumerate(names)]  # napari's "-3"
+        order = sorted(range(lead), key=lambda a: -shape[a])
+        return [(f"{names[a]} ({shape[a]} planes)", a) for a in order]
+
+    def _image_changed(self, _layer=None):
+        self.series_axis.reset_choices()
+        self.planes_button.enabled = self.series_axis.visible = bool(self.series_axis.choices)
 
     def options(self, layer=None) -> dict:
         """Keyword arguments for :func:`assess_quality` that the widget's state stands for
@@ -100,6 +143,66 @@ class QualityControlWidget(Container):
         start_layer_job(self, layer, iter_assess_quality, options, what="Quality check of", status=self.verdict,
                         on_done=lambda report, plane, level: self._show(report, layer, plane))
 
+    def judge_planes(self):
+        """Judge every plane of the chosen stack along the series axis (the other axes at the plane on
+        screen) in a worker thread; then list them, move the viewer to the sharpest and draw its overlay."""
+        layer = self.image.value
+        if layer is None or not self.series_axis.choices:
+            show_warning("Choose an image layer that is a stack (Z, time, …) first.")
+            return
+        at = displayed_plane(layer, self._viewer)
+        levels = layer_levels(layer)
+        planes = series_planes(levels[0].shape[:len(at)], axis=self.series_axis.value, at=at)
+        options = self.options(layer)
+        options["level"] = min(options["level"], len(levels) - 1)
+        self.verdict.value = f"judging {len(planes)} planes…"
+        self.worker = start_job(lambda: iter_assess_planes(levels, planes=planes, **options),
+                                description=f"Quality check of every plane of {layer.name}",
+                                on_done=lambda series: self._show_series(series, layer),
+                                on_error=lambda err: setattr(self.verdict, "value", "failed"),
+                                on_abort=lambda: setattr(self.verdict, "value", "stopped"),
+                                buttons=(self.run_button, self.planes_button), stop_button=self.stop_button)
+
+    def _show_series(self, series, layer):
+        best = series.sharpest
+        table = series.table
+        shown = table[list(PLANE_COLUMNS)].round({"blur_level": 2, "p_blurry": 2}).fillna("–").astype(str)
+        self._planes = list(table["index"])
+        self.plane_table.value = {"data": shown.values.tolist(), "index": [_named(p) for p in self._planes],
+                                  "columns": [c.replace("_", " ") for c in PLANE_COLUMNS]}
+        self.plane_table.native.resizeColumnsToContents()
+        self.plane_table.visible = True
+        sharp = int((table["verdict"] == "sharp").sum())
+        if best is None:
+            self._series = series
+            self.verdict.value = f"no plane has a blur level ({len(table)} judged: empty or not cell images)"
+            self.export_button.enabled = False
+            return
+        self._go_to(layer, best)
+        view = self.plane_table.native  # the sharpest row highlighted, in view
+        view.selectRow(self._planes.index(best))
+        QTimer.singleShot(0, lambda: view.scrollTo(view.currentIndex(), view.ScrollHint.PositionAtCenter))  # laid out
+        self._show(series.reports[best], layer, best)
+        self._series = series  # after _show, which forgets the last series
+        row = series.row(best)
+        self.verdict.value = (f"sharpest plane {_named(best)}: blur level {row['blur_level']:.1f} · "
+                              f"{sharp} of {len(table)} planes sharp\n" + self.verdict.value)
+
+    def _plane_clicked(self, row: int, _column: int = 0):
+        """A click on a row of the plane table shows that plane (the overlay stays the sharpest's)."""
+        layer = self.image.value
+        if layer is not None and 0 <= row < len(self._planes) and layer.ndim - 2 == len(self._planes[row]):
+            self._go_to(layer, self._planes[row])
+
+    def _go_to(self, layer, plane):
+        """Move the viewer's sliders to ``plane`` of ``layer`` (indices on its axes before Y and X)."""
+        data = np.zeros(layer.ndim)
+        data[:len(plane)] = plane
+        world = np.asarray(layer.data_to_world(data), float)
+        offset = self._viewer.dims.ndim - layer.ndim
+        for axis in range(len(plane)):
+            self._viewer.dims.set_point(offset + axis, world[axis])
+
     def _show(self, report, layer, plane=()):
         self._overlay = add_quality_overlay(self._viewer, report, layer, plane=plane).name
         s = report.summary()
@@ -110,17 +213,22 @@ class QualityControlWidget(Container):
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         self.export_button.enabled = True
+        self._series = None
 
     def export_csv(self):
-        """Write the tile table of the last run's overlay to the chosen CSV path."""
+        """Write the tile table of the last run's overlay to the chosen CSV path; after "Judge every
+        plane", the per-plane table too, beside it as ``<name>_planes.csv``."""
         name = self._overlay
         if name is None or name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
             show_warning("Run the quality check first.")
             return
         path = Path(self.csv_path.value).expanduser().resolve()
+        written = [path]
         try:
             self._viewer.layers[name].metadata["cytoqa_tiles"].to_csv(path, index=False)
+            if self._series is not None:
+                written.append(self._series.to_csv(path.with_name(f"{path.stem}_planes.csv")))
         except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
             show_error(f"Could not write the tile table to {path}: {err.strerror or err}")
             return
-        show_info(f"Wrote {path}")
+        show_info("Wrote " + " and ".join(map(str, written)))
