@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_cytoqa import assess_planes, assess_quality, read_slide
+from napari_cytoqa import assess_planes, assess_quality, compose_sharpest, read_slide
 from napari_cytoqa.quality import Cancelled
+from napari_cytoqa.quality.compose import sharpest_map
 from napari_cytoqa.quality.planes import plane_levels, series_planes, stack_shape
 from napari_cytoqa.synthetic.smear import fluorescence_series
 
@@ -85,3 +86,52 @@ def test_bad_stacks_and_planes_are_clear_errors_and_a_stop_stops(focus_series):
 def test_no_sharpest_plane_where_every_plane_is_blank():
     series = assess_planes(np.zeros((2, 64, 64), np.uint8), tile_size=32, method="classical")
     assert series.sharpest is None and series.table.verdict.tolist() == ["empty", "empty"]
+
+
+@pytest.fixture(scope="module")
+def halves():
+    """Two planes of one field, each in focus on one half (a tilted slide), uint16."""
+    [sharp, blurred] = [s.image for s in fluorescence_series((256, 256), [0, 9], seed=3)]
+    left, right = sharp.copy(), blurred.copy()
+    left[:, 128:], right[:, 128:] = blurred[:, 128:], sharp[:, 128:]
+    return sharp, np.stack([left, right])
+
+
+def test_composite_of_the_sharpest_tiles(halves):
+    sharp, stack = halves
+    series = assess_planes(stack, tile_size=128, method="classical")
+    np.testing.assert_array_equal(sharpest_map(series), [[0, 1], [0, 1]])
+    hard = compose_sharpest(stack, series, blend=False)
+    assert hard.dtype == np.uint16 and (hard == sharp).all()  # every tile from its in-focus plane
+    seen = []
+    soft = compose_sharpest(stack, series, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 2), (1, 2), (2, 2)] and soft.dtype == np.uint16
+    # blended linearly between the tile centres (x = 64 and 192): the planes' own pixels outside them
+    assert (soft[:, :64] == sharp[:, :64]).all() and (soft[:, 192:] == sharp[:, 192:]).all()
+    f = (np.arange(64, 192) + 0.5 - 64) / 128  # plane 1's weight at each pixel (centre x + 0.5) in between
+    expected = (1 - f) * stack[0][:, 64:192] + f * stack[1][:, 64:192]
+    assert np.abs(soft[:, 64:192] - expected).max() <= 0.5  # rounded to uint16
+    assert assess_quality(soft, tile_size=128, method="classical").blur_level < min(series.table.blur_level)
+
+
+def test_composite_of_rgb_slides_and_its_checks(halves, tmp_path, monkeypatch):
+    from napari_cytoqa.quality import PlaneSeries, compose
+
+    _, stack = halves
+    rgb = np.repeat((stack >> 8).astype(np.uint8)[..., None], 3, axis=-1)  # (Z, Y, X, 3)
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, rgb, photometric="rgb")
+    with read_slide(path) as slide:
+        series = assess_planes(slide, tile_size=128, method="classical")
+        composite = compose_sharpest(slide, series, blend=False)
+    assert composite.shape == (256, 256, 3) and composite.dtype == np.uint8
+    np.testing.assert_array_equal(composite, compose_sharpest(rgb, series, blend=False))
+    with pytest.raises(Cancelled, match="after 1 of 2 planes"):
+        compose_sharpest(rgb, series, progress=lambda d, t: None, cancel=iter([False, True]).__next__)
+    monkeypatch.setattr(compose, "MAX_PIXELS", 256 * 255)
+    with pytest.raises(ValueError, match="too large"):
+        compose_sharpest(rgb, series)
+    mixed = PlaneSeries.from_reports([((0,), series.reports[(0,)]),
+                                      ((1,), assess_quality(rgb[1], tile_size=64, method="classical"))])
+    with pytest.raises(ValueError, match="different tile grids"):
+        compose_sharpest(rgb, mixed)

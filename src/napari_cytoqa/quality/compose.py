@@ -1,0 +1,129 @@
+"""A composite of each tile's sharpest plane (an extended-depth-of-field image) from a
+:class:`~napari_cytoqa.quality.planes.PlaneSeries` (no Qt).
+
+A thick smear or a tilted slide is in focus at different depths in different places: the sharpest
+plane of the whole stack leaves parts of it blurred. :func:`compose_sharpest` takes, tile by tile,
+the plane the quality check judged sharpest (lowest blur level) and blends neighbouring tiles'
+choices linearly between tile centres, so that no seam runs along the tile borders.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .planes import _as_levels, _is_slide, plane_levels
+
+#: Largest composite made in memory (pixels of the analysed level): above it, analyse a coarser level.
+MAX_PIXELS = 100_000_000
+
+
+def sharpest_map(series) -> np.ndarray:
+    """Per tile (``rows × cols`` of the tile grid), the position in ``series.table`` of the plane with
+    the lowest blur level there (the first on a tie; a tile no plane has a blur level for takes the
+    first plane)."""
+    reports = list(series.reports.values())
+    first = reports[0].tiles
+    shape = (int(first["row"].max()) + 1, int(first["col"].max()) + 1)
+    levels = np.full((len(reports),) + shape, np.inf)
+    for k, report in enumerate(reports):
+        t = report.tiles
+        if len(t) != len(first) or not (t[["row", "col"]].to_numpy() == first[["row", "col"]].to_numpy()).all():
+            raise ValueError("the planes were judged on different tile grids: judge them with the same options")
+        levels[k, t["row"], t["col"]] = np.nan_to_num(t["blur_level"].to_numpy(float), nan=np.inf)
+    return np.argmin(levels, axis=0)
+
+
+def _interpolation(centres: np.ndarray, n: int) -> np.ndarray:
+    """``(n, len(centres))`` weights that interpolate values at tile ``centres`` linearly to pixels
+    0…n-1 (constant beyond the first and last centre); each row sums to 1."""
+    m = len(centres)
+    out = np.zeros((n, m))
+    pos = np.arange(n) + 0.5
+    if m == 1:
+        out[:, 0] = 1
+        return out
+    right = np.clip(np.searchsorted(centres, pos), 1, m - 1)
+    left = right - 1
+    frac = np.clip((pos - centres[left]) / (centres[right] - centres[left]), 0, 1)
+    out[np.arange(n), left] = 1 - frac
+    out[np.arange(n), right] += frac
+    return out
+
+
+def iter_compose_sharpest(image, series, *, blend: bool = True):
+    """Generator twin of :func:`compose_sharpest`: yields ``(done, total)`` planes read and returns
+    the composite."""
+    reports = list(series.reports.values())
+    planes = list(series.reports)
+    level = reports[0].level
+    choice = sharpest_map(series)
+    first = reports[0].tiles
+    down = np.asarray(reports[0].downsample, float)
+    plane0 = image.plane(planes[0]) if _is_slide(image) else plane_levels(_as_levels(image), planes[0])
+    arr0 = (plane0.levels if _is_slide(image) else plane0)[level]
+    h, w = arr0.shape[:2]
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"a composite of {h} x {w} pixels is too large to make in memory (at most "
+                         f"{MAX_PIXELS:,}): judge the planes at a coarser pyramid level")
+    rows, cols = choice.shape
+    ys = first.groupby("row")[["y0", "y1"]].first().sort_index().to_numpy(float).mean(axis=1) / down[0]
+    xs = first.groupby("col")[["x0", "x1"]].first().sort_index().to_numpy(float).mean(axis=1) / down[1]
+    if blend:
+        ay, ax = _interpolation(ys, h), _interpolation(xs, w)
+    else:  # each pixel from its own tile's plane (seams at the tile borders)
+        ay = np.eye(rows)[np.clip(np.searchsorted(np.r_[ys[1:] + ys[:-1]] / 2, np.arange(h) + 0.5), 0, rows - 1)]
+        ax = np.eye(cols)[np.clip(np.searchsorted(np.r_[xs[1:] + xs[:-1]] / 2, np.arange(w) + 0.5), 0, cols - 1)]
+    used = np.unique(choice)
+    out = np.zeros(arr0.shape, np.float64)
+    yield 0, len(used)
+    for done, k in enumerate(used, 1):
+        weight = ay @ (choice == k).astype(float) @ ax.T
+        one = image.plane(planes[k]) if _is_slide(image) else plane_levels(_as_levels(image), planes[k])
+        data = np.asarray((one.levels if _is_slide(image) else one)[level], np.float64)
+        out += data * (weight if data.ndim == 2 else weight[..., None])
+        yield done, len(used)
+    dtype = np.dtype(arr0.dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(dtype)
+
+
+def compose_sharpest(image, series, *, blend: bool = True, progress=None, cancel=None) -> np.ndarray:
+    """The sharpest plane of each tile, put together: an all-in-focus image of a focus series.
+
+    Parameters
+    ----------
+    image : Slide, array-like or list of arrays
+        The stack :func:`~napari_cytoqa.quality.planes.assess_planes` judged.
+    series : PlaneSeries
+        What it found; every plane judged with the same tiling (the composite is at the analysed
+        pyramid level, in the stack's dtype).
+    blend : bool
+        True (default): each tile's choice weighs 1 at its centre and falls linearly to 0 at its
+        neighbours' centres, so the planes meet without a seam; False: each tile's pixels come from
+        its own plane alone.
+    progress, cancel : callable, optional
+        ``progress(done, total)`` over the planes read; ``cancel()`` polled after each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage as ndi
+    >>> from napari_cytoqa import assess_planes
+    >>> from napari_cytoqa.synthetic import make_smear
+    >>> sharp = make_smear((256, 256), seed=0).image
+    >>> blurred = ndi.gaussian_filter(sharp, (6, 6, 0))
+    >>> left, right = sharp.copy(), blurred.copy()  # each plane in focus on one half
+    >>> left[:, 128:], right[:, 128:] = blurred[:, 128:], sharp[:, 128:]
+    >>> stack = np.stack([left, right])
+    >>> series = assess_planes(stack, tile_size=128)
+    >>> composite = compose_sharpest(stack, series, blend=False)
+    >>> bool((composite == sharp).all())
+    True
+    """
+    from .._generators import run_generator
+    from .assess import Cancelled
+
+    return run_generator(iter_compose_sharpest(image, series, blend=blend),
+                         on_yield=None if progress is None else (lambda item: progress(*item)), cancel=cancel,
+                         cancelled=lambda item: Cancelled(f"composite cancelled after {item[0]} of {item[1]} planes"))
