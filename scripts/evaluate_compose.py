@@ -76,7 +76,7 @@ def main(argv=None):
         rows = {}
         for key in preds:
             s = evaluate_detections(preds[key], truth)
-            rows[key] = {"ap": round(s.ap, 4), "recall": round(s.recall, 4), "precision": round(s.precision, 4),
+            rows[key] = {"ap": round(s.ap50, 4), "recall": round(s.recall, 4), "precision": round(s.precision, 4),
                          "blur_level": round(float(np.mean(blur[key])), 3)}
         results[name] = rows
         print(f"\n{name} ({args.fields} fields, {time.time() - t0:.0f} s)")

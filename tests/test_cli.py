@@ -324,6 +324,18 @@ def test_every_plane_of_a_focus_series(tmp_path, capsys):
     curve = pd.read_csv(tmp_path / "qc" / "zstack_planes.csv")  # the stack's focus curve, one row per plane
     assert curve.plane.tolist() == [0, 1, 2] and curve.p_blurry.round(4).tolist() == [round(v, 4) for v in p[:3]]
     assert curve.blur_level.is_monotonic_increasing and not (tmp_path / "qc" / "flat_planes.csv").exists()
+    assert not (tmp_path / "qc" / "zstack_sharpest.tif").exists()  # only with --compose
+    assert main(["qc", str(stack), "--out", str(tmp_path / "qc2"), "--tile-size", "128", "--plane", "all",
+                 "--compose", "--quiet"]) == 0
+    composite = tifffile.imread(tmp_path / "qc2" / "zstack_sharpest.tif")  # every tile's sharpest: plane 0
+    np.testing.assert_array_equal(composite, series[0].image)
+    two_axes = tmp_path / "zc.tif"
+    tifffile.imwrite(two_axes, np.stack([s.image for s in series[:2]])[:, None].repeat(2, axis=1),
+                     photometric="minisblack", metadata={"axes": "ZCYX"})
+    assert main(["qc", str(two_axes), "--out", str(tmp_path / "qc3"), "--tile-size", "128", "--plane", "all",
+                 "--compose", "--quiet"]) == 1
+    assert "one axis beside the image plane" in capsys.readouterr().err
+    assert (tmp_path / "qc3" / "zc_planes.csv").exists() and not (tmp_path / "qc3" / "zc_sharpest.tif").exists()
     assert main(["detect", str(stack), "--out", str(tmp_path / "det"), "--detector", "otsu", "--plane", "all",
                  "--quiet"]) == 0
     assert len(pd.read_csv(tmp_path / "det" / "summary.csv")) == 3

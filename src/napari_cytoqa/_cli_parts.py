@@ -112,24 +112,32 @@ def plane_of(slide, plane):
     return slide.plane(plane)
 
 
-def _write_labels(path: Path, labels, pixel_size_um) -> None:
-    """The instance label image as a zlib-compressed TIFF (uint16 where the labels fit), with its
-    pixel size as the TIFF resolution when known; written beside and renamed, so a failed write
-    leaves no partial file."""
+def write_tiff(path: Path, data, pixel_size_um=None) -> None:
+    """``data`` as a zlib-compressed TIFF (RGB where it has 3 samples), with its pixel size ``(y, x)``
+    in µm as the TIFF resolution when known; written beside and renamed, so a failed write leaves no
+    partial file."""
     import numpy as np
     import tifffile
 
-    labels = np.asarray(labels)
-    data = labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32)
-    extra = {}
+    data = np.asarray(data)
+    extra = {"photometric": "rgb" if data.ndim == 3 and data.shape[-1] == 3 else "minisblack"}
     if pixel_size_um:
-        extra = {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
+        extra |= {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
     tmp = path.with_name(path.name + ".part")
     try:
         tifffile.imwrite(tmp, data, compression="zlib", **extra)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_labels(path: Path, labels, pixel_size_um) -> None:
+    """The instance label image as :func:`write_tiff` writes it, uint16 where the labels fit."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    write_tiff(path, labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32),
+               pixel_size_um)
 
 
 def _analysed_area(det, slide, args, down: float) -> dict:

@@ -208,6 +208,20 @@ def add_stain_layer(viewer, result, source, label: str, *, level: int = 0, plane
     return upsert_layer(viewer, stain_layer_data(result, source, label, level=level, plane=plane))
 
 
+def composite_layer_data(image, source, *, level: int = 0, plane: tuple = (), axis: int = 0) -> tuple:
+    """LayerData for :func:`~napari_cytoqa.quality.compose_sharpest`'s image of ``source``'s series
+    along ``axis`` (``plane``: one plane of it, for placement and, on a stack with more axes, the
+    name's other indices: ``<name> [plane *, 1] [sharpest tiles]``), on ``level``'s pixel grid."""
+    fixed = tuple("*" if a == axis else p for a, p in enumerate(plane)) if len(plane) > 1 else ()
+    rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+    kwargs = {"name": f"{result_name(source, fixed)} [sharpest tiles]", "rgb": rgb,
+              "metadata": {"cytoqa_composite": {"source": source.name, "axis": axis, "level": level}},
+              **_level_placement(source, level, plane)}
+    if not rgb and getattr(source, "rgb", True) is False:  # shown like its source
+        kwargs |= {"colormap": source.colormap.name, "contrast_limits": tuple(source.contrast_limits)}
+    return image, kwargs, "image"
+
+
 #: Above this many objects detections are drawn as points (centres) instead of box rectangles.
 MAX_BOXES = 2000
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _overlap_arg, _pixel_size, _write_labels, diameter_arg,
-                         item_label, plane_arg, plane_of, region_arg, work_items)
+                         item_label, plane_arg, plane_of, region_arg, work_items, write_tiff)
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -94,23 +94,42 @@ def _qc(args) -> int:
     _summary_csv(out / "summary.csv", rows)
     for (path, name), judged in planes.items():
         if len(judged) > 1:  # a series: its per-plane table, and the sharpest plane
-            _plane_series(path, judged, out / f"{name}_planes.csv", args.quiet)
+            failed += _plane_series(path, judged, out / name, args)
     if not args.quiet:
         print(f"wrote reports for {len(summaries)} image(s) to {out}")
     return 1 if failed else 0
 
 
-def _plane_series(path: Path, judged, csv: Path, quiet: bool) -> None:
-    """``csv`` (``<name>_planes.csv``): one row per judged plane of the stack at ``path`` (a focus
-    curve); the sharpest plane printed."""
+def _plane_series(path: Path, judged, stem: Path, args) -> list:
+    """``<stem>_planes.csv``: one row per judged plane of the stack at ``path`` (a focus curve); the
+    sharpest plane printed; with ``--compose``, ``<stem>_sharpest.tif``. Returns ``[path]`` where the
+    composite failed, else ``[]``."""
+    import numpy as np
+
+    from .io import read_slide
+    from .quality.compose import compose_sharpest
     from .quality.planes import PlaneSeries, plane_label
 
     series = PlaneSeries.from_reports(judged)
-    series.to_csv(csv)
+    series.to_csv(stem.with_name(f"{stem.name}_planes.csv"))
     best = series.sharpest
-    if not quiet and best is not None:
+    if not args.quiet and best is not None:
         level = series.row(best)["blur_level"]
         print(f"{path.name}: sharpest plane [{plane_label(best)}] (blur level {level:.1f})")
+    if not args.compose:
+        return []
+    try:
+        with read_slide(path) as whole:
+            if len(whole.planes) != 1:
+                raise ValueError(f"--compose takes a stack with one axis beside the image plane (a focus series), "
+                                 f"not {' x '.join(map(str, whole.planes))} planes (axes {whole.axes})")
+            down = float(np.sqrt(np.prod(judged[0][1].downsample)))
+            px = None if whole.pixel_size_um is None else tuple(v * down for v in whole.pixel_size_um)
+            write_tiff(stem.with_name(f"{stem.name}_sharpest.tif"), compose_sharpest(whole, series), px)
+    except (OSError, ValueError) as err:
+        print(_error_line("qc --compose", path, err), file=sys.stderr)
+        return [path]
+    return []
 
 
 def _stain(args) -> int:
@@ -280,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--no-stain-check", dest="stain_check", action="store_false",
                     help="judge 'cell image or not' by the network alone; by default an H&E section by its colour "
                          "(purple and pink stain) counts as a cell image where the network is unsure")
+    qc.add_argument("--compose", action="store_true",
+                    help="with --plane all: also write <name>_sharpest.tif for each single-axis stack (a focus "
+                         "series), each tile taken from its sharpest plane and blended between tile centres")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

@@ -204,7 +204,10 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     from napari_cytoqa.synthetic.smear import fluorescence_series
 
     viewer, widget = viewer_widget
+    from napari_cytoqa import assess_planes, compose_sharpest
+
     assert not widget.planes_button.enabled and not widget.series_axis.choices  # no layer yet
+    assert not widget.compose_button.enabled
     widget.image.value = viewer.add_image(np.zeros((64, 64), np.uint8), name="flat")
     assert not widget.planes_button.enabled  # a 2-D image has one plane
     z = np.stack([s.image for s in fluorescence_series((256, 256), [6, 3, 0, 5, 10], seed=4)])
@@ -230,6 +233,14 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     assert overlay.features["verdict"].tolist() == \
         assess_quality(stack[2, 1], tile_size=128, method="classical").tiles["verdict"].tolist()
     assert [i.row() for i in widget.plane_table.native.selectionModel().selectedRows()] == [2]
+    assert widget.compose_button.enabled
+    widget.compose_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.compose_button.enabled and "zc [plane *, 1] [sharpest tiles]" in viewer.layers,
+                    timeout=30000)
+    composite = viewer.layers["zc [plane *, 1] [sharpest tiles]"]
+    assert tuple(composite.scale) == pytest.approx((0.5, 0.5)) and composite.colormap.name == layer.colormap.name
+    expected = compose_sharpest(stack[:, 1], assess_planes(stack[:, 1], tile_size=128, method="classical"))
+    np.testing.assert_array_equal(composite.data, expected)
     widget.plane_table.native.cellClicked.emit(4, 0)  # a row clicked: its plane on screen
     assert tuple(np.rint(viewer.dims.point[:2])) == (8.0, 1.0)
     widget.csv_path.value = tmp_path / "zc.csv"
@@ -241,6 +252,7 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
     assert widget.verdict.value.startswith("sharpest plane 1, 0") and tuple(np.rint(viewer.dims.point[:2])) == (2.0, 0.0)
     run_job(widget, 60000)  # a plain run on the plane on screen: the export is its tile table alone
+    assert not widget.compose_button.enabled and widget.planes_button.enabled
     (tmp_path / "zc_planes.csv").unlink()
     widget.export_csv()
     assert not (tmp_path / "zc_planes.csv").exists()

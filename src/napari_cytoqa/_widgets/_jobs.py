@@ -13,11 +13,12 @@ def _drive(gen_factory):
 
 
 def start_job(gen_factory, *, description: str, on_done, on_error=None, on_abort=None,
-              buttons=(), stop_button=None):
+              buttons=(), stop_button=None, on_finish=None):
     """Run ``gen_factory()`` (a generator yielding ``(done, total)`` and returning a result)
     in a worker thread. ``on_done(result)``, ``on_error(exc)`` and ``on_abort()`` run on
     the GUI thread (connected before the thread starts). Run buttons are disabled while
-    the job runs; ``stop_button`` quits it between steps."""
+    the job runs; ``stop_button`` quits it between steps. ``on_finish()`` runs last, however the
+    job ended, after the buttons are enabled again (e.g. to disable those with nothing to act on)."""
     worker = create_worker(_drive, gen_factory, _start_thread=False, _ignore_errors=True)
     bar = napari_progress(total=0, desc=description)
 
@@ -42,6 +43,8 @@ def start_job(gen_factory, *, description: str, on_done, on_error=None, on_abort
         if stop_button is not None:
             stop_button.enabled = False
             stop_button.changed.disconnect(worker.quit)
+        if on_finish is not None:
+            on_finish()
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_done)
@@ -59,12 +62,14 @@ def start_job(gen_factory, *, description: str, on_done, on_error=None, on_abort
     return worker
 
 
-def start_layer_job(widget, layer, job, options: dict, *, what: str, status, on_done, running: str = "running…"):
+def start_layer_job(widget, layer, job, options: dict, *, what: str, status, on_done, running: str = "running…",
+                    buttons=None, on_finish=None):
     """The widgets' common Run step: ``job(levels, **options)`` (a core generator twin) on the
     plane of ``layer`` the viewer shows, ``options["level"]`` clamped to its pyramid, in a worker
     (``widget.worker``) wired to ``widget.run_button`` / ``widget.stop_button``; ``status`` (a
     label) reads ``running`` / failed / stopped. ``on_done(result, plane, level)`` runs on the
-    GUI thread. Returns the options used."""
+    GUI thread; ``buttons`` (default: the run button) are disabled meanwhile, then ``on_finish()`` runs
+    (see :func:`start_job`). Returns the options used."""
     plane = displayed_plane(layer, widget._viewer)  # of a stack: the plane on screen
     levels = layer_levels(layer, plane)
     options = {**options, "level": min(options.get("level", 0), len(levels) - 1)}
@@ -73,5 +78,6 @@ def start_layer_job(widget, layer, job, options: dict, *, what: str, status, on_
                               on_done=lambda result: on_done(result, plane, options["level"]),
                               on_error=lambda err: setattr(status, "value", "failed"),
                               on_abort=lambda: setattr(status, "value", "stopped"),
-                              buttons=(widget.run_button,), stop_button=widget.stop_button)
+                              buttons=buttons or (widget.run_button,), stop_button=widget.stop_button,
+                              on_finish=on_finish)
     return options

@@ -10,11 +10,13 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, Pu
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 
-from .._layers import add_quality_overlay, displayed_plane, layer_levels, layer_pixel_size
+from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
+                       upsert_layer)
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
+from ..quality.compose import iter_compose_sharpest
 from ..quality.planes import iter_assess_planes, series_planes
 from ..tiling import WEIGHTINGS
 from ._jobs import start_job, start_layer_job
@@ -71,6 +73,9 @@ class QualityControlWidget(Container):
             "held at the plane on screen"))
         self.planes_button = PushButton(text="Judge every plane", tooltip=(
             "judge each plane along the series axis, list them, and show the sharpest one (lowest blur level)"))
+        self.compose_button = PushButton(text="Compose sharpest tiles", enabled=False, tooltip=(
+            "after 'Judge every plane': a new image of each tile's sharpest plane (blended between tile centres), "
+            "all in focus where the specimen is tilted or thick"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.plane_table = Table(value=None, visible=False, label="planes")
@@ -81,16 +86,18 @@ class QualityControlWidget(Container):
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
                      self.precision, self.match_scale, self.assume_cells, self.stain_check, self.run_button,
-                     self.series_axis, self.planes_button, self.stop_button, self.verdict, self.plane_table,
+                     self.series_axis, self.planes_button, self.compose_button, self.stop_button, self.verdict, self.plane_table,
                      self.csv_path, self.export_button])
         self.method.changed.connect(self._method_changed)
         self.image.changed.connect(self._image_changed)
         self.run_button.changed.connect(self.run)
         self.planes_button.changed.connect(self.judge_planes)
+        self.compose_button.changed.connect(self.compose)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
         self._overlay = None  # name of the overlay the last run drew (the export's table)
         self._series = None  # the PlaneSeries of the last "Judge every plane" (exported beside the tiles)
+        self._judged = None  # what it judged: (layer, its levels, series axis), for "Compose sharpest tiles"
         self._image_changed(self.image.value)
 
     def _method_changed(self, method):
@@ -111,8 +118,20 @@ class QualityControlWidget(Container):
 
     def _image_changed(self, _layer=None):
         self.series_axis.reset_choices()
-        self.planes_button.enabled = self.series_axis.visible = bool(self.series_axis.choices)
+        self.series_axis.visible = bool(self.series_axis.choices)
+        if self.run_button.enabled:  # not while a job runs: its end refreshes them
+            self._refresh_buttons()
 
+    @property
+    def _buttons(self):
+        """The buttons that start jobs: disabled while one runs."""
+        return self.run_button, self.planes_button, self.compose_button
+
+    def _refresh_buttons(self):
+        """Enable the buttons that have something to act on: "Judge every plane" for a stack,
+        "Compose sharpest tiles" after a judged series with a sharpest plane."""
+        self.planes_button.enabled = bool(self.series_axis.choices)
+        self.compose_button.enabled = self._series is not None and self._series.sharpest is not None
     def options(self, layer=None) -> dict:
         """Keyword arguments for :func:`assess_quality` that the widget's state stands for
         (``layer``: the image layer, whose pixel size "judge at 0.5 µm/px" passes on)."""
@@ -141,7 +160,8 @@ class QualityControlWidget(Container):
         if self.match_scale.value and options["pixel_size"] is None:
             show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
         start_layer_job(self, layer, iter_assess_quality, options, what="Quality check of", status=self.verdict,
-                        on_done=lambda report, plane, level: self._show(report, layer, plane))
+                        on_done=lambda report, plane, level: self._show(report, layer, plane),
+                        buttons=self._buttons, on_finish=self._refresh_buttons)
 
     def judge_planes(self):
         """Judge every plane of the chosen stack along the series axis (the other axes at the plane on
@@ -156,12 +176,28 @@ class QualityControlWidget(Container):
         options = self.options(layer)
         options["level"] = min(options["level"], len(levels) - 1)
         self.verdict.value = f"judging {len(planes)} planes…"
+        self._judged = (layer, levels, self.series_axis.value)
         self.worker = start_job(lambda: iter_assess_planes(levels, planes=planes, **options),
                                 description=f"Quality check of every plane of {layer.name}",
                                 on_done=lambda series: self._show_series(series, layer),
                                 on_error=lambda err: setattr(self.verdict, "value", "failed"),
                                 on_abort=lambda: setattr(self.verdict, "value", "stopped"),
-                                buttons=(self.run_button, self.planes_button), stop_button=self.stop_button)
+                                buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
+
+    def compose(self):
+        """Put each tile's sharpest plane of the last judged series together, in a worker thread, as a
+        new image layer ``<name> [sharpest tiles]`` (see :func:`~napari_cytoqa.quality.compose_sharpest`)."""
+        series = self._series
+        if series is None or series.sharpest is None or self._judged is None:
+            show_warning("Judge every plane of a stack first.")
+            return
+        layer, levels, axis = self._judged
+        best, level = series.sharpest, next(iter(series.reports.values())).level
+        self.worker = start_job(lambda: iter_compose_sharpest(levels, series),
+                                description=f"Composite of the sharpest tiles of {layer.name}",
+                                on_done=lambda image: upsert_layer(self._viewer, composite_layer_data(
+                                    image, layer, level=level, plane=best, axis=axis)),
+                                buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
 
     def _show_series(self, series, layer):
         best = series.sharpest
