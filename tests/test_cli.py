@@ -274,7 +274,14 @@ def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
     assert (cells.y0 >= 100).all() and (cells.x0 >= 200).all() and (cells.y1 <= 612).all() and (cells.x1 <= 840).all()
     from tifffile import imread
 
-    assert imread(tmp_path / "pyr_labels.tif").shape == (256, 320)  # the region at level 1
+    labels = imread(tmp_path / "pyr_labels.tif")  # the whole of level 1, zero outside the region (50:306, 100:420)
+    assert labels.shape == (512, 512) and labels[50:306, 100:420].max() > 10
+    assert not labels[:50].any() and not labels[306:].any() and not labels[:, :100].any() and not labels[:, 420:].any()
+    ys, xs = np.nonzero(labels)  # each cell's labels lie in its box (level-1 px = level-0 / 2)
+    for k in np.unique(labels)[1:6]:
+        y0, x0, y1, x1 = cells.loc[k - 1, ["y0", "x0", "y1", "x1"]] / 2
+        sel = labels[ys, xs] == k
+        assert y0 - 1 <= ys[sel].min() and ys[sel].max() < y1 + 1 and x0 - 1 <= xs[sel].min() and xs[sel].max() < x1 + 1
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(tmp_path), "--region", "1,2,3"])
     assert "Y0,X0,Y1,X1" in capsys.readouterr().err

@@ -112,10 +112,32 @@ def plane_of(slide, plane):
     return slide.plane(plane)
 
 
-def write_tiff(path: Path, data, pixel_size_um=None) -> None:
+#: Tile side of the tiled TIFFs :func:`write_tiff` writes for a part of a larger image.
+TIFF_TILE = 256
+
+
+def _placed_tiles(data, shape: tuple, origin: tuple):
+    """The tiles, row by row, of an image of ``shape`` that is zero except for ``data`` at ``origin``."""
+    import numpy as np
+
+    oy, ox = (int(v) for v in origin)
+    h, w = data.shape[:2]
+    for y in range(0, shape[0], TIFF_TILE):
+        for x in range(0, shape[1], TIFF_TILE):
+            tile = np.zeros((TIFF_TILE, TIFF_TILE) + data.shape[2:], data.dtype)
+            y0, x0 = max(y, oy), max(x, ox)
+            y1, x1 = min(y + TIFF_TILE, oy + h, shape[0]), min(x + TIFF_TILE, ox + w, shape[1])
+            if y0 < y1 and x0 < x1:
+                tile[y0 - y:y1 - y, x0 - x:x1 - x] = data[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+            yield tile
+
+
+def write_tiff(path: Path, data, pixel_size_um=None, *, shape=None, origin=(0, 0)) -> None:
     """``data`` as a zlib-compressed TIFF (RGB where it has 3 samples), with its pixel size ``(y, x)``
     in µm as the TIFF resolution when known; written beside and renamed, so a failed write leaves no
-    partial file."""
+    partial file. ``shape``: of the whole image ``data`` is the part at ``origin`` (y, x) of (a region):
+    the file then has that shape, zero elsewhere, tiled so that it is written tile by tile at any size
+    and lies on the image wherever it is opened."""
     import numpy as np
     import tifffile
 
@@ -123,6 +145,10 @@ def write_tiff(path: Path, data, pixel_size_um=None) -> None:
     extra = {"photometric": "rgb" if data.ndim == 3 and data.shape[-1] == 3 else "minisblack"}
     if pixel_size_um:
         extra |= {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
+    if shape is not None and (tuple(shape[:2]) != data.shape[:2] or any(origin)):
+        shape = tuple(int(v) for v in shape[:2])
+        extra |= {"shape": shape + data.shape[2:], "dtype": data.dtype, "tile": (TIFF_TILE, TIFF_TILE)}
+        data = _placed_tiles(data, shape, origin)
     tmp = path.with_name(path.name + ".part")
     try:
         tifffile.imwrite(tmp, data, compression="zlib", **extra)
@@ -131,13 +157,13 @@ def write_tiff(path: Path, data, pixel_size_um=None) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_labels(path: Path, labels, pixel_size_um) -> None:
+def _write_labels(path: Path, labels, pixel_size_um, *, shape=None, origin=(0, 0)) -> None:
     """The instance label image as :func:`write_tiff` writes it, uint16 where the labels fit."""
     import numpy as np
 
     labels = np.asarray(labels)
     write_tiff(path, labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32),
-               pixel_size_um)
+               pixel_size_um, shape=shape, origin=origin)
 
 
 def _analysed_area(det, slide, args, down: float) -> dict:

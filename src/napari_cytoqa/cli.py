@@ -217,7 +217,8 @@ def _detect(args) -> int:
             with read_slide(path) as whole:
                 slide = plane_of(whole, plane)
                 label = item_label(path, plane, whole, slide)
-                down = slide.levels[0].shape[0] / slide.levels[min(args.level, len(slide.levels) - 1)].shape[0]
+                analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
+                down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's
                     options["region"] = tuple(v / down for v in args.region)
                 # instance labels only when asked for: a whole slide's would not fit in memory
@@ -229,8 +230,9 @@ def _detect(args) -> int:
                                                                              index=False)
                 (out / f"{slide.name}_cells.geojson").write_text(json.dumps(det.to_geojson(downsample=down)))
                 if args.labels and det.labels is not None:
-                    _write_labels(out / f"{slide.name}_labels.tif", det.labels,
-                                  slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um))
+                    _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
+                                  slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),
+                                  shape=analysed, origin=det.origin)
         except (OSError, ValueError, KeyError) as err:
             failed += 1
             rows.append({"image": label, "error": str(err)})
@@ -348,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(docs/detection.md, rule H)")
     dt.add_argument("--region", type=region_arg, default=None, metavar="Y0,X0,Y1,X1",
                     help="detect only in this box (level-0 pixels; CSV and GeoJSON stay in the image's coordinates, "
-                         "--labels writes the region's label image)")
+                         "--labels writes the label image of the whole level, zero outside the region)")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "
