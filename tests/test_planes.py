@@ -6,7 +6,7 @@ import tifffile
 from napari_cytoqa import assess_planes, assess_quality, compose_sharpest, read_slide
 from napari_cytoqa.quality import Cancelled
 from napari_cytoqa.quality.compose import sharpest_map
-from napari_cytoqa.quality.planes import plane_levels, series_planes, stack_shape
+from napari_cytoqa.stacks import plane_levels, series_planes, stack_shape
 from napari_cytoqa.synthetic.smear import fluorescence_series
 
 

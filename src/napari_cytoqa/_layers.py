@@ -176,7 +176,7 @@ def _update(layer, data, kwargs, layer_type) -> None:
 def layer_levels(layer, plane: tuple = ()) -> list:
     """The pyramid levels of an image layer (one level when it is not multiscale); of a stack,
     the 2-D plane at ``plane``, the indices on the axes before Y and X (lazy for dask/zarr data)."""
-    from .quality.planes import plane_levels
+    from .stacks import plane_levels
 
     return plane_levels(layer.data if getattr(layer, "multiscale", False) else [layer.data], plane)
 

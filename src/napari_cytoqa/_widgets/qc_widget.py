@@ -17,7 +17,8 @@ from ..quality import METHODS, iter_assess_quality
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
 from ..quality.compose import iter_compose_sharpest
-from ..quality.planes import iter_assess_planes, series_planes
+from ..quality.planes import iter_assess_planes
+from ..stacks import series_planes
 from ..tiling import WEIGHTINGS
 from ._jobs import start_job, start_layer_job
 

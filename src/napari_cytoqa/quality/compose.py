@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .planes import _as_levels, _is_slide, plane_levels
+from ..stacks import _is_slide, one_plane
 
 #: Largest composite made in memory (pixels of the analysed level): above it, analyse a coarser level.
 MAX_PIXELS = 100_000_000
@@ -30,6 +30,11 @@ def sharpest_map(series) -> np.ndarray:
             raise ValueError("the planes were judged on different tile grids: judge them with the same options")
         levels[k, t["row"], t["col"]] = np.nan_to_num(t["blur_level"].to_numpy(float), nan=np.inf)
     return np.argmin(levels, axis=0)
+
+
+def _levels_of(image, plane) -> list:
+    one = one_plane(image, plane)
+    return one.levels if _is_slide(image) else one
 
 
 def _interpolation(centres: np.ndarray, n: int) -> np.ndarray:
@@ -58,8 +63,7 @@ def iter_compose_sharpest(image, series, *, blend: bool = True):
     choice = sharpest_map(series)
     first = reports[0].tiles
     down = np.asarray(reports[0].downsample, float)
-    plane0 = image.plane(planes[0]) if _is_slide(image) else plane_levels(_as_levels(image), planes[0])
-    arr0 = (plane0.levels if _is_slide(image) else plane0)[level]
+    arr0 = _levels_of(image, planes[0])[level]
     h, w = arr0.shape[:2]
     if h * w > MAX_PIXELS:
         raise ValueError(f"a composite of {h} x {w} pixels is too large to make in memory (at most "
@@ -77,8 +81,7 @@ def iter_compose_sharpest(image, series, *, blend: bool = True):
     yield 0, len(used)
     for done, k in enumerate(used, 1):
         weight = ay @ (choice == k).astype(float) @ ax.T
-        one = image.plane(planes[k]) if _is_slide(image) else plane_levels(_as_levels(image), planes[k])
-        data = np.asarray((one.levels if _is_slide(image) else one)[level], np.float64)
+        data = np.asarray(_levels_of(image, planes[k])[level], np.float64)
         out += data * (weight if data.ndim == 2 else weight[..., None])
         yield done, len(used)
     dtype = np.dtype(arr0.dtype)

@@ -9,67 +9,18 @@ QC widget's "Judge every plane" are its twins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..stacks import check_planes, iter_planes, plane_label, plane_levels, series_planes, stack_shape
+
+__all__ = ["PlaneSeries", "assess_planes", "iter_assess_planes", "plane_label", "plane_levels", "series_planes",
+           "stack_shape"]
+
 #: Columns of :attr:`PlaneSeries.table` taken from each plane's report summary.
 SUMMARY_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_valid")
-
-
-def plane_label(plane) -> str:
-    """How a plane is named in tables and on the command line: its indices joined by ``-``."""
-    return "-".join(str(int(i)) for i in plane)
-
-
-def plane_levels(levels, plane: tuple = ()) -> list:
-    """The 2-D plane at ``plane`` (indices on the axes before Y and X) of every level of a pyramid
-    whose levels keep the stack's leading axes (lazy for dask/zarr). A level that also downsampled
-    the leading axes gets the matching index there."""
-    levels = list(levels)
-    if not plane:
-        return levels
-    full = levels[0].shape[:len(plane)]
-    return [lvl[tuple(min(p * n // f, n - 1) for p, n, f in zip(plane, lvl.shape, full))] for lvl in levels]
-
-
-def _is_slide(image) -> bool:
-    return hasattr(image, "levels") and hasattr(image, "plane") and hasattr(image, "planes")
-
-
-def _as_levels(image) -> list:
-    if isinstance(image, (list, tuple)) and image and hasattr(image[0], "shape"):
-        return list(image)
-    return [image if hasattr(image, "shape") else np.asarray(image)]
-
-
-def stack_shape(image) -> tuple[int, ...]:
-    """The sizes of the axes beside the image plane of ``image``: a Slide's :attr:`planes`; for an
-    array (or a list of pyramid levels) the axes before Y and X, or before Y, X and the colour
-    axis where the last axis holds 3 or 4 samples (RGB(A))."""
-    if _is_slide(image):
-        return tuple(image.planes)
-    shape = tuple(_as_levels(image)[0].shape)
-    colour = len(shape) >= 3 and shape[-1] in (3, 4)
-    return shape[:len(shape) - 2 - colour]
-
-
-def series_planes(shape, *, axis: int | None = None, at: tuple = ()) -> list[tuple[int, ...]]:
-    """The planes to judge of a stack whose leading axes have sizes ``shape``: every one (``axis``
-    None), or every index along ``axis`` with the other axes held at ``at`` (e.g. the Z series at
-    the channel and time point on screen; ``at`` defaults to zeros)."""
-    shape = tuple(int(n) for n in shape)
-    if axis is None:
-        return list(product(*map(range, shape)))
-    if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"axis {axis} does not exist: the stack has {len(shape)} axes beside the image plane")
-    at = tuple(at) or (0,) * len(shape)
-    if len(at) != len(shape):
-        raise ValueError(f"give one index per axis beside the image plane ({len(shape)}), got {at!r}")
-    axis %= len(shape)
-    return [at[:axis] + (k,) + at[axis + 1:] for k in range(shape[axis])]
 
 
 @dataclass
@@ -123,29 +74,7 @@ def iter_assess_planes(image, *, planes=None, **options):
     returns the :class:`PlaneSeries`. Closing it stops the work between batches."""
     from .assess import iter_assess_quality
 
-    shape = stack_shape(image)
-    if not shape:
-        raise ValueError("this is a single 2-D image, not a stack: there is one plane (use assess_quality)")
-    planes = series_planes(shape) if planes is None else [
-        (p,) if isinstance(p, (int, np.integer)) else tuple(p) for p in planes]
-    if not planes:
-        raise ValueError("no planes to judge")
-    for p in planes:
-        if len(p) != len(shape) or not all(isinstance(i, (int, np.integer)) and 0 <= i < n for i, n in zip(p, shape)):
-            raise ValueError(f"plane {p!r} is not in a stack of {' x '.join(map(str, shape))} planes")
-    pairs, total = [], None
-    for k, plane in enumerate(planes):
-        one = image.plane(plane) if _is_slide(image) else plane_levels(_as_levels(image), plane)
-        gen = iter_assess_quality(one, **options)
-        try:
-            while True:
-                done, per_plane = next(gen)
-                total = per_plane * len(planes)  # every plane has the same shape and tiling
-                yield k * per_plane + done, total
-        except StopIteration as stop:
-            pairs.append((plane, stop.value))
-        finally:
-            gen.close()
+    pairs = yield from iter_planes(image, check_planes(image, planes), iter_assess_quality, **options)
     return PlaneSeries.from_reports(pairs)
 
 
