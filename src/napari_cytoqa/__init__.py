@@ -10,7 +10,7 @@ The public, GUI-free API::
     restained = transfer_stain(image, method="macenko", reference=lab_b_image)
 """
 from ._layers import displayed_plane, layer_levels
-from .detection import Detections, detect_cells, iter_detect_cells
+from .detection import Detections, PlaneDetections, detect_cells, detect_planes, iter_detect_cells
 from .io import Slide, SlideReadError, read_slide
 from .quality import (PlaneSeries, QualityReport, assess_planes, assess_quality, compose_sharpest,
                       iter_assess_quality)
@@ -42,8 +42,8 @@ def add_stain_layer(viewer, result, source, label: str, *, level: int = 0, plane
     return _add(viewer, result, source, label, level=level, plane=plane)
 
 
-__all__ = ["Detections", "PlaneSeries", "QualityReport", "Slide", "SlideReadError", "add_detection_layers",
-           "add_quality_overlay", "add_stain_layer", "aggregate", "assess_planes", "assess_quality",
-           "compose_sharpest", "detect_cells", "displayed_plane", "fit_target", "iter_assess_quality",
-           "iter_detect_cells", "iter_transfer_stain", "layer_levels", "read_slide", "stitch", "tile_grid",
-           "transfer_stain"]
+__all__ = ["Detections", "PlaneDetections", "PlaneSeries", "QualityReport", "Slide", "SlideReadError",
+           "add_detection_layers", "add_quality_overlay", "add_stain_layer", "aggregate", "assess_planes",
+           "assess_quality", "compose_sharpest", "detect_cells", "detect_planes", "displayed_plane", "fit_target",
+           "iter_assess_quality", "iter_detect_cells", "iter_transfer_stain", "layer_levels", "read_slide", "stitch",
+           "tile_grid", "transfer_stain"]

@@ -4,31 +4,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import napari
-import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, Table,
-                              create_widget)
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QTimer
 
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
                        upsert_layer)
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
+from ..quality.compose import iter_compose_sharpest
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
-from ..quality.compose import iter_compose_sharpest
 from ..quality.planes import iter_assess_planes
 from ..stacks import series_planes
 from ..tiling import WEIGHTINGS
 from ._jobs import start_job, start_layer_job
+from ._planes import PlaneTable, go_to, named, stack_axes
 
 #: Columns of the per-plane table the widget shows, one row per plane (the full table is exported).
 PLANE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry")
-
-
-def _named(plane) -> str:
-    """A plane as the result layers name it (``zc [plane 2, 1] QC``)."""
-    return ", ".join(map(str, plane))
 
 
 def _quality_models(_widget=None):
@@ -69,7 +62,8 @@ class QualityControlWidget(Container):
             tooltip="count a slide whose stain is hematoxylin-purple and eosin-pink as a cell image where the "
                     "network is unsure (real H&E often looks unlike its training); off: the network alone")
         self.run_button = PushButton(text="Run quality check")
-        self.series_axis = ComboBox(choices=self._stack_axes, label="series axis", tooltip=(
+        self.series_axis = ComboBox(choices=lambda _w=None: stack_axes(self.image.value, self._viewer),
+                                    label="series axis", tooltip=(
             "of a stack: the axis (e.g. Z) along which 'Judge every plane' judges each plane, the other axes "
             "held at the plane on screen"))
         self.planes_button = PushButton(text="Judge every plane", tooltip=(
@@ -79,10 +73,7 @@ class QualityControlWidget(Container):
             "all in focus where the specimen is tilted or thick"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
-        self.plane_table = Table(value=None, visible=False, label="planes")
-        self.plane_table.read_only = True
-        self.plane_table.native.cellClicked.connect(self._plane_clicked)
-        self._planes = []  # the planes of the table's rows
+        self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
@@ -103,19 +94,6 @@ class QualityControlWidget(Container):
 
     def _method_changed(self, method):
         self.model.enabled = self.precision.enabled = method == "learned"
-
-    def _stack_axes(self, _widget=None):
-        """The chosen layer's axes beside the image plane as (label, axis), the longest first (a focus
-        series usually has more planes than channels); empty for a 2-D image."""
-        layer = self.image.value
-        if layer is None or layer.ndim <= 2:
-            return []
-        lead = layer.ndim - 2
-        shape = layer_levels(layer)[0].shape[:lead]
-        names = [str(n) for n in list(self._viewer.dims.axis_labels)[-layer.ndim:][:lead]]
-        names = [f"axis {a}" if n.lstrip("-").isdigit() else n for a, n in enumerate(names)]  # napari's "-3"
-        order = sorted(range(lead), key=lambda a: -shape[a])
-        return [(f"{names[a]} ({shape[a]} planes)", a) for a in order]
 
     def _image_changed(self, _layer=None):
         self.series_axis.reset_choices()
@@ -201,44 +179,27 @@ class QualityControlWidget(Container):
                                 buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
 
     def _show_series(self, series, layer):
-        best = series.sharpest
-        table = series.table
-        shown = table[list(PLANE_COLUMNS)].round({"blur_level": 2, "p_blurry": 2}).fillna("–").astype(str)
-        self._planes = list(table["index"])
-        self.plane_table.value = {"data": shown.values.tolist(), "index": [_named(p) for p in self._planes],
-                                  "columns": [c.replace("_", " ") for c in PLANE_COLUMNS]}
-        self.plane_table.native.resizeColumnsToContents()
-        self.plane_table.visible = True
+        best, table = series.sharpest, series.table
+        self.plane_table.show_planes(table[list(PLANE_COLUMNS)].round({"blur_level": 2, "p_blurry": 2}),
+                                     table["index"], select=best)
         sharp = int((table["verdict"] == "sharp").sum())
         if best is None:
             self._series = series
             self.verdict.value = f"no plane has a blur level ({len(table)} judged: empty or not cell images)"
             self.export_button.enabled = False
             return
-        self._go_to(layer, best)
-        view = self.plane_table.native  # the sharpest row highlighted, in view
-        view.selectRow(self._planes.index(best))
-        QTimer.singleShot(0, lambda: view.scrollTo(view.currentIndex(), view.ScrollHint.PositionAtCenter))  # laid out
+        go_to(self._viewer, layer, best)
         self._show(series.reports[best], layer, best)
         self._series = series  # after _show, which forgets the last series
         row = series.row(best)
-        self.verdict.value = (f"sharpest plane {_named(best)}: blur level {row['blur_level']:.1f} · "
+        self.verdict.value = (f"sharpest plane {named(best)}: blur level {row['blur_level']:.1f} · "
                               f"{sharp} of {len(table)} planes sharp\n" + self.verdict.value)
 
-    def _plane_clicked(self, row: int, _column: int = 0):
+    def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane (the overlay stays the sharpest's)."""
         layer = self.image.value
-        if layer is not None and 0 <= row < len(self._planes) and layer.ndim - 2 == len(self._planes[row]):
-            self._go_to(layer, self._planes[row])
-
-    def _go_to(self, layer, plane):
-        """Move the viewer's sliders to ``plane`` of ``layer`` (indices on its axes before Y and X)."""
-        data = np.zeros(layer.ndim)
-        data[:len(plane)] = plane
-        world = np.asarray(layer.data_to_world(data), float)
-        offset = self._viewer.dims.ndim - layer.ndim
-        for axis in range(len(plane)):
-            self._viewer.dims.set_point(offset + axis, world[axis])
+        if layer is not None and layer.ndim - 2 == len(plane):
+            go_to(self._viewer, layer, plane)
 
     def _show(self, report, layer, plane=()):
         self._overlay = add_quality_overlay(self._viewer, report, layer, plane=plane).name
