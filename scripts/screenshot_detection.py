@@ -58,7 +58,34 @@ def main(out="docs/images"):
     Image.fromarray(shot[..., :3]).quantize(256, method=Image.Quantize.MEDIANCUT).save(  # a third of the bytes
         out / "detection_region_window.png", optimize=True)
     print("slide_pyramid region, 7 µm: cells:", widget.status.value)
+    series_shot(viewer, widget, out)
     viewer.close()
+
+
+def series_shot(viewer, widget, out):
+    """'Detect in every plane' on a real time-lapse: ndev-sampledata's scratch assay (10 frames, its
+    Hoechst channel; fetched by _wheel_data.py, validation data only shown), the widget's defaults."""
+    from _wheel_data import fetch
+
+    while len(viewer.layers):
+        viewer.layers.pop()
+    name = "scratch-assay-labeled-10T-2Ch.tiff"
+    layers = viewer.open(str(fetch(name)[name]), plugin="napari-cytoqa")
+    for extra in layers[1:]:  # the oblique light and the two label channels
+        viewer.layers.remove(extra)
+    widget.region.value = None
+    widget.image.value = layers[0]
+    widget.detector.value, widget.routing.value = "unet", "combined"
+    widget.diameter.value, widget.diameter_unit.value = 0.0, "px"
+    run_and_wait(widget, action=widget.detect_planes)
+    viewer.dims.set_point(0, viewer.dims.range[0].stop)  # the last frame
+    viewer.reset_view()
+    viewer.camera.zoom *= 2  # the boxes' 1-px edges show
+    viewer.layers[f"{layers[0].name} [plane *] cells"].visible = False  # drawn over the boxes' edges
+    shot = viewer.screenshot(canvas_only=False)
+    Image.fromarray(shot[..., :3]).quantize(256, method=Image.Quantize.MEDIANCUT).save(
+        out / "detection_planes_window.png", optimize=True)
+    print("scratch assay, every frame:", widget.status.value)
 
 
 if __name__ == "__main__":

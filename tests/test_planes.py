@@ -135,3 +135,32 @@ def test_composite_of_rgb_slides_and_its_checks(halves, tmp_path, monkeypatch):
                                       ((1,), assess_quality(rgb[1], tile_size=64, method="classical"))])
     with pytest.raises(ValueError, match="different tile grids"):
         compose_sharpest(rgb, mixed)
+
+
+def test_detect_in_every_frame_of_a_time_lapse(tmp_path):
+    from napari_cytoqa import detect_cells, detect_planes
+    from napari_cytoqa.synthetic.smear import fluorescence_series
+
+    fields = [fluorescence_series((256, 256), [0], seed=s)[0] for s in (11, 12, 13)]
+    frames = np.stack([f.image for f in fields])  # three frames, different cells
+    path = tmp_path / "t.tif"
+    tifffile.imwrite(path, frames, photometric="minisblack", resolution=(1e4 / 0.5, 1e4 / 0.5),
+                     resolutionunit="CENTIMETER")
+    seen = []
+    with read_slide(path) as slide:
+        found = detect_planes(slide, detector="otsu", tile_size=128, progress=lambda d, t: seen.append((d, t)))
+    t = found.table
+    alone = [detect_cells(f, detector="otsu", tile_size=128).count for f in frames]
+    assert t["count"].tolist() == alone and len(set(alone)) > 1  # each frame as detected alone
+    assert t.area_px.tolist() == [256 * 256] * 3 and t.area_mm2.tolist() == pytest.approx([256 * 256 * 0.25e-6] * 3)
+    assert t.cells_per_mm2.tolist() == pytest.approx([c / (256 * 256 * 0.25e-6) for c in alone])
+    assert seen[-1][0] == seen[-1][1] and seen[-1][1] % 3 == 0
+    assert found.row(2)["count"] == found.detections[(2,)].count
+    out = found.to_csv(tmp_path / "counts.csv")
+    assert out.read_text().splitlines()[0] == "plane,count,area_px,area_mm2,cells_per_mm2,blur_level"
+    arrays = detect_planes(frames, planes=[2, 0], detector="otsu", tile_size=128)  # no pixel size: no density
+    assert arrays.table.plane.tolist() == ["2", "0"] and arrays.table.cells_per_mm2.isna().all()
+    with pytest.raises(KeyError, match="not analysed"):
+        arrays.row(1)
+    with pytest.raises(ValueError, match="single 2-D image"):
+        detect_planes(frames[0], detector="otsu")

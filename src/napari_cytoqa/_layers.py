@@ -78,10 +78,15 @@ def shapes_region(shapes, source, *, level: int = 0, plane: tuple = ()) -> list 
     return out or None
 
 
+def plane_name(plane) -> str:
+    """A plane of a stack as the result layers name it: ``2, 1`` (``*`` for a series' axis)."""
+    return ", ".join(map(str, plane))
+
+
 def result_name(source, plane: tuple = ()) -> str:
     """The stem of the result layers' names: the source's name, with the plane of a stack."""
     base = source.name if source is not None else "image"
-    return f"{base} [plane {', '.join(map(str, plane))}]" if plane else base
+    return f"{base} [plane {plane_name(plane)}]" if plane else base
 
 
 def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None, plane: tuple = ()) -> tuple:

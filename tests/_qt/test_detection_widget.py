@@ -251,3 +251,44 @@ def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget,
     widget.region.value = viewer.layers["line only"]
     widget.run()
     assert "holds no rectangle or polygon" in warnings[0]
+
+
+def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch):
+    from napari_cytoqa import _stack_layers
+    from napari_cytoqa.detection import detect_cells
+
+    viewer, widget = viewer_widget
+    frames = [make_fluorescence((192, 256), seed=s).image for s in (5, 6, 7)]
+    stack = np.stack([np.stack([np.zeros_like(f), f]) for f in frames])  # (T, C, Y, X): channel 1 the nuclei
+    source = viewer.add_image(stack, name="nuclei", scale=(10.0, 1.0, 0.5, 0.5), translate=(0, 0, 5, 7))
+    widget.image.value = source
+    assert widget.planes_button.enabled and list(widget.series_axis.choices) == [0, 1]  # T (3) before C (2)
+    widget.detector.value = "otsu"
+    viewer.dims.set_point(1, 1.0)  # channel 1 on screen
+    widget.planes_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
+    alone = [detect_cells(f, detector="otsu") for f in frames]
+    labels, boxes = viewer.layers["nuclei [plane *, 1] cells"], viewer.layers["nuclei [plane *, 1] boxes"]
+    assert labels.data.shape == (3, 1, 192, 256)
+    for t in range(3):
+        np.testing.assert_array_equal(labels.data[t, 0], alone[t].labels)
+    assert tuple(labels.translate) == pytest.approx((0, 1, 5, 7)) and tuple(labels.scale) == pytest.approx(
+        (10, 1, 0.5, 0.5))
+    assert len(boxes.data) == sum(d.count for d in alone) and boxes.ndim == 4
+    first = np.asarray(boxes.data[0])  # plane 0's first box, on plane (0, 1), where the source shows that cell
+    assert (first[:, :2] == [0, 1]).all()
+    centre = first.mean(axis=0)
+    assert np.allclose(boxes.data_to_world(centre), source.data_to_world(centre))
+    assert boxes.features["plane"].tolist()[-1] == "2, 1"
+    shown = widget.plane_table.to_dataframe()
+    assert shown["count"].astype(int).tolist() == [d.count for d in alone]
+    assert widget.status.value.startswith(f"{sum(d.count for d in alone)} in 3 planes")
+    widget.plane_table.native.cellClicked.emit(2, 0)
+    assert tuple(np.rint(viewer.dims.point[:2])) == (20.0, 1.0)
+    monkeypatch.setattr(_stack_layers, "MAX_BOXES", 5)  # many cells: centres as points, on their planes
+    from napari_cytoqa.detection.planes import detect_planes
+
+    found = detect_planes(stack, planes=[(0, 1), (1, 1), (2, 1)], detector="otsu")
+    data = _stack_layers.series_detection_layers_data(found, source, axis=0)
+    points = [d for d in data if d[2] == "points"][0][0]
+    assert points.shape == (sum(d.count for d in alone), 4) and set(points[:, 0]) == {0, 1, 2}

@@ -7,11 +7,7 @@ from magicgui.widgets import Table
 from qtpy.QtCore import QTimer
 
 from .._layers import layer_levels
-
-
-def named(plane) -> str:
-    """A plane as the result layers name it (``zc [plane 2, 1] QC``)."""
-    return ", ".join(map(str, plane))
+from .._layers import plane_name as named
 
 
 def stack_axes(layer, viewer) -> list:

@@ -9,10 +9,14 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 from napari.utils.notifications import show_warning
 
 from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
+from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
+from ..detection.planes import iter_detect_planes
 from ..detection.stain_input import STAIN_CHOICES
-from ._jobs import start_layer_job
+from ..stacks import series_planes
+from ._jobs import start_job, start_layer_job
+from ._planes import PlaneTable, go_to, stack_axes
 
 
 class DetectionWidget(Container):
@@ -78,19 +82,39 @@ class DetectionWidget(Container):
         self.tile_size = SpinBox(value=512, min=64, max=4096, step=64, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.run_button = PushButton(text="Detect cells")
+        self.series_axis = ComboBox(choices=lambda _w=None: stack_axes(self.image.value, self._viewer),
+                                    label="series axis", tooltip=(
+                                        "of a stack: the axis (e.g. time) along which 'Detect in every plane' "
+                                        "runs, the other axes held at the plane on screen"))
+        self.planes_button = PushButton(text="Detect in every plane", tooltip=(
+            "detect in each plane along the series axis: one layer of cells and boxes over all planes, and the "
+            "count per plane (a growth curve of a time-lapse)"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
+        self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.extend([self.image, self.region, self.detector, self.routing, self.model, self.own_threshold,
                      self.threshold, self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16,
                      self.denoise, self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button,
-                     self.stop_button, self.status])
+                     self.series_axis, self.planes_button, self.stop_button, self.status, self.plane_table])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
         self.auto_diameter.changed.connect(self._auto_diameter_changed)
         self.bf16.changed.connect(self._bf16_changed)
         self.run_button.changed.connect(self.run)
+        self.planes_button.changed.connect(self.detect_planes)
+        self.image.changed.connect(self._image_changed)
         self.worker = None
+        self._image_changed()
+
+    def _image_changed(self, _layer=None):
+        self.series_axis.reset_choices()
+        self.series_axis.visible = bool(self.series_axis.choices)
+        if self.run_button.enabled:  # not while a job runs: its end refreshes it
+            self._refresh_buttons()
+
+    def _refresh_buttons(self):
+        self.planes_button.enabled = bool(self.series_axis.choices)
 
     def _bf16_changed(self, on: bool):
         """Ticked on a device without native bfloat16: say it will be slower. Checked here, not
@@ -154,26 +178,82 @@ class DetectionWidget(Container):
             opts["min_score"] = self.min_score.value
         return opts
 
-    def run(self):
-        layer = self.image.value
+    def _checked_options(self, layer):
+        """The options for ``layer`` (a region's in the analysed level's pixels, on the plane shown),
+        or None after a warning where they cannot be used."""
         if layer is None:
             show_warning("Choose an image layer first.")
-            return
+            return None
         opts = self.options()
         if "diameter_um" in opts and opts["pixel_size"] is None:
             show_warning(f"{layer.name} records no pixel size (its scale is not in µm): give the cell diameter "
                          "in px, or set the layer's scale and units.")
-            return
+            return None
         if self.region.value is not None:  # pixels of the level analysed, on the plane shown
             plane = displayed_plane(layer, self._viewer)
             level = min(opts["level"], len(layer_levels(layer, plane)) - 1)
             opts["region"] = shapes_region(self.region.value, layer, level=level, plane=plane)
             if opts["region"] is None:
                 show_warning(f"{self.region.value.name} holds no rectangle or polygon to detect in.")
-                return
+                return None
+        return opts
+
+    @property
+    def _buttons(self):
+        return self.run_button, self.planes_button
+
+    def run(self):
+        layer = self.image.value
+        opts = self._checked_options(layer)
+        if opts is None:
+            return
         running = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
-                        on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running)
+                        on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running,
+                        buttons=self._buttons, on_finish=self._refresh_buttons)
+
+    def detect_planes(self):
+        """Detect cells in every plane of the chosen stack along the series axis (the other axes at the
+        plane on screen) in a worker thread; then draw one layer of cells and of boxes over all planes
+        and list the count per plane."""
+        layer = self.image.value
+        if layer is not None and not self.series_axis.choices:
+            show_warning("Choose an image layer that is a stack (time, Z, …) first.")
+            return
+        opts = self._checked_options(layer)
+        if opts is None:
+            return
+        at, levels, axis = displayed_plane(layer, self._viewer), layer_levels(layer), self.series_axis.value
+        planes = series_planes(levels[0].shape[:len(at)], axis=axis, at=at)
+        opts["level"] = level = min(opts["level"], len(levels) - 1)
+        if layer_pixel_size(layer) is not None:  # for the densities
+            opts.setdefault("pixel_size", layer_pixel_size(layer))
+        self.status.value = f"detecting in {len(planes)} planes…"
+        self.worker = start_job(lambda: iter_detect_planes(levels, planes=planes, **opts),
+                                description=f"Cell detection in every plane of {layer.name}",
+                                on_done=lambda found: self._show_planes(found, layer, level, axis),
+                                on_error=lambda err: setattr(self.status, "value", "failed"),
+                                on_abort=lambda: setattr(self.status, "value", "stopped"),
+                                buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
+
+    def _show_planes(self, found, layer, level, axis):
+        add_series_detection_layers(self._viewer, found, layer, level=level, axis=axis)
+        t = found.table
+        shown = t[["count"]].copy()
+        if t["cells_per_mm2"].notna().any():
+            shown["cells/mm²"] = t["cells_per_mm2"].astype(float).round(0).astype("Int64")
+        if t["blur_level"].notna().any():
+            shown["blur level"] = t["blur_level"].astype(float).round(1)
+        self.plane_table.show_planes(shown, t["index"])
+        counts = t["count"].to_numpy()
+        self.status.value = (f"{int(counts.sum())} in {len(t)} planes · {counts.min()}–{counts.max()} per plane"
+                             f" (first {counts[0]}, last {counts[-1]})")
+
+    def _plane_clicked(self, plane):
+        """A click on a row of the plane table shows that plane."""
+        layer = self.image.value
+        if layer is not None and layer.ndim - 2 == len(plane):
+            go_to(self._viewer, layer, plane)
 
     def _show(self, det, layer, level, plane=()):
         add_detection_layers(self._viewer, det, layer, level=level, plane=plane)
