@@ -285,6 +285,8 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert widget.status.value.startswith(f"{sum(d.count for d in alone)} in 3 planes")
     widget.plane_table.native.cellClicked.emit(2, 0)
     assert tuple(np.rint(viewer.dims.point[:2])) == (20.0, 1.0)
+    widget.image.value = viewer.add_image(frames[0], name="flat")  # another layer: its table would be stale
+    assert widget.plane_table.native.isHidden() and not widget.planes_button.enabled
     monkeypatch.setattr(_stack_layers, "MAX_BOXES", 5)  # many cells: centres as points, on their planes
     from napari_cytoqa.detection.planes import detect_planes
 

@@ -251,6 +251,9 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     widget.planes_button.changed.emit(True)
     qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
     assert widget.verdict.value.startswith("sharpest plane 1, 0") and tuple(np.rint(viewer.dims.point[:2])) == (2.0, 0.0)
+    widget.image.value = viewer.layers["flat"]  # another layer: the plane table, of zc, is hidden
+    assert widget.plane_table.native.isHidden() and not widget.planes_button.enabled
+    widget.image.value = layer
     run_job(widget, 60000)  # a plain run on the plane on screen: the export is its tile table alone
     assert not widget.compose_button.enabled and widget.planes_button.enabled
     (tmp_path / "zc_planes.csv").unlink()

@@ -105,11 +105,14 @@ class DetectionWidget(Container):
         self.planes_button.changed.connect(self.detect_planes)
         self.image.changed.connect(self._image_changed)
         self.worker = None
+        self._counted = None  # the layer whose planes the table lists
         self._image_changed()
 
     def _image_changed(self, _layer=None):
         self.series_axis.reset_choices()
         self.series_axis.visible = bool(self.series_axis.choices)
+        if self._counted is not self.image.value:  # the table is another layer's
+            self.plane_table.visible = False
         if self.run_button.enabled:  # not while a job runs: its end refreshes it
             self._refresh_buttons()
 
@@ -237,7 +240,8 @@ class DetectionWidget(Container):
                                 buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
 
     def _show_planes(self, found, layer, level, axis):
-        add_series_detection_layers(self._viewer, found, layer, level=level, axis=axis)
+        drawn = add_series_detection_layers(self._viewer, found, layer, level=level, axis=axis)
+        self._counted = layer
         t = found.table
         shown = t[["count"]].copy()
         if t["cells_per_mm2"].notna().any():
@@ -248,6 +252,8 @@ class DetectionWidget(Container):
         counts = t["count"].to_numpy()
         self.status.value = (f"{int(counts.sum())} in {len(t)} planes · {counts.min()}–{counts.max()} per plane"
                              f" (first {counts[0]}, last {counts[-1]})")
+        if found.detections[t["index"][0]].detector != "yolo" and drawn[0]._type_string != "labels":
+            self.status.value += " · too large to draw instance labels: boxes only"
 
     def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane."""

@@ -78,8 +78,8 @@ class QualityControlWidget(Container):
         self.export_button = PushButton(text="Export tile table", enabled=False)
         self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
                      self.precision, self.match_scale, self.assume_cells, self.stain_check, self.run_button,
-                     self.series_axis, self.planes_button, self.compose_button, self.stop_button, self.verdict, self.plane_table,
-                     self.csv_path, self.export_button])
+                     self.series_axis, self.planes_button, self.compose_button, self.stop_button, self.verdict,
+                     self.plane_table, self.csv_path, self.export_button])
         self.method.changed.connect(self._method_changed)
         self.image.changed.connect(self._image_changed)
         self.run_button.changed.connect(self.run)
@@ -98,6 +98,8 @@ class QualityControlWidget(Container):
     def _image_changed(self, _layer=None):
         self.series_axis.reset_choices()
         self.series_axis.visible = bool(self.series_axis.choices)
+        if self._judged is not None and self._judged[0] is not self.image.value:  # another layer's planes
+            self.plane_table.visible = False
         if self.run_button.enabled:  # not while a job runs: its end refreshes them
             self._refresh_buttons()
 
@@ -111,6 +113,7 @@ class QualityControlWidget(Container):
         "Compose sharpest tiles" after a judged series with a sharpest plane."""
         self.planes_button.enabled = bool(self.series_axis.choices)
         self.compose_button.enabled = self._series is not None and self._series.sharpest is not None
+
     def options(self, layer=None) -> dict:
         """Keyword arguments for :func:`assess_quality` that the widget's state stands for
         (``layer``: the image layer, whose pixel size "judge at 0.5 µm/px" passes on)."""
