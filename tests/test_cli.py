@@ -25,6 +25,9 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     assert table.loc[str(a), "verdict"] == "sharp" and table.loc[str(b), "verdict"] == "blurry"
     assert table.loc[str(a), "tiles_sharp"] + table.loc[str(a), "tiles_blurry"] <= 4
     assert {"p_blurry", "grade", "precision", "underexposed", "error"} <= set(table.columns)
+    page = (out / "report.html").read_text()  # the overview: the blurry image first, each beside its overlay
+    assert page.index("blurry_overlay.png") < page.index("sharp_overlay.png") < page.index("</table>")
+    assert page.count("<tr>") == 3 and f"<td>{b}</td>" in page
     assert main(["qc", str(b), "--out", str(tmp_path / "q8"), "--tile-size", "256", "--quiet",
                  "--precision", "int8"]) == 0
     assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"
@@ -99,6 +102,9 @@ def test_qc_bad_file_reports_and_continues(tmp_path, smear, capsys):
     table = pd.read_csv(tmp_path / "o" / "summary.csv", keep_default_na=False).set_index("image")
     assert table.loc[str(bad), "error"] and not table.loc[str(good), "error"]  # the failure is in the table
     assert table.loc[str(good), "verdict"] in ("sharp", "blurry")
+    page = (tmp_path / "o" / "report.html").read_text()  # failures first, with their message, no picture
+    assert page.index("bad.tif") < page.index("good_overlay.png") and "is empty (0 bytes)" in page
+    assert page.count("<img") == 1
 
 
 def test_models_command_lists_the_default(capsys):
@@ -347,3 +353,17 @@ def test_every_plane_of_a_focus_series(tmp_path, capsys):
                  "--quiet"]) == 0
     assert len(pd.read_csv(tmp_path / "det" / "summary.csv")) == 3
     assert {f"zstack_plane{k}_cells.csv" for k in range(3)} <= {f.name for f in (tmp_path / "det").iterdir()}
+
+
+def test_report_page_escapes_names_and_messages(tmp_path):
+    from napari_cytoqa.quality.html import write_html
+
+    rows = [{"image": "a<b>.png", "verdict": "sharp", "grade": "good", "blur_level": 1.234, "p_blurry": float("nan"),
+             "error": ""}, {"image": "c&d.tif", "error": "cannot decode <x>"}]
+    page = write_html(tmp_path / "r.html", rows, {"a<b>.png": "a<b>_overlay.png"}).read_text()
+    assert "a&lt;b&gt;.png" in page and "<b>" not in page and "cannot decode &lt;x&gt;" in page
+    assert "<td>1.23</td>" in page and "<td>–</td>" in page and page.index("c&amp;d.tif") < page.index("a&lt;b")
+    rows = [{"image": name, "verdict": "sharp", "tiles_sharp": 10 - k, "tiles_blurry": k, "error": ""}
+            for name, k in (("few", 1), ("many", 6), ("none", 0))]  # within a verdict: most blurry tiles first
+    page = write_html(tmp_path / "s.html", rows).read_text()
+    assert page.index("<td>many</td>") < page.index("<td>few</td>") < page.index("<td>none</td>")

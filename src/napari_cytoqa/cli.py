@@ -53,11 +53,12 @@ def _qc(args) -> int:
     from PIL import Image
     from .io import read_slide
     from .quality import iter_assess_quality
+    from .quality.html import write_html
     from .quality.render import render_overlay
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summaries, failed, rows, planes = {}, [], [], {}
+    summaries, failed, rows, planes, pictures = {}, [], [], {}, {}
     for path, plane in work_items(args.images, args.plane):
         label = str(path)
         try:
@@ -75,6 +76,7 @@ def _qc(args) -> int:
                 report.to_json(stem.with_name(f"{slide.name}_summary.json"))
                 Image.fromarray(render_overlay(slide.levels, report)).save(
                     stem.with_name(f"{slide.name}_overlay.png"))
+                pictures[label] = f"{slide.name}_overlay.png"
         except (OSError, ValueError) as err:
             failed.append(label)
             rows.append({"image": label, "error": str(err)})
@@ -92,11 +94,12 @@ def _qc(args) -> int:
                   f"tiles {s['tiles']}{binned}")
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
     _summary_csv(out / "summary.csv", rows)
+    write_html(out / "report.html", rows, pictures)
     for (path, name), judged in planes.items():
         if len(judged) > 1:  # a series: its per-plane table, and the sharpest plane
             failed += _plane_series(path, judged, out / name, args)
     if not args.quiet:
-        print(f"wrote reports for {len(summaries)} image(s) to {out}")
+        print(f"wrote reports for {len(summaries)} image(s) to {out} (open report.html for an overview)")
     return 1 if failed else 0
 
 
