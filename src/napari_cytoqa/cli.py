@@ -7,19 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli_parts import (Microns, _analysed_area, _overlap_arg, _pixel_size, _write_labels, diameter_arg,
-                         item_label, plane_arg, plane_of, region_arg, work_items, write_tiff)
+from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series,
+                         _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg, work_items)
 
 log = logging.getLogger("napari_cytoqa")
-
-
-def _error_line(command: str, path: Path, err: Exception) -> str:
-    """``cytoqa COMMAND: PATH: message``, without the file's name twice where the message
-    already starts with it (the slide readers name the file they could not read)."""
-    text, name = str(err), Path(path).name
-    if text.startswith(name):
-        return f"cytoqa {command}: {path}{text[len(name):]}"
-    return f"cytoqa {command}: {path}: {text}"
 
 
 def _with_bar(gen, name: str, quiet: bool):
@@ -101,38 +92,6 @@ def _qc(args) -> int:
     if not args.quiet:
         print(f"wrote reports for {len(summaries)} image(s) to {out} (open report.html for an overview)")
     return 1 if failed else 0
-
-
-def _plane_series(path: Path, judged, stem: Path, args) -> list:
-    """``<stem>_planes.csv``: one row per judged plane of the stack at ``path`` (a focus curve); the
-    sharpest plane printed; with ``--compose``, ``<stem>_sharpest.tif``. Returns ``[path]`` where the
-    composite failed, else ``[]``."""
-    import numpy as np
-
-    from .io import read_slide
-    from .quality.compose import compose_sharpest
-    from .quality.planes import PlaneSeries, plane_label
-
-    series = PlaneSeries.from_reports(judged)
-    series.to_csv(stem.with_name(f"{stem.name}_planes.csv"))
-    best = series.sharpest
-    if not args.quiet and best is not None:
-        level = series.row(best)["blur_level"]
-        print(f"{path.name}: sharpest plane [{plane_label(best)}] (blur level {level:.1f})")
-    if not args.compose:
-        return []
-    try:
-        with read_slide(path) as whole:
-            if len(whole.planes) != 1:
-                raise ValueError(f"--compose takes a stack with one axis beside the image plane (a focus series), "
-                                 f"not {' x '.join(map(str, whole.planes))} planes (axes {whole.axes})")
-            down = float(np.sqrt(np.prod(judged[0][1].downsample)))
-            px = None if whole.pixel_size_um is None else tuple(v * down for v in whole.pixel_size_um)
-            write_tiff(stem.with_name(f"{stem.name}_sharpest.tif"), compose_sharpest(whole, series), px)
-    except (OSError, ValueError) as err:
-        print(_error_line("qc --compose", path, err), file=sys.stderr)
-        return [path]
-    return []
 
 
 def _stain(args) -> int:
