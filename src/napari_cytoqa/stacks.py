@@ -6,6 +6,7 @@ Used by :func:`~napari_cytoqa.quality.planes.assess_planes` (a focus series' sha
 from __future__ import annotations
 
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 
@@ -102,3 +103,25 @@ def iter_planes(image, planes, job, **options):
         finally:
             gen.close()
     return pairs
+
+
+class PlaneRows:
+    """For results with a ``table`` of one row per plane (``plane``: the label, ``index``: the
+    indices): a plane's row and the table as CSV."""
+
+    #: what was done to the planes, for the error naming one that was not
+    done = "analysed"
+
+    def row(self, plane):
+        """The table's row of ``plane`` (its indices, or an int for a one-axis stack)."""
+        plane = (plane,) if isinstance(plane, (int, np.integer)) else tuple(plane)
+        hit = self.table.index[self.table["plane"] == plane_label(plane)]
+        if not len(hit):
+            raise KeyError(f"plane {plane_label(plane)} was not {self.done}")
+        return self.table.loc[hit[0]]
+
+    def to_csv(self, path) -> Path:
+        """Write the table (without the ``index`` tuples, which ``plane`` names) as CSV."""
+        path = Path(path)
+        self.table.drop(columns="index").to_csv(path, index=False)
+        return path

@@ -4,16 +4,15 @@ every plane" are its twins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..stacks import _is_slide, check_planes, iter_planes, one_plane, plane_label
+from ..stacks import PlaneRows, _is_slide, check_planes, iter_planes, one_plane, plane_label
 
 
 @dataclass
-class PlaneDetections:
+class PlaneDetections(PlaneRows):
     """What :func:`detect_planes` found: ``table`` has one row per plane (``plane``: its label,
     ``index``: its indices, ``count``, the area searched ``area_px`` in pixels of the analysed level
     and, where the pixel size is known, ``area_mm2`` and ``cells_per_mm2``, and ``blur_level``: the
@@ -38,20 +37,6 @@ class PlaneDetections:
                          "blur_level": float(np.mean(focus[np.isfinite(focus)])) if np.isfinite(focus).any()
                          else None})
         return cls(table=pd.DataFrame(rows), detections=detections)
-
-    def row(self, plane) -> pd.Series:
-        """The table's row of ``plane`` (its indices, or an int for a one-axis stack)."""
-        plane = (plane,) if isinstance(plane, (int, np.integer)) else tuple(plane)
-        hit = self.table.index[self.table["plane"] == plane_label(plane)]
-        if not len(hit):
-            raise KeyError(f"plane {plane_label(plane)} was not analysed")
-        return self.table.loc[hit[0]]
-
-    def to_csv(self, path) -> Path:
-        """Write the table (without the ``index`` tuples, which ``plane`` names) as CSV."""
-        path = Path(path)
-        self.table.drop(columns="index").to_csv(path, index=False)
-        return path
 
 
 def _pixel_size(image, pixel_size):

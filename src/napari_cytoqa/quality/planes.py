@@ -9,12 +9,11 @@ QC widget's "Judge every plane" are its twins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..stacks import check_planes, iter_planes, plane_label, plane_levels, series_planes, stack_shape
+from ..stacks import PlaneRows, check_planes, iter_planes, plane_label, plane_levels, series_planes, stack_shape
 
 __all__ = ["PlaneSeries", "assess_planes", "iter_assess_planes", "plane_label", "plane_levels", "series_planes",
            "stack_shape"]
@@ -24,7 +23,7 @@ SUMMARY_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_val
 
 
 @dataclass
-class PlaneSeries:
+class PlaneSeries(PlaneRows):
     """What :func:`assess_planes` found: ``table`` has one row per judged plane (``plane``: its
     label, ``index``: its indices, and the slide summary's verdict, grade, blur level, p_blurry,
     focus and p_valid); ``reports`` maps each plane's indices to its
@@ -32,6 +31,7 @@ class PlaneSeries:
 
     table: pd.DataFrame
     reports: dict
+    done = "judged"
 
     @classmethod
     def from_reports(cls, pairs) -> PlaneSeries:
@@ -53,20 +53,6 @@ class PlaneSeries:
             return None
         levels = self.table.loc[known, "blur_level"].astype(float)
         return self.table.loc[levels.idxmin(), "index"]
-
-    def row(self, plane) -> pd.Series:
-        """The table's row of ``plane`` (its indices, or an int for a one-axis stack)."""
-        plane = (plane,) if isinstance(plane, (int, np.integer)) else tuple(plane)
-        hit = self.table.index[self.table["plane"] == plane_label(plane)]
-        if not len(hit):
-            raise KeyError(f"plane {plane_label(plane)} was not judged")
-        return self.table.loc[hit[0]]
-
-    def to_csv(self, path) -> Path:
-        """Write the table (without the ``index`` tuples, which ``plane`` names) as CSV."""
-        path = Path(path)
-        self.table.drop(columns="index").to_csv(path, index=False)
-        return path
 
 
 def iter_assess_planes(image, *, planes=None, **options):
