@@ -83,9 +83,16 @@ def test_bad_stacks_and_planes_are_clear_errors_and_a_stop_stops(focus_series):
                       cancel=iter([False] * 2 + [True] * 9).__next__)
 
 
+def test_tied_planes_are_named(focus_series):
+    series = assess_planes(np.stack([focus_series[1], focus_series[0], focus_series[1]]), tile_size=128,
+                           method="classical")
+    assert series.sharpest == (0,) and series.tied == [(0,), (2,)]  # the same plane twice: a tie
+    assert assess_planes(focus_series, tile_size=128, method="classical").tied == [(1,)]
+
+
 def test_no_sharpest_plane_where_every_plane_is_blank():
     series = assess_planes(np.zeros((2, 64, 64), np.uint8), tile_size=32, method="classical")
-    assert series.sharpest is None and series.table.verdict.tolist() == ["empty", "empty"]
+    assert series.sharpest is None and series.tied == [] and series.table.verdict.tolist() == ["empty", "empty"]
 
 
 @pytest.fixture(scope="module")

@@ -198,7 +198,8 @@ def _plane_series(path: Path, judged, stem: Path, args) -> list:
     best = series.sharpest
     if not args.quiet and best is not None:
         level = series.row(best)["blur_level"]
-        print(f"{path.name}: sharpest plane [{plane_label(best)}] (blur level {level:.1f})")
+        tie = f", tied with {len(series.tied) - 1} more" if len(series.tied) > 1 else ""
+        print(f"{path.name}: sharpest plane [{plane_label(best)}] (blur level {level:.1f}{tie})")
     if not args.compose:
         return []
     try:

@@ -195,7 +195,8 @@ class QualityControlWidget(Container):
         self._show(series.reports[best], layer, best)
         self._series = series  # after _show, which forgets the last series
         row = series.row(best)
-        self.verdict.value = (f"sharpest plane {named(best)}: blur level {row['blur_level']:.1f} · "
+        tie = f" (tied with {len(series.tied) - 1} more)" if len(series.tied) > 1 else ""
+        self.verdict.value = (f"sharpest plane {named(best)}{tie}: blur level {row['blur_level']:.1f} · "
                               f"{sharp} of {len(table)} planes sharp\n" + self.verdict.value)
 
     def _plane_clicked(self, plane):

@@ -54,6 +54,16 @@ class PlaneSeries(PlaneRows):
         levels = self.table.loc[known, "blur_level"].astype(float)
         return self.table.loc[levels.idxmin(), "index"]
 
+    @property
+    def tied(self) -> list[tuple[int, ...]]:
+        """Every plane at the lowest slide blur level (more than one: :attr:`sharpest` took the first,
+        and the check could not tell them apart — e.g. the classical method, whose blur level
+        bottoms out at 0 on coarse pyramid levels)."""
+        if self.sharpest is None:
+            return []
+        level = self.row(self.sharpest)["blur_level"]
+        return list(self.table.loc[self.table["blur_level"] == level, "index"])
+
 
 def iter_assess_planes(image, *, planes=None, **options):
     """Generator twin of :func:`assess_planes`: yields ``(done, total)`` tiles over all planes and
