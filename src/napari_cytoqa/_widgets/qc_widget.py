@@ -132,15 +132,20 @@ class QualityControlWidget(Container):
                 options["device"] = "cpu"
         return options
 
+    def _options_warned(self, layer) -> dict:
+        """:meth:`options`, with a warning where "judge at 0.5 µm/px" finds no pixel size to use."""
+        options = self.options(layer)
+        if self.match_scale.value and options["pixel_size"] is None:
+            show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
+        return options
+
     def run(self):
         """Start the quality check of the chosen layer in a worker thread."""
         layer = self.image.value
         if layer is None:
             show_warning("Choose an image layer first.")
             return
-        options = self.options(layer)
-        if self.match_scale.value and options["pixel_size"] is None:
-            show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
+        options = self._options_warned(layer)
         start_layer_job(self, layer, iter_assess_quality, options, what="Quality check of", status=self.verdict,
                         on_done=lambda report, plane, level: self._show(report, layer, plane),
                         buttons=self._buttons, on_finish=self._refresh_buttons)
@@ -155,7 +160,7 @@ class QualityControlWidget(Container):
         at = displayed_plane(layer, self._viewer)
         levels = layer_levels(layer)
         planes = series_planes(levels[0].shape[:len(at)], axis=self.series_axis.value, at=at)
-        options = self.options(layer)
+        options = self._options_warned(layer)
         options["level"] = min(options["level"], len(levels) - 1)
         self.verdict.value = f"judging {len(planes)} planes…"
         self._judged = (layer, levels, self.series_axis.value)
