@@ -259,3 +259,17 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     (tmp_path / "zc_planes.csv").unlink()
     widget.export_csv()
     assert not (tmp_path / "zc_planes.csv").exists()
+
+
+def test_stop_ends_judging_every_plane(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    img = np.tile(smear_with_blurry_region((256, 256)).image, (4, 4, 1))
+    widget.image.value = viewer.add_image(np.stack([img] * 4), name="tall", rgb=True)  # 4 planes of 1024 px
+    widget.tile_size.value = 64
+    widget.judge_planes()
+    assert widget.stop_button.enabled and not widget.planes_button.enabled and not widget.compose_button.enabled
+    with qtbot.waitSignal(widget.worker.aborted, timeout=30000):
+        widget.stop_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=5000)
+    assert widget.verdict.value == "stopped" and widget.planes_button.enabled and not widget.compose_button.enabled
+    assert not any(layer.name.endswith("QC") for layer in viewer.layers)
