@@ -77,11 +77,12 @@ def iter_compose_sharpest(image, series, *, blend: bool = True):
         ay = np.eye(rows)[np.clip(np.searchsorted(np.r_[ys[1:] + ys[:-1]] / 2, np.arange(h) + 0.5), 0, rows - 1)]
         ax = np.eye(cols)[np.clip(np.searchsorted(np.r_[xs[1:] + xs[:-1]] / 2, np.arange(w) + 0.5), 0, cols - 1)]
     used = np.unique(choice)
-    out = np.zeros(arr0.shape, np.float64)
+    acc = np.float64 if np.dtype(arr0.dtype) == np.float64 else np.float32  # float32 holds 8/16-bit pixels
+    out = np.zeros(arr0.shape, acc)
     yield 0, len(used)
     for done, k in enumerate(used, 1):
-        weight = ay @ (choice == k).astype(float) @ ax.T
-        data = np.asarray(_levels_of(image, planes[k])[level], np.float64)
+        weight = (ay @ (choice == k).astype(float) @ ax.T).astype(acc)
+        data = np.asarray(_levels_of(image, planes[k])[level], acc)
         out += data * (weight if data.ndim == 2 else weight[..., None])
         yield done, len(used)
     dtype = np.dtype(arr0.dtype)
