@@ -288,6 +288,11 @@ def test_detect_region_in_level_0_pixels(tmp_path, pyramid_file, capsys):
         y0, x0, y1, x1 = cells.loc[k - 1, ["y0", "x0", "y1", "x1"]] / 2
         sel = labels[ys, xs] == k
         assert y0 - 1 <= ys[sel].min() and ys[sel].max() < y1 + 1 and x0 - 1 <= xs[sel].min() and xs[sel].max() < x1 + 1
+    from napari_cytoqa._geojson_layers import read_geojson_layers
+
+    (boxes, kw, _), = read_geojson_layers(tmp_path / "pyr_cells.geojson")  # on the slide as napari shows it
+    assert kw["scale"] == (0.25, 0.25) and len(boxes) == len(cells)
+    assert boxes[0].min(axis=0).tolist() == [cells.y0[0] - 0.5, cells.x0[0] - 0.5]
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(tmp_path), "--region", "1,2,3"])
     assert "Y0,X0,Y1,X1" in capsys.readouterr().err

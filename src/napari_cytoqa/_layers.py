@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._geojson_layers import frame_metadata
 from .quality.render import VERDICT_COLORS
 
 #: Above this many tiles the QC overlay is a low-resolution image, not shapes.
@@ -94,7 +95,7 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     beyond ``max_shapes`` tiles, an RGBA image with one pixel per tile."""
     name = name or (f"{result_name(source, plane)} QC" if source is not None else "QC")
     df = report.tiles
-    meta = {"cytoqa_report": report.summary()}
+    meta = {"cytoqa_report": report.summary(), **frame_metadata(source, plane)}
     colours = np.array([VERDICT_COLORS[v] for v in df["verdict"]], dtype=np.float32) / 255
     if len(df) > (MAX_SHAPES if max_shapes is None else max_shapes):
         return _qc_image(report, colours, name, meta, source)
@@ -257,7 +258,8 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
     base = result_name(source, plane)
     place = _level_placement(source, level, plane)
     meta = {"cytoqa_detections": {"count": det.count, "detector": det.detector,
-                                  "routes": pd.Series(det.route).value_counts().to_dict()}}
+                                  "routes": pd.Series(det.route).value_counts().to_dict()},
+            **frame_metadata(source, plane)}
     models = det.route.astype(str)
     feats = pd.DataFrame({"score": det.scores, "route": [m.replace(f"cytoqa-{det.detector}-", "") for m in models],
                           "model": models, "focus": det.focus})
@@ -294,7 +296,7 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
                             "face_color": "transparent", "features": tf, "opacity": 0.8, "visible": len(tb) > 1,
                             "edge_width": max(1.0, 0.006 * float(np.median(tb[:, 2] - tb[:, 0]))),
                             "text": {"string": "{count}", "size": 14, "color": colour, "anchor": "center"},
-                            **place}, "shapes"))
+                            "metadata": frame_metadata(source, plane), **place}, "shapes"))
     return out
 
 

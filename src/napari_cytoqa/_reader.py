@@ -1,10 +1,12 @@
-"""napari reader contribution: slides as (multiscale) image layers with their pixel size."""
+"""napari reader contribution: slides as (multiscale) image layers with their pixel size, and
+GeoJSON annotations (QuPath's, ours) as Shapes/Points layers on the image they belong to."""
 from __future__ import annotations
 
 import logging
 
-from .io import SUFFIXES, read_slide
+from ._geojson_layers import read_geojson_layers
 from ._layers import slide_layer_data
+from .io import SUFFIXES, read_slide
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +18,9 @@ def get_reader(path):
         if len(path) != 1:
             return None
         path = path[0]
+    if str(path).lower().endswith(".geojson"):
+        # parsed when called, so that a bad file gets napari's error notice with our message
+        return read_geojson_layers
     if not str(path).lower().endswith(SUFFIXES):
         return None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._geojson_layers import frame_metadata
 from ._layers import MAX_BOXES, _level_placement, layer_levels, plane_name, result_name, upsert_layer
 
 #: Largest stacked instance-label layer (pixels over all planes); beyond it only boxes or points are drawn.
@@ -37,7 +38,7 @@ def series_detection_layers_data(found, source, *, level: int = 0, axis: int = 0
     base = result_name(source, fixed)
     place = _series_place(source, level, planes, axis)
     meta = {"cytoqa_detections": {"count": int(sum(d.count for d in dets)), "detector": dets[0].detector,
-                                  "planes": len(planes), "axis": axis}}
+                                  "planes": len(planes), "axis": axis}, **frame_metadata(source)}
     out = []
     labels = [d.labels for d in dets]
     n = layer_levels(source)[0].shape[axis]

@@ -25,3 +25,31 @@ def test_sample_data(make_napari_viewer, key, multiscale):
     layers = viewer.open_sample("napari-cytoqa", key)
     assert len(layers) == 1 and layers[0].multiscale == multiscale
     assert np.asarray(layers[0].data[0] if multiscale else layers[0].data).size > 0
+
+
+def test_shapes_saved_as_geojson_open_on_the_slide(make_napari_viewer, pyramid_file, tmp_path):
+    """napari's own save and open, through our writer and reader contributions: a shapes layer drawn
+    over a µm-scaled slide (napari's "new shapes" inherits the slide's scale) comes back in place."""
+    import json
+    from pathlib import Path
+
+    path, _ = pyramid_file
+    viewer = make_napari_viewer()
+    [slide] = viewer.open(str(path), plugin="napari-cytoqa")
+    drawn = viewer.add_shapes([np.array([[10.0, 20], [10, 40], [30, 40], [30, 20]])], shape_type="rectangle",
+                              scale=slide.scale, units=slide.units, name="drawn")
+    [written] = drawn.save(str(tmp_path / "drawn.geojson"), plugin="napari-cytoqa")
+    ring = json.loads(Path(written).read_text())["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == [20.5, 10.5]  # slide pixels, x then y, pixel edges
+    [back] = viewer.open(written, plugin="napari-cytoqa")
+    assert back.name.startswith("drawn")  # the file's stem (napari adds " [1]" beside the layer of that name)
+    assert tuple(back.scale) == pytest.approx(tuple(slide.scale)) and back.shape_type == ["rectangle"]
+    np.testing.assert_allclose(back.data[0], drawn.data[0])
+    points = viewer.add_points(np.array([[5.0, 6.0]]), scale=slide.scale)
+    [pfile] = points.save(str(tmp_path / "points.geojson"), plugin="napari-cytoqa")
+    [pback] = viewer.open(pfile, plugin="napari-cytoqa")
+    np.testing.assert_allclose(pback.data, points.data)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{")
+    with pytest.raises(Exception, match="not a JSON file"):
+        viewer.open(str(bad), plugin="napari-cytoqa")

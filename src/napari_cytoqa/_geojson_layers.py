@@ -1,0 +1,242 @@
+"""Shapes and Points layers to and from GeoJSON in image pixels (napari's writer and reader
+contributions for ``.geojson``; QuPath opens what they write and they open QuPath's exports).
+
+No napari import: the writers get napari's plain ``(data, attributes)``, the reader returns
+layer-data tuples. The pixel frame is the image the shapes belong to: for our result layers the
+``cytoqa_frame`` in their metadata (the source image's scale, translation and plane), for any
+other layer the layer's own grid — the case of a layer made with napari's "new shapes" button
+while the image was selected, which inherits the image's scale.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .io.geojson import (
+    Annotations,
+    GeoJSONError,
+    feature_collection,
+    feature_properties,
+    point_feature,
+    read_geojson,
+    shape_feature,
+    write_geojson,
+)
+
+log = logging.getLogger(__name__)
+
+
+def frame_metadata(source, plane: tuple = ()) -> dict:
+    """The ``cytoqa_frame`` of result layers drawn over ``source`` (an image layer) at ``plane``."""
+    if source is None:
+        return {}
+    frame = {"scale": [float(v) for v in source.scale], "translate": [float(v) for v in source.translate]}
+    units = getattr(source, "units", None)
+    if units is not None:
+        frame["units"] = [str(u) for u in units]
+    if plane:
+        frame["plane"] = [int(p) for p in plane]
+    return {"cytoqa_frame": frame}
+
+
+class _Frame:
+    """Maps a layer's data coordinates to pixel-edge coordinates of its image (and the plane)."""
+
+    def __init__(self, attributes: dict, ndim: int):
+        for key, identity in (("rotate", np.eye(ndim)), ("shear", None), ("affine", np.eye(ndim + 1))):
+            value = attributes.get(key)
+            if value is None:
+                continue
+            value = np.asarray(value, float)
+            if not np.allclose(value, 0 if identity is None else identity):
+                raise GeoJSONError(f"the layer is {'sheared' if key == 'shear' else key + 'd'}: GeoJSON in image "
+                                   "pixels needs an unrotated, unsheared layer")
+        self.scale = np.asarray(attributes.get("scale", np.ones(ndim)), float)[-ndim:]
+        self.translate = np.asarray(attributes.get("translate", np.zeros(ndim)), float)[-ndim:]
+        meta = (attributes.get("metadata") or {}).get("cytoqa_frame")
+        if isinstance(meta, dict):
+            fs, ft = np.asarray(meta["scale"], float), np.asarray(meta["translate"], float)
+            self.units = meta.get("units")
+            self.fixed_plane = tuple(int(p) for p in meta.get("plane", ()))
+        else:
+            fs, ft = self.scale, self.translate
+            units = attributes.get("units")
+            self.units = [str(u) for u in units] if units is not None else None
+            self.fixed_plane = ()
+        self.frame_scale, self.frame_translate = fs, ft
+        self.ndim = ndim
+
+    def to_pixels(self, data) -> tuple[np.ndarray, tuple]:
+        """``(K, ndim)`` data coordinates → ``(K, 2)`` pixel-edge ``(y, x)`` and the plane indices."""
+        d = np.asarray(data, float).reshape(-1, self.ndim)
+        world = d * self.scale + self.translate
+        yx = (world[:, -2:] - self.frame_translate[-2:]) / self.frame_scale[-2:] + 0.5
+        if self.ndim == 2:
+            return yx, self.fixed_plane
+        lead = self.ndim - 2
+        if len(self.frame_scale) >= self.ndim:
+            idx = (world[:, :lead] - self.frame_translate[-self.ndim:-2]) / self.frame_scale[-self.ndim:-2]
+        else:
+            idx = d[:, :lead]
+        planes = np.unique(np.rint(idx).astype(int), axis=0)
+        if len(planes) != 1:
+            raise GeoJSONError("a shape spans several planes of the stack; GeoJSON holds 2-D shapes")
+        return yx, tuple(int(p) for p in planes[0])
+
+    def collection_frame(self) -> dict:
+        frame = {"scale": self.frame_scale.tolist(), "translate": self.frame_translate.tolist()}
+        if self.units is not None:
+            frame["units"] = list(self.units)
+        return frame
+
+
+def _rows(attributes: dict, n: int) -> list[dict]:
+    features = attributes.get("features")
+    if features is None or not len(getattr(features, "columns", ())):
+        return [{} for _ in range(n)]
+    return features.reset_index(drop=True).to_dict("records")
+
+
+def _object_type(attributes: dict) -> str:
+    return "detection" if "cytoqa_detections" in (attributes.get("metadata") or {}) else "annotation"
+
+
+def shapes_collection(data, attributes: dict) -> dict:
+    """The GeoJSON FeatureCollection of a Shapes layer's ``data`` and ``attributes`` (napari's
+    writer arguments): every shape in pixels of its image (see the module's docstring)."""
+    ndim = int(attributes.get("ndim") or (np.asarray(data[0]).shape[1] if len(data) else 2))
+    frame = _Frame(attributes, ndim)
+    kinds = attributes.get("shape_type") or ["polygon"] * len(data)
+    rows, otype = _rows(attributes, len(data)), _object_type(attributes)
+    feats = []
+    for verts, kind, row in zip(data, kinds, rows):
+        yx, plane = frame.to_pixels(verts)
+        feats.append(shape_feature(yx, kind, feature_properties(row, object_type=otype, plane=plane)))
+    return feature_collection(feats, frame.collection_frame())
+
+
+def points_collection(data, attributes: dict) -> dict:
+    """The GeoJSON FeatureCollection of a Points layer (each point a Point feature)."""
+    data = np.asarray(data, float)
+    ndim = int(attributes.get("ndim") or (data.shape[1] if data.ndim == 2 else 2))
+    frame = _Frame(attributes, ndim)
+    rows, otype = _rows(attributes, len(data)), _object_type(attributes)
+    feats = []
+    for point, row in zip(data.reshape(-1, ndim), rows):
+        yx, plane = frame.to_pixels(point[None])
+        feats.append(point_feature(yx[0], feature_properties(row, object_type=otype, plane=plane)))
+    return feature_collection(feats, frame.collection_frame())
+
+
+def _geojson_path(path) -> Path:
+    path = Path(path)
+    return path if path.suffix.lower() in (".geojson", ".json") else path.with_suffix(".geojson")
+
+
+def write_shapes(path: str, data, attributes: dict) -> list[str]:
+    """napari writer: a Shapes layer as GeoJSON (written atomically)."""
+    return [str(write_geojson(_geojson_path(path), shapes_collection(data, attributes)))]
+
+
+def write_points(path: str, data, attributes: dict) -> list[str]:
+    """napari writer: a Points layer as GeoJSON Point features (written atomically)."""
+    return [str(write_geojson(_geojson_path(path), points_collection(data, attributes)))]
+
+
+# ---------------------------------------------------------------- reading
+
+def sibling_image(path) -> Path | None:
+    """The image a GeoJSON file was exported from, when it lies beside it: ``slide.svs.geojson``
+    or ``slide.geojson`` next to ``slide.svs`` (QuPath's usual names)."""
+    from .io import SUFFIXES
+
+    path = Path(path)
+    inner = path.with_suffix("")
+    if inner.suffix.lower() in SUFFIXES and inner.is_file():
+        return inner
+    for suffix in (".ome.tif", ".ome.tiff") + SUFFIXES:
+        for candidate in (path.with_name(inner.name + suffix), path.with_name(inner.name + suffix.upper())):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _placement(ann: Annotations, path, ndim: int) -> dict:
+    """Scale, translate and units of the layers: the file's frame, else the pixel size of the
+    image it sits beside (as our reader places that image), else pixels."""
+    lead = ndim - 2
+    if ann.frame:
+        scale, translate = list(ann.frame["scale"]), list(ann.frame["translate"])
+        units = ann.frame.get("units")
+        scale, translate = ([1.0] * ndim + scale)[-ndim:], ([0.0] * ndim + translate)[-ndim:]
+        place = {"scale": tuple(float(v) for v in scale), "translate": tuple(float(v) for v in translate)}
+        if units is not None:
+            place["units"] = tuple((["pixel"] * ndim + list(units))[-ndim:])
+        return place
+    image = sibling_image(path) if path is not None else None
+    if image is not None:
+        from .io import read_slide
+
+        try:
+            size = read_slide(image).pixel_size_um
+        except (OSError, ValueError) as err:
+            log.info("napari-cytoqa: %s lies beside %s but it cannot be read: %s", Path(path).name, image.name, err)
+            size = None
+        if size:
+            return {"scale": (1.0,) * lead + tuple(float(v) for v in size),
+                    "units": ("pixel",) * lead + ("µm", "µm")}
+    return {}
+
+
+def _with_planes(yx_list, planes, ndim: int) -> list:
+    lead = ndim - 2
+    out = []
+    for yx, plane in zip(yx_list, planes):
+        p = (tuple(plane) + (0,) * lead)[:lead]
+        out.append(np.concatenate([np.tile(np.asarray(p, float), (len(yx), 1)), np.asarray(yx) - 0.5], axis=1))
+    return out
+
+
+def _colours(table, default: str):
+    if "class_color" in table and table["class_color"].notna().all():
+        return list(table["class_color"])
+    return default
+
+
+def annotations_layer_data(ann: Annotations, *, name: str, path=None) -> list[tuple]:
+    """Layer-data tuples of :class:`Annotations`: a Shapes layer and a Points layer (each when
+    there is something to show), in the frame of the file or its image (see :func:`_placement`)."""
+    planes = list(ann.shape_planes) + list(ann.point_planes)
+    ndim = 2 + max((len(p) for p in planes), default=0)
+    place = _placement(ann, path, ndim)
+    meta = {"cytoqa_geojson": {"path": str(path) if path else None, "dropped": ann.dropped}}
+    if ann.frame:
+        meta["cytoqa_frame"] = ann.frame
+    out = []
+    if ann.shapes:
+        table = ann.table("shapes")
+        out.append((_with_planes(ann.shapes, ann.shape_planes, ndim), {
+            "name": name, "shape_type": list(ann.shape_type), "features": table, "face_color": "transparent",
+            "edge_color": _colours(table, "yellow"), "edge_width": 1.0, "metadata": meta, **place}, "shapes"))
+    if ann.points:
+        table = ann.table("points")
+        out.append((np.asarray(_with_planes([p[None] for p in ann.points], ann.point_planes, ndim)).reshape(-1, ndim),
+                    {"name": f"{name} points" if ann.shapes else name, "features": table, "size": 6,
+                     "face_color": _colours(table, "yellow"), "border_width": 0, "metadata": meta, **place},
+                    "points"))
+    return out
+
+
+def read_geojson_layers(path) -> list[tuple]:
+    """napari reader body for a ``.geojson`` file (see :func:`annotations_layer_data`)."""
+    ann = read_geojson(path)
+    if not ann.count:
+        raise GeoJSONError(f"{Path(path).name}: no shapes or points to show")
+    if ann.dropped:
+        log.warning("napari-cytoqa: %s: %d geometries or polygon holes left out (napari shapes have no holes)",
+                    Path(path).name, ann.dropped)
+    stem = Path(path).name
+    return annotations_layer_data(ann, name=stem[: -len(".geojson")] if stem.lower().endswith(".geojson") else stem,
+                                  path=path)

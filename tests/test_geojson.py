@@ -1,0 +1,185 @@
+"""GeoJSON in image pixels: QuPath's files in, napari layers out, and back (no Qt)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_cytoqa._geojson_layers import (
+    annotations_layer_data,
+    points_collection,
+    read_geojson_layers,
+    shapes_collection,
+    write_shapes,
+)
+from napari_cytoqa.io.geojson import GeoJSONError, parse_geojson, read_geojson
+
+#: A QuPath-like export, hand-written: an annotation with a hole, a classified detection box, a
+#: MultiPolygon, a line, points, the older measurement list, a plane of a stack.
+QUPATH = [
+    {"type": "Feature", "id": "a", "geometry": {"type": "Polygon", "coordinates": [
+        [[10, 20], [40, 20], [40, 60], [10, 20]], [[15, 30], [20, 30], [20, 35], [15, 30]]]},
+     "properties": {"objectType": "annotation", "name": "tumour rim", "isLocked": False}},
+    {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[5, 7], [9, 7], [9, 12], [5, 12], [5, 7]]]},
+     "properties": {"objectType": "detection", "classification": {"name": "Tumor", "color": [200, 0, 0]},
+                    "measurements": {"Nucleus: Area": 20.0, "bad": None}}},
+    {"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": [
+        [[[0, 0], [1, 0], [0, 1], [0, 0]]], [[[3, 3], [4, 3], [3, 4], [3, 3]]]]},
+     "properties": {"measurements": [{"name": "Mean", "value": 3.5}], "plane": [2]}},
+    {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [3, 4]]}, "properties": None},
+    {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[1.5, 2.5], [7, 8]]},
+     "properties": {"classification": {"name": "Mitosis"}}},
+    {"type": "Feature", "geometry": None, "properties": {}},
+]
+
+
+def test_qupath_features_become_shapes_and_points():
+    ann = parse_geojson(QUPATH)  # QuPath writes a bare list when it exports several objects
+    assert ann.shape_type == ["polygon", "rectangle", "polygon", "polygon", "line"]
+    # (y, x): GeoJSON is x, y; the closing vertex is dropped; the hole cannot be kept
+    assert ann.shapes[0].tolist() == [[20, 10], [20, 40], [60, 40]]
+    assert ann.shapes[1].tolist() == [[7, 5], [7, 9], [12, 9], [12, 5]]
+    assert ann.dropped == 2  # the hole and the feature without geometry
+    assert ann.shape_planes == [(), (), (2,), (2,), ()]
+    assert ann.points[0].tolist() == [2.5, 1.5] and len(ann.points) == 2
+    table = ann.table("shapes")
+    assert table.loc[0, "name"] == "tumour rim" and not table.loc[0, "isLocked"]
+    assert table.loc[1, "class"] == "Tumor" and table.loc[1, "class_color"] == "#c80000"
+    assert table.loc[1, "Nucleus: Area"] == 20.0 and "bad" not in table
+    assert table.loc[2, "Mean"] == 3.5 and table.loc[3, "Mean"] == 3.5  # both parts of the MultiPolygon
+    assert ann.table("points")["class"].tolist() == ["Mitosis", "Mitosis"]
+
+
+def test_annotations_become_layers_on_their_planes():
+    ann = parse_geojson(QUPATH)
+    (shapes, skw, stype), (points, pkw, ptype) = annotations_layer_data(ann, name="export")
+    assert stype == "shapes" and ptype == "points" and pkw["name"] == "export points"
+    # napari puts pixel centres on whole numbers: GeoJSON's pixel-edge x = 10 is data 9.5
+    assert shapes[0].tolist() == [[0, 19.5, 9.5], [0, 19.5, 39.5], [0, 59.5, 39.5]]
+    assert shapes[2][:, 0].tolist() == [2, 2, 2]  # the plane of a stack leads
+    assert points.shape == (2, 3) and points[0].tolist() == [0, 2.0, 1.0]
+    assert skw["edge_color"] == "yellow"  # not every shape has a class colour
+    assert "scale" not in skw  # no frame, no image beside it: pixels
+
+
+@pytest.mark.parametrize("text, message", [("{not json", "not a JSON file"), ('{"foo": 1}', "not GeoJSON"),
+                                            (('{"type": "Feature", "geometry": {"type": "Polygon", '
+                                              '"coordinates": [[["a", 1]]]}}'), "malformed")])
+def test_bad_files_get_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.geojson"
+    path.write_text(text)
+    with pytest.raises(GeoJSONError, match=message) as err:
+        read_geojson(path)
+    assert "bad.geojson" in str(err.value)
+
+
+def test_an_empty_collection_is_an_error_for_the_reader(tmp_path):
+    path = tmp_path / "empty.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(GeoJSONError, match="no shapes"):
+        read_geojson_layers(path)
+
+
+def _attrs(**kw):
+    base = {"scale": np.ones(2), "translate": np.zeros(2), "rotate": np.eye(2), "shear": np.zeros(1),
+            "affine": np.eye(3), "metadata": {}, "features": pd.DataFrame(), "ndim": 2}
+    return base | kw
+
+
+def test_writer_puts_shapes_in_image_pixels_and_reads_them_back(tmp_path):
+    rect = np.array([[10.0, 20], [10, 40], [30, 40], [30, 20]])
+    tri = np.array([[50.0, 50], [60, 70], [70, 55]])
+    line = np.array([[1.0, 1], [9, 9]])
+    feats = pd.DataFrame({"score": [0.9, np.nan, 1.0], "class": ["a", "b", ""]})
+    attrs = _attrs(scale=np.array([0.5, 0.5]), translate=np.array([3.0, 4.0]), units=["micrometer"] * 2,
+                   shape_type=["rectangle", "polygon", "line"], features=feats)
+    path = write_shapes(str(tmp_path / "drawn"), [rect, tri, line], attrs)[0]
+    assert path.endswith("drawn.geojson")
+    gj = json.loads(Path(path).read_text())
+    f0 = gj["features"][0]
+    assert f0["geometry"]["coordinates"] == [[[20.5, 10.5], [40.5, 10.5], [40.5, 30.5], [20.5, 30.5], [20.5, 10.5]]]
+    assert f0["properties"]["classification"] == {"name": "a"} and f0["properties"]["measurements"] == {"score": 0.9}
+    assert "measurements" not in gj["features"][1]["properties"]  # NaN is left out, never written
+    assert "classification" not in gj["features"][2]["properties"] and gj["features"][2]["geometry"]["type"] == \
+        "LineString"
+    assert gj["cytoqa_frame"] == {"scale": [0.5, 0.5], "translate": [3.0, 4.0], "units": ["micrometer"] * 2}
+    (data, kw, _), = read_geojson_layers(path)
+    assert kw["scale"] == (0.5, 0.5) and kw["translate"] == (3.0, 4.0) and kw["units"] == ("micrometer",) * 2
+    assert kw["shape_type"] == ["rectangle", "polygon", "line"]
+    for a, b in zip([rect, tri, line], data):
+        np.testing.assert_allclose(a, b)
+
+
+def test_result_layers_write_what_the_cli_writes():
+    """Boxes found at pyramid level 1 of a µm-scaled image, as the widget draws them: the writer's
+    GeoJSON is the CLI's (level-0 pixels), whatever the layer's own grid."""
+    from types import SimpleNamespace
+
+    from napari_cytoqa._layers import detection_layers_data
+    from napari_cytoqa.detection.result import Detections
+
+    source = SimpleNamespace(name="slide", scale=np.array([0.25, 0.25]), translate=np.array([10.0, 0.0]),
+                             units=None, data=[np.zeros((64, 80)), np.zeros((32, 40))], multiscale=True, ndim=2)
+    det = Detections(boxes=np.array([[2.0, 3, 9, 12], [20, 30, 25, 33]]), scores=np.array([0.8, 0.6]),
+                     labels=None, route=np.array(["cytoqa-unet-sharp"] * 2), focus=np.array([1.0, np.nan]),
+                     detector="unet")
+    layers = {kind: (data, kw) for data, kw, kind in detection_layers_data(det, source, level=1)}
+    data, kw = layers["shapes"]
+    written = shapes_collection(data, _attrs(**{**kw, "shape_type": [kw["shape_type"]] * len(data)}, ndim=2))
+    expected = det.to_geojson(downsample=2)
+    for got, want in zip(written["features"], expected["features"]):
+        ring = np.asarray(got["geometry"]["coordinates"][0])
+        np.testing.assert_allclose(ring[[0, 2]], np.asarray(want["geometry"]["coordinates"][0])[[0, 2]])
+        assert got["properties"]["objectType"] == "detection"
+        assert got["properties"]["classification"] == {"name": "sharp"}
+    assert written["cytoqa_frame"]["scale"] == [0.25, 0.25] and written["cytoqa_frame"]["translate"] == [10.0, 0.0]
+    # read back, the boxes sit where the widget drew them in world coordinates
+    (back, bkw, _), = annotations_layer_data(parse_geojson(written), name="b")
+    world = np.asarray(back[0]) * bkw["scale"] + bkw["translate"]
+    np.testing.assert_allclose(world, np.asarray(data[0]) * kw["scale"] + kw["translate"])
+
+
+def test_stack_planes_and_rejected_layers():
+    shape = np.array([[2.0, 10, 20], [2, 10, 40], [2, 30, 40]])
+    gj = shapes_collection([shape], _attrs(scale=np.ones(3), translate=np.zeros(3), rotate=np.eye(3),
+                                           affine=np.eye(4), shape_type=["polygon"], ndim=3))
+    assert gj["features"][0]["properties"]["plane"] == [2]
+    (back, _, _), = annotations_layer_data(parse_geojson(gj), name="b")
+    np.testing.assert_allclose(back[0], shape)
+    across = shape.copy()
+    across[1, 0] = 3
+    with pytest.raises(GeoJSONError, match="spans several planes"):
+        shapes_collection([across], _attrs(scale=np.ones(3), translate=np.zeros(3), rotate=np.eye(3),
+                                           affine=np.eye(4), shape_type=["polygon"], ndim=3))
+    rotated = np.array([[0.0, -1], [1, 0]])
+    with pytest.raises(GeoJSONError, match="rotated"):
+        shapes_collection([shape[:, 1:]], _attrs(rotate=rotated, shape_type=["polygon"]))
+    with pytest.raises(GeoJSONError, match="at least 3"):
+        shapes_collection([np.array([[1.0, 1], [2, 2]])], _attrs(shape_type=["polygon"]))
+
+
+def test_points_and_ellipses(tmp_path):
+    pts = np.array([[4.0, 5.0], [10.0, 2.0]])
+    gj = points_collection(pts, _attrs(features=pd.DataFrame({"score": [0.5, 0.7]})))
+    assert [f["geometry"]["coordinates"] for f in gj["features"]] == [[5.5, 4.5], [2.5, 10.5]]
+    (back, kw, kind), = annotations_layer_data(parse_geojson(gj), name="p")
+    assert kind == "points" and np.allclose(back, pts) and kw["features"]["score"].tolist() == [0.5, 0.7]
+    ellipse = np.array([[0.0, 0], [0, 10], [4, 10], [4, 0]])  # its box: centre (2, 5), semi-axes 2 and 5
+    ring = np.asarray(shapes_collection([ellipse], _attrs(shape_type=["ellipse"]))["features"][0]["geometry"]
+                      ["coordinates"][0])[:-1] - 0.5
+    assert len(ring) == 64
+    np.testing.assert_allclose(((ring[:, 1] - 2) / 2) ** 2 + ((ring[:, 0] - 5) / 5) ** 2, 1.0)
+
+
+def test_a_qupath_export_beside_its_image_takes_its_pixel_size(tmp_path):
+    from napari_cytoqa.io.writer import write_pyramid
+
+    write_pyramid(tmp_path / "slide.ome.tif", [np.zeros((64, 64), np.uint8)], pixel_size_um=0.25)
+    for name in ("slide.geojson", "slide.ome.tif.geojson"):  # QuPath's two usual names
+        (tmp_path / name).write_text(json.dumps(QUPATH[:2]))
+        (_, kw, _), = read_geojson_layers(tmp_path / name)
+        assert kw["scale"] == (0.25, 0.25) and kw["units"] == ("µm", "µm")
+    (tmp_path / "other.geojson").write_text(json.dumps(QUPATH[:2]))
+    (_, kw, _), = read_geojson_layers(tmp_path / "other.geojson")
+    assert "scale" not in kw
