@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series,
                          _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg, work_items)
-from .io.geojson import with_pixel_frame, write_geojson
+from .detection.export import write_cells
+from .io.geojson import pixel_frame
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -189,10 +190,8 @@ def _detect(args) -> int:
                 det = _with_bar(gen, path.name, args.quiet)
                 area = _analysed_area(det, slide, args, down)
                 # boxes (and areas) in level-0 pixels
-                det.to_dataframe(slide.pixel_size_um, downsample=down).to_csv(out / f"{slide.name}_cells.csv",
-                                                                             index=False)
-                write_geojson(out / f"{slide.name}_cells.geojson",
-                              with_pixel_frame(det.to_geojson(downsample=down), slide.pixel_size_um))
+                write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um,
+                            downsample=down, frame=pixel_frame(slide.pixel_size_um))
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),

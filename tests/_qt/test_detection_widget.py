@@ -167,7 +167,9 @@ def test_many_cells_become_points(make_napari_viewer):
     assert len(layers[1].data) == det.count
 
 
-def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget):
+def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget, tmp_path):
+    import pandas as pd
+
     from napari_cytoqa.detection import detect_cells
 
     viewer, widget = viewer_widget
@@ -180,6 +182,13 @@ def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget):
     assert labels.data.shape == planes[1].shape and "nuclei cells" not in viewer.layers
     assert len(boxes.data) == detect_cells(planes[1]).count != detect_cells(planes[0]).count
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5)) and tuple(labels.translate) == pytest.approx((5, 7))
+    widget.csv_path.value = tmp_path / "plane1.csv"  # export: the cells, and boxes that open on plane 1
+    widget.export_button.changed.emit(True)
+    cells = pd.read_csv(tmp_path / "plane1.csv")
+    assert len(cells) == len(boxes.data) and (cells["plane"] == 1).all() and "area_um2" not in cells  # no units
+    [back] = viewer.open(str(tmp_path / "plane1.geojson"), plugin="napari-cytoqa")
+    assert back.ndim == 3 and len(back.data) == len(boxes.data)
+    np.testing.assert_allclose(back.data_to_world(back.data[0][0]), [3.0, *boxes.data_to_world(boxes.data[0][0])])
 
 
 def test_bfloat16_on_a_device_without_it_warns_that_it_is_slower(viewer_widget, monkeypatch):
@@ -253,7 +262,7 @@ def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget,
     assert "holds no rectangle or polygon" in warnings[0]
 
 
-def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch):
+def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch, tmp_path):
     from napari_cytoqa import _stack_layers
     from napari_cytoqa.detection import detect_cells
 
@@ -285,6 +294,16 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert widget.status.value.startswith(f"{sum(d.count for d in alone)} in 3 planes")
     widget.plane_table.native.cellClicked.emit(2, 0)
     assert tuple(np.rint(viewer.dims.point[:2])) == (20.0, 1.0)
+    import pandas as pd
+
+    widget.csv_path.value = tmp_path / "series.csv"  # export: every plane's cells, the counts, the boxes
+    widget.export_button.changed.emit(True)
+    cells, counts = pd.read_csv(tmp_path / "series.csv"), pd.read_csv(tmp_path / "series_planes.csv")
+    assert cells["plane"].value_counts().sort_index().tolist() == [d.count for d in alone]
+    assert counts["count"].tolist() == [d.count for d in alone]
+    [back] = viewer.open(str(tmp_path / "series.geojson"), plugin="napari-cytoqa")
+    assert back.ndim == 4 and len(back.data) == len(boxes.data)
+    np.testing.assert_allclose(back.data_to_world(back.data[-1][0]), boxes.data_to_world(boxes.data[-1][0]))
     widget.image.value = viewer.add_image(frames[0], name="flat")  # another layer: its table would be stale
     assert widget.plane_table.native.isHidden() and not widget.planes_button.enabled
     monkeypatch.setattr(_stack_layers, "MAX_BOXES", 5)  # many cells: centres as points, on their planes

@@ -1,13 +1,25 @@
 """The Cell Detection dock widget (thin: the work is :func:`napari_cytoqa.detection.detect_cells`)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox, create_widget
-from napari.utils.notifications import show_warning
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
+from napari.utils.notifications import show_error, show_info, show_warning
 
+from .._geojson_layers import frame_metadata
 from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
@@ -92,10 +104,16 @@ class DetectionWidget(Container):
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
         self.plane_table = PlaneTable(self._plane_clicked, label="planes")
+        self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="cells.csv")
+        self.export_button = PushButton(text="Export cells (CSV + GeoJSON)", enabled=False, tooltip=(
+            "the last run's cells: one row each (box and area in level-0 pixels, µm² where the pixel size is "
+            "known, score, route), their boxes as GeoJSON beside it (QuPath), and after 'Detect in every plane' "
+            "the count per plane as <name>_planes.csv"))
         self.extend([self.image, self.region, self.detector, self.routing, self.model, self.own_threshold,
                      self.threshold, self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16,
                      self.denoise, self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button,
-                     self.series_axis, self.planes_button, self.stop_button, self.status, self.plane_table])
+                     self.series_axis, self.planes_button, self.stop_button, self.status, self.plane_table,
+                     self.csv_path, self.export_button])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)
@@ -103,9 +121,11 @@ class DetectionWidget(Container):
         self.bf16.changed.connect(self._bf16_changed)
         self.run_button.changed.connect(self.run)
         self.planes_button.changed.connect(self.detect_planes)
+        self.export_button.changed.connect(self.export_cells)
         self.image.changed.connect(self._image_changed)
         self.worker = None
         self._counted = None  # the layer whose planes the table lists
+        self._found = None  # (Detections or PlaneDetections, layer, downsample, plane) of the last run: the export
         self._image_changed()
 
     def _image_changed(self, _layer=None):
@@ -241,7 +261,10 @@ class DetectionWidget(Container):
 
     def _show_planes(self, found, layer, level, axis):
         drawn = add_series_detection_layers(self._viewer, found, layer, level=level, axis=axis)
-        self._counted = layer
+        at = next(iter(found.detections))  # the levels of one plane: (Y, X[, C])
+        levels = layer_levels(layer, at)
+        self._counted, self._found = layer, (found, layer, levels[0].shape[0] / levels[level].shape[0], ())
+        self.export_button.enabled = True
         t = found.table
         shown = t[["count"]].copy()
         if t["cells_per_mm2"].notna().any():
@@ -263,14 +286,16 @@ class DetectionWidget(Container):
 
     def _show(self, det, layer, level, plane=()):
         add_detection_layers(self._viewer, det, layer, level=level, plane=plane)
+        levels = layer_levels(layer, plane)
+        self._found = (det, layer, levels[0].shape[0] / levels[level].shape[0], plane)
+        self.export_button.enabled = True
         if self.auto_diameter.value and det.diameter is not None:
             self.diameter.value = round(det.diameter, 1)
         prefix = f"cytoqa-{det.detector}-"
         routes = ", ".join(f"{k.replace(prefix, '')} {v}" for k, v in
                            zip(*np.unique(det.route.astype(str), return_counts=True)))
         self.status.value = f"{det.count}" + (f" ({routes})" if routes else "")
-        levels = layer_levels(layer, plane)
-        um2 = det.area_um2(layer_pixel_size(layer), downsample=levels[0].shape[0] / levels[level].shape[0])
+        um2 = det.area_um2(layer_pixel_size(layer), downsample=self._found[2])
         if um2:  # cells per mm² of the area searched (the region, else the image)
             self.status.value += f" · {det.count / (um2 / 1e6):,.0f}/mm²"
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
@@ -279,3 +304,22 @@ class DetectionWidget(Container):
             self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
             for warning in det.warnings:
                 show_warning(f"{layer.name}: {warning}")
+
+    def export_cells(self):
+        """Write the last run's cells as the chosen CSV, their boxes as GeoJSON beside it and, after
+        "Detect in every plane", the count per plane (:func:`~napari_cytoqa.detection.export.write_cells`,
+        what ``cytoqa detect`` writes)."""
+        from ..detection.export import write_cells
+
+        if self._found is None:
+            show_warning("Detect cells first.")
+            return
+        found, layer, down, plane = self._found
+        path = Path(self.csv_path.value).expanduser().resolve()
+        try:
+            written = write_cells(path, found, pixel_size_um=layer_pixel_size(layer), plane=plane, downsample=down,
+                                  frame=frame_metadata(layer, plane).get("cytoqa_frame"))
+        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
+            show_error(f"Could not write the cells to {path}: {err.strerror or err}")
+            return
+        show_info("Wrote " + ", ".join(map(str, written)))

@@ -141,13 +141,13 @@ def feature_collection(features: list, frame: dict | None = None) -> dict:
     return out
 
 
-def with_pixel_frame(collection: dict, pixel_size_um) -> dict:
-    """``collection`` with the frame of an image at ``pixel_size_um`` ``(y, x)`` µm per level-0
-    pixel, as our reader places it (nothing added when the pixel size is unknown)."""
-    if pixel_size_um:
-        collection["cytoqa_frame"] = {"scale": [float(v) for v in pixel_size_um], "translate": [0.0, 0.0],
-                                      "units": ["micrometer", "micrometer"]}
-    return collection
+def pixel_frame(pixel_size_um) -> dict | None:
+    """The ``cytoqa_frame`` of an image at ``pixel_size_um`` ``(y, x)`` µm per level-0 pixel, as
+    our reader places it (None when the pixel size is unknown: pixels)."""
+    if not pixel_size_um:
+        return None
+    return {"scale": [float(v) for v in pixel_size_um], "translate": [0.0, 0.0],
+            "units": ["micrometer", "micrometer"]}
 
 
 def write_geojson(path, collection: dict) -> Path:

@@ -1,0 +1,61 @@
+"""The cell table (CSV) and its boxes (GeoJSON) of a detection run, as ``cytoqa detect`` and the
+Detection widget's export write them: level-0 pixels, µm where the pixel size is known (GUI-free)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io.geojson import write_geojson
+from ..stacks import plane_label
+from .planes import PlaneDetections
+from .result import Detections
+
+
+def cells_table(found, pixel_size_um=None, *, downsample: float = 1.0, plane: tuple = ()):
+    """One row per cell (:meth:`Detections.to_dataframe`); of a :class:`PlaneDetections` (or a
+    ``plane`` of a stack) with the plane's label first, every plane's cells in order."""
+    import pandas as pd
+
+    pairs = list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
+    frames = []
+    for at, det in pairs:
+        df = det.to_dataframe(pixel_size_um, downsample=downsample)
+        if at:
+            df.insert(0, "plane", plane_label(at))
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: dict | None = None) -> dict:
+    """The boxes as a GeoJSON FeatureCollection (:meth:`Detections.to_geojson`) in level-0 pixels,
+    each on its plane (a ``plane`` property) for a stack; ``frame``: the image's ``cytoqa_frame``
+    (see :mod:`napari_cytoqa.io.geojson`)."""
+    pairs = list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
+    features = []
+    for at, det in pairs:
+        for feature in det.to_geojson(downsample=downsample)["features"]:
+            if at:
+                feature["properties"]["plane"] = [int(i) for i in at]
+            features.append(feature)
+    out = {"type": "FeatureCollection", "features": features}
+    if frame:
+        out["cytoqa_frame"] = frame
+    return out
+
+
+def write_cells(csv_path, found: Detections | PlaneDetections, *, pixel_size_um=None, downsample: float = 1.0,
+                plane: tuple = (), frame: dict | None = None) -> list[Path]:
+    """Write ``csv_path`` (:func:`cells_table`), the GeoJSON beside it (same stem) and, for a
+    :class:`PlaneDetections`, the count per plane as ``<stem>_planes.csv``; each atomically.
+    Returns the paths written."""
+    from ..models.weights_io import _atomic_write
+
+    csv_path = Path(csv_path)
+    table = cells_table(found, pixel_size_um, downsample=downsample, plane=plane)
+    _atomic_write(csv_path, lambda tmp: table.to_csv(tmp, index=False))
+    written = [csv_path, write_geojson(csv_path.with_suffix(".geojson"),
+                                       cells_geojson(found, downsample=downsample, plane=plane, frame=frame))]
+    if isinstance(found, PlaneDetections):
+        counts = csv_path.with_name(f"{csv_path.stem}_planes.csv")
+        _atomic_write(counts, lambda tmp: found.to_csv(tmp))
+        written.append(counts)
+    return written
