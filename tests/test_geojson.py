@@ -29,7 +29,7 @@ QUPATH = [
      "properties": {"measurements": [{"name": "Mean", "value": 3.5}], "plane": [2]}},
     {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [3, 4]]}, "properties": None},
     {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[1.5, 2.5], [7, 8]]},
-     "properties": {"classification": {"name": "Mitosis"}}},
+     "properties": {"classification": {"name": "Mitosis", "colorRGB": -16776961}}},  # QuPath ≤ 0.3: packed blue
     {"type": "Feature", "geometry": None, "properties": {}},
 ]
 
@@ -49,6 +49,7 @@ def test_qupath_features_become_shapes_and_points():
     assert table.loc[1, "Nucleus: Area"] == 20.0 and "bad" not in table
     assert table.loc[2, "Mean"] == 3.5 and table.loc[3, "Mean"] == 3.5  # both parts of the MultiPolygon
     assert ann.table("points")["class"].tolist() == ["Mitosis", "Mitosis"]
+    assert ann.table("points")["class_color"].tolist() == ["#0000ff"] * 2
 
 
 def test_annotations_become_layers_on_their_planes():

@@ -199,8 +199,11 @@ def _flat_properties(props) -> tuple[dict, tuple]:
     cls = props.pop("classification", None)
     if isinstance(cls, dict) and cls.get("name"):
         row["class"] = str(cls["name"])
-        if isinstance(cls.get("color"), list) and len(cls["color"]) == 3:
-            row["class_color"] = "#" + "".join(f"{int(c) & 255:02x}" for c in cls["color"])
+        rgb = cls.get("color")
+        if isinstance(cls.get("colorRGB"), int):  # QuPath ≤ 0.3: packed (A)RGB, often negative
+            rgb = [(cls["colorRGB"] >> shift) & 255 for shift in (16, 8, 0)]
+        if isinstance(rgb, list) and len(rgb) == 3:
+            row["class_color"] = "#" + "".join(f"{int(c) & 255:02x}" for c in rgb)
     elif isinstance(cls, str) and cls:
         row["class"] = cls
     for key, value in props.items():
