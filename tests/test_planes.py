@@ -171,3 +171,19 @@ def test_detect_in_every_frame_of_a_time_lapse(tmp_path):
         arrays.row(1)
     with pytest.raises(ValueError, match="single 2-D image"):
         detect_planes(frames[0], detector="otsu")
+
+
+def test_annotated_boxes_of_the_plane_on_screen():
+    """shapes_boxes (the detection widget's "compare with"): the boxes around an nD Shapes layer's
+    shapes on the plane shown, in the image's pixel edges; lines have no area."""
+    from napari.layers import Image, Shapes
+
+    from napari_cytoqa._layers import shapes_boxes
+
+    image = Image(np.zeros((3, 40, 50)), scale=(2.0, 0.5, 0.5))
+    rect = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)
+    shapes = Shapes([np.c_[np.full(4, 1.0), rect], np.c_[np.full(4, 2.0), rect + 5], np.array([[1.0, 0, 0], [1, 3, 3]])],
+                    shape_type=["rectangle", "rectangle", "line"], scale=image.scale)
+    assert shapes_boxes(shapes, image, plane=(1,)).tolist() == [[0.5, 0.5, 10.5, 10.5]]
+    assert shapes_boxes(shapes, image, plane=(2,)).tolist() == [[5.5, 5.5, 15.5, 15.5]]
+    assert shapes_boxes(shapes, image, plane=(0,)).shape == (0, 4)

@@ -61,6 +61,22 @@ def layer_pixel_size(layer) -> tuple[float, float] | None:
     return (out[0], out[1]) if all(np.isfinite(v) and v > 0 for v in out) else None
 
 
+def _area_shapes(shapes, source, level: int, plane: tuple):
+    """``(k, 2)`` vertex arrays of ``shapes``' rectangles, polygons and ellipses (lines and paths have
+    no area) in pixel-edge coordinates of ``source``'s pyramid level ``level``; of an nD Shapes layer
+    only those on ``plane``."""
+    levels = layer_levels(source, plane)
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    for verts, kind in zip(shapes.data, shapes.shape_type):
+        if kind in ("line", "path"):
+            continue
+        data = np.array([source.world_to_data(shapes.data_to_world(v)) for v in np.asarray(verts)], float)
+        lead = data[:, :-2]
+        if plane and lead.shape[1] == len(plane) and not np.allclose(np.rint(lead), plane):
+            continue
+        yield (data[:, -2:] + 0.5) / down
+
+
 def shapes_region(shapes, source, *, level: int = 0, plane: tuple = ()) -> list | None:
     """The polygons of a Shapes layer (rectangles, polygons, ellipses by their bounding boxes; lines
     and paths have no area and are left out) in pixels of ``source``'s pyramid level ``level``,
@@ -68,15 +84,15 @@ def shapes_region(shapes, source, *, level: int = 0, plane: tuple = ()) -> list 
     in napari, at ``i + 0.5`` in the region's slicing coordinates."""
     if shapes is None:
         return None
-    levels = layer_levels(source, plane)
-    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
-    out = []
-    for verts, kind in zip(shapes.data, shapes.shape_type):
-        if kind in ("line", "path"):  # no area
-            continue
-        data = np.array([source.world_to_data(shapes.data_to_world(v)) for v in np.asarray(verts)], float)
-        out.append((data[:, -2:] + 0.5) / down)
-    return out or None
+    return list(_area_shapes(shapes, source, level, plane)) or None
+
+
+def shapes_boxes(shapes, source, *, level: int = 0, plane: tuple = ()) -> np.ndarray:
+    """``(N, 4)`` ``y0 x0 y1 x1`` boxes around a Shapes layer's rectangles, polygons and ellipses in
+    pixels of ``source``'s level ``level`` (on ``plane`` of a stack): annotated cells to compare a
+    detection run with (``evaluate_detections``)."""
+    boxes = [np.concatenate([v.min(axis=0), v.max(axis=0)]) for v in _area_shapes(shapes, source, level, plane)]
+    return np.asarray(boxes, float).reshape(-1, 4)
 
 
 def plane_name(plane) -> str:

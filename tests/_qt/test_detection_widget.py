@@ -313,3 +313,32 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     data = _stack_layers.series_detection_layers_data(found, source, axis=0)
     points = [d for d in data if d[2] == "points"][0][0]
     assert points.shape == (sum(d.count for d in alone), 4) and set(points[:, 0]) == {0, 1, 2}
+
+
+def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget):
+    """The status gives the run's AP@0.5, precision, recall and F1 against a Shapes layer of annotated
+    cells, the same as evaluate_detections on the same boxes; inside a region only its cells count."""
+    from napari_cytoqa._layers import shapes_boxes
+    from napari_cytoqa.detection import detect_cells, evaluate_detections
+    from napari_cytoqa.detection.region import inside_polygons
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((256, 320), seed=4)
+    image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), translate=(3.0, 4.0))
+    b = np.asarray(sample.boxes, float) - 0.5  # pixel edges in napari's data coordinates
+    rects = [np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]]) for y0, x0, y1, x1 in b]
+    truth = viewer.add_shapes(rects, shape_type="rectangle", scale=image.scale, translate=image.translate,
+                              name="annotated")
+    np.testing.assert_allclose(shapes_boxes(truth, image), sample.boxes)
+    widget.image.value, widget.truth.value, widget.detector.value = image, truth, "otsu"
+    run(widget)
+    det = detect_cells(sample.image, detector="otsu")
+    s = evaluate_detections([(det.boxes, det.scores)], [sample.boxes], score_threshold=0.0)
+    assert 0.3 < s.ap50 < 1.0  # a run with misses and false cells: the figures mean something
+    assert (f"vs {len(sample.boxes)} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, "
+            f"recall {s.recall:.2f}, F1 {s.f1:.2f}") in widget.status.value
+    corners = np.array([[0, 0], [0, 160], [128, 160], [128, 0]]) * 0.5 + [3.0, 4.0]  # the top-left quarter
+    widget.region.value = viewer.add_shapes([corners - 0.25], shape_type="rectangle", name="roi")
+    run(widget)
+    inside = inside_polygons(np.asarray(sample.boxes, float), [np.array([[0, 0], [0, 160], [128, 160], [128, 0]])])
+    assert f"vs {int(inside.sum())} annotated" in widget.status.value and inside.sum() < len(sample.boxes)

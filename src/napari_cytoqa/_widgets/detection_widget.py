@@ -20,7 +20,8 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._geojson_layers import frame_metadata
-from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
+from .._layers import (add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_boxes,
+                       shapes_region)
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
@@ -48,6 +49,11 @@ class DetectionWidget(Container):
         self.region = create_widget(annotation=Optional[napari.layers.Shapes], label="region",  # noqa: UP045
                                     options={"tooltip": "a Shapes layer: detect only inside its rectangles and "
                                                         "polygons (none: the whole image)"})
+        self.truth = create_widget(annotation=Optional[napari.layers.Shapes], label="compare with",  # noqa: UP045
+                                   options={"tooltip": "a Shapes layer of annotated cells (boxes, polygons; e.g. a "
+                                                       "QuPath GeoJSON or corrected boxes): after a run, AP@0.5, "
+                                                       "precision, recall and F1 of the cells found against them, "
+                                                       "inside the region when one is chosen"})
         order = {d: i for i, d in enumerate((*self.LEARNED, "otsu"))}
         self.detector = ComboBox(choices=sorted(DETECTORS, key=lambda d: order.get(d, 99)), value="unet",
                                  label="detector")
@@ -109,7 +115,7 @@ class DetectionWidget(Container):
             "the last run's cells: one row each (box and area in level-0 pixels, µm² where the pixel size is "
             "known, score, route), their boxes as GeoJSON beside it (QuPath), and after 'Detect in every plane' "
             "the count per plane as <name>_planes.csv"))
-        self.extend([self.image, self.region, self.detector, self.routing, self.model, self.own_threshold,
+        self.extend([self.image, self.region, self.truth, self.detector, self.routing, self.model, self.own_threshold,
                      self.threshold, self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16,
                      self.denoise, self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button,
                      self.series_axis, self.planes_button, self.stop_button, self.status, self.plane_table,
@@ -232,7 +238,8 @@ class DetectionWidget(Container):
             return
         running = "measuring cell size, then running…" if opts.get("diameter") == "auto" else "running…"
         start_layer_job(self, layer, iter_detect_cells, opts, what="Cell detection in", status=self.status,
-                        on_done=lambda det, plane, level: self._show(det, layer, level, plane), running=running,
+                        on_done=lambda det, plane, level: self._show(det, layer, level, plane, opts.get("region")),
+                        running=running,
                         buttons=self._buttons, on_finish=self._refresh_buttons)
 
     def detect_planes(self):
@@ -284,7 +291,7 @@ class DetectionWidget(Container):
         if layer is not None and layer.ndim - 2 == len(plane):
             go_to(self._viewer, layer, plane)
 
-    def _show(self, det, layer, level, plane=()):
+    def _show(self, det, layer, level, plane=(), region=None):
         add_detection_layers(self._viewer, det, layer, level=level, plane=plane)
         levels = layer_levels(layer, plane)
         self._found = (det, layer, levels[0].shape[0] / levels[level].shape[0], plane)
@@ -298,12 +305,28 @@ class DetectionWidget(Container):
         um2 = det.area_um2(layer_pixel_size(layer), downsample=self._found[2])
         if um2:  # cells per mm² of the area searched (the region, else the image)
             self.status.value += f" · {det.count / (um2 / 1e6):,.0f}/mm²"
+        if self.truth.value is not None:
+            self.status.value += self._compared(det, layer, level, plane, region)
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
             self.status.value += " · image too large to keep instance labels"
         if det.warnings:
             self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
             for warning in det.warnings:
                 show_warning(f"{layer.name}: {warning}")
+
+    def _compared(self, det, layer, level, plane, region) -> str:
+        """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
+        from ..detection.metrics import evaluate_detections
+        from ..detection.region import inside_polygons
+
+        truth = shapes_boxes(self.truth.value, layer, level=level, plane=plane)
+        if region is not None:
+            truth = truth[inside_polygons(truth, region)]
+        if not len(truth):
+            return f" · {self.truth.value.name}: no annotated cell here to compare with"
+        s = evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0)
+        return (f" · vs {len(truth)} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, "
+                f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
 
     def export_cells(self):
         """Write the last run's cells as the chosen CSV, their boxes as GeoJSON beside it and, after
