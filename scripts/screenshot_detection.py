@@ -59,7 +59,43 @@ def main(out="docs/images"):
         out / "detection_region_window.png", optimize=True)
     print("slide_pyramid region, 7 µm: cells:", widget.status.value)
     series_shot(viewer, widget, out)
+    compare_shot(viewer, widget, out)
     viewer.close()
+
+
+def compare_shot(viewer, widget, out):
+    """'compare with' a QuPath-style GeoJSON of annotated nuclei (a synthetic field's true boxes, as a
+    bare list of features beside its image, as QuPath names exports), opened over the image."""
+    import json
+    import tempfile
+
+    from napari_cytoqa.io.writer import write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    while len(viewer.layers):
+        viewer.layers.pop()
+    field = make_fluorescence((512, 640), seed=11)
+    folder = Path(tempfile.mkdtemp())
+    write_pyramid(folder / "field.ome.tif", [field.image], pixel_size_um=0.5)
+    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
+        [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}, "properties": {
+        "objectType": "annotation", "classification": {"name": "Nucleus", "color": [0, 200, 255]}}}
+        for y0, x0, y1, x1 in np.asarray(field.boxes, float)]
+    (folder / "field.geojson").write_text(json.dumps(feats))
+    [layer] = viewer.open(str(folder / "field.ome.tif"), plugin="napari-cytoqa")
+    [annotated] = viewer.open(str(folder / "field.geojson"), plugin="napari-cytoqa")
+    widget.region.value = None
+    widget.image.value, widget.truth.value = layer, annotated
+    widget.detector.value, widget.routing.value = "unet", "combined"
+    widget.diameter.value, widget.diameter_unit.value = 0.0, "px"
+    run_and_wait(widget)
+    viewer.layers[f"{layer.name} cells"].visible = False
+    viewer.reset_view()
+    shot = viewer.screenshot(canvas_only=False)
+    Image.fromarray(shot[..., :3]).quantize(128, method=Image.Quantize.MEDIANCUT).save(
+        out / "detection_compare_window.png", optimize=True)
+    print("compare with annotated:", widget.status.value)
+    widget.truth.value = None
 
 
 def series_shot(viewer, widget, out):

@@ -238,5 +238,8 @@ def read_geojson_layers(path) -> list[tuple]:
         log.warning("napari-cytoqa: %s: %d geometries or polygon holes left out (napari shapes have no holes)",
                     Path(path).name, ann.dropped)
     stem = Path(path).name
-    return annotations_layer_data(ann, name=stem[: -len(".geojson")] if stem.lower().endswith(".geojson") else stem,
+    stem = stem[: -len(".geojson")] if stem.lower().endswith(".geojson") else stem
+    types = {str(row.get("objectType", "annotation")) for row in ann.shape_properties + ann.point_properties}
+    # QuPath names an export after its image: "slide annotations" beside the layer "slide"
+    return annotations_layer_data(ann, name=f"{stem} {'detections' if types == {'detection'} else 'annotations'}",
                                   path=path)

@@ -109,6 +109,7 @@ class DetectionWidget(Container):
             "count per plane (a growth curve of a time-lapse)"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="", label="cells")
+        self.status.native.setWordWrap(True)  # a long line (a comparison, warnings) must not widen the dock
         self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="cells.csv")
         self.export_button = PushButton(text="Export cells (CSV + GeoJSON)", enabled=False, tooltip=(

@@ -73,6 +73,7 @@ class QualityControlWidget(Container):
             "all in focus where the specimen is tilted or thick"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
+        self.verdict.native.setWordWrap(True)  # a long verdict must not widen the dock
         self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
