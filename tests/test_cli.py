@@ -372,3 +372,43 @@ def test_report_page_escapes_names_and_messages(tmp_path):
             for name, k in (("few", 1), ("many", 6), ("none", 0))]  # within a verdict: most blurry tiles first
     page = write_html(tmp_path / "s.html", rows).read_text()
     assert page.index("<td>many</td>") < page.index("<td>few</td>") < page.index("<td>none</td>")
+
+
+def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
+    """--truth: a QuPath-style GeoJSON beside the image (level-0 pixels) scores a run at pyramid level 1,
+    the same figures as the metrics module on the CSV's level-0 boxes; a region limits the truth."""
+    from napari_cytoqa.detection import evaluate_detections
+    from napari_cytoqa.detection.metrics import count_ape
+    from napari_cytoqa.detection.region import inside_polygons
+    from napari_cytoqa.io.writer import build_pyramid, write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((320, 320), seed=5)
+    path = write_pyramid(tmp_path / "nuclei.ome.tif", build_pyramid(img.image, min_size=128), pixel_size_um=0.5)
+    feats = [{"type": "Feature", "properties": {"objectType": "annotation"}, "geometry": {
+        "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}
+        for y0, x0, y1, x1 in np.asarray(img.boxes, float)]
+    (tmp_path / "nuclei.ome.tif.geojson").write_text(json.dumps(feats))
+    out = tmp_path / "det"
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--level", "1", "--truth", "auto",
+                 "--quiet"]) == 0
+    cells, row = pd.read_csv(out / "nuclei_cells.csv"), pd.read_csv(out / "summary.csv").iloc[0]
+    s = evaluate_detections([(cells[["y0", "x0", "y1", "x1"]].to_numpy(), cells["score"].to_numpy())], [img.boxes],
+                            score_threshold=0.0)
+    assert 0 < s.ap50 < 1.0 and row.truth_cells == len(img.boxes)  # Otsu at level 1: weak, not nothing
+    assert row.ap50 == pytest.approx(s.ap50, abs=1e-4) and row.f1 == pytest.approx(s.f1, abs=1e-4)
+    assert row.count_ape == pytest.approx(count_ape(len(cells), len(img.boxes)), abs=1e-4)
+    region = (0, 0, 160, 320)  # the top half, level-0 pixels
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(tmp_path),
+                 "--region", ",".join(map(str, region)), "--quiet"]) == 0
+    inside = inside_polygons(np.asarray(img.boxes, float), [np.array([[0, 0], [0, 320], [160, 320], [160, 0]])])
+    assert pd.read_csv(out / "summary.csv").iloc[0].truth_cells == inside.sum() < len(img.boxes)
+    capsys.readouterr()
+    other = write_pyramid(tmp_path / "other.ome.tif", [img.image], pixel_size_um=0.5)
+    assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth", "auto", "--quiet"]) == 0
+    assert "no annotations found" in capsys.readouterr().err
+    assert pd.isna(pd.read_csv(out / "summary.csv").iloc[0].truth_cells)
+    (tmp_path / "bad.geojson").write_text("{")
+    assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth",
+                 str(tmp_path / "bad.geojson"), "--quiet"]) == 1
+    assert "not a JSON file" in capsys.readouterr().err and (out / "other_cells.csv").exists()

@@ -184,3 +184,23 @@ def test_a_qupath_export_beside_its_image_takes_its_pixel_size(tmp_path):
     (tmp_path / "other.geojson").write_text(json.dumps(QUPATH[:2]))
     (_, kw, _), = read_geojson_layers(tmp_path / "other.geojson")
     assert "scale" not in kw
+
+
+def test_napari_reader_takes_a_path_or_a_list_of_one(tmp_path):
+    from napari_cytoqa._reader import get_reader
+
+    path = tmp_path / "cells.geojson"
+    path.write_text(json.dumps(QUPATH[:2]))
+    for arg in (str(path), [str(path)]):
+        (data, kw, kind), = get_reader(arg)(arg)
+        assert kind == "shapes" and len(data) == 2 and kw["name"] == "cells annotations"
+    assert get_reader([str(path), str(path)]) is None
+
+
+def test_annotation_boxes_by_plane_and_level():
+    from napari_cytoqa.detection.compare import annotation_boxes
+
+    ann = parse_geojson(QUPATH)
+    assert annotation_boxes(ann).tolist() == [[20, 10, 60, 40], [7, 5, 12, 9]]  # no line, not plane 2's
+    assert len(annotation_boxes(ann, plane=(2,))) == 4  # plane 2's two parts and the plane-less shapes
+    assert annotation_boxes(ann, downsample=2.0)[1].tolist() == [3.5, 2.5, 6, 4.5]

@@ -95,6 +95,21 @@ def work_items(paths, plane):
         yield from ((path, k) for k in planes) if planes else [(path, None if plane == "all" else plane)]
 
 
+def truth_file(path: Path, truth: str, name: str) -> Path | None:
+    """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
+    GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``); a folder:
+    ``<folder>/<file name>.geojson`` or ``<folder>/<name>.geojson``; a file: that file. None when
+    there is none."""
+    path = Path(path)
+    folder = path.parent if truth == "auto" else Path(truth)
+    if truth != "auto" and not folder.is_dir():
+        return folder if folder.is_file() else None
+    for candidate in (folder / f"{path.name}.geojson", folder / f"{name}.geojson"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def item_label(path, plane, whole, slide) -> str:
     """How summaries name an analysed image: its path, with the plane of a stack (``slide`` is
     ``whole``'s plane ``plane``, or ``whole`` itself)."""

@@ -13,14 +13,15 @@ log = logging.getLogger(__name__)
 
 def get_reader(path):
     """Return a reader for a single slide file, or ``None`` (napari's convention) if it
-    cannot be read: wrong extension, corrupt or truncated file."""
+    cannot be read: wrong extension, corrupt or truncated file. A ``.geojson`` file always gets
+    a reader, which raises a clear error when the file is not GeoJSON."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
         path = path[0]
     if str(path).lower().endswith(".geojson"):
         # parsed when called, so that a bad file gets napari's error notice with our message
-        return read_geojson_layers
+        return lambda _path: read_geojson_layers(path)
     if not str(path).lower().endswith(SUFFIXES):
         return None
     try:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series,
-                         _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg, work_items)
+                         _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg, truth_file,
+                         work_items)
 from .detection.export import write_cells
 from .io.geojson import pixel_frame
 
@@ -201,18 +202,42 @@ def _detect(args) -> int:
             rows.append({"image": label, "error": str(err)})
             print(_error_line("detect", path, err), file=sys.stderr)
             continue
+        try:
+            scores = _truth_columns(args, path, whole.name, det, down, plane if slide is not whole else (),
+                                    options.get("region")) if args.truth else {}
+        except ValueError as err:  # annotations that are not GeoJSON: the cells are written, the scores not
+            failed += 1
+            print(_error_line("detect --truth", path, err), file=sys.stderr)
+            scores = {"truth_cells": None}
         rows.append({"image": label, "cells": det.count, "diameter_px": det.diameter, "detector": args.detector,
                      "models": " ".join(sorted(set(map(str, det.route)))), "tiles": len(det.tile_counts),
                      "median_score": float(np.median(det.scores)) if det.count else None,
                      "min_score": args.min_score, "stain": det.stain,
                      "saturated": round(det.saturated, 4), **area,
                      "cells_per_mm2": det.count / area["area_mm2"] if area["area_mm2"] else None,
-                     "warnings": " | ".join(det.warnings), "error": ""})
+                     **scores, "warnings": " | ".join(det.warnings), "error": ""})
         if not args.quiet:
             size = "" if det.diameter is None else f" (diameter {det.diameter:.1f} px)"
             print(f"{Path(label).name}: {det.count} cells{size}")
     _summary_csv(out / "summary.csv", rows)
     return 1 if failed else 0
+
+
+def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
+    """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
+    ap50, precision, recall, f1, count_ape); empty columns and a note where it has none."""
+    from .detection.compare import annotation_boxes, score_row, truth_scores
+    from .io import read_geojson
+
+    found = truth_file(path, args.truth, name)
+    if found is None:
+        print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
+        return {"truth_cells": None}
+    boxes = annotation_boxes(read_geojson(found), downsample=down, plane=plane)
+    scores, n = truth_scores(det, boxes, region=region)
+    if not args.quiet:
+        print(f"{Path(path).name}: {det.count} cells vs {n} annotated in {found.name}: AP@0.5 {scores.ap50:.3f}")
+    return score_row(scores, n, det.count)
 
 
 def _models(args) -> int:
@@ -314,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--region", type=region_arg, default=None, metavar="Y0,X0,Y1,X1",
                     help="detect only in this box (level-0 pixels; CSV and GeoJSON stay in the image's coordinates, "
                          "--labels writes the label image of the whole level, zero outside the region)")
+    dt.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
+                    help="score each image against its annotated cells (GeoJSON in level-0 pixels, e.g. a QuPath "
+                         "export; boxes around its rectangles and polygons): auto = the GeoJSON beside the image "
+                         "(slide.svs.geojson or slide.geojson), or a folder of <image>.geojson, or one file; adds "
+                         "truth_cells, ap50, precision, recall, f1 and count_ape to summary.csv")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "

@@ -317,17 +317,13 @@ class DetectionWidget(Container):
 
     def _compared(self, det, layer, level, plane, region) -> str:
         """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
-        from ..detection.metrics import evaluate_detections
-        from ..detection.region import inside_polygons
+        from ..detection.compare import score_line, truth_scores
 
         truth = shapes_boxes(self.truth.value, layer, level=level, plane=plane)
-        if region is not None:
-            truth = truth[inside_polygons(truth, region)]
-        if not len(truth):
+        scores, n = truth_scores(det, truth, region=region)
+        if not n:
             return f" · {self.truth.value.name}: no annotated cell here to compare with"
-        s = evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0)
-        return (f" · vs {len(truth)} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, "
-                f"recall {s.recall:.2f}, F1 {s.f1:.2f}")
+        return " · " + score_line(scores, n)
 
     def export_cells(self):
         """Write the last run's cells as the chosen CSV, their boxes as GeoJSON beside it and, after
