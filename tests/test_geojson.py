@@ -31,6 +31,7 @@ QUPATH = [
     {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[1.5, 2.5], [7, 8]]},
      "properties": {"classification": {"name": "Mitosis", "colorRGB": -16776961}}},  # QuPath ≤ 0.3: packed blue
     {"type": "Feature", "geometry": None, "properties": {}},
+    {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[4, 4], [4, 4], [4, 4], [4, 4], [4, 4]]]}},
 ]
 
 
@@ -40,7 +41,7 @@ def test_qupath_features_become_shapes_and_points():
     # (y, x): GeoJSON is x, y; the closing vertex is dropped; the hole cannot be kept
     assert ann.shapes[0].tolist() == [[20, 10], [20, 40], [60, 40]]
     assert ann.shapes[1].tolist() == [[7, 5], [7, 9], [12, 9], [12, 5]]
-    assert ann.dropped == 2  # the hole and the feature without geometry
+    assert ann.dropped == 3  # the hole, the feature without geometry, the ring without area
     assert ann.shape_planes == [(), (), (2,), (2,), ()]
     assert ann.points[0].tolist() == [2.5, 1.5] and len(ann.points) == 2
     table = ann.table("shapes")

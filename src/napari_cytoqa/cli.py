@@ -225,7 +225,7 @@ def _detect(args) -> int:
 
 def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
-    ap50, precision, recall, f1, count_ape); empty columns and a note where it has none."""
+    ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
     from .detection.compare import annotation_boxes, score_row, truth_scores
     from .io import read_geojson
 
@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score each image against its annotated cells (GeoJSON in level-0 pixels, e.g. a QuPath "
                          "export; boxes around its rectangles and polygons): auto = the GeoJSON beside the image "
                          "(slide.svs.geojson or slide.geojson), or a folder of <image>.geojson, or one file; adds "
-                         "truth_cells, ap50, precision, recall, f1 and count_ape to summary.csv")
+                         "truth_cells, ap50, precision, recall, f1, tp, fp, fn and count_ape to summary.csv")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "

@@ -48,6 +48,7 @@ def score_row(scores: DetectionScores, n_truth: int, n_found: int) -> dict:
     """The columns ``cytoqa detect --truth`` adds to summary.csv."""
     return {"truth_cells": n_truth, "ap50": round(scores.ap50, 4), "precision": round(scores.precision, 4),
             "recall": round(scores.recall, 4), "f1": round(scores.f1, 4),
+            "tp": scores.tp, "fp": scores.fp, "fn": scores.fn,  # to pool a batch: sum, then P = tp / (tp + fp)
             "count_ape": round(count_ape(n_found, n_truth), 4) if n_truth else None}
 
 

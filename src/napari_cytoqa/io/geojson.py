@@ -173,6 +173,11 @@ def _is_rectangle(yx: np.ndarray) -> bool:
     return bool(np.all(np.isclose(yx[:, 0], nxt[:, 0]) | np.isclose(yx[:, 1], nxt[:, 1])))
 
 
+def _area(yx: np.ndarray) -> float:
+    y, x = yx[:, 0], yx[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+
+
 def _vertices(coords) -> np.ndarray:
     try:
         a = np.asarray(coords, float)
@@ -244,7 +249,7 @@ def _add_geometry(out: Annotations, geometry, row: dict, plane: tuple) -> None:
             yx = _vertices(rings[0])
             if len(yx) > 1 and np.allclose(yx[0], yx[-1]):
                 yx = yx[:-1]
-            if len(yx) < 3:
+            if len(yx) < 3 or _area(yx) == 0:  # a degenerate ring (e.g. an empty label's zero box) is no shape
                 out.dropped += 1
                 continue
             out.dropped += len(rings) - 1  # holes: napari shapes have none
