@@ -412,3 +412,35 @@ def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
     assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth",
                  str(tmp_path / "bad.geojson"), "--quiet"]) == 1
     assert "not a JSON file" in capsys.readouterr().err and (out / "other_cells.csv").exists()
+
+
+def test_detect_in_the_regions_of_a_geojson_file(tmp_path, capsys):
+    """--region FILE.geojson: regions drawn in QuPath (level-0 pixels) limit a run at level 1 like the
+    same polygon given to detect_cells; a file with no area on the plane is a clear per-image error."""
+    from napari_cytoqa.detection import detect_cells
+    from napari_cytoqa.io.writer import build_pyramid, write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((320, 320), seed=6).image
+    path = write_pyramid(tmp_path / "nuclei.ome.tif", build_pyramid(img, min_size=128), pixel_size_um=0.5)
+    ring = [[40, 20], [300, 60], [260, 300], [30, 200], [40, 20]]  # x, y in level-0 pixels
+    regions = tmp_path / "regions.geojson"
+    regions.write_text(json.dumps([{"type": "Feature", "properties": {"objectType": "annotation",
+                                                                       "classification": {"name": "Tumor"}},
+                                    "geometry": {"type": "Polygon", "coordinates": [ring]}}]))
+    out = tmp_path / "det"
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--level", "1", "--region",
+                 str(regions), "--quiet"]) == 0
+    cells = pd.read_csv(out / "nuclei_cells.csv")
+    level1 = np.asarray(build_pyramid(img, min_size=128)[1])
+    want = detect_cells(level1, detector="otsu", region=[np.asarray(ring[:-1], float)[:, ::-1] / 2])  # (y, x) / 2
+    assert len(cells) == want.count > 5
+    np.testing.assert_allclose(np.sort(cells["y0"].to_numpy()), np.sort(want.boxes[:, 0] * 2))
+    summary = pd.read_csv(out / "summary.csv").iloc[0]
+    assert summary.area_px < 0.7 * 320 * 320  # the polygon's area, not the image's
+    line = tmp_path / "line.geojson"
+    line.write_text(json.dumps({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [9, 9]]}}))
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--region", str(line), "--quiet"]) == 1
+    assert "holds no rectangle or polygon" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["detect", str(path), "--out", str(out), "--region", str(tmp_path / "missing.geojson")])

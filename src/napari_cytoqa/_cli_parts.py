@@ -53,8 +53,13 @@ def diameter_arg(text: str):
             from None
 
 
-def region_arg(text: str) -> tuple[float, float, float, float]:
-    """``--region``: ``Y0,X0,Y1,X1`` in level-0 pixels."""
+def region_arg(text: str) -> tuple[float, float, float, float] | Path:
+    """``--region``: ``Y0,X0,Y1,X1`` in level-0 pixels, or a GeoJSON file of regions (e.g. QuPath's
+    annotations: its rectangles and polygons, in level-0 pixels)."""
+    if text.lower().endswith((".geojson", ".json")):
+        if not Path(text).is_file():
+            raise argparse.ArgumentTypeError(f"no such GeoJSON file: {text}")
+        return Path(text)
     try:
         values = tuple(float(v) for v in text.split(","))
         if len(values) != 4:
@@ -229,3 +234,34 @@ def _plane_series(path: Path, judged, stem: Path, args) -> list:
         print(_error_line("qc --compose", path, err), file=sys.stderr)
         return [path]
     return []
+
+
+def _region(region, down: float, plane: tuple):
+    """``--region`` in pixels of the analysed level: a box, or a GeoJSON file's polygons on ``plane``."""
+    if not isinstance(region, Path):
+        return tuple(v / down for v in region)
+    from .detection.compare import annotation_polygons
+    from .io import read_geojson
+
+    polygons = annotation_polygons(read_geojson(region), downsample=down, plane=plane)
+    if not polygons:
+        raise ValueError(f"{region.name} holds no rectangle or polygon to detect in" + (
+            f" on plane {','.join(map(str, plane))}" if plane else ""))
+    return polygons
+
+
+def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
+    """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
+    ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
+    from .detection.compare import annotation_boxes, score_row, truth_scores
+    from .io import read_geojson
+
+    found = truth_file(path, args.truth, name)
+    if found is None:
+        print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
+        return {"truth_cells": None}
+    boxes = annotation_boxes(read_geojson(found), downsample=down, plane=plane)
+    scores, n = truth_scores(det, boxes, region=region)
+    if not args.quiet:
+        print(f"{Path(path).name}: {det.count} cells vs {n} annotated in {found.name}: AP@0.5 {scores.ap50:.3f}")
+    return score_row(scores, n, det.count)

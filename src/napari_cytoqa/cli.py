@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series,
-                         _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg, truth_file,
+                         _region, _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
                          work_items)
 from .detection.export import write_cells
 from .io.geojson import pixel_frame
@@ -185,7 +185,7 @@ def _detect(args) -> int:
                 analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
                 down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's
-                    options["region"] = tuple(v / down for v in args.region)
+                    options["region"] = _region(args.region, down, plane if slide is not whole else ())
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
@@ -221,23 +221,6 @@ def _detect(args) -> int:
             print(f"{Path(label).name}: {det.count} cells{size}")
     _summary_csv(out / "summary.csv", rows)
     return 1 if failed else 0
-
-
-def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
-    """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
-    ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
-    from .detection.compare import annotation_boxes, score_row, truth_scores
-    from .io import read_geojson
-
-    found = truth_file(path, args.truth, name)
-    if found is None:
-        print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
-        return {"truth_cells": None}
-    boxes = annotation_boxes(read_geojson(found), downsample=down, plane=plane)
-    scores, n = truth_scores(det, boxes, region=region)
-    if not args.quiet:
-        print(f"{Path(path).name}: {det.count} cells vs {n} annotated in {found.name}: AP@0.5 {scores.ap50:.3f}")
-    return score_row(scores, n, det.count)
 
 
 def _models(args) -> int:
@@ -336,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto: stained tissue sections (H&E) are read through their hematoxylin channel, the "
                          "nuclei; hematoxylin: always (RGB only); none (default): the image as it is "
                          "(docs/detection.md, rule H)")
-    dt.add_argument("--region", type=region_arg, default=None, metavar="Y0,X0,Y1,X1",
-                    help="detect only in this box (level-0 pixels; CSV and GeoJSON stay in the image's coordinates, "
-                         "--labels writes the label image of the whole level, zero outside the region)")
+    dt.add_argument("--region", type=region_arg, default=None, metavar="Y0,X0,Y1,X1|FILE.geojson",
+                    help="detect only in this box (level-0 pixels) or in the rectangles and polygons of a GeoJSON "
+                         "file (e.g. regions drawn in QuPath; on a stack those on the --plane and those with none); "
+                         "CSV and GeoJSON stay in the image's coordinates, --labels writes the label image of the "
+                         "whole level, zero outside the region")
     dt.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
                     help="score each image against its annotated cells (GeoJSON in level-0 pixels, e.g. a QuPath "
                          "export; boxes around its rectangles and polygons): auto = the GeoJSON beside the image "

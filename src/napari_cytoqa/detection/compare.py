@@ -9,18 +9,26 @@ from .metrics import DetectionScores, count_ape, evaluate_detections
 from .region import inside_polygons
 
 
+def _areas(annotations, plane: tuple):
+    """The ``(y, x)`` rings of the rectangles and polygons of ``annotations`` on ``plane`` or on none."""
+    for yx, kind, at in zip(annotations.shapes, annotations.shape_type, annotations.shape_planes):
+        if kind not in ("line", "path") and (not at or tuple(at) == tuple(plane)):
+            yield np.asarray(yx, float)
+
+
 def annotation_boxes(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> np.ndarray:
     """``(N, 4)`` ``y0 x0 y1 x1`` boxes around the areas (rectangles, polygons) of
     :class:`~napari_cytoqa.io.geojson.Annotations` in level-0 pixel edges, divided by ``downsample``
     (level-0 pixels per analysed pixel); of a stack, those on ``plane`` and those with no plane.
     Lines, paths and points have no box and are left out."""
-    boxes = []
-    for yx, kind, at in zip(annotations.shapes, annotations.shape_type, annotations.shape_planes):
-        if kind in ("line", "path") or (at and tuple(at) != tuple(plane)):
-            continue
-        v = np.asarray(yx, float) / downsample
-        boxes.append(np.concatenate([v.min(axis=0), v.max(axis=0)]))
+    boxes = [np.concatenate([v.min(axis=0), v.max(axis=0)]) / downsample for v in _areas(annotations, plane)]
     return np.asarray(boxes, float).reshape(-1, 4)
+
+
+def annotation_polygons(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> list:
+    """The rectangles and polygons of ``annotations`` (as :func:`annotation_boxes` picks them) as
+    ``detect_cells(region=...)`` takes them: ``(k, 2)`` rings in pixels of the analysed level."""
+    return [v / downsample for v in _areas(annotations, plane)]
 
 
 def _polygons(region):
