@@ -28,6 +28,15 @@ def test_qc_writes_csv_json_png(tmp_path, smear, blurry_smear):
     page = (out / "report.html").read_text()  # the overview: the blurry image first, each beside its overlay
     assert page.index("blurry_overlay.png") < page.index("sharp_overlay.png") < page.index("</table>")
     assert page.count("<tr>") == 3 and f"<td>{b}</td>" in page
+    gj = json.loads((out / "blurry_tiles.geojson").read_text())  # the tiles for QuPath, one feature each
+    assert "cytoqa_frame" not in gj and len(gj["features"]) == 4  # a PNG: no pixel size, plain pixels
+    blurry_tiles = pd.read_csv(out / "blurry_tiles.csv")
+    for feature, (_, row) in zip(gj["features"], blurry_tiles.iterrows()):
+        assert feature["geometry"]["coordinates"][0][0] == [row.x0, row.y0]
+        assert feature["geometry"]["coordinates"][0][2] == [row.x1, row.y1]
+        props = feature["properties"]
+        assert props["classification"]["name"] == row.verdict and props["objectType"] == "detection"
+        assert props["measurements"]["blur_level"] == pytest.approx(row.blur_level) and props["grade"] == row.grade
     assert main(["qc", str(b), "--out", str(tmp_path / "q8"), "--tile-size", "256", "--quiet",
                  "--precision", "int8"]) == 0
     assert json.loads((tmp_path / "q8" / "blurry_summary.json").read_text())["verdict"] == "blurry"

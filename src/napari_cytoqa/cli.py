@@ -11,7 +11,7 @@ from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pi
                          _region, _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
                          work_items)
 from .detection.export import write_cells
-from .io.geojson import pixel_frame
+from .io.geojson import pixel_frame, write_geojson
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -68,6 +68,8 @@ def _qc(args) -> int:
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
                 report.to_json(stem.with_name(f"{slide.name}_summary.json"))
+                write_geojson(stem.with_name(f"{slide.name}_tiles.geojson"),  # the tiles, for QuPath
+                              report.to_geojson(pixel_frame(slide.pixel_size_um)))
                 Image.fromarray(render_overlay(slide.levels, report)).save(
                     stem.with_name(f"{slide.name}_overlay.png"))
                 pictures[label] = f"{slide.name}_overlay.png"

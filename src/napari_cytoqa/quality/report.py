@@ -86,6 +86,25 @@ class QualityReport:
         self.tiles.to_csv(path, index=False)
         return path
 
+    def to_geojson(self, frame: dict | None = None) -> dict:
+        """The tiles as a GeoJSON FeatureCollection in level-0 pixels for QuPath: one rectangle per
+        tile, classified by its verdict (in the overlay's colours), its scores as measurements and
+        its grade as a property; ``frame``: the image's ``cytoqa_frame`` (see
+        :mod:`napari_cytoqa.io.geojson`)."""
+        from ..io.geojson import feature_collection, feature_properties, shape_feature
+        from .render import VERDICT_COLORS
+
+        columns = [c for c in ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_valid", "content", "weight",
+                               "flag") if c in self.tiles]
+        features = []
+        for row in self.tiles[columns + ["y0", "x0", "y1", "x1"]].to_dict("records"):
+            y0, x0, y1, x1 = (float(row.pop(k)) for k in ("y0", "x0", "y1", "x1"))
+            props = feature_properties(row, object_type="detection")  # QuPath: many, light, not edited
+            if "classification" in props:
+                props["classification"]["color"] = list(VERDICT_COLORS[row["verdict"]][:3])
+            features.append(shape_feature([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], "rectangle", props))
+        return feature_collection(features, frame)
+
     def to_json(self, path) -> Path:
         path = Path(path)
         path.write_text(json.dumps(self.summary(), indent=2))
