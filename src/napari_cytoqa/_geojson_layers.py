@@ -205,6 +205,13 @@ def _colours(table, default: str):
     return default
 
 
+def _edge_width(shapes) -> float:
+    """Edges a fiftieth of the typical shape's short side (at least a pixel): a cell's 1 px, a QC
+    tile's 5 px, which still show when a whole slide is on screen."""
+    sides = [float(np.min(np.ptp(np.asarray(v), axis=0))) for v in shapes]
+    return max(1.0, 0.02 * float(np.median(sides))) if sides else 1.0
+
+
 def annotations_layer_data(ann: Annotations, *, name: str, path=None) -> list[tuple]:
     """Layer-data tuples of :class:`Annotations`: a Shapes layer and a Points layer (each when
     there is something to show), in the frame of the file or its image (see :func:`_placement`)."""
@@ -219,7 +226,8 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None) -> list[tu
         table = ann.table("shapes")
         out.append((_with_planes(ann.shapes, ann.shape_planes, ndim), {
             "name": name, "shape_type": list(ann.shape_type), "features": table, "face_color": "transparent",
-            "edge_color": _colours(table, "yellow"), "edge_width": 1.0, "metadata": meta, **place}, "shapes"))
+            "edge_color": _colours(table, "yellow"), "edge_width": _edge_width(ann.shapes), "metadata": meta, **place},
+            "shapes"))
     if ann.points:
         table = ann.table("points")
         out.append((np.asarray(_with_planes([p[None] for p in ann.points], ann.point_planes, ndim)).reshape(-1, ndim),
