@@ -205,3 +205,17 @@ def test_annotation_boxes_by_plane_and_level():
     assert annotation_boxes(ann).tolist() == [[20, 10, 60, 40], [7, 5, 12, 9]]  # no line, not plane 2's
     assert len(annotation_boxes(ann, plane=(2,))) == 4  # plane 2's two parts and the plane-less shapes
     assert annotation_boxes(ann, downsample=2.0)[1].tolist() == [3.5, 2.5, 6, 4.5]
+
+
+def test_many_shapes_open_as_their_centres(caplog):
+    from napari_cytoqa import _geojson_layers
+
+    ann = parse_geojson(QUPATH)
+    (centres, kw, kind), (points, pkw, pkind) = annotations_layer_data(ann, name="big", max_shapes=2)
+    assert kind == "points" and kw["name"] == "big (centres)" and len(centres) == 5
+    assert centres[1].tolist() == [0, 9.5 - 0.5, 7 - 0.5]  # the box (7, 5)-(12, 9): centre (9.5, 7), napari -0.5
+    assert kw["features"]["shape_type"].tolist()[:2] == ["polygon", "rectangle"]
+    assert kw["metadata"]["cytoqa_geojson"]["as_centres"] and "5 shapes, drawn as their centres" in caplog.text
+    assert pkind == "points" and pkw["name"] == "big points"
+    assert annotations_layer_data(ann, name="all", max_shapes=None)[0][2] == "shapes"
+    assert _geojson_layers.MAX_SHAPES >= 2000  # the detection widget draws up to 2,000 boxes as shapes

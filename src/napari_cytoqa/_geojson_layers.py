@@ -212,9 +212,17 @@ def _edge_width(shapes) -> float:
     return max(1.0, 0.02 * float(np.median(sides))) if sides else 1.0
 
 
-def annotations_layer_data(ann: Annotations, *, name: str, path=None) -> list[tuple]:
+#: Above this many shapes a file's shapes are drawn as their centres (points): napari builds about
+#: 1,500-2,000 shapes a second on this 2-core machine, and the reader runs on the GUI thread.
+MAX_SHAPES = 5000
+
+
+def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes: int | None = MAX_SHAPES
+                           ) -> list[tuple]:
     """Layer-data tuples of :class:`Annotations`: a Shapes layer and a Points layer (each when
-    there is something to show), in the frame of the file or its image (see :func:`_placement`)."""
+    there is something to show), in the frame of the file or its image (see :func:`_placement`).
+    Beyond ``max_shapes`` shapes (None: no limit) the shapes become a Points layer of their centres,
+    ``<name> (centres)``, with the same features (a whole slide's cells from QuPath)."""
     planes = list(ann.shape_planes) + list(ann.point_planes)
     ndim = 2 + max((len(p) for p in planes), default=0)
     place = _placement(ann, path, ndim)
@@ -222,7 +230,18 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None) -> list[tu
     if ann.frame:
         meta["cytoqa_frame"] = ann.frame
     out = []
-    if ann.shapes:
+    if ann.shapes and max_shapes is not None and len(ann.shapes) > max_shapes:
+        log.warning("napari-cytoqa: %s: %d shapes, drawn as their centres: napari builds about 2,000 shapes a "
+                    "second, so more than %d would hold up the viewer (napari_cytoqa.io.read_geojson keeps them "
+                    "all)", name, len(ann.shapes), max_shapes)
+        table = ann.table("shapes")
+        table["shape_type"] = list(ann.shape_type)
+        centres = [(v.min(axis=0) + v.max(axis=0)) / 2 for v in ann.shapes]
+        out.append((np.asarray(_with_planes([c[None] for c in centres], ann.shape_planes, ndim)).reshape(-1, ndim),
+                    {"name": f"{name} (centres)", "features": table, "size": 6, "face_color": _colours(table, "yellow"),
+                     "border_width": 0, "metadata": meta | {"cytoqa_geojson": meta["cytoqa_geojson"] | {
+                         "as_centres": True}}, **place}, "points"))
+    elif ann.shapes:
         table = ann.table("shapes")
         out.append((_with_planes(ann.shapes, ann.shape_planes, ndim), {
             "name": name, "shape_type": list(ann.shape_type), "features": table, "face_color": "transparent",

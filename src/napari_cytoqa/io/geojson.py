@@ -175,7 +175,7 @@ def _is_rectangle(yx: np.ndarray) -> bool:
 
 def _area(yx: np.ndarray) -> float:
     y, x = yx[:, 0], yx[:, 1]
-    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+    return abs(float(x @ np.concatenate((y[1:], y[:1])) - y @ np.concatenate((x[1:], x[:1])))) / 2
 
 
 def _vertices(coords) -> np.ndarray:
@@ -247,7 +247,7 @@ def _add_geometry(out: Annotations, geometry, row: dict, plane: tuple) -> None:
                 out.dropped += 1
                 continue
             yx = _vertices(rings[0])
-            if len(yx) > 1 and np.allclose(yx[0], yx[-1]):
+            if len(yx) > 1 and yx[0, 0] == yx[-1, 0] and yx[0, 1] == yx[-1, 1]:  # the closing vertex
                 yx = yx[:-1]
             if len(yx) < 3 or _area(yx) == 0:  # a degenerate ring (e.g. an empty label's zero box) is no shape
                 out.dropped += 1
