@@ -263,16 +263,23 @@ def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget,
 
 
 def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch, tmp_path):
+    import pandas as pd
+
     from napari_cytoqa import _stack_layers
     from napari_cytoqa.detection import detect_cells
 
     viewer, widget = viewer_widget
-    frames = [make_fluorescence((192, 256), seed=s).image for s in (5, 6, 7)]
+    samples = [make_fluorescence((192, 256), seed=s) for s in (5, 6, 7)]
+    frames = [f.image for f in samples]
     stack = np.stack([np.stack([np.zeros_like(f), f]) for f in frames])  # (T, C, Y, X): channel 1 the nuclei
     source = viewer.add_image(stack, name="nuclei", scale=(10.0, 1.0, 0.5, 0.5), translate=(0, 0, 5, 7))
     widget.image.value = source
     assert widget.planes_button.enabled and list(widget.series_axis.choices) == [0, 1]  # T (3) before C (2)
     widget.detector.value = "otsu"
+    truth = [np.array([[t, 1, y0, x0], [t, 1, y0, x1], [t, 1, y1, x1], [t, 1, y1, x0]]) - [0, 0, 0.5, 0.5]
+             for t, f in enumerate(samples[:2]) for y0, x0, y1, x1 in f.boxes]  # frames 0 and 1 annotated
+    widget.truth.value = viewer.add_shapes(truth, shape_type="rectangle", scale=source.scale,
+                                           translate=source.translate, name="annotated")
     viewer.dims.set_point(1, 1.0)  # channel 1 on screen
     widget.planes_button.changed.emit(True)
     qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
@@ -291,10 +298,18 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert boxes.features["plane"].tolist()[-1] == "2, 1"
     shown = widget.plane_table.to_dataframe()
     assert shown["count"].astype(int).tolist() == [d.count for d in alone]
+    from napari_cytoqa.detection.compare import truth_scores
+
+    want = [truth_scores(alone[t], samples[t].boxes) for t in range(2)]  # each plane against its own cells
+    assert shown["annotated"].astype(int).tolist() == [len(samples[0].boxes), len(samples[1].boxes), 0]
+    assert shown["AP@0.5"].tolist() == [str(round(s.ap50, 2)) for s, _ in want] + ["–"]  # plane 2: none
+    tp, fp, fn = (sum(getattr(s, k) for s, _ in want) + (alone[2].count if k == "fp" else 0)
+                  for k in ("tp", "fp", "fn"))
+    assert f"pooled: precision {tp / (tp + fp):.2f}, recall {tp / (tp + fn):.2f}" in widget.status.value
+    widget.truth.value = None
     assert widget.status.value.startswith(f"{sum(d.count for d in alone)} in 3 planes")
     widget.plane_table.native.cellClicked.emit(2, 0)
     assert tuple(np.rint(viewer.dims.point[:2])) == (20.0, 1.0)
-    import pandas as pd
 
     widget.csv_path.value = tmp_path / "series.csv"  # export: every plane's cells, the counts, the boxes
     widget.export_button.changed.emit(True)

@@ -47,7 +47,7 @@ class PlaneTable(Table):
         """Show ``frame`` (a DataFrame, one row per plane of ``planes``; NaN shown as "–"), and
         highlight and scroll to the row of plane ``select``."""
         self.planes = list(planes)
-        shown = frame.fillna("–").astype(str)
+        shown = frame.astype(object).where(frame.notna(), "–").astype(str)  # float columns take no "–" fill
         self.value = {"data": shown.values.tolist(), "index": [named(p) for p in self.planes],
                       "columns": [c.replace("_", " ") for c in frame.columns]}
         self.native.resizeColumnsToContents()

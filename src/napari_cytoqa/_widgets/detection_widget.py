@@ -262,12 +262,12 @@ class DetectionWidget(Container):
         self.status.value = f"detecting in {len(planes)} planes…"
         self.worker = start_job(lambda: iter_detect_planes(levels, planes=planes, **opts),
                                 description=f"Cell detection in every plane of {layer.name}",
-                                on_done=lambda found: self._show_planes(found, layer, level, axis),
+                                on_done=lambda found: self._show_planes(found, layer, level, axis, opts.get("region")),
                                 on_error=lambda err: setattr(self.status, "value", "failed"),
                                 on_abort=lambda: setattr(self.status, "value", "stopped"),
                                 buttons=self._buttons, stop_button=self.stop_button, on_finish=self._refresh_buttons)
 
-    def _show_planes(self, found, layer, level, axis):
+    def _show_planes(self, found, layer, level, axis, region=None):
         drawn = add_series_detection_layers(self._viewer, found, layer, level=level, axis=axis)
         at = next(iter(found.detections))  # the levels of one plane: (Y, X[, C])
         levels = layer_levels(layer, at)
@@ -279,12 +279,29 @@ class DetectionWidget(Container):
             shown["cells/mm²"] = t["cells_per_mm2"].astype(float).round(0).astype("Int64")
         if t["blur_level"].notna().any():
             shown["blur level"] = t["blur_level"].astype(float).round(1)
+        pooled = self._compared_planes(found, layer, level, region, shown) if self.truth.value is not None else ""
         self.plane_table.show_planes(shown, t["index"])
         counts = t["count"].to_numpy()
         self.status.value = (f"{int(counts.sum())} in {len(t)} planes · {counts.min()}–{counts.max()} per plane"
-                             f" (first {counts[0]}, last {counts[-1]})")
+                             f" (first {counts[0]}, last {counts[-1]})" + pooled)
         if found.detections[t["index"][0]].detector != "yolo" and drawn[0]._type_string != "labels":
             self.status.value += " · too large to draw instance labels: boxes only"
+
+    def _compared_planes(self, found, layer, level, region, shown) -> str:
+        """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):
+        columns of the plane table, and the pooled precision, recall and F1 for the count line."""
+        from ..detection.compare import truth_scores
+
+        scores = [truth_scores(det, shapes_boxes(self.truth.value, layer, level=level, plane=plane), region=region)
+                  for plane, det in found.detections.items()]
+        shown["annotated"] = [n for _, n in scores]
+        shown["AP@0.5"] = [round(s.ap50, 2) if n else np.nan for s, n in scores]
+        shown["F1"] = [round(s.f1, 2) if n else np.nan for s, n in scores]
+        tp, fp, fn = (sum(getattr(s, k) for s, _ in scores) for k in ("tp", "fp", "fn"))
+        if not tp + fn:
+            return f" · {self.truth.value.name}: no annotated cell on these planes to compare with"
+        return (f" · vs {tp + fn} annotated, pooled: precision {tp / max(tp + fp, 1):.2f}, recall "
+                f"{tp / (tp + fn):.2f}, F1 {2 * tp / (2 * tp + fp + fn):.2f}")
 
     def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane."""
