@@ -64,7 +64,6 @@ def main():
             layer(kind, data, kwargs)
             t3 = time.perf_counter()
             (all_data, all_kwargs, _), = annotations_layer_data(ann, name="cells", max_shapes=None)
-            t4 = time.perf_counter()
             layer("shapes", all_data, all_kwargs)
             t5 = time.perf_counter()
             print(f"{n:>7} {path.stat().st_size / 1e6:>6.1f} {t1 - t0:>7.2f} {t2 - t1:>11.2f} {t3 - t2:>12.2f} "

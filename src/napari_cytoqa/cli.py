@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series,
-                         _region, _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
+from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
+                         _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
                          work_items)
 from .detection.export import write_cells
 from .io.geojson import pixel_frame, write_geojson
