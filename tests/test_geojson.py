@@ -219,3 +219,24 @@ def test_many_shapes_open_as_their_centres(caplog):
     assert pkind == "points" and pkw["name"] == "big points"
     assert annotations_layer_data(ann, name="all", max_shapes=None)[0][2] == "shapes"
     assert _geojson_layers.MAX_SHAPES >= 2000  # the detection widget draws up to 2,000 boxes as shapes
+
+
+def test_plane_scores_pool_the_planes():
+    """detection.compare.plane_scores / pooled_line (the widget's every-plane comparison), by hand."""
+    from napari_cytoqa.detection.compare import plane_scores, pooled_line
+    from napari_cytoqa.detection.planes import PlaneDetections
+    from napari_cytoqa.detection.result import Detections
+
+    def det(boxes):
+        b = np.asarray(boxes, float).reshape(-1, 4)
+        return Detections(boxes=b, scores=np.ones(len(b)), labels=None, route=np.array(["m"] * len(b)),
+                          focus=np.zeros(len(b)), detector="otsu")
+
+    found = PlaneDetections.from_detections([((0,), det([[0, 0, 10, 10], [20, 20, 30, 30]])),
+                                             ((1,), det([[0, 0, 10, 10]]))])
+    truth = {(0,): [[0, 0, 10, 10]], (1,): np.zeros((0, 4))}  # plane 0: one hit, one false; plane 1: none annotated
+    table = plane_scores(found, lambda plane: truth[plane])
+    assert table["annotated"].tolist() == [1, 0] and table["tp"].tolist() == [1, 0]
+    assert table["fp"].tolist() == [1, 1] and np.isnan(table["ap50"][1]) and table["ap50"][0] == 1.0
+    assert pooled_line(table) == "vs 1 annotated, pooled: precision 0.33, recall 1.00, F1 0.50"
+    assert pooled_line(table.iloc[1:]) is None

@@ -290,18 +290,14 @@ class DetectionWidget(Container):
     def _compared_planes(self, found, layer, level, region, shown) -> str:
         """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):
         columns of the plane table, and the pooled precision, recall and F1 for the count line."""
-        from ..detection.compare import truth_scores
+        from ..detection.compare import plane_scores, pooled_line
 
-        scores = [truth_scores(det, shapes_boxes(self.truth.value, layer, level=level, plane=plane), region=region)
-                  for plane, det in found.detections.items()]
-        shown["annotated"] = [n for _, n in scores]
-        shown["AP@0.5"] = [round(s.ap50, 2) if n else np.nan for s, n in scores]
-        shown["F1"] = [round(s.f1, 2) if n else np.nan for s, n in scores]
-        tp, fp, fn = (sum(getattr(s, k) for s, _ in scores) for k in ("tp", "fp", "fn"))
-        if not tp + fn:
-            return f" · {self.truth.value.name}: no annotated cell on these planes to compare with"
-        return (f" · vs {tp + fn} annotated, pooled: precision {tp / max(tp + fp, 1):.2f}, recall "
-                f"{tp / (tp + fn):.2f}, F1 {2 * tp / (2 * tp + fp + fn):.2f}")
+        table = plane_scores(found, lambda plane: shapes_boxes(self.truth.value, layer, level=level, plane=plane),
+                             region=region)
+        shown["annotated"] = table["annotated"].to_numpy()
+        shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
+        line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"
+        return f" · {line}"
 
     def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane."""

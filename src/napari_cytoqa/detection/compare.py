@@ -64,3 +64,29 @@ def score_line(scores: DetectionScores, n_truth: int) -> str:
     """``vs N annotated: AP@0.5 …, precision …, recall …, F1 …`` (the widget's count line)."""
     return (f"vs {n_truth} annotated: AP@0.5 {scores.ap50:.2f}, precision {scores.precision:.2f}, "
             f"recall {scores.recall:.2f}, F1 {scores.f1:.2f}")
+
+
+def plane_scores(found, truth_of, *, region=None):
+    """Each plane of a :class:`~napari_cytoqa.detection.planes.PlaneDetections` against its annotated
+    cells: ``truth_of(plane)`` gives that plane's boxes. A DataFrame, one row per plane: ``plane``,
+    ``annotated``, ``ap50`` and ``f1`` (NaN where none is annotated), ``tp``, ``fp``, ``fn``."""
+    import pandas as pd
+
+    from ..stacks import plane_label
+
+    rows = []
+    for plane, det in found.detections.items():
+        scores, n = truth_scores(det, truth_of(plane), region=region)
+        rows.append({"plane": plane_label(plane), "annotated": n, "ap50": scores.ap50 if n else np.nan,
+                     "f1": scores.f1 if n else np.nan, "tp": scores.tp, "fp": scores.fp, "fn": scores.fn})
+    return pd.DataFrame(rows)
+
+
+def pooled_line(table) -> str | None:
+    """``vs N annotated, pooled: precision …, recall …, F1 …`` over :func:`plane_scores`' table (None
+    when no plane has annotated cells)."""
+    tp, fp, fn = (int(table[k].sum()) for k in ("tp", "fp", "fn"))
+    if not tp + fn:
+        return None
+    return (f"vs {tp + fn} annotated, pooled: precision {tp / max(tp + fp, 1):.2f}, recall {tp / (tp + fn):.2f}, "
+            f"F1 {2 * tp / (2 * tp + fp + fn):.2f}")
