@@ -917,3 +917,30 @@ def test_region_reads_only_its_box_of_a_lazy_slide():
     det = detect_cells([level0, level1], detector="otsu", region=(600, 700, 900, 1100))
     assert det.count > 5 and det.origin == (600, 700)
     assert read and {(y, x) for y, x in read} <= {(y, x) for y in (512, 768) for x in (512, 768, 1024)}
+
+
+def test_cell_outlines_in_pixel_edges():
+    """label_outlines: the boundary at the 0.5 level in pixel-edge coordinates (corners cut by half a
+    pixel), offset by the labels' origin and scaled to level 0; to_geojson(outlines=True) uses them."""
+    from napari_cytoqa.detection.outlines import label_outlines
+    from napari_cytoqa.detection.result import Detections
+
+    labels = np.zeros((20, 20), np.int32)
+    labels[2:12, 3:13] = 1  # covers [2, 12) x [3, 13)
+    labels[15, 15] = 3  # one pixel; label 2 absent
+    rings = label_outlines(labels, origin=(100, 50))
+    assert set(rings) == {1, 3}
+    ring = rings[1]
+    assert ring.min(axis=0).tolist() == [102, 53] and ring.max(axis=0).tolist() == [112, 63]
+    y, x = ring[:, 0], ring[:, 1]
+    area = abs(x @ np.roll(y, -1) - y @ np.roll(x, -1)) / 2
+    assert area == pytest.approx(100 - 4 * 0.125) and len(ring) <= 8  # simplified: the square, corners cut
+    assert rings[3].mean(axis=0).tolist() == [115.5, 65.5]  # a pixel's diamond around its centre
+    assert (label_outlines(labels, downsample=2)[1].max(axis=0) == [24, 26]).all()
+    boxes = np.array([[2, 3, 12, 13], [0, 0, 0, 0], [15, 15, 16, 16]], float)
+    det = Detections(boxes=boxes, scores=np.ones(3), labels=labels, route=np.array(["m"] * 3, object),
+                     focus=np.zeros(3), detector="unet")
+    gj = det.to_geojson(outlines=True)
+    assert len(gj["features"][0]["geometry"]["coordinates"][0]) == len(ring) + 1  # closed
+    assert gj["features"][1]["geometry"]["coordinates"][0][2] == [0.0, 0.0]  # no instance: its box
+    assert det.to_geojson()["features"][0]["geometry"]["coordinates"][0][2] == [13.0, 12.0]  # boxes by default

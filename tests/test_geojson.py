@@ -240,3 +240,35 @@ def test_plane_scores_pool_the_planes():
     assert table["fp"].tolist() == [1, 1] and np.isnan(table["ap50"][1]) and table["ap50"][0] == 1.0
     assert pooled_line(table) == "vs 1 annotated, pooled: precision 0.33, recall 1.00, F1 0.50"
     assert pooled_line(table.iloc[1:]) is None
+
+
+def test_labels_layers_write_the_cells_outlines_like_the_cli():
+    """A region's instance labels found at pyramid level 1, as the widget places them: the Labels writer's
+    outlines equal Detections.to_geojson(outlines=True) (the CLI's, level-0 pixels)."""
+    from types import SimpleNamespace
+
+    from napari_cytoqa._geojson_layers import labels_collection
+    from napari_cytoqa._layers import detection_layers_data
+    from napari_cytoqa.detection.result import Detections
+
+    source = SimpleNamespace(name="slide", scale=np.array([0.25, 0.25]), translate=np.array([10.0, 0.0]),
+                             units=None, data=[np.zeros((64, 80)), np.zeros((32, 40))], multiscale=True, ndim=2)
+    labels = np.zeros((12, 16), np.int32)  # a region's labels, starting at (5, 6) of level 1
+    labels[1:5, 2:7], labels[6:11, 9:15] = 1, 2
+    det = Detections(boxes=np.array([[6.0, 8, 10, 13], [11, 15, 16, 21]]), scores=np.array([0.8, 0.6]),
+                     labels=labels, route=np.array(["cytoqa-unet-combined"] * 2), focus=np.zeros(2),
+                     detector="unet", origin=(5, 6))
+    layers = {kind: (data, kw) for data, kw, kind in detection_layers_data(det, source, level=1)}
+    data, kw = layers["labels"]
+    written = labels_collection(data, _attrs(**kw, ndim=2))
+    expected = det.to_geojson(downsample=2, outlines=True)
+    assert len(written["features"]) == 2
+    for got, want in zip(written["features"], expected["features"]):
+        np.testing.assert_allclose(got["geometry"]["coordinates"][0], want["geometry"]["coordinates"][0])
+        assert got["properties"]["objectType"] == "detection"
+    assert written["features"][1]["properties"]["measurements"] == {"label": 2, "area_px": 30}
+    stack = np.zeros((2, 12, 16), np.int32)  # a stack: each plane's instances carry their plane
+    stack[1] = labels
+    gj = labels_collection(stack, _attrs(scale=np.ones(3), translate=np.zeros(3), rotate=np.eye(3),
+                                         affine=np.eye(4), ndim=3))
+    assert [f["properties"]["plane"] for f in gj["features"]] == [[1], [1]]

@@ -130,6 +130,39 @@ def points_collection(data, attributes: dict) -> dict:
     return feature_collection(feats, frame.collection_frame())
 
 
+def labels_collection(data, attributes: dict) -> dict:
+    """The GeoJSON FeatureCollection of a Labels layer: each instance's outline
+    (:func:`~napari_cytoqa.detection.outlines.label_outlines`) in pixels of its image, with its
+    label and area (pixels of the layer) as measurements; of a stack, each plane's instances."""
+    from .detection.outlines import label_outlines
+
+    if isinstance(data, (list, tuple)):  # multiscale: the full-resolution level
+        data = data[0]
+    data = np.asarray(data)
+    ndim = data.ndim
+    frame = _Frame(attributes, ndim)
+    otype = _object_type(attributes)
+    feats = []
+    for lead in np.ndindex(data.shape[:-2]):
+        plane = data[lead]
+        if not plane.any():
+            continue
+        areas = np.bincount(plane.ravel()) if plane.dtype.kind in "iu" and plane.min() >= 0 else None
+        for label, ring in label_outlines(plane).items():
+            if len(ring) < 3:
+                continue
+            yx, at = frame.to_pixels(np.concatenate([np.tile(np.asarray(lead, float), (len(ring), 1)), ring - 0.5],
+                                                    axis=1))
+            row = {"label": int(label)} | ({"area_px": int(areas[label])} if areas is not None else {})
+            feats.append(shape_feature(yx, "polygon", feature_properties(row, object_type=otype, plane=at)))
+    return feature_collection(feats, frame.collection_frame())
+
+
+def write_labels(path: str, data, attributes: dict) -> list[str]:
+    """napari writer: a Labels layer's instances as GeoJSON outlines (written atomically)."""
+    return [str(write_geojson(_geojson_path(path), labels_collection(data, attributes)))]
+
+
 def _geojson_path(path) -> Path:
     path = Path(path)
     return path if path.suffix.lower() in (".geojson", ".json") else path.with_suffix(".geojson")

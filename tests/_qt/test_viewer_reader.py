@@ -49,6 +49,14 @@ def test_shapes_saved_as_geojson_open_on_the_slide(make_napari_viewer, pyramid_f
     [pfile] = points.save(str(tmp_path / "points.geojson"), plugin="napari-cytoqa")
     [pback] = viewer.open(pfile, plugin="napari-cytoqa")
     np.testing.assert_allclose(pback.data, points.data)
+    cells = np.zeros((40, 40), np.uint16)
+    cells[5:15, 5:15], cells[20:30, 22:35] = 1, 7
+    labels = viewer.add_labels(cells, scale=slide.scale)
+    [lfile] = labels.save(str(tmp_path / "cells.geojson"), plugin="napari-cytoqa")
+    outlines = json.loads(Path(lfile).read_text())["features"]
+    assert [f["properties"]["measurements"]["label"] for f in outlines] == [1, 7]
+    [lback] = viewer.open(lfile, plugin="napari-cytoqa")  # the outlines come back as polygons on the slide
+    assert lback.shape_type == ["polygon", "polygon"] and tuple(lback.scale) == pytest.approx(tuple(slide.scale))
     bad = tmp_path / "bad.geojson"
     bad.write_text("{")
     with pytest.raises(Exception, match="not a JSON file"):

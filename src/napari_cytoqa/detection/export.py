@@ -1,5 +1,6 @@
-"""The cell table (CSV) and its boxes (GeoJSON) of a detection run, as ``cytoqa detect`` and the
-Detection widget's export write them: level-0 pixels, µm where the pixel size is known (GUI-free)."""
+"""The cell table (CSV) and its cells (GeoJSON: outlines where instance labels were kept, else boxes)
+of a detection run, as ``cytoqa detect`` and the Detection widget's export write them: level-0 pixels,
+µm where the pixel size is known (GUI-free)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,13 +27,14 @@ def cells_table(found, pixel_size_um=None, *, downsample: float = 1.0, plane: tu
 
 
 def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: dict | None = None) -> dict:
-    """The boxes as a GeoJSON FeatureCollection (:meth:`Detections.to_geojson`) in level-0 pixels,
+    """The cells as a GeoJSON FeatureCollection (:meth:`Detections.to_geojson`) in level-0 pixels —
+    their outlines where instance labels were kept (U-Net, Otsu), else their boxes —
     each on its plane (a ``plane`` property) for a stack; ``frame``: the image's ``cytoqa_frame``
     (see :mod:`napari_cytoqa.io.geojson`)."""
     pairs = list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
     features = []
     for at, det in pairs:
-        for feature in det.to_geojson(downsample=downsample)["features"]:
+        for feature in det.to_geojson(downsample=downsample, outlines=True)["features"]:
             if at:
                 feature["properties"]["plane"] = [int(i) for i in at]
             features.append(feature)

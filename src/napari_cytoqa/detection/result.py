@@ -94,17 +94,26 @@ class Detections:
             return None
         return np.bincount(np.asarray(self.labels).ravel(), minlength=self.count + 1)[1:self.count + 1]
 
-    def to_geojson(self, *, downsample: float = 1.0) -> dict:
+    def to_geojson(self, *, downsample: float = 1.0, outlines: bool = False) -> dict:
         """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
         multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level);
         with instance labels each feature also carries its area in level-0 pixels (``area_px``,
-        and as a QuPath measurement)."""
+        and as a QuPath measurement). ``outlines=True``: with instance labels, each cell's outline
+        (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box."""
         feats = []
         areas = self.areas
+        rings = {}
+        if outlines and self.labels is not None:
+            from .outlines import label_outlines
+
+            rings = label_outlines(self.labels, origin=self.origin, downsample=downsample)
         for i, ((y0, x0, y1, x1), score, route, focus) in enumerate(zip(self.boxes * downsample, self.scores,
                                                                         self.route, self.focus)):
             ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
                     [float(x0), float(y0)]]
+            if i + 1 in rings and len(rings[i + 1]) >= 3:  # label i + 1 is box i
+                ring = [[float(x), float(y)] for y, x in rings[i + 1]]
+                ring.append(ring[0])
             props = {"score": float(score), "route": str(route),
                      "focus": None if not np.isfinite(focus) else float(focus),
                      "detector": self.detector, "objectType": "detection"}
