@@ -182,13 +182,18 @@ def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget, tmp_path
     assert labels.data.shape == planes[1].shape and "nuclei cells" not in viewer.layers
     assert len(boxes.data) == detect_cells(planes[1]).count != detect_cells(planes[0]).count
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5)) and tuple(labels.translate) == pytest.approx((5, 7))
-    widget.csv_path.value = tmp_path / "plane1.csv"  # export: the cells, and boxes that open on plane 1
+    widget.csv_path.value = tmp_path / "plane1.csv"  # export: the cells, and outlines that open on plane 1
     widget.export_button.changed.emit(True)
     cells = pd.read_csv(tmp_path / "plane1.csv")
     assert len(cells) == len(boxes.data) and (cells["plane"] == 1).all() and "area_um2" not in cells  # no units
     [back] = viewer.open(str(tmp_path / "plane1.geojson"), plugin="napari-cytoqa")
-    assert back.ndim == 3 and len(back.data) == len(boxes.data)
-    np.testing.assert_allclose(back.data_to_world(back.data[0][0]), [3.0, *boxes.data_to_world(boxes.data[0][0])])
+    assert back.ndim == 3 and len(back.data) == len(boxes.data) and back.shape_type[0] == "polygon"  # outlines
+    for k in (0, len(boxes.data) - 1):  # each outline's extent is its box, on plane 1, where the box was drawn
+        world = np.array([back.data_to_world(v) for v in back.data[k]])
+        drawn = np.array([boxes.data_to_world(v) for v in boxes.data[k]])
+        assert (world[:, 0] == 3.0).all()
+        np.testing.assert_allclose(world[:, 1:].min(0), drawn.min(0))
+        np.testing.assert_allclose(world[:, 1:].max(0), drawn.max(0))
 
 
 def test_bfloat16_on_a_device_without_it_warns_that_it_is_slower(viewer_widget, monkeypatch):
