@@ -272,3 +272,15 @@ def test_labels_layers_write_the_cells_outlines_like_the_cli():
     gj = labels_collection(stack, _attrs(scale=np.ones(3), translate=np.zeros(3), rotate=np.eye(3),
                                          affine=np.eye(4), ndim=3))
     assert [f["properties"]["plane"] for f in gj["features"]] == [[1], [1]]
+
+
+def test_properties_qupath_reads_strictly():
+    """QuPath reads a "color" property as a packed int or [r, g, b] (a string would fail its import):
+    hex colours become [r, g, b], other text is left out; NaN never reaches the file."""
+    from napari_cytoqa.io.geojson import feature_properties
+
+    props = feature_properties({"color": "#ff8000", "name": "rim", "score": np.float32(0.5), "flag": np.bool_(True),
+                                "area": np.nan})
+    assert props["color"] == [255, 128, 0] and props["name"] == "rim" and props["flag"] is True
+    assert props["measurements"] == {"score": 0.5}
+    assert "color" not in feature_properties({"color": "red"})

@@ -83,6 +83,16 @@ def _number(value):
     return float(value) if math.isfinite(float(value)) else None
 
 
+def _hex_rgb(text: str) -> list | None:
+    text = text.strip().lstrip("#")
+    if len(text) not in (6, 8):
+        return None
+    try:
+        return [int(text[i:i + 2], 16) for i in (0, 2, 4)]
+    except ValueError:
+        return None
+
+
 def feature_properties(row: dict, *, object_type: str = "annotation", plane: tuple = ()) -> dict:
     """QuPath-style properties of one object: numbers become ``measurements``, text stays plain,
     the first of :data:`CLASS_COLUMNS` also becomes the classification."""
@@ -97,6 +107,10 @@ def feature_properties(row: dict, *, object_type: str = "annotation", plane: tup
         number = _number(value)
         if number is not None:
             measurements[key] = number
+        elif key == "color" and isinstance(value, str):  # QuPath reads "color" as a packed int or [r, g, b]
+            rgb = _hex_rgb(value)
+            if rgb is not None:
+                props[key] = rgb
         elif isinstance(value, (str, bool)):
             props[key] = value
     for key in CLASS_COLUMNS:
