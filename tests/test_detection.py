@@ -167,6 +167,8 @@ def test_cell_areas_and_diameters_in_pixels_microns_and_level_0():
     ring = feature["geometry"]["coordinates"][0]
     assert ring[0] == [6.0, 4.0] and ring[2] == [26.0, 24.0]
     assert feature["properties"]["area_px"] == 400 and feature["properties"]["measurements"]["area_px"] == 400
+    assert feature["properties"]["measurements"]["score"] == 0.9 and "focus" not in feature["properties"]["measurements"]
+    assert feature["properties"]["classification"] == {"name": "m"} and feature["properties"]["focus"] is None
     boxes_only = Detections(boxes=boxes, scores=det.scores, labels=None, route=det.route, focus=det.focus,
                             detector="yolo")
     assert boxes_only.areas is None and "area_px" not in boxes_only.to_dataframe(0.5)

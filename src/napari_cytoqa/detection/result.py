@@ -97,8 +97,9 @@ class Detections:
     def to_geojson(self, *, downsample: float = 1.0, outlines: bool = False) -> dict:
         """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
         multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level);
-        with instance labels each feature also carries its area in level-0 pixels (``area_px``,
-        and as a QuPath measurement). ``outlines=True``: with instance labels, each cell's outline
+        each feature is a QuPath detection classified by its route, with its score (and focus) as
+        measurements; with instance labels also its area in level-0 pixels (``area_px``, and as a
+        measurement). ``outlines=True``: with instance labels, each cell's outline
         (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box."""
         feats = []
         areas = self.areas
@@ -116,10 +117,15 @@ class Detections:
                 ring.append(ring[0])
             props = {"score": float(score), "route": str(route),
                      "focus": None if not np.isfinite(focus) else float(focus),
-                     "detector": self.detector, "objectType": "detection"}
+                     "detector": self.detector, "objectType": "detection",
+                     # QuPath colours by classification and shows measurements: the route, the score
+                     "classification": {"name": str(route).replace(f"cytoqa-{self.detector}-", "")},
+                     "measurements": {"score": float(score)}}
+            if np.isfinite(focus):
+                props["measurements"]["focus"] = float(focus)
             if areas is not None:
                 props["area_px"] = float(areas[i]) * float(downsample) ** 2
-                props["measurements"] = {"area_px": props["area_px"], "score": float(score)}
+                props["measurements"]["area_px"] = props["area_px"]
             feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
                           "properties": props})
         return {"type": "FeatureCollection", "features": feats}
