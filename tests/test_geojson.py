@@ -284,3 +284,15 @@ def test_properties_qupath_reads_strictly():
     assert props["color"] == [255, 128, 0] and props["name"] == "rim" and props["flag"] is True
     assert props["measurements"] == {"score": 0.5}
     assert "color" not in feature_properties({"color": "red"})
+
+
+def test_qupath_cells_are_read_by_their_nucleus():
+    """A QuPath cell carries the cell outline (expanded around the nucleus) and its nucleusGeometry: the
+    nucleus is what our detectors find, so it is read by default; nuclei=False reads the cell."""
+    cell = {"type": "Feature", "properties": {"objectType": "cell", "classification": {"name": "Tumor"}},
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [40, 0], [40, 40], [0, 40], [0, 0]]]},
+            "nucleusGeometry": {"type": "Polygon", "coordinates": [[[10, 12], [25, 12], [25, 30], [10, 30], [10, 12]]]}}
+    ann = parse_geojson([cell])
+    assert ann.shapes[0].min(axis=0).tolist() == [12, 10] and ann.shapes[0].max(axis=0).tolist() == [30, 25]
+    assert ann.shape_properties[0]["outline"] == "nucleus" and ann.shape_properties[0]["class"] == "Tumor"
+    assert parse_geojson([cell], nuclei=False).shapes[0].max(axis=0).tolist() == [40, 40]

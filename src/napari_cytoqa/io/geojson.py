@@ -290,7 +290,7 @@ def _add_geometry(out: Annotations, geometry, row: dict, plane: tuple) -> None:
         out.dropped += 1
 
 
-def parse_geojson(obj) -> Annotations:
+def parse_geojson(obj, *, nuclei: bool = True) -> Annotations:
     """:class:`Annotations` of a parsed GeoJSON object (see :func:`read_geojson`)."""
     out = Annotations()
     for feature in _features(obj):
@@ -298,15 +298,23 @@ def parse_geojson(obj) -> Annotations:
             out.dropped += 1
             continue
         row, plane = _flat_properties(feature.get("properties"))
-        # a QuPath cell's nucleus (its "nucleusGeometry") is left out: the cell outline is kept
-        _add_geometry(out, feature.get("geometry"), row, plane)
+        geometry = feature.get("geometry")
+        if nuclei and isinstance(feature.get("nucleusGeometry"), dict):  # a QuPath cell: its nucleus
+            geometry, row = feature["nucleusGeometry"], row | {"outline": "nucleus"}
+        _add_geometry(out, geometry, row, plane)
     frame = obj.get("cytoqa_frame") if isinstance(obj, dict) else None
     out.frame = frame if isinstance(frame, dict) else None
     return out
 
 
-def read_geojson(path) -> Annotations:
+def read_geojson(path, *, nuclei: bool = True) -> Annotations:
     """Read a GeoJSON file (QuPath's export, ``cytoqa detect``'s, napari-cytoqa's writer's).
+
+    A QuPath cell (``objectType`` ``cell``) has two outlines: the cell's, expanded around the
+    nucleus by QuPath's cell detection, and its ``nucleusGeometry``. With ``nuclei=True`` (the
+    default: our detectors find nuclei, so that is what annotated cells are compared with) the
+    nucleus is read, with ``outline`` ``"nucleus"`` among its properties; ``nuclei=False`` reads
+    the cell outline.
 
     Raises :class:`GeoJSONError` naming the file when it is not JSON or not GeoJSON.
     """
@@ -316,7 +324,7 @@ def read_geojson(path) -> Annotations:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise GeoJSONError(f"{path.name}: not a JSON file ({err})") from err
     try:
-        return parse_geojson(obj)
+        return parse_geojson(obj, nuclei=nuclei)
     except GeoJSONError as err:
         raise GeoJSONError(f"{path.name}: {err}") from err
     except (TypeError, KeyError, IndexError) as err:
