@@ -172,6 +172,12 @@ def test_points_and_ellipses(tmp_path):
                       ["coordinates"][0])[:-1] - 0.5
     assert len(ring) == 64
     np.testing.assert_allclose(((ring[:, 1] - 2) / 2) ** 2 + ((ring[:, 0] - 5) / 5) ** 2, 1.0)
+    gj = shapes_collection([ellipse], _attrs(shape_type=["ellipse"]))
+    assert gj["features"][0]["geometry"]["isEllipse"] is True  # QuPath's mark: it reads an ellipse back
+    back = parse_geojson(gj)  # and so do we: the box of the polygon
+    assert back.shape_type == ["ellipse"]
+    np.testing.assert_allclose(back.shapes[0].min(axis=0), [0.5, 0.5], atol=1e-9)
+    np.testing.assert_allclose(back.shapes[0].max(axis=0), [4.5, 10.5], atol=1e-9)
 
 
 def test_a_qupath_export_beside_its_image_takes_its_pixel_size(tmp_path):

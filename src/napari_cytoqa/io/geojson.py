@@ -129,7 +129,8 @@ def shape_feature(vertices, shape_type: str, properties: dict) -> dict:
     v = np.asarray(vertices, float)
     if v.ndim != 2 or v.shape[1] != 2 or not len(v) or not np.isfinite(v).all():
         raise GeoJSONError(f"a {shape_type} needs finite (y, x) vertices, got shape {v.shape}")
-    if shape_type == "ellipse":
+    ellipse = shape_type == "ellipse"
+    if ellipse:
         v = ellipse_polygon(v)
     if shape_type in ("line", "path"):
         geometry = {"type": "LineString", "coordinates": _xy(v)}
@@ -138,6 +139,8 @@ def shape_feature(vertices, shape_type: str, properties: dict) -> dict:
             raise GeoJSONError(f"a {shape_type} needs at least 3 vertices, got {len(v)}")
         ring = _xy(v)
         geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+        if ellipse:  # QuPath's own mark: it makes an ellipse of the polygon's bounding box again
+            geometry["isEllipse"] = True
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
@@ -267,8 +270,13 @@ def _add_geometry(out: Annotations, geometry, row: dict, plane: tuple) -> None:
                 out.dropped += 1
                 continue
             out.dropped += len(rings) - 1  # holes: napari shapes have none
-            out.shapes.append(yx)
-            out.shape_type.append("rectangle" if _is_rectangle(yx) else "polygon")
+            if geometry.get("isEllipse") is True:  # QuPath's ellipse: a polygon, the ellipse its bounding box
+                (y0, x0), (y1, x1) = yx.min(axis=0), yx.max(axis=0)
+                out.shapes.append(np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]]))
+                out.shape_type.append("ellipse")
+            else:
+                out.shapes.append(yx)
+                out.shape_type.append("rectangle" if _is_rectangle(yx) else "polygon")
             out.shape_planes.append(plane)
             out.shape_properties.append(dict(row))
     elif kind in ("LineString", "MultiLineString") and coords:
