@@ -338,7 +338,7 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert points.shape == (sum(d.count for d in alone), 4) and set(points[:, 0]) == {0, 1, 2}
 
 
-def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget):
+def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeypatch, tmp_path):
     """The status gives the run's AP@0.5, precision, recall and F1 against a Shapes layer of annotated
     cells, the same as evaluate_detections on the same boxes; inside a region only its cells count."""
     from napari_cytoqa._layers import shapes_boxes
@@ -365,3 +365,15 @@ def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget):
     run(widget)
     inside = inside_polygons(np.asarray(sample.boxes, float), [np.array([[0, 0], [0, 160], [128, 160], [128, 0]])])
     assert f"vs {int(inside.sum())} annotated" in widget.status.value and inside.sum() < len(sample.boxes)
+    from napari_cytoqa._widgets import _cell_results
+
+    said = []
+    monkeypatch.setattr(_cell_results, "show_error", said.append)
+    (tmp_path / "a_file").write_text("")  # a "folder" that is a file: one clear error, nothing written
+    widget.csv_path.value = tmp_path / "a_file" / "cells.csv"
+    widget.export_button.changed.emit(True)
+    assert "Could not write the cells" in said[0] and (tmp_path / "a_file").read_text() == ""
+    fresh = type(widget)(viewer)  # no run yet: a warning, no file
+    monkeypatch.setattr(_cell_results, "show_warning", said.append)
+    fresh.export_cells()
+    assert said[-1] == "Detect cells first."

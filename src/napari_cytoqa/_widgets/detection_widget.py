@@ -1,38 +1,27 @@
 """The Cell Detection dock widget (thin: the work is :func:`napari_cytoqa.detection.detect_cells`)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import napari
 import numpy as np
-from magicgui.widgets import (
-    CheckBox,
-    ComboBox,
-    Container,
-    FileEdit,
-    FloatSpinBox,
-    Label,
-    PushButton,
-    SpinBox,
-    create_widget,
-)
-from napari.utils.notifications import show_error, show_info, show_warning
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox,
+                              create_widget)
+from napari.utils.notifications import show_warning
 
-from .._geojson_layers import frame_metadata
-from .._layers import (add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_boxes,
-                       shapes_region)
+from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
 from ..detection.planes import iter_detect_planes
 from ..detection.stain_input import STAIN_CHOICES
 from ..stacks import series_planes
+from ._cell_results import CellResults
 from ._jobs import start_job, start_layer_job
 from ._planes import PlaneTable, go_to, stack_axes
 
 
-class DetectionWidget(Container):
+class DetectionWidget(CellResults, Container):
     """Image layer, detector, blur routing, registry model, threshold and tile size; runs off the
     GUI thread with progress and Stop; draws ``<layer> cells`` (U-Net labels), ``<layer> boxes``
     (rectangles with score/route/model features, or points beyond 2,000 cells) and ``<layer> tile
@@ -287,18 +276,6 @@ class DetectionWidget(Container):
         if found.detections[t["index"][0]].detector != "yolo" and drawn[0]._type_string != "labels":
             self.status.value += " · too large to draw instance labels: boxes only"
 
-    def _compared_planes(self, found, layer, level, region, shown) -> str:
-        """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):
-        columns of the plane table, and the pooled precision, recall and F1 for the count line."""
-        from ..detection.compare import plane_scores, pooled_line
-
-        table = plane_scores(found, lambda plane: shapes_boxes(self.truth.value, layer, level=level, plane=plane),
-                             region=region)
-        shown["annotated"] = table["annotated"].to_numpy()
-        shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
-        line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"
-        return f" · {line}"
-
     def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane."""
         layer = self.image.value
@@ -327,32 +304,3 @@ class DetectionWidget(Container):
             self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
             for warning in det.warnings:
                 show_warning(f"{layer.name}: {warning}")
-
-    def _compared(self, det, layer, level, plane, region) -> str:
-        """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
-        from ..detection.compare import score_line, truth_scores
-
-        truth = shapes_boxes(self.truth.value, layer, level=level, plane=plane)
-        scores, n = truth_scores(det, truth, region=region)
-        if not n:
-            return f" · {self.truth.value.name}: no annotated cell here to compare with"
-        return " · " + score_line(scores, n)
-
-    def export_cells(self):
-        """Write the last run's cells as the chosen CSV, their boxes as GeoJSON beside it and, after
-        "Detect in every plane", the count per plane (:func:`~napari_cytoqa.detection.export.write_cells`,
-        what ``cytoqa detect`` writes)."""
-        from ..detection.export import write_cells
-
-        if self._found is None:
-            show_warning("Detect cells first.")
-            return
-        found, layer, down, plane = self._found
-        path = Path(self.csv_path.value).expanduser().resolve()
-        try:
-            written = write_cells(path, found, pixel_size_um=layer_pixel_size(layer), plane=plane, downsample=down,
-                                  frame=frame_metadata(layer, plane).get("cytoqa_frame"))
-        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
-            show_error(f"Could not write the cells to {path}: {err.strerror or err}")
-            return
-        show_info("Wrote " + ", ".join(map(str, written)))

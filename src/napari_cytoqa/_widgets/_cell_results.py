@@ -1,0 +1,58 @@
+"""What the Cell Detection widget does with a run's cells beyond drawing them: compare them with
+annotated cells ("compare with") and export them (CSV + GeoJSON). Thin: the work is
+:mod:`napari_cytoqa.detection.compare` and :mod:`napari_cytoqa.detection.export`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.utils.notifications import show_error, show_info, show_warning
+
+from .._geojson_layers import frame_metadata
+from .._layers import layer_pixel_size, shapes_boxes
+
+
+class CellResults:
+    """Mixin of :class:`~napari_cytoqa._widgets.detection_widget.DetectionWidget`: needs its ``truth``
+    (a Shapes layer or None), ``csv_path`` and ``_found`` (the last run: cells, layer, downsample, plane)."""
+
+    def _compared(self, det, layer, level, plane, region) -> str:
+        """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
+        from ..detection.compare import score_line, truth_scores
+
+        truth = shapes_boxes(self.truth.value, layer, level=level, plane=plane)
+        scores, n = truth_scores(det, truth, region=region)
+        if not n:
+            return f" · {self.truth.value.name}: no annotated cell here to compare with"
+        return " · " + score_line(scores, n)
+
+    def _compared_planes(self, found, layer, level, region, shown) -> str:
+        """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):
+        columns of the plane table, and the pooled precision, recall and F1 for the count line."""
+        from ..detection.compare import plane_scores, pooled_line
+
+        table = plane_scores(found, lambda plane: shapes_boxes(self.truth.value, layer, level=level, plane=plane),
+                             region=region)
+        shown["annotated"] = table["annotated"].to_numpy()
+        shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
+        line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"
+        return f" · {line}"
+
+    def export_cells(self):
+        """Write the last run's cells as the chosen CSV, as GeoJSON beside it (outlines where labels were
+        kept, else boxes) and, after
+        "Detect in every plane", the count per plane (:func:`~napari_cytoqa.detection.export.write_cells`,
+        what ``cytoqa detect`` writes)."""
+        from ..detection.export import write_cells
+
+        if self._found is None:
+            show_warning("Detect cells first.")
+            return
+        found, layer, down, plane = self._found
+        path = Path(self.csv_path.value).expanduser().resolve()
+        try:
+            written = write_cells(path, found, pixel_size_um=layer_pixel_size(layer), plane=plane, downsample=down,
+                                  frame=frame_metadata(layer, plane).get("cytoqa_frame"))
+        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
+            show_error(f"Could not write the cells to {path}: {err.strerror or err}")
+            return
+        show_info("Wrote " + ", ".join(map(str, written)))
