@@ -417,6 +417,18 @@ def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
     assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth", "auto", "--quiet"]) == 0
     assert "no annotations found" in capsys.readouterr().err
     assert pd.isna(pd.read_csv(out / "summary.csv").iloc[0].truth_cells)
+    centres = [[(x0 + x1) / 2, (y0 + y1) / 2] for y0, x0, y1, x1 in np.asarray(img.boxes, float)]
+    clicks = tmp_path / "clicks.geojson"  # cells marked by points (QuPath's point annotations)
+    clicks.write_text(json.dumps({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": centres}}))
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(clicks), "--quiet"]) == 0
+    row, cells = pd.read_csv(out / "summary.csv").iloc[0], pd.read_csv(out / "nuclei_cells.csv")
+    from napari_cytoqa.detection.compare import point_scores
+    from napari_cytoqa.detection.result import Detections
+
+    level0 = Detections(boxes=cells[["y0", "x0", "y1", "x1"]].to_numpy(), scores=cells["score"].to_numpy(),
+                        labels=None, route=cells["route"].to_numpy(), focus=cells["focus"].to_numpy(), detector="otsu")
+    want, n = point_scores(level0, np.asarray(centres)[:, ::-1])
+    assert row.truth_kind == "points" and row.truth_cells == n == len(img.boxes) and row.tp == want.tp > 0
     (tmp_path / "bad.geojson").write_text("{")
     assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth",
                  str(tmp_path / "bad.geojson"), "--quiet"]) == 1

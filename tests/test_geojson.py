@@ -302,3 +302,23 @@ def test_qupath_cells_are_read_by_their_nucleus():
     assert ann.shapes[0].min(axis=0).tolist() == [12, 10] and ann.shapes[0].max(axis=0).tolist() == [30, 25]
     assert ann.shape_properties[0]["outline"] == "nucleus" and ann.shape_properties[0]["class"] == "Tumor"
     assert parse_geojson([cell], nuclei=False).shapes[0].max(axis=0).tolist() == [40, 40]
+
+
+def test_cells_marked_by_points_are_scored_by_point_in_box():
+    """point_scores (--truth with QuPath point annotations), by hand: greedy by score, the point
+    nearest the box centre, each point claimed once; a region keeps the points inside it."""
+    from napari_cytoqa.detection.compare import annotation_points, point_scores
+    from napari_cytoqa.detection.result import Detections
+
+    det = Detections(boxes=np.array([[0.0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]]),
+                     scores=np.array([0.9, 0.8, 0.7, 0.6]), labels=None, route=np.array(["m"] * 4),
+                     focus=np.zeros(4), detector="yolo")
+    points = np.array([[5.0, 5], [25, 25], [60, 60]])  # box 1 duplicates box 0: one point, one hit
+    s, n = point_scores(det, points)
+    assert n == 3 and (s.tp, s.fp, s.fn) == (2, 2, 1)
+    assert s.precision == 0.5 and s.recall == pytest.approx(2 / 3) and s.count_mape == pytest.approx(1 / 3)
+    assert s.ap50 == pytest.approx(5 / 9)  # hits at ranks 1 and 3: 1/3 of recall at precision 1, 1/3 at 2/3
+    s, n = point_scores(det, points, region=(0, 0, 32, 32))
+    assert n == 2 and (s.tp, s.fn) == (2, 0)
+    ann = parse_geojson(QUPATH)
+    assert annotation_points(ann, downsample=0.5).tolist() == [[5.0, 3.0], [16.0, 14.0]]

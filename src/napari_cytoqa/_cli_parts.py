@@ -253,15 +253,21 @@ def _region(region, down: float, plane: tuple):
 def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
     ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
-    from .detection.compare import annotation_boxes, score_row, truth_scores
+    from .detection.compare import annotation_boxes, annotation_points, point_scores, score_row, truth_scores
     from .io import read_geojson
 
     found = truth_file(path, args.truth, name)
     if found is None:
         print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
         return {"truth_cells": None}
-    boxes = annotation_boxes(read_geojson(found), downsample=down, plane=plane)
-    scores, n = truth_scores(det, boxes, region=region)
+    annotations = read_geojson(found)
+    boxes = annotation_boxes(annotations, downsample=down, plane=plane)
+    points = annotation_points(annotations, downsample=down, plane=plane)
+    if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit
+        (scores, n), kind = point_scores(det, points, region=region), "points"
+    else:
+        (scores, n), kind = truth_scores(det, boxes, region=region), "boxes"
     if not args.quiet:
-        print(f"{Path(path).name}: {det.count} cells vs {n} annotated in {found.name}: AP@0.5 {scores.ap50:.3f}")
-    return score_row(scores, n, det.count)
+        print(f"{Path(path).name}: {det.count} cells vs {n} annotated ({kind}) in {found.name}: "
+              f"AP@0.5 {scores.ap50:.3f}")
+    return score_row(scores, n, det.count) | {"truth_kind": kind}

@@ -52,6 +52,47 @@ def truth_scores(det, truth_boxes, *, region=None) -> tuple[DetectionScores, int
     return evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0), len(truth)
 
 
+def annotation_points(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> np.ndarray:
+    """``(M, 2)`` ``(y, x)`` of the points of ``annotations`` (cells marked by a click, QuPath's point
+    annotations) in pixels of the analysed level; of a stack, those on ``plane`` and those with none."""
+    pts = [np.asarray(p, float) / downsample for p, at in zip(annotations.points, annotations.point_planes)
+           if not at or tuple(at) == tuple(plane)]
+    return np.asarray(pts, float).reshape(-1, 2)
+
+
+def point_scores(det, points, *, region=None) -> tuple[DetectionScores, int]:
+    """``det`` scored against cells marked by points (``(M, 2)`` ``(y, x)``, pixels of the analysed
+    level): a detection is right when an unclaimed point lies in its box, the nearest to its centre,
+    greedy by decreasing score; AP over those flags (a point has no extent, so no IoU). With
+    ``region`` only the points inside it count. Returns the scores and the number of points."""
+    from .metrics import average_precision
+
+    pts = np.asarray(points, float).reshape(-1, 2)
+    polygons = _polygons(region)
+    if polygons is not None and len(pts):
+        from skimage.measure import points_in_poly
+
+        pts = pts[np.any([points_in_poly(pts, p) for p in polygons], axis=0)]
+    boxes = np.asarray(det.boxes, float).reshape(-1, 4)
+    scores = np.asarray(det.scores, float).reshape(-1)
+    flags, taken = np.zeros(len(boxes), bool), np.zeros(len(pts), bool)
+    y, x = (pts[:, 0], pts[:, 1]) if len(pts) else (np.zeros(0), np.zeros(0))
+    for i in np.argsort(-scores, kind="stable"):
+        y0, x0, y1, x1 = boxes[i]
+        inside = ~taken & (y >= y0) & (y < y1) & (x >= x0) & (x < x1)
+        if inside.any():
+            cand = np.flatnonzero(inside)
+            j = cand[np.argmin((y[cand] - (y0 + y1) / 2) ** 2 + (x[cand] - (x0 + x1) / 2) ** 2)]
+            flags[i], taken[j] = True, True
+    tp, fp, fn = int(flags.sum()), int((~flags).sum()), int(len(pts) - flags.sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    ape = count_ape(len(boxes), len(pts)) if len(pts) else float("nan")
+    return DetectionScores(average_precision(flags, scores, len(pts)), precision, recall, f1, tp, fp, fn,
+                           ape, count_ape(tp, len(pts)) if len(pts) else float("nan")), len(pts)
+
+
 def score_row(scores: DetectionScores, n_truth: int, n_found: int) -> dict:
     """The columns ``cytoqa detect --truth`` adds to summary.csv."""
     return {"truth_cells": n_truth, "ap50": round(scores.ap50, 4), "precision": round(scores.precision, 4),
