@@ -328,9 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "whole level, zero outside the region")
     dt.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
                     help="score each image against its annotated cells (GeoJSON in level-0 pixels, e.g. a QuPath "
-                         "export; boxes around its rectangles and polygons): auto = the GeoJSON beside the image "
-                         "(slide.svs.geojson or slide.geojson), or a folder of <image>.geojson, or one file; adds "
-                         "truth_cells, ap50, precision, recall, f1, tp, fp, fn and count_ape to summary.csv")
+                         "export; boxes around its rectangles and polygons, or, in a file of points only, a point in "
+                         "a box): auto = the GeoJSON beside the image (slide.svs.geojson or slide.geojson), or a "
+                         "folder of <image>.geojson, or one file; adds truth_cells, truth_kind, ap50, precision, "
+                         "recall, f1, tp, fp, fn and count_ape to summary.csv")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "
