@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from pathlib import Path
@@ -236,14 +237,27 @@ def _plane_series(path: Path, judged, stem: Path, args) -> list:
     return []
 
 
+def _annotations(path: Path):
+    """A GeoJSON file's annotations, read once while the file stays as it is (``--region FILE`` and
+    ``--truth FILE`` name one file for every image of a batch)."""
+    stat = Path(path).stat()
+    return _read_annotations(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_annotations(path: Path, _mtime_ns: int, _size: int):
+    from .io import read_geojson
+
+    return read_geojson(path)
+
+
 def _region(region, down: float, plane: tuple):
     """``--region`` in pixels of the analysed level: a box, or a GeoJSON file's polygons on ``plane``."""
     if not isinstance(region, Path):
         return tuple(v / down for v in region)
     from .detection.compare import annotation_polygons
-    from .io import read_geojson
 
-    polygons = annotation_polygons(read_geojson(region), downsample=down, plane=plane)
+    polygons = annotation_polygons(_annotations(region), downsample=down, plane=plane)
     if not polygons:
         raise ValueError(f"{region.name} holds no rectangle or polygon to detect in" + (
             f" on plane {','.join(map(str, plane))}" if plane else ""))
@@ -254,13 +268,12 @@ def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, 
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
     ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
     from .detection.compare import annotation_boxes, annotation_points, point_scores, score_row, truth_scores
-    from .io import read_geojson
 
     found = truth_file(path, args.truth, name)
     if found is None:
         print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
         return {"truth_cells": None}
-    annotations = read_geojson(found)
+    annotations = _annotations(found)
     boxes = annotation_boxes(annotations, downsample=down, plane=plane)
     points = annotation_points(annotations, downsample=down, plane=plane)
     if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit

@@ -151,8 +151,7 @@ def labels_collection(data, attributes: dict) -> dict:
         for label, ring in label_outlines(plane).items():
             if len(ring) < 3:
                 continue
-            yx, at = frame.to_pixels(np.concatenate([np.tile(np.asarray(lead, float), (len(ring), 1)), ring - 0.5],
-                                                    axis=1))
+            yx, at = frame.to_pixels(_with_planes([ring], [lead], ndim)[0])  # pixel edges to data coordinates
             row = {"label": int(label)} | ({"area_px": int(areas[label])} if areas is not None else {})
             feats.append(shape_feature(yx, "polygon", feature_properties(row, object_type=otype, plane=at)))
     return feature_collection(feats, frame.collection_frame())
@@ -232,6 +231,11 @@ def _with_planes(yx_list, planes, ndim: int) -> list:
     return out
 
 
+def _point_data(points, planes, ndim: int) -> np.ndarray:
+    """``(M, ndim)`` napari data coordinates of ``(y, x)`` pixel-edge points on their planes."""
+    return np.asarray(_with_planes([np.asarray(p)[None] for p in points], planes, ndim)).reshape(-1, ndim)
+
+
 def _colours(table, default: str):
     if "class_color" in table and table["class_color"].notna().all():
         return list(table["class_color"])
@@ -270,7 +274,7 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes
         table = ann.table("shapes")
         table["shape_type"] = list(ann.shape_type)
         centres = [(v.min(axis=0) + v.max(axis=0)) / 2 for v in ann.shapes]
-        out.append((np.asarray(_with_planes([c[None] for c in centres], ann.shape_planes, ndim)).reshape(-1, ndim),
+        out.append((_point_data(centres, ann.shape_planes, ndim),
                     {"name": f"{name} (centres)", "features": table, "size": 6, "face_color": _colours(table, "yellow"),
                      "border_width": 0, "metadata": meta | {"cytoqa_geojson": meta["cytoqa_geojson"] | {
                          "as_centres": True}}, **place}, "points"))
@@ -282,7 +286,7 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes
             "shapes"))
     if ann.points:
         table = ann.table("points")
-        out.append((np.asarray(_with_planes([p[None] for p in ann.points], ann.point_planes, ndim)).reshape(-1, ndim),
+        out.append((_point_data(ann.points, ann.point_planes, ndim),
                     {"name": f"{name} points" if ann.shapes else name, "features": table, "size": 6,
                      "face_color": _colours(table, "yellow"), "border_width": 0, "metadata": meta, **place},
                     "points"))

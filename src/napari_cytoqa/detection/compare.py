@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import DetectionScores, count_ape, evaluate_detections
-from .region import inside_polygons
+from .metrics import DetectionScores, average_precision, count_ape, evaluate_detections, precision_recall_f1
+from .region import inside_polygons, points_inside
 
 
 def _areas(annotations, plane: tuple):
@@ -65,14 +65,10 @@ def point_scores(det, points, *, region=None) -> tuple[DetectionScores, int]:
     level): a detection is right when an unclaimed point lies in its box, the nearest to its centre,
     greedy by decreasing score; AP over those flags (a point has no extent, so no IoU). With
     ``region`` only the points inside it count. Returns the scores and the number of points."""
-    from .metrics import average_precision
-
     pts = np.asarray(points, float).reshape(-1, 2)
     polygons = _polygons(region)
     if polygons is not None and len(pts):
-        from skimage.measure import points_in_poly
-
-        pts = pts[np.any([points_in_poly(pts, p) for p in polygons], axis=0)]
+        pts = pts[points_inside(pts, polygons)]
     boxes = np.asarray(det.boxes, float).reshape(-1, 4)
     scores = np.asarray(det.scores, float).reshape(-1)
     flags, taken = np.zeros(len(boxes), bool), np.zeros(len(pts), bool)
@@ -85,9 +81,7 @@ def point_scores(det, points, *, region=None) -> tuple[DetectionScores, int]:
             j = cand[np.argmin((y[cand] - (y0 + y1) / 2) ** 2 + (x[cand] - (x0 + x1) / 2) ** 2)]
             flags[i], taken[j] = True, True
     tp, fp, fn = int(flags.sum()), int((~flags).sum()), int(len(pts) - flags.sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
     ape = count_ape(len(boxes), len(pts)) if len(pts) else float("nan")
     return DetectionScores(average_precision(flags, scores, len(pts)), precision, recall, f1, tp, fp, fn,
                            ape, count_ape(tp, len(pts)) if len(pts) else float("nan")), len(pts)
@@ -129,5 +123,5 @@ def pooled_line(table) -> str | None:
     tp, fp, fn = (int(table[k].sum()) for k in ("tp", "fp", "fn"))
     if not tp + fn:
         return None
-    return (f"vs {tp + fn} annotated, pooled: precision {tp / max(tp + fp, 1):.2f}, recall {tp / (tp + fn):.2f}, "
-            f"F1 {2 * tp / (2 * tp + fp + fn):.2f}")
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
+    return f"vs {tp + fn} annotated, pooled: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}"

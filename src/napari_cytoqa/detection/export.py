@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io.geojson import write_geojson
+from ..io.geojson import feature_collection, write_geojson
 from ..stacks import plane_label
 from .planes import PlaneDetections
 from .result import Detections
+
+
+def _pairs(found, plane: tuple) -> list:
+    """``(plane indices, Detections)`` of a :class:`PlaneDetections`, or of one run on ``plane``."""
+    return list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
 
 
 def cells_table(found, pixel_size_um=None, *, downsample: float = 1.0, plane: tuple = ()):
@@ -16,9 +21,8 @@ def cells_table(found, pixel_size_um=None, *, downsample: float = 1.0, plane: tu
     ``plane`` of a stack) with the plane's label first, every plane's cells in order."""
     import pandas as pd
 
-    pairs = list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
     frames = []
-    for at, det in pairs:
+    for at, det in _pairs(found, plane):
         df = det.to_dataframe(pixel_size_um, downsample=downsample)
         if at:
             df.insert(0, "plane", plane_label(at))
@@ -31,17 +35,13 @@ def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: d
     their outlines where instance labels were kept (U-Net, Otsu), else their boxes —
     each on its plane (a ``plane`` property) for a stack; ``frame``: the image's ``cytoqa_frame``
     (see :mod:`napari_cytoqa.io.geojson`)."""
-    pairs = list(found.detections.items()) if isinstance(found, PlaneDetections) else [(tuple(plane), found)]
     features = []
-    for at, det in pairs:
+    for at, det in _pairs(found, plane):
         for feature in det.to_geojson(downsample=downsample, outlines=True)["features"]:
             if at:
                 feature["properties"]["plane"] = [int(i) for i in at]
             features.append(feature)
-    out = {"type": "FeatureCollection", "features": features}
-    if frame:
-        out["cytoqa_frame"] = frame
-    return out
+    return feature_collection(features, frame)
 
 
 def write_cells(csv_path, found: Detections | PlaneDetections, *, pixel_size_um=None, downsample: float = 1.0,

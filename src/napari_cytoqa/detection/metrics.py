@@ -88,6 +88,14 @@ class DetectionScores:
         return dict(self.__dict__)
 
 
+def precision_recall_f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 of true positives, false positives and misses (0 where undefined)."""
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def evaluate_detections(predictions, ground_truths, *, iou: float = 0.5, score_threshold: float = 0.5
                         ) -> DetectionScores:
     """Pool images: ``predictions`` is a list of ``(boxes, scores)``, ``ground_truths`` a list of
@@ -115,9 +123,7 @@ def evaluate_detections(predictions, ground_truths, *, iou: float = 0.5, score_t
             tp_ape.append(abs(int(fk.sum()) - len(gt)) / len(gt))
     ap = average_precision(np.concatenate(flags) if flags else [], np.concatenate(all_scores) if all_scores else [],
                            n_gt)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
     return DetectionScores(ap, precision, recall, f1, tp, fp, fn,
                            float(np.mean(ape)) if ape else float("nan"),
                            float(np.mean(tp_ape)) if tp_ape else float("nan"))

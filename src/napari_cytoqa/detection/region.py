@@ -46,18 +46,24 @@ def resolve_region(region, shape) -> tuple[tuple[int, int, int, int], list | Non
     return box, polygons
 
 
-def inside_polygons(boxes, polygons) -> np.ndarray:
-    """Whether each box's centre (``(N, 4)`` ``y0 x0 y1 x1``, half-open) lies inside any polygon
-    (coordinates as in slicing: pixel ``(i, j)`` spans ``[i, i + 1) × [j, j + 1)``)."""
+def points_inside(points, polygons) -> np.ndarray:
+    """Whether each ``(y, x)`` point (``(N, 2)``, slicing coordinates: pixel ``(i, j)`` spans
+    ``[i, i + 1) × [j, j + 1)``) lies inside any polygon."""
     from skimage.measure import points_in_poly
 
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    keep = np.zeros(len(points), bool)
+    for p in polygons:
+        keep |= points_in_poly(points, p)
+    return keep
+
+
+def inside_polygons(boxes, polygons) -> np.ndarray:
+    """Whether each box's centre (``(N, 4)`` ``y0 x0 y1 x1``, half-open) lies inside any polygon
+    (:func:`points_inside`)."""
     from .merge import box_centres
 
-    centres = box_centres(boxes)
-    keep = np.zeros(len(centres), bool)
-    for p in polygons:
-        keep |= points_in_poly(centres, p)
-    return keep
+    return points_inside(box_centres(boxes), polygons)
 
 
 def region_area(box, polygons, *, max_pixels: int = 4_000_000) -> float:
