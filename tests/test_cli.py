@@ -465,3 +465,37 @@ def test_detect_in_the_regions_of_a_geojson_file(tmp_path, capsys):
     assert "holds no rectangle or polygon" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["detect", str(path), "--out", str(out), "--region", str(tmp_path / "missing.geojson")])
+
+
+def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
+    """A ZCYX file (napari: one ZYX layer per channel). ``--plane 1,1`` writes cells whose GeoJSON
+    planes are the file's ([1, 1]) and whose frame names the channel, so napari draws them on plane 1
+    of the channel layer; --truth takes annotations drawn on that channel layer by hand (plane [1]
+    only) as belonging to every channel of z = 1, and ignores those of other planes."""
+    import tifffile
+
+    from napari_cytoqa._geojson_layers import read_geojson_layers
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((192, 192), seed=7)
+    stack = np.zeros((2, 2) + img.image.shape, img.image.dtype)
+    stack[1, 1] = img.image
+    path = tmp_path / "zc.tif"
+    tifffile.imwrite(path, stack, metadata={"axes": "ZCYX"}, imagej=True)
+    boxes = np.asarray(img.boxes, float)
+    feats = [{"type": "Feature", "properties": {"plane": [z]}, "geometry": {
+        "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}
+        for z in (1, 0) for y0, x0, y1, x1 in boxes]  # also a decoy copy on z = 0
+    truth = tmp_path / "hand.geojson"
+    truth.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    out = tmp_path / "out"
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--plane", "1,1",
+                 "--truth", str(truth), "--quiet"]) == 0
+    row = pd.read_csv(out / "summary.csv").iloc[0]
+    assert row.truth_cells == len(boxes) and row.ap50 > 0.5
+    cells = pd.read_csv(out / "zc_plane1-1_cells.csv")
+    assert len(cells) == row.cells and set(cells["plane"]) == {"1-1"}
+    gj = json.loads((out / "zc_plane1-1_cells.geojson").read_text())
+    assert gj["cytoqa_frame"]["channel"] == [1, 1] and gj["features"][0]["properties"]["plane"] == [1, 1]
+    layer, = [t for t in read_geojson_layers(out / "zc_plane1-1_cells.geojson") if t[2] == "shapes"]
+    assert all(np.asarray(s).shape[1] == 3 and np.all(np.asarray(s)[:, 0] == 1) for s in layer[0])

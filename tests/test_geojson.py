@@ -246,6 +246,10 @@ def test_plane_scores_pool_the_planes():
     assert table["fp"].tolist() == [1, 1] and np.isnan(table["ap50"][1]) and table["ap50"][0] == 1.0
     assert pooled_line(table) == "vs 1 annotated, pooled: precision 0.33, recall 1.00, F1 0.50"
     assert pooled_line(table.iloc[1:]) is None
+    clicks = {(0,): [[5.0, 5.0], [50.0, 50.0]], (1,): [[25.0, 25.0]]}  # cells marked by points: hit+miss, miss
+    table = plane_scores(found, lambda plane: clicks[plane], points=True)
+    assert table["annotated"].tolist() == [2, 1] and table["tp"].tolist() == [1, 0]
+    assert table["fp"].tolist() == [1, 1] and table["fn"].tolist() == [1, 1]
 
 
 def test_labels_layers_write_the_cells_outlines_like_the_cli():
@@ -322,3 +326,72 @@ def test_cells_marked_by_points_are_scored_by_point_in_box():
     assert n == 2 and (s.tp, s.fn) == (2, 0)
     ann = parse_geojson(QUPATH)
     assert annotation_points(ann, downsample=0.5).tolist() == [[5.0, 3.0], [16.0, 14.0]]
+
+
+def test_channel_layers_write_the_files_planes(tmp_path):
+    """A ZCYX file opens as one layer per channel; cells found on channel 1 at z = 2 are written with
+    the file's plane [2, 1] (what ``cytoqa detect --plane 2,1 --truth`` compares on), export and
+    writer alike, and read back onto that channel layer's plane 2."""
+    import tifffile
+    from napari.layers import Image
+    from napari.layers.utils.stack_utils import split_channels
+
+    from napari_cytoqa._geojson_layers import frame_metadata
+    from napari_cytoqa._layers import detection_layers_data
+    from napari_cytoqa._reader import get_reader
+    from napari_cytoqa.detection.compare import annotation_boxes
+    from napari_cytoqa.detection.export import in_file_planes, write_cells
+    from napari_cytoqa.detection.planes import PlaneDetections
+    from napari_cytoqa.detection.result import Detections
+
+    path = tmp_path / "zc.tif"
+    tifffile.imwrite(path, np.zeros((3, 2, 40, 50), np.uint16), metadata={"axes": "ZCYX"}, imagej=True)
+    (data, kw, _), = get_reader(str(path))(str(path))
+    layers = [Image(d, **k) for d, k, _ in split_channels(data, **kw)]
+    assert [lay.ndim for lay in layers] == [3, 3]
+    assert [lay.metadata["cytoqa"]["channel"] for lay in layers] == [[1, 0], [1, 1]]
+    det = Detections(boxes=np.array([[2.0, 3, 9, 12]]), scores=np.array([0.8]), labels=None,
+                     route=np.array(["cytoqa-unet-sharp"]), focus=np.array([1.0]), detector="unet")
+    shapes = {k: (d, a) for d, a, k in detection_layers_data(det, layers[1], plane=(2,))}["shapes"]
+    gj = shapes_collection(shapes[0], _attrs(**{**shapes[1], "shape_type": ["rectangle"]}))
+    assert gj["features"][0]["properties"]["plane"] == [2, 1]
+    ann = parse_geojson(gj)
+    np.testing.assert_allclose(annotation_boxes(ann, plane=(2, 1)), det.boxes)
+    assert not len(annotation_boxes(ann, plane=(2, 0)))
+    (back, _, _), = annotations_layer_data(ann, name="b")  # on the channel layer: (z, y, x)
+    assert np.asarray(back[0]).shape[1] == 3 and np.all(np.asarray(back[0])[:, 0] == 2)
+    again = shapes_collection(back, _attrs(scale=np.ones(3), translate=np.zeros(3), rotate=np.eye(3),
+                                           affine=np.eye(4), shape_type=["rectangle"], ndim=3,
+                                           metadata={"cytoqa_frame": ann.frame}))
+    assert again["features"][0]["properties"]["plane"] == [2, 1]  # a round trip keeps the channel
+    # the widget's export: one plane, and every plane of the layer
+    frame = frame_metadata(layers[1], (2,))["cytoqa_frame"]
+    one, at = in_file_planes(det, (2,), frame["channel"])
+    csv, geo = write_cells(tmp_path / "one.csv", one, plane=at, frame=frame)
+    assert pd.read_csv(csv)["plane"].tolist() == ["2-1"]
+    assert json.loads(Path(geo).read_text())["features"][0]["properties"]["plane"] == [2, 1]
+    every, at = in_file_planes(PlaneDetections.from_detections([((0,), det), ((2,), det)]), (), frame["channel"])
+    written = write_cells(tmp_path / "all.csv", every, plane=at, frame=frame_metadata(layers[1])["cytoqa_frame"])
+    assert pd.read_csv(written[2])["plane"].tolist() == ["0-1", "2-1"]
+    assert [f["properties"]["plane"] for f in json.loads(Path(written[1]).read_text())["features"]] == [[0, 1], [2, 1]]
+
+
+def test_samples_beyond_rgb_open_as_channel_layers(tmp_path):
+    """Two samples per pixel (not RGB) used to open as one 3-D layer whose last axis napari drew as
+    image columns; now one 2-D layer per sample, each written with its file plane."""
+    from types import SimpleNamespace
+
+    import tifffile
+
+    from napari_cytoqa._geojson_layers import frame_metadata
+    from napari_cytoqa._reader import get_reader
+
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, np.zeros((40, 50, 2), np.uint8), photometric="minisblack", planarconfig="contig")
+    (data, kw, _), = get_reader(str(path))(str(path))
+    assert kw["channel_axis"] == 2 and [m["cytoqa"]["channel"] for m in kw["metadata"]] == [[0, 0], [0, 1]]
+    source = SimpleNamespace(scale=np.ones(2), translate=np.zeros(2), units=None, metadata=kw["metadata"][1])
+    frame = frame_metadata(source)["cytoqa_frame"]
+    gj = shapes_collection([np.array([[1.0, 1], [1, 5], [5, 5], [5, 1]])],
+                           _attrs(shape_type=["rectangle"], metadata={"cytoqa_frame": frame}))
+    assert gj["features"][0]["properties"]["plane"] == [1]

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +228,33 @@ def test_planar_rgb_tiff_reads_as_rgb(tmp_path, smear):
         assert p.rgb and p.axes == "YXS" and p.planes == ()
         np.testing.assert_array_equal(np.asarray(p.levels[0]), smear.image)
         assert not c.rgb and c.planes == (3,)
+
+
+def test_writes_are_whole_or_not_at_all(tmp_path):
+    """napari_cytoqa._files.atomic_write: a write that fails keeps the old file and leaves no partial
+    one; write_pyramid goes through it."""
+    from napari_cytoqa._files import atomic_write
+    from napari_cytoqa.io.writer import write_pyramid
+
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+
+    def broken(tmp):
+        Path(tmp).write_text("half a tab")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, broken)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+    assert atomic_write(tmp_path / "new" / "t.txt", lambda tmp: Path(tmp).write_text("x")).read_text() == "x"
+    class Unreadable:  # a lazy level whose source fails half way (a network drive gone)
+        shape, dtype, ndim = (600, 600), np.dtype(np.uint8), 2
+
+        def __getitem__(self, key):
+            if key[0].start >= 256:
+                raise OSError("source gone")
+            return np.zeros((256, 256), np.uint8)[: 600 - key[0].start, : 600 - key[1].start]
+
+    with pytest.raises(OSError, match="source gone"):
+        write_pyramid(tmp_path / "p.ome.tif", [Unreadable()])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "table.csv"]

@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+from ._files import atomic_write
+
 
 def _pixel_size(text: str):
     """``--pixel-size``: 'auto' or µm per pixel, checked by the core's own rule."""
@@ -171,12 +173,7 @@ def write_tiff(path: Path, data, pixel_size_um=None, *, shape=None, origin=(0, 0
         shape = tuple(int(v) for v in shape[:2])
         extra |= {"shape": shape + data.shape[2:], "dtype": data.dtype, "tile": (TIFF_TILE, TIFF_TILE)}
         data = _placed_tiles(data, shape, origin)
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tifffile.imwrite(tmp, data, compression="zlib", **extra)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: tifffile.imwrite(tmp, data, compression="zlib", **extra))
 
 
 def _write_labels(path: Path, labels, pixel_size_um, *, shape=None, origin=(0, 0)) -> None:
@@ -251,20 +248,22 @@ def _read_annotations(path: Path, _mtime_ns: int, _size: int):
     return read_geojson(path)
 
 
-def _region(region, down: float, plane: tuple):
-    """``--region`` in pixels of the analysed level: a box, or a GeoJSON file's polygons on ``plane``."""
+def _region(region, down: float, plane: tuple, channel: int | None = None):
+    """``--region`` in pixels of the analysed level: a box, or a GeoJSON file's polygons on ``plane``
+    (``channel``: where the file's channel axis is among its planes, see ``detection.compare.on_plane``)."""
     if not isinstance(region, Path):
         return tuple(v / down for v in region)
     from .detection.compare import annotation_polygons
 
-    polygons = annotation_polygons(_annotations(region), downsample=down, plane=plane)
+    polygons = annotation_polygons(_annotations(region), downsample=down, plane=plane, channel=channel)
     if not polygons:
         raise ValueError(f"{region.name} holds no rectangle or polygon to detect in" + (
             f" on plane {','.join(map(str, plane))}" if plane else ""))
     return polygons
 
 
-def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region) -> dict:
+def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region,
+                   channel: int | None = None) -> dict:
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
     ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
     from .detection.compare import annotation_boxes, annotation_points, point_scores, score_row, truth_scores
@@ -274,8 +273,8 @@ def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, 
         print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
         return {"truth_cells": None}
     annotations = _annotations(found)
-    boxes = annotation_boxes(annotations, downsample=down, plane=plane)
-    points = annotation_points(annotations, downsample=down, plane=plane)
+    boxes = annotation_boxes(annotations, downsample=down, plane=plane, channel=channel)
+    points = annotation_points(annotations, downsample=down, plane=plane, channel=channel)
     if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit
         (scores, n), kind = point_scores(det, points, region=region), "points"
     else:

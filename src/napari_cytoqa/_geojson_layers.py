@@ -19,6 +19,8 @@ from .io.geojson import (
     GeoJSONError,
     feature_collection,
     feature_properties,
+    file_plane,
+    layer_plane,
     point_feature,
     read_geojson,
     shape_feature,
@@ -38,6 +40,9 @@ def frame_metadata(source, plane: tuple = ()) -> dict:
         frame["units"] = [str(u) for u in units]
     if plane:
         frame["plane"] = [int(p) for p in plane]
+    channel = ((getattr(source, "metadata", None) or {}).get("cytoqa") or {}).get("channel")
+    if channel is not None:  # one channel of a file our reader split: its place among the file's planes
+        frame["channel"] = [int(v) for v in channel]
     return {"cytoqa_frame": frame}
 
 
@@ -60,7 +65,9 @@ class _Frame:
             fs, ft = np.asarray(meta["scale"], float), np.asarray(meta["translate"], float)
             self.units = meta.get("units")
             self.fixed_plane = tuple(int(p) for p in meta.get("plane", ()))
+            self.channel = meta.get("channel")
         else:
+            self.channel = None
             fs, ft = self.scale, self.translate
             units = attributes.get("units")
             self.units = [str(u) for u in units] if units is not None else None
@@ -74,7 +81,7 @@ class _Frame:
         world = d * self.scale + self.translate
         yx = (world[:, -2:] - self.frame_translate[-2:]) / self.frame_scale[-2:] + 0.5
         if self.ndim == 2:
-            return yx, self.fixed_plane
+            return yx, file_plane(self.fixed_plane, self.channel)
         lead = self.ndim - 2
         if len(self.frame_scale) >= self.ndim:
             idx = (world[:, :lead] - self.frame_translate[-self.ndim:-2]) / self.frame_scale[-self.ndim:-2]
@@ -83,12 +90,14 @@ class _Frame:
         planes = np.unique(np.rint(idx).astype(int), axis=0)
         if len(planes) != 1:
             raise GeoJSONError("a shape spans several planes of the stack; GeoJSON holds 2-D shapes")
-        return yx, tuple(int(p) for p in planes[0])
+        return yx, file_plane(planes[0], self.channel)
 
     def collection_frame(self) -> dict:
         frame = {"scale": self.frame_scale.tolist(), "translate": self.frame_translate.tolist()}
         if self.units is not None:
             frame["units"] = list(self.units)
+        if self.channel is not None:
+            frame["channel"] = [int(v) for v in self.channel]
         return frame
 
 
@@ -259,7 +268,15 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes
     """Layer-data tuples of :class:`Annotations`: a Shapes layer and a Points layer (each when
     there is something to show), in the frame of the file or its image (see :func:`_placement`).
     Beyond ``max_shapes`` shapes (None: no limit) the shapes become a Points layer of their centres,
-    ``<name> (centres)``, with the same features (a whole slide's cells from QuPath)."""
+    ``<name> (centres)``, with the same features (a whole slide's cells from QuPath). A file written
+    from one channel of a multi-channel file (its frame's ``channel``) is drawn in that channel
+    layer's leading indices."""
+    channel = (ann.frame or {}).get("channel")
+    if channel is not None:
+        from dataclasses import replace
+
+        ann = replace(ann, shape_planes=[layer_plane(p, channel) for p in ann.shape_planes],
+                      point_planes=[layer_plane(p, channel) for p in ann.point_planes])
     planes = list(ann.shape_planes) + list(ann.point_planes)
     ndim = 2 + max((len(p) for p in planes), default=0)
     place = _placement(ann, path, ndim)

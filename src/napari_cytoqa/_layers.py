@@ -27,8 +27,13 @@ def slide_layer_data(slide) -> tuple:
     if slide.pixel_size_um:
         kwargs["scale"] = tuple(slide.pixel_size_um)
         kwargs["units"] = "µm"
-    if slide.axes not in ("YX", "YXS") and "C" in slide.axes:
-        kwargs["channel_axis"] = slide.axes.index("C")
+    at = slide.channel_plane
+    if at is not None:  # one layer per channel, each knowing its place among the Slide's planes
+        lead = len(slide.axes) - 2 - slide.axes.endswith("S")
+        kwargs["channel_axis"] = at if at < lead else len(slide.axes) - 1
+        meta = kwargs["metadata"]
+        kwargs["metadata"] = [{**meta, "cytoqa": {**meta["cytoqa"], "channel": [at, c]}}
+                              for c in range(slide.planes[at])]
     data = slide.levels if slide.multiscale else slide.levels[0]
     return data, kwargs, "image"
 
@@ -93,6 +98,23 @@ def shapes_boxes(shapes, source, *, level: int = 0, plane: tuple = ()) -> np.nda
     detection run with (``evaluate_detections``)."""
     boxes = [np.concatenate([v.min(axis=0), v.max(axis=0)]) for v in _area_shapes(shapes, source, level, plane)]
     return np.asarray(boxes, float).reshape(-1, 4)
+
+
+def points_yx(points, source, *, level: int = 0, plane: tuple = ()) -> np.ndarray:
+    """``(M, 2)`` ``(y, x)`` of a Points layer's points (cells marked by a click, a QuPath file's
+    cells opened as their centres) in pixels of ``source``'s level ``level`` — pixel-edge
+    coordinates, as :func:`~napari_cytoqa.detection.compare.point_scores` takes them; of an nD
+    Points layer only those on ``plane``."""
+    levels = layer_levels(source, plane)
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    data = np.asarray(points.data, float).reshape(-1, points.ndim)
+    if not len(data):
+        return np.zeros((0, 2))
+    data = np.array([source.world_to_data(points.data_to_world(v)) for v in data], float)
+    lead = data[:, :-2]
+    if plane and lead.shape[1] == len(plane):
+        data = data[np.all(np.isclose(np.rint(lead), plane), axis=1)]
+    return (data[:, -2:] + 0.5) / down
 
 
 def plane_name(plane) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
                          _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
                          work_items)
+from ._files import atomic_write
 from .detection.export import write_cells
 from .io.geojson import pixel_frame, write_geojson
 
@@ -34,7 +35,7 @@ def _summary_csv(path: Path, rows: list[dict]) -> None:
     """One row per input image (failed ones too, with their ``error``), for a spreadsheet."""
     import pandas as pd
 
-    pd.DataFrame(rows).to_csv(path, index=False)
+    atomic_write(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
 
 
 def _qc_row(image: str, s: dict) -> dict:
@@ -88,7 +89,7 @@ def _qc(args) -> int:
             binned += ", a cell image by its H&E colour" if s["validity"] == "stain" else ""
             print(f"{Path(label).name}: {s['verdict']}, grade {s['grade'] or '-'}, p_blurry {s['p_blurry']}, "
                   f"tiles {s['tiles']}{binned}")
-    (out / "summary.json").write_text(json.dumps(summaries, indent=2))
+    atomic_write(out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summaries, indent=2)))
     _summary_csv(out / "summary.csv", rows)
     write_html(out / "report.html", rows, pictures)
     for (path, name), judged in planes.items():
@@ -187,14 +188,17 @@ def _detect(args) -> int:
                 analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
                 down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's
-                    options["region"] = _region(args.region, down, plane if slide is not whole else ())
+                    options["region"] = _region(args.region, down, plane if slide is not whole else (),
+                                                whole.channel_plane)
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
                 area = _analysed_area(det, slide, args, down)
-                # boxes (and areas) in level-0 pixels
-                write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um,
-                            downsample=down, frame=pixel_frame(slide.pixel_size_um))
+                # boxes (and areas) in level-0 pixels, on the plane of a stack
+                at = plane if slide is not whole else ()
+                ch = whole.channel_plane  # napari shows a channel per layer: the frame says which
+                write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
+                            plane=at, frame=pixel_frame(slide.pixel_size_um, None if ch is None else [ch, at[ch]]))
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),
@@ -206,7 +210,7 @@ def _detect(args) -> int:
             continue
         try:
             scores = _truth_columns(args, path, whole.name, det, down, plane if slide is not whole else (),
-                                    options.get("region")) if args.truth else {}
+                                    options.get("region"), whole.channel_plane) if args.truth else {}
         except ValueError as err:  # annotations that are not GeoJSON: the cells are written, the scores not
             failed += 1
             print(_error_line("detect --truth", path, err), file=sys.stderr)

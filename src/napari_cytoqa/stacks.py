@@ -122,6 +122,6 @@ class PlaneRows:
 
     def to_csv(self, path) -> Path:
         """Write the table (without the ``index`` tuples, which ``plane`` names) as CSV."""
-        path = Path(path)
-        self.table.drop(columns="index").to_csv(path, index=False)
-        return path
+        from ._files import atomic_write
+
+        return atomic_write(path, lambda tmp: self.table.drop(columns="index").to_csv(tmp, index=False))

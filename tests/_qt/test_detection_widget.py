@@ -377,3 +377,28 @@ def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeyp
     monkeypatch.setattr(_cell_results, "show_warning", said.append)
     fresh.export_cells()
     assert said[-1] == "Detect cells first."
+
+
+def test_compare_with_cells_marked_by_points(run, viewer_widget):
+    """A Points layer of clicked cells (or a large QuPath file's cells, opened as centres) is offered in
+    "compare with" beside Shapes layers (not Image or Labels layers) and scores the run as
+    point_scores does; the points are placed through the layers' scale and translation."""
+    from napari_cytoqa.detection import detect_cells
+    from napari_cytoqa.detection.compare import point_scores
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((256, 320), seed=4)
+    image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), translate=(3.0, 4.0))
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="not offered")
+    b = np.asarray(sample.boxes, float)
+    centres = np.stack([(b[:, 0] + b[:, 2] - 1) / 2, (b[:, 1] + b[:, 3] - 1) / 2], 1)  # napari data coordinates
+    clicks = viewer.add_points(centres * 0.5 + [3.0, 4.0], name="clicked")  # drawn in world coordinates
+    widget.truth.reset_choices()
+    assert [c for c in widget.truth.choices if c is not None] == [clicks]
+    widget.image.value, widget.truth.value, widget.detector.value = image, clicks, "otsu"
+    run(widget)
+    det = detect_cells(sample.image, detector="otsu")
+    s, n = point_scores(det, centres + 0.5)
+    assert n == len(b) and 0.3 < s.ap50 < 1.0
+    assert (f"vs {n} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, recall {s.recall:.2f}, "
+            f"F1 {s.f1:.2f}") in widget.status.value and "points in boxes" in widget.status.value

@@ -8,30 +8,50 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._geojson_layers import frame_metadata
-from .._layers import layer_pixel_size, shapes_boxes
+from .._layers import layer_pixel_size, points_yx, shapes_boxes
+
+
+def annotated_layers(gui) -> list:
+    """The "compare with" choices: the viewer's Shapes layers (boxes, outlines) and Points layers
+    (cells marked by a click; a large QuPath file's cells, opened as their centres)."""
+    from napari.layers import Points, Shapes
+    from napari.utils._magicgui import find_viewer_ancestor
+
+    viewer = find_viewer_ancestor(gui.native)
+    return [x for x in viewer.layers if isinstance(x, (Shapes, Points))] if viewer else []
 
 
 class CellResults:
     """Mixin of :class:`~napari_cytoqa._widgets.detection_widget.DetectionWidget`: needs its ``truth``
-    (a Shapes layer or None), ``csv_path`` and ``_found`` (the last run: cells, layer, downsample, plane)."""
+    (a Shapes or Points layer, or None), ``csv_path`` and ``_found`` (the last run: cells, layer,
+    downsample, plane)."""
+
+    def _truth_of(self, layer, level):
+        """``(truth_of(plane), points)``: the "compare with" layer's boxes — or, for a Points layer,
+        its points (a detection is right when a point lies in its box) — on a plane."""
+        from napari.layers import Points
+
+        truth, points = self.truth.value, isinstance(self.truth.value, Points)
+        read = points_yx if points else shapes_boxes
+        return (lambda plane: read(truth, layer, level=level, plane=plane)), points
 
     def _compared(self, det, layer, level, plane, region) -> str:
         """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
-        from ..detection.compare import score_line, truth_scores
+        from ..detection.compare import point_scores, score_line, truth_scores
 
-        truth = shapes_boxes(self.truth.value, layer, level=level, plane=plane)
-        scores, n = truth_scores(det, truth, region=region)
+        truth_of, points = self._truth_of(layer, level)
+        scores, n = (point_scores if points else truth_scores)(det, truth_of(plane), region=region)
         if not n:
             return f" · {self.truth.value.name}: no annotated cell here to compare with"
-        return " · " + score_line(scores, n)
+        return " · " + score_line(scores, n) + (" (points in boxes)" if points else "")
 
     def _compared_planes(self, found, layer, level, region, shown) -> str:
         """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):
         columns of the plane table, and the pooled precision, recall and F1 for the count line."""
         from ..detection.compare import plane_scores, pooled_line
 
-        table = plane_scores(found, lambda plane: shapes_boxes(self.truth.value, layer, level=level, plane=plane),
-                             region=region)
+        truth_of, points = self._truth_of(layer, level)
+        table = plane_scores(found, truth_of, region=region, points=points)
         shown["annotated"] = table["annotated"].to_numpy()
         shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
         line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"
@@ -42,16 +62,18 @@ class CellResults:
         kept, else boxes) and, after
         "Detect in every plane", the count per plane (:func:`~napari_cytoqa.detection.export.write_cells`,
         what ``cytoqa detect`` writes)."""
-        from ..detection.export import write_cells
+        from ..detection.export import in_file_planes, write_cells
 
         if self._found is None:
             show_warning("Detect cells first.")
             return
         found, layer, down, plane = self._found
         path = Path(self.csv_path.value).expanduser().resolve()
+        frame = frame_metadata(layer, plane).get("cytoqa_frame")
+        found, plane = in_file_planes(found, plane, (frame or {}).get("channel"))  # one channel of a file: its planes
         try:
             written = write_cells(path, found, pixel_size_um=layer_pixel_size(layer), plane=plane, downsample=down,
-                                  frame=frame_metadata(layer, plane).get("cytoqa_frame"))
+                                  frame=frame)
         except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
             show_error(f"Could not write the cells to {path}: {err.strerror or err}")
             return

@@ -9,26 +9,39 @@ from .metrics import DetectionScores, average_precision, count_ape, evaluate_det
 from .region import inside_polygons, points_inside
 
 
-def _areas(annotations, plane: tuple):
-    """The ``(y, x)`` rings of the rectangles and polygons of ``annotations`` on ``plane`` or on none."""
+def on_plane(at, plane: tuple, channel: int | None = None) -> bool:
+    """Whether an annotation on plane ``at`` (``()``: every plane) belongs to ``plane`` of a stack.
+    ``channel``: the position of the file's channel axis among its planes, where an annotation drawn
+    on one channel layer in napari without that index (a hand-made layer) belongs to every channel."""
+    at, plane = tuple(at), tuple(plane)
+    if not at or at == plane:
+        return True
+    return channel is not None and len(at) == len(plane) - 1 and at == plane[:channel] + plane[channel + 1:]
+
+
+def _areas(annotations, plane: tuple, channel: int | None = None):
+    """The ``(y, x)`` rings of the rectangles and polygons of ``annotations`` on ``plane`` (:func:`on_plane`)."""
     for yx, kind, at in zip(annotations.shapes, annotations.shape_type, annotations.shape_planes):
-        if kind not in ("line", "path") and (not at or tuple(at) == tuple(plane)):
+        if kind not in ("line", "path") and on_plane(at, plane, channel):
             yield np.asarray(yx, float)
 
 
-def annotation_boxes(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> np.ndarray:
+def annotation_boxes(annotations, *, downsample: float = 1.0, plane: tuple = (), channel: int | None = None
+                     ) -> np.ndarray:
     """``(N, 4)`` ``y0 x0 y1 x1`` boxes around the areas (rectangles, polygons) of
     :class:`~napari_cytoqa.io.geojson.Annotations` in level-0 pixel edges, divided by ``downsample``
-    (level-0 pixels per analysed pixel); of a stack, those on ``plane`` and those with no plane.
-    Lines, paths and points have no box and are left out."""
-    boxes = [np.concatenate([v.min(axis=0), v.max(axis=0)]) / downsample for v in _areas(annotations, plane)]
+    (level-0 pixels per analysed pixel); of a stack, those on ``plane`` and those with no plane
+    (:func:`on_plane`, which ``channel`` is for). Lines, paths and points have no box and are left out."""
+    boxes = [np.concatenate([v.min(axis=0), v.max(axis=0)]) / downsample
+             for v in _areas(annotations, plane, channel)]
     return np.asarray(boxes, float).reshape(-1, 4)
 
 
-def annotation_polygons(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> list:
+def annotation_polygons(annotations, *, downsample: float = 1.0, plane: tuple = (), channel: int | None = None
+                        ) -> list:
     """The rectangles and polygons of ``annotations`` (as :func:`annotation_boxes` picks them) as
     ``detect_cells(region=...)`` takes them: ``(k, 2)`` rings in pixels of the analysed level."""
-    return [v / downsample for v in _areas(annotations, plane)]
+    return [v / downsample for v in _areas(annotations, plane, channel)]
 
 
 def _polygons(region):
@@ -52,11 +65,12 @@ def truth_scores(det, truth_boxes, *, region=None) -> tuple[DetectionScores, int
     return evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0), len(truth)
 
 
-def annotation_points(annotations, *, downsample: float = 1.0, plane: tuple = ()) -> np.ndarray:
+def annotation_points(annotations, *, downsample: float = 1.0, plane: tuple = (), channel: int | None = None
+                      ) -> np.ndarray:
     """``(M, 2)`` ``(y, x)`` of the points of ``annotations`` (cells marked by a click, QuPath's point
-    annotations) in pixels of the analysed level; of a stack, those on ``plane`` and those with none."""
+    annotations) in pixels of the analysed level; of a stack, those on ``plane`` (:func:`on_plane`)."""
     pts = [np.asarray(p, float) / downsample for p, at in zip(annotations.points, annotations.point_planes)
-           if not at or tuple(at) == tuple(plane)]
+           if on_plane(at, plane, channel)]
     return np.asarray(pts, float).reshape(-1, 2)
 
 
@@ -101,17 +115,19 @@ def score_line(scores: DetectionScores, n_truth: int) -> str:
             f"recall {scores.recall:.2f}, F1 {scores.f1:.2f}")
 
 
-def plane_scores(found, truth_of, *, region=None):
+def plane_scores(found, truth_of, *, region=None, points: bool = False):
     """Each plane of a :class:`~napari_cytoqa.detection.planes.PlaneDetections` against its annotated
-    cells: ``truth_of(plane)`` gives that plane's boxes. A DataFrame, one row per plane: ``plane``,
-    ``annotated``, ``ap50`` and ``f1`` (NaN where none is annotated), ``tp``, ``fp``, ``fn``."""
+    cells: ``truth_of(plane)`` gives that plane's boxes (:func:`truth_scores`) or, with ``points``, its
+    points (:func:`point_scores`). A DataFrame, one row per plane: ``plane``, ``annotated``, ``ap50``
+    and ``f1`` (NaN where none is annotated), ``tp``, ``fp``, ``fn``."""
     import pandas as pd
 
     from ..stacks import plane_label
 
+    score = point_scores if points else truth_scores
     rows = []
     for plane, det in found.detections.items():
-        scores, n = truth_scores(det, truth_of(plane), region=region)
+        scores, n = score(det, truth_of(plane), region=region)
         rows.append({"plane": plane_label(plane), "annotated": n, "ap50": scores.ap50 if n else np.nan,
                      "f1": scores.f1 if n else np.nan, "tp": scores.tp, "fp": scores.fp, "fn": scores.fn})
     return pd.DataFrame(rows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io.geojson import feature_collection, write_geojson
+from .._files import atomic_write
+from ..io.geojson import feature_collection, file_plane, write_geojson
 from ..stacks import plane_label
 from .planes import PlaneDetections
 from .result import Detections
@@ -44,20 +45,36 @@ def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: d
     return feature_collection(features, frame)
 
 
+def in_file_planes(found, plane: tuple, channel) -> tuple:
+    """``(found, plane)`` of a run on a layer that shows channel ``channel = [position, index]`` of a
+    multi-channel file (:func:`~napari_cytoqa.io.geojson.file_plane`), in the file's plane indices —
+    what ``cytoqa detect --plane`` names — instead of the layer's leading indices."""
+    import pandas as pd
+
+    if channel is None:
+        return found, plane
+    if isinstance(found, PlaneDetections):
+        keys = [file_plane(k, channel) for k in found.detections]
+        table = found.table.copy()
+        table["plane"] = [plane_label(k) for k in keys]
+        table["index"] = pd.Series(keys, index=table.index, dtype=object)
+        found = PlaneDetections(table=table, detections=dict(zip(keys, found.detections.values())))
+    return found, file_plane(plane, channel)
+
+
 def write_cells(csv_path, found: Detections | PlaneDetections, *, pixel_size_um=None, downsample: float = 1.0,
                 plane: tuple = (), frame: dict | None = None) -> list[Path]:
     """Write ``csv_path`` (:func:`cells_table`), the GeoJSON beside it (same stem) and, for a
-    :class:`PlaneDetections`, the count per plane as ``<stem>_planes.csv``; each atomically.
+    :class:`PlaneDetections`, the count per plane as ``<stem>_planes.csv``; each atomically. Planes
+    are the file's (:func:`in_file_planes` for a run on one channel layer).
     Returns the paths written."""
-    from ..models.weights_io import _atomic_write
-
     csv_path = Path(csv_path)
     table = cells_table(found, pixel_size_um, downsample=downsample, plane=plane)
-    _atomic_write(csv_path, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(csv_path, lambda tmp: table.to_csv(tmp, index=False))
     written = [csv_path, write_geojson(csv_path.with_suffix(".geojson"),
                                        cells_geojson(found, downsample=downsample, plane=plane, frame=frame))]
     if isinstance(found, PlaneDetections):
         counts = csv_path.with_name(f"{csv_path.stem}_planes.csv")
-        _atomic_write(counts, lambda tmp: found.to_csv(tmp))
+        atomic_write(counts, lambda tmp: found.to_csv(tmp))
         written.append(counts)
     return written

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
 from ..quality.measures import IntensityStats
 from .unet_task import unet_input
 
@@ -87,9 +88,7 @@ def _seed_fonts(directory: Path) -> None:
     for name in _FONTS:
         target = directory / name
         if not target.exists() and source.exists():
-            tmp = target.with_suffix(".part")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def build_yolo(yaml: dict | None = None, nc: int = 1):

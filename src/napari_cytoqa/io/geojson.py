@@ -8,7 +8,9 @@ A file may carry a ``"cytoqa_frame"`` member (a foreign member, RFC 7946 §6.1, 
 readers ignore): the scale, translation and units of the image those pixels belong to, so that
 reading it back places the shapes on that image. Properties follow QuPath: ``objectType``,
 ``classification.name`` (our ``class`` column), ``measurements`` (numbers) and plain values;
-``plane`` (the leading indices of a stack) is ours.
+``plane`` (the leading indices of a stack) is ours: the file's plane indices, as ``cytoqa --plane``
+takes them — for a layer that shows one channel of a multi-channel file, its channel index is
+put back in (the frame's ``channel``: ``[position among the planes, index]``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .._files import atomic_write
 
 #: Feature columns that become a QuPath classification, first found wins.
 CLASS_COLUMNS = ("class", "classification", "verdict", "route")
@@ -158,22 +162,44 @@ def feature_collection(features: list, frame: dict | None = None) -> dict:
     return out
 
 
-def pixel_frame(pixel_size_um) -> dict | None:
+def file_plane(plane: tuple, channel) -> tuple:
+    """The plane indices of the file (a :class:`~napari_cytoqa.io.Slide`'s ``planes``, what
+    ``cytoqa --plane`` takes) of a layer's leading indices ``plane``, where the layer is channel
+    ``channel = [position, index]`` of a file our reader split into one layer per channel."""
+    if channel is None:
+        return tuple(int(p) for p in plane)
+    at, index = int(channel[0]), int(channel[1])
+    plane = tuple(int(p) for p in plane)
+    return plane[:at] + (index,) + plane[at:]
+
+
+def layer_plane(plane: tuple, channel) -> tuple:
+    """The inverse of :func:`file_plane`: a file's plane indices as the channel layer's leading indices."""
+    if channel is None or len(plane) <= int(channel[0]):
+        return tuple(plane)
+    at = int(channel[0])
+    return tuple(plane[:at]) + tuple(plane[at + 1:])
+
+
+def pixel_frame(pixel_size_um, channel=None) -> dict | None:
     """The ``cytoqa_frame`` of an image at ``pixel_size_um`` ``(y, x)`` µm per level-0 pixel, as
-    our reader places it (None when the pixel size is unknown: pixels)."""
-    if not pixel_size_um:
+    our reader places it (None when the pixel size is unknown — pixels — and there is no
+    ``channel``: ``[position among the planes, index]`` of a file our reader shows one layer per channel)."""
+    if not pixel_size_um and channel is None:
         return None
-    return {"scale": [float(v) for v in pixel_size_um], "translate": [0.0, 0.0],
-            "units": ["micrometer", "micrometer"]}
+    frame = ({"scale": [float(v) for v in pixel_size_um], "translate": [0.0, 0.0],
+              "units": ["micrometer", "micrometer"]} if pixel_size_um else
+             {"scale": [1.0, 1.0], "translate": [0.0, 0.0]})
+    if channel is not None:
+        frame["channel"] = [int(v) for v in channel]
+    return frame
 
 
 def write_geojson(path, collection: dict) -> Path:
     """Write ``collection`` to ``path`` atomically (strict JSON: no NaN)."""
-    from ..models.weights_io import _atomic_write
-
     path = Path(path)
     text = json.dumps(collection, allow_nan=False)
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 

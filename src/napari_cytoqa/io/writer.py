@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
+
 
 def downsample2(image):
     """Halve ``(Y, X[, C])`` by 2×2 block means (numpy or dask); odd edges are trimmed."""
@@ -58,14 +60,15 @@ def write_pyramid(path, levels, *, pixel_size_um: float | None = None, tile: int
     if pixel_size_um:
         metadata.update(PhysicalSizeX=pixel_size_um, PhysicalSizeY=pixel_size_um,
                         PhysicalSizeXUnit="µm", PhysicalSizeYUnit="µm")
-    tmp = path.with_name(path.name + ".part")
-    with tifffile.TiffWriter(tmp, bigtiff=True, ome=True) as tw:
-        for i, level in enumerate(levels):
-            extra = {"subifds": len(levels) - 1, "metadata": metadata} if i == 0 else {"subfiletype": 1}
-            if pixel_size_um:
-                down = first.shape[0] / level.shape[0]
-                per_cm = 1e4 / (pixel_size_um * down)
-                extra.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
-            tw.write(_tiles(level, tile), shape=level.shape, dtype=level.dtype, **options, **extra)
-    tmp.replace(path)
-    return path
+
+    def write(tmp):
+        with tifffile.TiffWriter(tmp, bigtiff=True, ome=True) as tw:
+            for i, level in enumerate(levels):
+                extra = {"subifds": len(levels) - 1, "metadata": metadata} if i == 0 else {"subfiletype": 1}
+                if pixel_size_um:
+                    down = first.shape[0] / level.shape[0]
+                    per_cm = 1e4 / (pixel_size_um * down)
+                    extra.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+                tw.write(_tiles(level, tile), shape=level.shape, dtype=level.dtype, **options, **extra)
+
+    return atomic_write(path, write)  # a failed write (a disk full, bad data) leaves no partial file

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from .._files import atomic_write
 
 
 class ModelHashError(ValueError):
@@ -33,19 +33,6 @@ def load_state(path, sha256: str) -> dict:
     return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_state(state: dict, path, *, half: bool = False) -> str:
     """Write a state dict as safetensors atomically (fp16 floats if ``half``); returns its sha256."""
     from safetensors.torch import save_file
@@ -53,7 +40,7 @@ def save_state(state: dict, path, *, half: bool = False) -> str:
     path = Path(path)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in state.items()}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp))
     return sha256_file(path)
 
 
@@ -72,6 +59,6 @@ def save_model(module, spec, directory, *, half: bool = False, checkpoints=None)
                                         "sha256": save_state(state, directory / fname, half=half)}
     spec.sha256 = save_state(module.state_dict(), directory / spec.weights, half=half)
     spec.directory = str(directory)
-    _atomic_write(directory / f"{spec.name}.json",
+    atomic_write(directory / f"{spec.name}.json",
                   lambda tmp: Path(tmp).write_text(spec.to_json()))
     return spec

@@ -6,6 +6,7 @@ import math
 from html import escape
 from pathlib import Path
 
+from .._files import atomic_write
 from .render import VERDICT_COLORS
 
 #: Order of the rows: what needs a look first.
@@ -63,5 +64,4 @@ def write_html(path, rows, pictures=None, *, title: str = "CytoQA quality check"
             cells += "".join(f"<td>{_cell(row.get(k))}</td>" for k, _ in _COLUMNS[1:])
         out.append(f"<tr><td>{img}</td><td>{escape(image)}</td>{cells}</tr>")
     out.append("</table></body></html>")
-    path.write_text("\n".join(out), encoding="utf-8")
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(out), encoding="utf-8"))

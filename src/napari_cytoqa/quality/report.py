@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_write
 from ..tiling import aggregate
 from .calibration import GRADES
 
@@ -82,9 +83,7 @@ class QualityReport:
         }
 
     def to_csv(self, path) -> Path:
-        path = Path(path)
-        self.tiles.to_csv(path, index=False)
-        return path
+        return atomic_write(path, lambda tmp: self.tiles.to_csv(tmp, index=False))
 
     def to_geojson(self, frame: dict | None = None) -> dict:
         """The tiles as a GeoJSON FeatureCollection in level-0 pixels for QuPath: one rectangle per
@@ -106,9 +105,8 @@ class QualityReport:
         return feature_collection(features, frame)
 
     def to_json(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.summary(), indent=2))
-        return path
+        text = json.dumps(self.summary(), indent=2)
+        return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _dark_ring(df: pd.DataFrame) -> bool:
