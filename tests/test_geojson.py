@@ -395,3 +395,29 @@ def test_samples_beyond_rgb_open_as_channel_layers(tmp_path):
     gj = shapes_collection([np.array([[1.0, 1], [1, 5], [5, 5], [5, 1]])],
                            _attrs(shape_type=["rectangle"], metadata={"cytoqa_frame": frame}))
     assert gj["features"][0]["properties"]["plane"] == [1]
+
+
+def test_annotation_layers_map_onto_the_image_and_its_planes():
+    """shapes_boxes / shapes_region / points_yx: vertices go through both layers' scale, translation,
+    rotation, shear and affine on whole arrays, as napari's world_to_data(data_to_world(v)) does one
+    at a time; a 2-D layer over a stack counts on every plane (napari shows it there; until the
+    twenty-eighth session it counted on plane 0 only, so a 2-D region was refused on other planes)."""
+    from napari.layers import Image, Points, Shapes
+    from napari.utils.transforms import Affine
+
+    from napari_cytoqa._layers import points_yx, shapes_boxes, shapes_region
+
+    image = Image(np.zeros((40, 40)), scale=(0.5, 0.7), translate=(3, 4), rotate=10, affine=Affine(translate=(1, 2)))
+    rng = np.random.default_rng(0)
+    clicks = Points(rng.random((50, 2)) * 20, scale=(0.4, 0.5), translate=(1, -2), shear=[0.1])
+    want = np.array([image.world_to_data(clicks.data_to_world(v)) for v in clicks.data]) + 0.5
+    np.testing.assert_allclose(points_yx(clicks, image), want, atol=1e-9)
+    stack = Image(np.zeros((3, 40, 40)))
+    rect = np.array([[10.0, 10], [10, 20], [20, 20], [20, 10]])
+    flat, on_one = Shapes([rect], shape_type="rectangle"), Shapes([np.c_[np.ones(4), rect]], shape_type="rectangle")
+    for plane in ((0,), (2,)):
+        np.testing.assert_allclose(shapes_boxes(flat, stack, plane=plane), [[10.5, 10.5, 20.5, 20.5]])
+        assert shapes_region(flat, stack, plane=plane) is not None
+        assert len(points_yx(Points([[5.0, 6.0]]), stack, plane=plane)) == 1
+        assert not len(shapes_boxes(on_one, stack, plane=plane))  # drawn on plane 1 only
+    assert len(shapes_boxes(on_one, stack, plane=(1,))) == 1
