@@ -471,7 +471,8 @@ def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
     """A ZCYX file (napari: one ZYX layer per channel). ``--plane 1,1`` writes cells whose GeoJSON
     planes are the file's ([1, 1]) and whose frame names the channel, so napari draws them on plane 1
     of the channel layer; --truth takes annotations drawn on that channel layer by hand (plane [1]
-    only) as belonging to every channel of z = 1, and ignores those of other planes."""
+    only) as belonging to every channel of z = 1, and ignores those of other planes; so does a QuPath
+    export, whose planes are in the geometry."""
     import tifffile
 
     from napari_cytoqa._geojson_layers import read_geojson_layers
@@ -499,3 +500,12 @@ def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
     assert gj["cytoqa_frame"]["channel"] == [1, 1] and gj["features"][0]["properties"]["plane"] == [1, 1]
     layer, = [t for t in read_geojson_layers(out / "zc_plane1-1_cells.geojson") if t[2] == "shapes"]
     assert all(np.asarray(s).shape[1] == 3 and np.all(np.asarray(s)[:, 0] == 1) for s in layer[0])
+    # QuPath's export of the same stack: the plane in the geometry (z 1, every channel), none for z 0
+    for i, f in enumerate(feats):
+        f["properties"] = {"objectType": "annotation"}
+        if i < len(boxes):
+            f["geometry"]["plane"] = {"c": -1, "z": 1, "t": 0}
+    truth.write_text(json.dumps(feats))
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--plane", "1,1",
+                 "--truth", str(truth), "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv").iloc[0].truth_cells == len(boxes)

@@ -421,3 +421,33 @@ def test_annotation_layers_map_onto_the_image_and_its_planes():
         assert len(points_yx(Points([[5.0, 6.0]]), stack, plane=plane)) == 1
         assert not len(shapes_boxes(on_one, stack, plane=plane))  # drawn on plane 1 only
     assert len(shapes_boxes(on_one, stack, plane=(1,))) == 1
+
+
+def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):
+    """QuPath writes an object's plane into its geometry ({"c", "z", "t"}), and none for c -1, z 0, t 0.
+    On a stack those become our planes: in napari by the image the file lies beside (channels are
+    layers, so no channel index), in the CLI by the Slide's plane axes."""
+    import tifffile
+
+    from napari_cytoqa.io.geojson import place_qupath_planes
+
+    def box(x, y, plane=None):
+        geometry = {"type": "Polygon", "coordinates": [[[x, y], [x + 5, y], [x + 5, y + 5], [x, y + 5], [x, y]]]}
+        if plane is not None:
+            geometry["plane"] = plane
+        return {"type": "Feature", "geometry": geometry, "properties": {"objectType": "annotation"}}
+
+    features = [box(1, 1, {"c": -1, "z": 3, "t": 0}), box(10, 10), box(20, 20, {"c": 1, "z": 2, "t": 0}),
+                box(30, 30, {"c": -1, "z": 1, "t": 0}) | {"properties": {"plane": [4]}}]  # ours wins
+    ann = parse_geojson(features)
+    assert ann.shape_properties[0]["qupath_z"] == 3 and "qupath_z" not in ann.shape_properties[1]
+    assert place_qupath_planes(ann, "Z").shape_planes == [(3,), (0,), (2,), (4,)]
+    assert place_qupath_planes(ann, "ZC", channel=1).shape_planes == [(3,), (0,), (2, 1), (4,)]  # c -1: any channel
+    assert place_qupath_planes(ann, "TZ").shape_planes == [(0, 3), (0, 0), (0, 2), (4,)]
+    assert place_qupath_planes(ann, "Q").shape_planes == ann.shape_planes  # an axis QuPath does not name
+    flat = parse_geojson([box(1, 1), box(10, 10)])
+    assert place_qupath_planes(flat, "Z") is flat  # no QuPath planes: plane-less shapes stay on every plane
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((5, 40, 50), np.uint8), metadata={"axes": "ZYX"}, imagej=True)
+    (tmp_path / "stack.geojson").write_text(json.dumps(features[:3]))
+    (data, kw, _), = read_geojson_layers(tmp_path / "stack.geojson")
+    assert [int(np.asarray(s)[0, 0]) for s in data] == [3, 0, 2] and np.asarray(data[0]).shape[1] == 3

@@ -248,31 +248,38 @@ def _read_annotations(path: Path, _mtime_ns: int, _size: int):
     return read_geojson(path)
 
 
-def _region(region, down: float, plane: tuple, channel: int | None = None):
+def _on_stack(path: Path, whole):
+    """A GeoJSON file's annotations with QuPath's planes placed on the stack ``whole`` (a Slide)."""
+    from .io.geojson import place_qupath_planes
+
+    return place_qupath_planes(_annotations(path), whole.plane_axes, whole.channel_plane)
+
+
+def _region(region, down: float, plane: tuple, whole):
     """``--region`` in pixels of the analysed level: a box, or a GeoJSON file's polygons on ``plane``
-    (``channel``: where the file's channel axis is among its planes, see ``detection.compare.on_plane``)."""
+    of ``whole`` (see ``detection.compare.on_plane``)."""
     if not isinstance(region, Path):
         return tuple(v / down for v in region)
     from .detection.compare import annotation_polygons
 
-    polygons = annotation_polygons(_annotations(region), downsample=down, plane=plane, channel=channel)
+    polygons = annotation_polygons(_on_stack(region, whole), downsample=down, plane=plane,
+                                   channel=whole.channel_plane)
     if not polygons:
         raise ValueError(f"{region.name} holds no rectangle or polygon to detect in" + (
             f" on plane {','.join(map(str, plane))}" if plane else ""))
     return polygons
 
 
-def _truth_columns(args, path: Path, name: str, det, down: float, plane: tuple, region,
-                   channel: int | None = None) -> dict:
+def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, region) -> dict:
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
     ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
     from .detection.compare import annotation_boxes, annotation_points, point_scores, score_row, truth_scores
 
-    found = truth_file(path, args.truth, name)
+    found, channel = truth_file(path, args.truth, whole.name), whole.channel_plane
     if found is None:
         print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
         return {"truth_cells": None}
-    annotations = _annotations(found)
+    annotations = _on_stack(found, whole)
     boxes = annotation_boxes(annotations, downsample=down, plane=plane, channel=channel)
     points = annotation_points(annotations, downsample=down, plane=plane, channel=channel)
     if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit

@@ -21,6 +21,7 @@ from .io.geojson import (
     feature_properties,
     file_plane,
     layer_plane,
+    place_qupath_planes,
     point_feature,
     read_geojson,
     shape_feature,
@@ -216,19 +217,28 @@ def _placement(ann: Annotations, path, ndim: int) -> dict:
         if units is not None:
             place["units"] = tuple((["pixel"] * ndim + list(units))[-ndim:])
         return place
-    image = sibling_image(path) if path is not None else None
-    if image is not None:
-        from .io import read_slide
-
-        try:
-            size = read_slide(image).pixel_size_um
-        except (OSError, ValueError) as err:
-            log.info("napari-cytoqa: %s lies beside %s but it cannot be read: %s", Path(path).name, image.name, err)
-            size = None
-        if size:
-            return {"scale": (1.0,) * lead + tuple(float(v) for v in size),
-                    "units": ("pixel",) * lead + ("µm", "µm")}
+    size = (_sibling(path) or {}).get("pixel_size_um") if path is not None else None
+    if size:
+        return {"scale": (1.0,) * lead + tuple(float(v) for v in size), "units": ("pixel",) * lead + ("µm", "µm")}
     return {}
+
+
+def _sibling(path) -> dict | None:
+    """The pixel size and plane axes of the image a GeoJSON file lies beside (:func:`sibling_image`),
+    as napari shows it: one layer per channel, so without the channel axis; None without one."""
+    image = sibling_image(path)
+    if image is None:
+        return None
+    from .io import read_slide
+
+    try:
+        with read_slide(image) as slide:
+            axes, channel = slide.plane_axes, slide.channel_plane
+            return {"pixel_size_um": slide.pixel_size_um,
+                    "plane_axes": axes if channel is None else axes[:channel] + axes[channel + 1:]}
+    except (OSError, ValueError) as err:
+        log.info("napari-cytoqa: %s lies beside %s but it cannot be read: %s", Path(path).name, image.name, err)
+        return None
 
 
 def _with_planes(yx_list, planes, ndim: int) -> list:
@@ -318,6 +328,10 @@ def read_geojson_layers(path) -> list[tuple]:
     if ann.dropped:
         log.warning("napari-cytoqa: %s: %d geometries or polygon holes left out (napari shapes have no holes)",
                     Path(path).name, ann.dropped)
+    if not ann.frame:  # QuPath's planes of a stack, on the stack it lies beside (napari: no channel axis)
+        image = _sibling(path)
+        if image and image["plane_axes"]:
+            ann = place_qupath_planes(ann, image["plane_axes"])
     stem = Path(path).name
     stem = stem[: -len(".geojson")] if stem.lower().endswith(".geojson") else stem
     types = {str(row.get("objectType", "annotation")) for row in ann.shape_properties + ann.point_properties}

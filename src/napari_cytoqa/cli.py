@@ -188,8 +188,7 @@ def _detect(args) -> int:
                 analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
                 down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's
-                    options["region"] = _region(args.region, down, plane if slide is not whole else (),
-                                                whole.channel_plane)
+                    options["region"] = _region(args.region, down, plane if slide is not whole else (), whole)
                 # instance labels only when asked for: a whole slide's would not fit in memory
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
@@ -209,8 +208,8 @@ def _detect(args) -> int:
             print(_error_line("detect", path, err), file=sys.stderr)
             continue
         try:
-            scores = _truth_columns(args, path, whole.name, det, down, plane if slide is not whole else (),
-                                    options.get("region"), whole.channel_plane) if args.truth else {}
+            scores = _truth_columns(args, path, whole, det, down, plane if slide is not whole else (),
+                                    options.get("region")) if args.truth else {}
         except ValueError as err:  # annotations that are not GeoJSON: the cells are written, the scores not
             failed += 1
             print(_error_line("detect --truth", path, err), file=sys.stderr)

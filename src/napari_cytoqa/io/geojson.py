@@ -25,6 +25,8 @@ from .._files import atomic_write
 
 #: Feature columns that become a QuPath classification, first found wins.
 CLASS_COLUMNS = ("class", "classification", "verdict", "route")
+#: The properties that keep QuPath's plane of an object (its geometry's ``plane``: c, z, t).
+QUPATH_PLANE = ("qupath_c", "qupath_z", "qupath_t")
 #: Vertices of the polygon that stands for an ellipse.
 ELLIPSE_VERTICES = 64
 
@@ -335,10 +337,53 @@ def parse_geojson(obj, *, nuclei: bool = True) -> Annotations:
         geometry = feature.get("geometry")
         if nuclei and isinstance(feature.get("nucleusGeometry"), dict):  # a QuPath cell: its nucleus
             geometry, row = feature["nucleusGeometry"], row | {"outline": "nucleus"}
+        at = geometry.get("plane") if isinstance(geometry, dict) else None
+        if isinstance(at, dict):  # QuPath's plane of a stack, written when it is not c -1, z 0, t 0
+            row = row | {key: int(at[k]) for k, key in zip("czt", QUPATH_PLANE) if isinstance(at.get(k), (int, float))}
         _add_geometry(out, geometry, row, plane)
     frame = obj.get("cytoqa_frame") if isinstance(obj, dict) else None
     out.frame = frame if isinstance(frame, dict) else None
     return out
+
+
+def place_qupath_planes(ann: Annotations, axes: str, channel: int | None = None) -> Annotations:
+    """``ann`` with QuPath's planes put on a stack whose planes have the axes ``axes`` (one letter per
+    plane axis, as :attr:`~napari_cytoqa.io.Slide.plane_axes`: ``Z``, ``T``, ``C`` …).
+
+    QuPath writes ``"plane": {"c", "z", "t"}`` into an object's geometry when it is not the default
+    plane (c -1: every channel, z 0, t 0); :func:`parse_geojson` keeps it as the ``qupath_c``,
+    ``qupath_z`` and ``qupath_t`` properties. When a file has any, each object without our own
+    ``plane`` gets the plane its z and t name — z 0, t 0 where QuPath wrote none — and the channel
+    at position ``channel`` of ``axes`` where QuPath names one; where it says every channel
+    (c -1), the channel index is left out (see ``detection.compare.on_plane``). A file without
+    them, or a stack with an axis that is not Z, T or the channel, is returned as it is."""
+    from dataclasses import replace
+
+    rows = ann.shape_properties + ann.point_properties
+    if not any(key in row for row in rows for key in QUPATH_PLANE):
+        return ann
+    keys = {"Z": "qupath_z", "T": "qupath_t"}
+    if any(a not in keys for i, a in enumerate(axes) if i != channel):
+        return ann
+
+    def placed(planes, props):
+        out = []
+        for ours, row in zip(planes, props):
+            if ours:
+                out.append(tuple(ours))
+                continue
+            at = []
+            for i, a in enumerate(axes):
+                if i == channel:
+                    if int(row.get("qupath_c", -1)) >= 0:
+                        at.append(int(row["qupath_c"]))
+                else:
+                    at.append(int(row.get(keys[a], 0)))
+            out.append(tuple(at))
+        return out
+
+    return replace(ann, shape_planes=placed(ann.shape_planes, ann.shape_properties),
+                   point_planes=placed(ann.point_planes, ann.point_properties))
 
 
 def read_geojson(path, *, nuclei: bool = True) -> Annotations:

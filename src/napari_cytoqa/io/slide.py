@@ -72,6 +72,13 @@ class Slide:
         return lead + ((self.shape[-1],) if self.axes.endswith("S") and not self.rgb else ())
 
     @property
+    def plane_axes(self) -> str:
+        """One letter per entry of :attr:`planes`: the leading axes (``Z``, ``T``, ``C`` …) and ``S``
+        for trailing samples that are not RGB."""
+        lead = self.axes[:len(self.axes) - 2 - self.axes.endswith("S")]
+        return lead + ("S" if self.axes.endswith("S") and not self.rgb else "")
+
+    @property
     def channel_plane(self) -> int | None:
         """The position in :attr:`planes` of the channel axis (``C``, else samples that are not
         RGB), which viewers show as one layer per channel; None when there is none."""
