@@ -498,6 +498,7 @@ def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
     assert len(cells) == row.cells and set(cells["plane"]) == {"1-1"}
     gj = json.loads((out / "zc_plane1-1_cells.geojson").read_text())
     assert gj["cytoqa_frame"]["channel"] == [1, 1] and gj["features"][0]["properties"]["plane"] == [1, 1]
+    assert gj["features"][0]["geometry"]["plane"] == {"c": 1, "z": 1, "t": 0}  # where QuPath puts it
     layer, = [t for t in read_geojson_layers(out / "zc_plane1-1_cells.geojson") if t[2] == "shapes"]
     assert all(np.asarray(s).shape[1] == 3 and np.all(np.asarray(s)[:, 0] == 1) for s in layer[0])
     # QuPath's export of the same stack: the plane in the geometry (z 1, every channel), none for z 0

@@ -355,7 +355,9 @@ def test_channel_layers_write_the_files_planes(tmp_path):
     shapes = {k: (d, a) for d, a, k in detection_layers_data(det, layers[1], plane=(2,))}["shapes"]
     gj = shapes_collection(shapes[0], _attrs(**{**shapes[1], "shape_type": ["rectangle"]}))
     assert gj["features"][0]["properties"]["plane"] == [2, 1]
+    assert gj["features"][0]["geometry"]["plane"] == {"c": 1, "z": 2, "t": 0}  # QuPath's, for QuPath
     ann = parse_geojson(gj)
+    assert not any(k.startswith("qupath_") for k in ann.shape_properties[0])  # our plane wins
     np.testing.assert_allclose(annotation_boxes(ann, plane=(2, 1)), det.boxes)
     assert not len(annotation_boxes(ann, plane=(2, 0)))
     (back, _, _), = annotations_layer_data(ann, name="b")  # on the channel layer: (z, y, x)
@@ -445,6 +447,10 @@ def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):
     assert place_qupath_planes(ann, "ZC", channel=1).shape_planes == [(3,), (0,), (2, 1), (4,)]  # c -1: any channel
     assert place_qupath_planes(ann, "TZ").shape_planes == [(0, 3), (0, 0), (0, 2), (4,)]
     assert place_qupath_planes(ann, "Q").shape_planes == ann.shape_planes  # an axis QuPath does not name
+    from napari_cytoqa.io.geojson import qupath_plane
+
+    assert qupath_plane((3, 1), "ZC") == {"c": 1, "z": 3, "t": 0} and qupath_plane((0,), "Z") is None  # default
+    assert qupath_plane((2, 5), "TZ") == {"c": -1, "z": 5, "t": 2} and qupath_plane((1,), "Q") is None
     flat = parse_geojson([box(1, 1), box(10, 10)])
     assert place_qupath_planes(flat, "Z") is flat  # no QuPath planes: plane-less shapes stay on every plane
     tifffile.imwrite(tmp_path / "stack.tif", np.zeros((5, 40, 50), np.uint8), metadata={"axes": "ZYX"}, imagej=True)

@@ -41,9 +41,11 @@ def frame_metadata(source, plane: tuple = ()) -> dict:
         frame["units"] = [str(u) for u in units]
     if plane:
         frame["plane"] = [int(p) for p in plane]
-    channel = ((getattr(source, "metadata", None) or {}).get("cytoqa") or {}).get("channel")
-    if channel is not None:  # one channel of a file our reader split: its place among the file's planes
-        frame["channel"] = [int(v) for v in channel]
+    read = (getattr(source, "metadata", None) or {}).get("cytoqa") or {}  # what our reader knew of the file
+    if read.get("channel") is not None:  # one channel of a file our reader split: its place among the planes
+        frame["channel"] = [int(v) for v in read["channel"]]
+    if read.get("plane_axes"):  # a stack's axes: QuPath's plane of each shape can be written
+        frame["plane_axes"] = str(read["plane_axes"])
     return {"cytoqa_frame": frame}
 
 
@@ -66,9 +68,9 @@ class _Frame:
             fs, ft = np.asarray(meta["scale"], float), np.asarray(meta["translate"], float)
             self.units = meta.get("units")
             self.fixed_plane = tuple(int(p) for p in meta.get("plane", ()))
-            self.channel = meta.get("channel")
+            self.channel, self.plane_axes = meta.get("channel"), meta.get("plane_axes")
         else:
-            self.channel = None
+            self.channel = self.plane_axes = None
             fs, ft = self.scale, self.translate
             units = attributes.get("units")
             self.units = [str(u) for u in units] if units is not None else None
@@ -99,6 +101,8 @@ class _Frame:
             frame["units"] = list(self.units)
         if self.channel is not None:
             frame["channel"] = [int(v) for v in self.channel]
+        if self.plane_axes:
+            frame["plane_axes"] = self.plane_axes
         return frame
 
 

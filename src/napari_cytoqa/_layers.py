@@ -22,7 +22,8 @@ FEATURE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry", "focus", "p_val
 def slide_layer_data(slide) -> tuple:
     """A (multiscale) image layer of a :class:`~napari_cytoqa.io.Slide`."""
     kwargs = {"name": slide.name, "rgb": slide.rgb, "multiscale": slide.multiscale,
-              "metadata": {"cytoqa": {k: v for k, v in slide.metadata.items() if k != "description"},
+              "metadata": {"cytoqa": {k: v for k, v in slide.metadata.items() if k != "description"}
+                           | {"plane_axes": slide.plane_axes},
                            "path": str(slide.path) if slide.path else None}}
     if slide.pixel_size_um:
         kwargs["scale"] = tuple(slide.pixel_size_um)

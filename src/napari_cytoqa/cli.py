@@ -197,7 +197,8 @@ def _detect(args) -> int:
                 at = plane if slide is not whole else ()
                 ch = whole.channel_plane  # napari shows a channel per layer: the frame says which
                 write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
-                            plane=at, frame=pixel_frame(slide.pixel_size_um, None if ch is None else [ch, at[ch]]))
+                            plane=at, frame=pixel_frame(slide.pixel_size_um, None if ch is None else [ch, at[ch]],
+                                                        whole.plane_axes if at else ""))
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),

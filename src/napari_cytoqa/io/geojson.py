@@ -158,10 +158,31 @@ def point_feature(yx, properties: dict) -> dict:
 
 
 def feature_collection(features: list, frame: dict | None = None) -> dict:
+    """A FeatureCollection of ``features`` with the image's ``frame`` (``cytoqa_frame``). Where the
+    frame names the stack's plane axes (``plane_axes``, one letter per plane axis), each feature's
+    ``plane`` is also written as QuPath's geometry plane, so that QuPath puts it on that z and t."""
+    axes = (frame or {}).get("plane_axes")
+    if axes:
+        for feature in features:
+            at = qupath_plane((feature.get("properties") or {}).get("plane", ()), axes)
+            if at is not None and feature.get("geometry"):
+                feature["geometry"]["plane"] = at
     out = {"type": "FeatureCollection", "features": features}
     if frame:
         out["cytoqa_frame"] = frame
     return out
+
+
+def qupath_plane(plane, axes: str) -> dict | None:
+    """QuPath's ``{"c", "z", "t"}`` of ``plane`` on a stack with plane axes ``axes`` (Z, T and C, or S
+    for samples); None for QuPath's default plane (c -1, z 0, t 0), which it leaves unwritten, and where
+    ``plane`` does not fit ``axes`` or an axis is none of those."""
+    if not plane or len(plane) != len(axes) or any(a not in "ZTCS" for a in axes):
+        return None
+    at = {"c": -1, "z": 0, "t": 0}
+    for a, i in zip(axes, plane):
+        at["c" if a in "CS" else a.lower()] = int(i)
+    return None if at == {"c": -1, "z": 0, "t": 0} else at
 
 
 def file_plane(plane: tuple, channel) -> tuple:
@@ -183,17 +204,20 @@ def layer_plane(plane: tuple, channel) -> tuple:
     return tuple(plane[:at]) + tuple(plane[at + 1:])
 
 
-def pixel_frame(pixel_size_um, channel=None) -> dict | None:
+def pixel_frame(pixel_size_um, channel=None, plane_axes: str = "") -> dict | None:
     """The ``cytoqa_frame`` of an image at ``pixel_size_um`` ``(y, x)`` µm per level-0 pixel, as
     our reader places it (None when the pixel size is unknown — pixels — and there is no
-    ``channel``: ``[position among the planes, index]`` of a file our reader shows one layer per channel)."""
-    if not pixel_size_um and channel is None:
+    ``channel``: ``[position among the planes, index]`` of a file our reader shows one layer per channel,
+    and no ``plane_axes``: a stack's, see :func:`feature_collection`)."""
+    if not pixel_size_um and channel is None and not plane_axes:
         return None
     frame = ({"scale": [float(v) for v in pixel_size_um], "translate": [0.0, 0.0],
               "units": ["micrometer", "micrometer"]} if pixel_size_um else
              {"scale": [1.0, 1.0], "translate": [0.0, 0.0]})
     if channel is not None:
         frame["channel"] = [int(v) for v in channel]
+    if plane_axes:
+        frame["plane_axes"] = str(plane_axes)
     return frame
 
 
@@ -337,8 +361,8 @@ def parse_geojson(obj, *, nuclei: bool = True) -> Annotations:
         geometry = feature.get("geometry")
         if nuclei and isinstance(feature.get("nucleusGeometry"), dict):  # a QuPath cell: its nucleus
             geometry, row = feature["nucleusGeometry"], row | {"outline": "nucleus"}
-        at = geometry.get("plane") if isinstance(geometry, dict) else None
-        if isinstance(at, dict):  # QuPath's plane of a stack, written when it is not c -1, z 0, t 0
+        at = geometry.get("plane") if isinstance(geometry, dict) and not plane else None
+        if isinstance(at, dict):  # QuPath's plane of a stack, written when it is not c -1, z 0, t 0; ours wins
             row = row | {key: int(at[k]) for k, key in zip("czt", QUPATH_PLANE) if isinstance(at.get(k), (int, float))}
         _add_geometry(out, geometry, row, plane)
     frame = obj.get("cytoqa_frame") if isinstance(obj, dict) else None
