@@ -392,6 +392,11 @@ def test_samples_beyond_rgb_open_as_channel_layers(tmp_path):
     tifffile.imwrite(path, np.zeros((40, 50, 2), np.uint8), photometric="minisblack", planarconfig="contig")
     (data, kw, _), = get_reader(str(path))(str(path))
     assert kw["channel_axis"] == 2 and [m["cytoqa"]["channel"] for m in kw["metadata"]] == [[0, 0], [0, 1]]
+    assert kw["name"] == ["two [channel 0]", "two [channel 1]"]
+    tifffile.imwrite(tmp_path / "named.ome.tif", np.zeros((2, 3, 32, 40), np.uint8),
+                     metadata={"axes": "CZYX", "Channel": {"Name": ["DAPI", "GFP"]}})
+    (_, named, _), = get_reader(str(tmp_path / "named.ome.tif"))(str(tmp_path / "named.ome.tif"))
+    assert named["name"] == ["named [DAPI]", "named [GFP]"] and named["channel_axis"] == 0  # OME's channel names
     source = SimpleNamespace(scale=np.ones(2), translate=np.zeros(2), units=None, metadata=kw["metadata"][1])
     frame = frame_metadata(source)["cytoqa_frame"]
     gj = shapes_collection([np.array([[1.0, 1], [1, 5], [5, 5], [5, 1]])],

@@ -32,9 +32,11 @@ def slide_layer_data(slide) -> tuple:
     if at is not None:  # one layer per channel, each knowing its place among the Slide's planes
         lead = len(slide.axes) - 2 - slide.axes.endswith("S")
         kwargs["channel_axis"] = at if at < lead else len(slide.axes) - 1
-        meta = kwargs["metadata"]
-        kwargs["metadata"] = [{**meta, "cytoqa": {**meta["cytoqa"], "channel": [at, c]}}
-                              for c in range(slide.planes[at])]
+        meta, n = kwargs["metadata"], slide.planes[at]
+        kwargs["metadata"] = [{**meta, "cytoqa": {**meta["cytoqa"], "channel": [at, c]}} for c in range(n)]
+        names = slide.metadata.get("channel_names") or []
+        names = names if len(names) == n and all(names) else [f"channel {c}" for c in range(n)]
+        kwargs["name"] = [f"{slide.name} [{name}]" for name in names]  # napari's own: "name", "name [1]"…
     data = slide.levels if slide.multiscale else slide.levels[0]
     return data, kwargs, "image"
 

@@ -26,6 +26,23 @@ def _ome(tif) -> tuple[float, float] | None:
     return None
 
 
+def channel_names(tif) -> list[str] | None:
+    """The channel names an OME-TIFF records (``<Channel Name=…>`` of its first image; an ImageJ
+    hyperstack's ``Labels`` are per plane, not per channel, and are not read); None when it names none."""
+    xml = tif.ome_metadata
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+    if pixels is None:
+        return None
+    names = [ch.get("Name") or "" for ch in pixels if ch.tag.endswith("Channel")]
+    return names if any(names) else None
+
+
 def _svs(tif) -> tuple[float, float] | None:
     match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", tif.pages[0].description or "")
     if match:

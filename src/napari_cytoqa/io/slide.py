@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._metadata import pixel_size_um
+from ._metadata import channel_names, pixel_size_um
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +285,9 @@ def _read_tiff(path: Path) -> Slide:
         meta = {"format": fmt, "axes": axes, "shapes": [tuple(lv.shape) for lv in levels],
                 "description": (tif.pages[0].description or "")[:2000]}
         px = pixel_size_um(tif, series)
+        names = channel_names(tif)
+        if names:
+            meta["channel_names"] = names
     except SlideReadError:
         tif.close()
         raise
