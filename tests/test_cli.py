@@ -510,3 +510,6 @@ def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--plane", "1,1",
                  "--truth", str(truth), "--quiet"]) == 0
     assert pd.read_csv(out / "summary.csv").iloc[0].truth_cells == len(boxes)
+    assert main(["qc", str(path), "--out", str(tmp_path / "qc"), "--plane", "1,1", "--tile-size", "96", "--quiet"]) == 0
+    tiles = json.loads((tmp_path / "qc" / "zc_plane1-1_tiles.geojson").read_text())  # the QC tiles likewise
+    assert tiles["cytoqa_frame"]["channel"] == [1, 1] and tiles["features"][0]["properties"]["plane"] == [1, 1]

@@ -248,6 +248,18 @@ def _read_annotations(path: Path, _mtime_ns: int, _size: int):
     return read_geojson(path)
 
 
+def stack_frame(whole, slide, plane) -> tuple[tuple, dict | None]:
+    """The plane of ``whole`` analysed (``()`` unless ``slide`` is one of its planes) and the
+    ``cytoqa_frame`` of the GeoJSON written for it: the pixel size and, on a stack, its plane axes and
+    the channel (napari shows one layer per channel), so that napari and QuPath place the shapes."""
+    from .io.geojson import pixel_frame
+
+    at = tuple(int(i) for i in plane) if slide is not whole else ()
+    ch = whole.channel_plane
+    return at, pixel_frame(slide.pixel_size_um, None if ch is None or not at else [ch, at[ch]],
+                           whole.plane_axes if at else "")
+
+
 def _on_stack(path: Path, whole):
     """A GeoJSON file's annotations with QuPath's planes placed on the stack ``whole`` (a Slide)."""
     from .io.geojson import place_qupath_planes

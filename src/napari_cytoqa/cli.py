@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
                          _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
-                         work_items)
+                         stack_frame, work_items)
 from ._files import atomic_write
 from .detection.export import write_cells
-from .io.geojson import pixel_frame, write_geojson
+from .io.geojson import write_geojson
 
 log = logging.getLogger("napari_cytoqa")
 
@@ -69,8 +69,9 @@ def _qc(args) -> int:
                 stem = out / slide.name
                 report.to_csv(stem.with_name(f"{slide.name}_tiles.csv"))
                 report.to_json(stem.with_name(f"{slide.name}_summary.json"))
+                at, frame = stack_frame(whole, slide, plane)
                 write_geojson(stem.with_name(f"{slide.name}_tiles.geojson"),  # the tiles, for QuPath
-                              report.to_geojson(pixel_frame(slide.pixel_size_um)))
+                              report.to_geojson(frame, plane=at))
                 Image.fromarray(render_overlay(slide.levels, report)).save(
                     stem.with_name(f"{slide.name}_overlay.png"))
                 pictures[label] = f"{slide.name}_overlay.png"
@@ -193,12 +194,9 @@ def _detect(args) -> int:
                 gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
                 det = _with_bar(gen, path.name, args.quiet)
                 area = _analysed_area(det, slide, args, down)
-                # boxes (and areas) in level-0 pixels, on the plane of a stack
-                at = plane if slide is not whole else ()
-                ch = whole.channel_plane  # napari shows a channel per layer: the frame says which
+                at, frame = stack_frame(whole, slide, plane)  # boxes (and areas) in level-0 pixels, on the plane
                 write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
-                            plane=at, frame=pixel_frame(slide.pixel_size_um, None if ch is None else [ch, at[ch]],
-                                                        whole.plane_axes if at else ""))
+                            plane=at, frame=frame)
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),

@@ -85,11 +85,11 @@ class QualityReport:
     def to_csv(self, path) -> Path:
         return atomic_write(path, lambda tmp: self.tiles.to_csv(tmp, index=False))
 
-    def to_geojson(self, frame: dict | None = None) -> dict:
+    def to_geojson(self, frame: dict | None = None, *, plane: tuple = ()) -> dict:
         """The tiles as a GeoJSON FeatureCollection in level-0 pixels for QuPath: one rectangle per
         tile, classified by its verdict (in the overlay's colours), its scores as measurements and
         its grade as a property; ``frame``: the image's ``cytoqa_frame`` (see
-        :mod:`napari_cytoqa.io.geojson`)."""
+        :mod:`napari_cytoqa.io.geojson`); ``plane``: the plane of a stack the report judged."""
         from ..io.geojson import feature_collection, feature_properties, shape_feature
         from .render import VERDICT_COLORS
 
@@ -98,7 +98,7 @@ class QualityReport:
         features = []
         for row in self.tiles[columns + ["y0", "x0", "y1", "x1"]].to_dict("records"):
             y0, x0, y1, x1 = (float(row.pop(k)) for k in ("y0", "x0", "y1", "x1"))
-            props = feature_properties(row, object_type="detection")  # QuPath: many, light, not edited
+            props = feature_properties(row, object_type="detection", plane=plane)  # QuPath: many, light, not edited
             if "classification" in props:
                 props["classification"]["color"] = list(VERDICT_COLORS[row["verdict"]][:3])
             features.append(shape_feature([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], "rectangle", props))
