@@ -510,6 +510,56 @@ def test_detect_on_a_channel_of_a_stack_matches_napari_layers(tmp_path):
     assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--plane", "1,1",
                  "--truth", str(truth), "--quiet"]) == 0
     assert pd.read_csv(out / "summary.csv").iloc[0].truth_cells == len(boxes)
+    masks = np.zeros((2,) + img.labels.shape, np.int32)  # a label stack of the z planes (no channel axis)
+    masks[1] = img.labels
+    tifffile.imwrite(tmp_path / "zc_labels.tif", masks)
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--plane", "1,1",
+                 "--truth", "auto", "--quiet"]) == 0
+    row = pd.read_csv(out / "summary.csv").iloc[0]
+    assert row.truth_kind == "labels" and row.truth_cells == len(boxes)
     assert main(["qc", str(path), "--out", str(tmp_path / "qc"), "--plane", "1,1", "--tile-size", "96", "--quiet"]) == 0
     tiles = json.loads((tmp_path / "qc" / "zc_plane1-1_tiles.geojson").read_text())  # the QC tiles likewise
     assert tiles["cytoqa_frame"]["channel"] == [1, 1] and tiles["features"][0]["properties"]["plane"] == [1, 1]
+
+
+def test_detect_scores_against_label_images(tmp_path, capsys):
+    """--truth with label images (a dataset's masks, our own --labels output): the same figures as the
+    GeoJSON of the same cells' boxes; found beside the image (<name>_labels.tif), in a masks folder under
+    the image's own file name, or given as a file; a binary mask is split into its components; a label
+    image of another size or a colour PNG is a clear per-image error."""
+    import tifffile
+
+    from napari_cytoqa.io.writer import build_pyramid, write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((320, 320), seed=5)
+    path = write_pyramid(tmp_path / "nuclei.ome.tif", build_pyramid(img.image, min_size=128), pixel_size_um=0.5)
+    feats = [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}
+        for y0, x0, y1, x1 in np.asarray(img.boxes, float)]
+    (tmp_path / "boxes.geojson").write_text(json.dumps(feats))
+    out = tmp_path / "det"
+
+    def scored(truth, *extra):
+        assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--level", "1", "--truth", truth,
+                     "--quiet", *extra]) == 0
+        return pd.read_csv(out / "summary.csv").iloc[0]
+
+    want = scored(str(tmp_path / "boxes.geojson"))
+    tifffile.imwrite(tmp_path / "nuclei_labels.tif", img.labels)
+    got = scored("auto")
+    assert got.truth_kind == "labels" and got.truth_cells == want.truth_cells == len(img.boxes)
+    assert (got.ap50, got.tp, got.fp, got.fn) == (want.ap50, want.tp, want.fp, want.fn)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.fromarray(((img.labels > 0) * 255).astype(np.uint8)).save(masks / "nuclei.ome.tif.png")  # ignored name
+    tifffile.imwrite(masks / "nuclei.ome.tif", (img.labels > 0).astype(np.uint8))  # a binary mask, same file name
+    binary = scored(str(masks))
+    assert binary.truth_kind == "labels" and 0 < binary.truth_cells <= len(img.boxes)  # touching cells merge
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "colour.png")
+    tifffile.imwrite(tmp_path / "small.tif", img.labels[:100])
+    for bad, message in (("colour.png", "colour image"), ("small.tif", "labels of 320 x 100 px")):
+        capsys.readouterr()
+        assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(tmp_path / bad),
+                     "--quiet"]) == 1
+        assert message in capsys.readouterr().err and (out / "nuclei_cells.csv").exists()

@@ -103,19 +103,77 @@ def work_items(paths, plane):
         yield from ((path, k) for k in planes) if planes else [(path, None if plane == "all" else plane)]
 
 
+#: File endings of label images (instance labels or a binary mask) that --truth reads.
+LABEL_SUFFIXES = (".tif", ".tiff", ".png")
+
+
 def truth_file(path: Path, truth: str, name: str) -> Path | None:
     """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
-    GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``); a folder:
-    ``<folder>/<file name>.geojson`` or ``<folder>/<name>.geojson``; a file: that file. None when
-    there is none."""
+    GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``), else a
+    label image beside it (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names
+    there, or a label image of the image's own file name (a dataset's masks folder); a file: that
+    file. None when there is none."""
     path = Path(path)
     folder = path.parent if truth == "auto" else Path(truth)
     if truth != "auto" and not folder.is_dir():
         return folder if folder.is_file() else None
-    for candidate in (folder / f"{path.name}.geojson", folder / f"{name}.geojson"):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidates = [folder / f"{path.name}.geojson", folder / f"{name}.geojson"]
+    if folder.resolve() != path.parent.resolve():
+        candidates.append(folder / path.name)
+    candidates += [folder / f"{name}{tag}{suffix}" for tag in ("_labels", "_label", "_masks", "_mask")
+                   for suffix in LABEL_SUFFIXES]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _label_truth(found: Path, whole, plane: tuple, down: float):
+    """Boxes of the instances of a label image (:func:`~napari_cytoqa.detection.compare.label_boxes`)
+    on ``plane`` of ``whole``, in pixels of the analysed level: a label stack of the image's planes
+    (or of them without the channel axis), or one 2-D label image for every plane."""
+    from .detection.compare import label_boxes
+
+    labels = _read_labels(found, *_stamp(found))
+    lead = labels.shape[:-2]
+    if lead and lead == tuple(whole.planes) and len(plane) == len(lead):
+        labels = labels[tuple(plane)]
+    elif lead and whole.channel_plane is not None and len(plane) == len(lead) + 1:
+        at = whole.channel_plane
+        labels = labels[tuple(plane[:at]) + tuple(plane[at + 1:])]
+    elif lead:
+        raise ValueError(f"{found.name}: a label stack of shape {labels.shape} does not match the image's planes "
+                         f"{' x '.join(map(str, whole.planes)) or '(none)'} (axes {whole.axes})")
+    if labels.shape != _image_yx(whole):
+        raise ValueError(f"{found.name}: labels of {labels.shape[1]} x {labels.shape[0]} px, the image is "
+                         f"{_image_yx(whole)[1]} x {_image_yx(whole)[0]} px at full resolution")
+    return label_boxes(labels) / down
+
+
+def _image_yx(whole) -> tuple[int, int]:
+    """The full-resolution ``(Y, X)`` size of a Slide (a stack's planes are beside it)."""
+    y = whole.axes.index("Y")
+    return tuple(int(v) for v in whole.shape[y:y + 2])
+
+
+def _stamp(path: Path) -> tuple:
+    stat = Path(path).stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=2)
+def _read_labels(path: Path, _mtime_ns: int, _size: int):
+    """A label image's pixels, read once per batch while the file stays as it is."""
+    import numpy as np
+
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.mode not in ("1", "L", "I", "I;16", "I;16B", "I;16L", "P"):
+                raise ValueError(f"{path.name} is a {im.mode} colour image: --truth takes instance labels or a "
+                                 "mask, one value per pixel")
+            return np.asarray(im)
+    import tifffile
+
+    return tifffile.imread(path)
 
 
 def item_label(path, plane, whole, slide) -> str:
@@ -291,13 +349,17 @@ def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, regi
     if found is None:
         print(f"cytoqa detect: {path}: no annotations found for --truth {args.truth}", file=sys.stderr)
         return {"truth_cells": None}
-    annotations = _on_stack(found, whole)
-    boxes = annotation_boxes(annotations, downsample=down, plane=plane, channel=channel)
-    points = annotation_points(annotations, downsample=down, plane=plane, channel=channel)
+    labelled = found.suffix.lower() in LABEL_SUFFIXES
+    if labelled:  # instance labels or a mask, in the image's pixels
+        boxes, points = _label_truth(found, whole, plane, down), ()
+    else:
+        annotations = _on_stack(found, whole)
+        boxes = annotation_boxes(annotations, downsample=down, plane=plane, channel=channel)
+        points = annotation_points(annotations, downsample=down, plane=plane, channel=channel)
     if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit
         (scores, n), kind = point_scores(det, points, region=region), "points"
     else:
-        (scores, n), kind = truth_scores(det, boxes, region=region), "boxes"
+        (scores, n), kind = truth_scores(det, boxes, region=region), "labels" if labelled else "boxes"
     if not args.quiet:
         print(f"{Path(path).name}: {det.count} cells vs {n} annotated ({kind}) in {found.name}: "
               f"AP@0.5 {scores.ap50:.3f}")

@@ -139,6 +139,34 @@ def points_yx(points, source, *, level: int = 0, plane: tuple = ()) -> np.ndarra
     return (data[:, -2:] + 0.5) / down
 
 
+def labels_boxes(labels, source, *, level: int = 0, plane: tuple = ()) -> np.ndarray:
+    """``(N, 4)`` ``y0 x0 y1 x1`` boxes of a Labels layer's instances (a corrected ``cells`` layer, a
+    mask opened from a dataset) in pixels of ``source``'s level ``level``; of an nD Labels layer those
+    on ``plane``, of a 2-D one over a stack all of them. The box corners go through both layers'
+    placement, so a layer at another level or offset (a region's labels) lands where it is drawn."""
+    from .detection.compare import label_boxes
+
+    data = labels.data[0] if getattr(labels, "multiscale", False) else labels.data
+    lead = ()
+    if labels.ndim > 2:
+        if labels.ndim - 2 != len(plane):
+            raise ValueError(f"{labels.name}: a {labels.ndim}-D Labels layer over an image with "
+                             f"{len(plane)} plane axes; choose labels of that image")
+        lead = tuple(int(p) for p in plane)
+        data = data[lead]
+    boxes = label_boxes(np.asarray(data))
+    if not len(boxes):
+        return boxes
+    levels = layer_levels(source, plane)
+    down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
+    to_source = _data_mapper(labels, source)
+    corners = [np.c_[np.tile(np.asarray(lead, float), (len(boxes), 1)), boxes[:, [i, j]] - 0.5]
+               for i, j in ((0, 1), (2, 3))]
+    (y0, x0), (y1, x1) = ((to_source(c)[:, -2:] + 0.5).T for c in corners)
+    out = np.stack([np.minimum(y0, y1), np.minimum(x0, x1), np.maximum(y0, y1), np.maximum(x0, x1)], 1)
+    return out / np.tile(down, 2)
+
+
 def plane_name(plane) -> str:
     """A plane of a stack as the result layers name it: ``2, 1`` (``*`` for a series' axis)."""
     return ", ".join(map(str, plane))

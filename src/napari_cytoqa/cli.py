@@ -331,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
                     help="score each image against its annotated cells (GeoJSON in level-0 pixels, e.g. a QuPath "
                          "export; boxes around its rectangles and polygons, or, in a file of points only, a point in "
-                         "a box): auto = the GeoJSON beside the image (slide.svs.geojson or slide.geojson), or a "
-                         "folder of <image>.geojson, or one file; adds truth_cells, truth_kind, ap50, precision, "
-                         "recall, f1, tp, fp, fn and count_ape to summary.csv")
+                         "a box; or a label image / mask, .tif or .png, the boxes of its instances): auto = the "
+                         "GeoJSON beside the image (slide.svs.geojson or slide.geojson), else <name>_labels.tif or "
+                         "<name>_mask.png …; a folder of such files, or of masks named like the images; or one "
+                         "file; adds truth_cells, truth_kind, ap50, precision, recall, f1, tp, fp, fn and "
+                         "count_ape to summary.csv")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "

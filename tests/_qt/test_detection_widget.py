@@ -402,3 +402,34 @@ def test_compare_with_cells_marked_by_points(run, viewer_widget):
     assert n == len(b) and 0.3 < s.ap50 < 1.0
     assert (f"vs {n} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, recall {s.recall:.2f}, "
             f"F1 {s.f1:.2f}") in widget.status.value and "points in boxes" in widget.status.value
+
+
+def test_compare_with_a_labels_layer(run, viewer_widget, monkeypatch):
+    """A Labels layer of instances (a dataset's mask, corrected cells) scores the run as the boxes of its
+    instances do, through both layers' placement; this image's own result layer, which a run redraws,
+    is refused with a warning (a duplicate or renamed copy is kept)."""
+    from napari_cytoqa._widgets import detection_widget
+    from napari_cytoqa.detection import detect_cells
+    from napari_cytoqa.detection.compare import score_line, truth_scores
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((256, 320), seed=4)
+    image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), translate=(3.0, 4.0))
+    half = sample.labels[::2, ::2]  # a mask drawn at half resolution, placed over the same area
+    mask = viewer.add_labels(half, name="mask", scale=(1.0, 1.0), translate=(3.25, 4.25))
+    widget.image.value, widget.truth.value, widget.detector.value = image, mask, "otsu"
+    run(widget)
+    det = detect_cells(sample.image, detector="otsu")
+    from napari_cytoqa.detection.compare import label_boxes
+
+    want = label_boxes(half) * 2  # the half-resolution boxes in full-resolution pixels
+    scores, n = truth_scores(det, want)
+    assert n == len(want) > 50 and 0.3 < scores.ap50 <= 1.0
+    assert score_line(scores, n) in widget.status.value
+    said = []
+    monkeypatch.setattr(detection_widget, "show_warning", said.append)
+    widget.truth.reset_choices()
+    widget.truth.value = viewer.layers["nuclei cells"]
+    status = widget.status.value
+    widget.run()
+    assert "a run replaces" in said[-1] and widget.status.value == status  # nothing ran

@@ -8,17 +8,18 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._geojson_layers import frame_metadata
-from .._layers import layer_pixel_size, points_yx, shapes_boxes
+from .._layers import labels_boxes, layer_pixel_size, points_yx, shapes_boxes
 
 
 def annotated_layers(gui) -> list:
-    """The "compare with" choices: the viewer's Shapes layers (boxes, outlines) and Points layers
-    (cells marked by a click; a large QuPath file's cells, opened as their centres)."""
-    from napari.layers import Points, Shapes
+    """The "compare with" choices: the viewer's Shapes layers (boxes, outlines), Points layers (cells
+    marked by a click; a large QuPath file's cells, opened as their centres) and Labels layers
+    (corrected instance labels, a dataset's masks)."""
+    from napari.layers import Labels, Points, Shapes
     from napari.utils._magicgui import find_viewer_ancestor
 
     viewer = find_viewer_ancestor(gui.native)
-    return [x for x in viewer.layers if isinstance(x, (Shapes, Points))] if viewer else []
+    return [x for x in viewer.layers if isinstance(x, (Shapes, Points, Labels))] if viewer else []
 
 
 class CellResults:
@@ -27,12 +28,13 @@ class CellResults:
     downsample, plane)."""
 
     def _truth_of(self, layer, level):
-        """``(truth_of(plane), points)``: the "compare with" layer's boxes — or, for a Points layer,
-        its points (a detection is right when a point lies in its box) — on a plane."""
-        from napari.layers import Points
+        """``(truth_of(plane), points)``: the "compare with" layer's boxes (of its shapes, or of its
+        instances for a Labels layer) — or, for a Points layer, its points (a detection is right when a
+        point lies in its box) — on a plane."""
+        from napari.layers import Labels, Points
 
         truth, points = self.truth.value, isinstance(self.truth.value, Points)
-        read = points_yx if points else shapes_boxes
+        read = points_yx if points else labels_boxes if isinstance(truth, Labels) else shapes_boxes
         return (lambda plane: read(truth, layer, level=level, plane=plane)), points
 
     def _compared(self, det, layer, level, plane, region) -> str:
@@ -40,7 +42,11 @@ class CellResults:
         from ..detection.compare import point_scores, score_line, truth_scores
 
         truth_of, points = self._truth_of(layer, level)
-        scores, n = (point_scores if points else truth_scores)(det, truth_of(plane), region=region)
+        try:
+            truth = truth_of(plane)
+        except ValueError as err:  # labels of another stack: say so beside the count
+            return f" · not compared: {err}"
+        scores, n = (point_scores if points else truth_scores)(det, truth, region=region)
         if not n:
             return f" · {self.truth.value.name}: no annotated cell here to compare with"
         return " · " + score_line(scores, n) + (" (points in boxes)" if points else "")
@@ -51,7 +57,10 @@ class CellResults:
         from ..detection.compare import plane_scores, pooled_line
 
         truth_of, points = self._truth_of(layer, level)
-        table = plane_scores(found, truth_of, region=region, points=points)
+        try:
+            table = plane_scores(found, truth_of, region=region, points=points)
+        except ValueError as err:
+            return f" · not compared: {err}"
         shown["annotated"] = table["annotated"].to_numpy()
         shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
         line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"

@@ -41,8 +41,9 @@ class DetectionWidget(CellResults, Container):
         self.truth = create_widget(annotation=Optional[napari.layers.Layer], label="compare with",  # noqa: UP045
                                    options={"choices": annotated_layers,
                                             "tooltip": "a Shapes layer of annotated cells (boxes, polygons; e.g. a "
-                                                       "QuPath GeoJSON or corrected boxes) or a Points layer of "
-                                                       "cells marked by a click: after a run, AP@0.5, precision, "
+                                                       "QuPath GeoJSON or corrected boxes), a Points layer of "
+                                                       "cells marked by a click or a Labels layer of instances "
+                                                       "(corrected cells, a mask): after a run, AP@0.5, precision, "
                                                        "recall and F1 of the cells found against them, inside the "
                                                        "region when one is chosen"})
         order = {d: i for i, d in enumerate((*self.LEARNED, "otsu"))}
@@ -204,6 +205,12 @@ class DetectionWidget(CellResults, Container):
         or None after a warning where they cannot be used."""
         if layer is None:
             show_warning("Choose an image layer first.")
+            return None
+        truth = self.truth.value
+        if (truth is not None and "cytoqa_detections" in truth.metadata and truth.name.startswith(layer.name)
+                and truth.name.endswith((" cells", " boxes"))):  # a result layer that this run redraws
+            show_warning(f"{truth.name} holds {layer.name}'s last detection, which a run replaces: duplicate it "
+                         "(Layers ▸ Duplicate Layer) or rename it to keep it as the cells to compare with.")
             return None
         opts = self.options()
         if "diameter_um" in opts and opts["pixel_size"] is None:

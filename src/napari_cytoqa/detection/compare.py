@@ -65,6 +65,29 @@ def truth_scores(det, truth_boxes, *, region=None) -> tuple[DetectionScores, int
     return evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0), len(truth)
 
 
+def label_boxes(labels) -> np.ndarray:
+    """``(N, 4)`` ``y0 x0 y1 x1`` boxes (pixel edges, ``y1``/``x1`` past the last pixel) of the instances
+    of a 2-D label image — a corrected Labels layer, a dataset's mask file. A mask with one value
+    beside 0 (binary) is split into its connected components first."""
+    from scipy.ndimage import find_objects, label
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"a label image must be 2-D (one plane), got shape {labels.shape}")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("a label image holds whole numbers (instance labels), got fractional values")
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind == "i" and labels.min(initial=0) < 0:
+        raise ValueError("a label image holds labels 0 and up, got negative values")
+    values = labels[labels != 0]
+    if labels.dtype == bool or not values.size or values.min() == values.max():
+        labels = label(labels != 0)[0]  # 4-connected components of a binary mask
+    boxes = [(s[0].start, s[1].start, s[0].stop, s[1].stop) for s in find_objects(labels.astype(np.intp, copy=False))
+             if s is not None]
+    return np.asarray(boxes, float).reshape(-1, 4)
+
+
 def annotation_points(annotations, *, downsample: float = 1.0, plane: tuple = (), channel: int | None = None
                       ) -> np.ndarray:
     """``(M, 2)`` ``(y, x)`` of the points of ``annotations`` (cells marked by a click, QuPath's point
