@@ -556,6 +556,11 @@ def test_detect_scores_against_label_images(tmp_path, capsys):
     tifffile.imwrite(masks / "nuclei.ome.tif", (img.labels > 0).astype(np.uint8))  # a binary mask, same file name
     binary = scored(str(masks))
     assert binary.truth_kind == "labels" and 0 < binary.truth_cells <= len(img.boxes)  # touching cells merge
+    capsys.readouterr()  # --labels never overwrites the --truth labels (nor scores a run against itself)
+    assert main(["detect", str(path), "--out", str(tmp_path), "--detector", "otsu", "--labels", "--truth", "auto",
+                 "--quiet"]) == 1
+    assert "would overwrite" in capsys.readouterr().err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_labels.tif"), img.labels)
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "colour.png")
     tifffile.imwrite(tmp_path / "small.tif", img.labels[:100])
     for bad, message in (("colour.png", "colour image"), ("small.tif", "labels of 320 x 100 px")):

@@ -125,6 +125,16 @@ def truth_file(path: Path, truth: str, name: str) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+def check_outputs(args, path: Path, slide) -> None:
+    """Refuse, before anything is written, a run whose ``--labels`` output would overwrite the
+    ``--truth`` file it is to be scored against (a ``ValueError``: that image fails, nothing is lost)."""
+    if not (args.truth and args.labels):
+        return
+    found = truth_file(path, args.truth, slide.name)
+    if found is not None and found.resolve() == (Path(args.out) / f"{slide.name}_labels.tif").resolve():
+        raise ValueError(f"--labels would overwrite {found} (the --truth labels): write to another --out")
+
+
 def _label_truth(found: Path, whole, plane: tuple, down: float):
     """Boxes of the instances of a label image (:func:`~napari_cytoqa.detection.compare.label_boxes`)
     on ``plane`` of ``whole``, in pixels of the analysed level: a label stack of the image's planes

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
-                         _truth_columns, _write_labels, diameter_arg, item_label, plane_arg, plane_of, region_arg,
-                         stack_frame, work_items)
+                         _truth_columns, _write_labels, check_outputs, diameter_arg, item_label, plane_arg, plane_of,
+                         region_arg, stack_frame, work_items)
 from ._files import atomic_write
 from .detection.export import write_cells
 from .io.geojson import write_geojson
@@ -186,6 +186,7 @@ def _detect(args) -> int:
             with read_slide(path) as whole:
                 slide = plane_of(whole, plane)
                 label = item_label(path, plane, whole, slide)
+                check_outputs(args, path, slide)
                 analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
                 down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's
