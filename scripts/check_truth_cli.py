@@ -8,7 +8,8 @@ labels, cytoplasm labels): the nucleus labels of every frame become one GeoJSON 
 the CLI with ``--truth`` and the per-frame tp / fp / fn are summed. With ``--detector otsu`` the sums must
 equal ``evaluate_hela.py --dataset scratch``'s pooled "Otsu + watershed (baseline) native" figures in
 docs/detection_eval_scratch.json (found 767, tp 671, fp 96, fn 59): the same detections, scored through
-GeoJSON instead of label images.
+GeoJSON instead of label images. ``--as-labels`` passes the nucleus labels as a label stack TIFF
+(frames × Y × X, no channel axis) instead: ``--truth`` reading label images must give the same sums.
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ NAME = "scratch-assay-labeled-10T-2Ch.tiff"
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--detector", default="otsu")
+    parser.add_argument("--as-labels", action="store_true", help="the truth as a label stack TIFF, not GeoJSON")
     args, extra = parser.parse_known_args()
     src = fetch(NAME)[NAME]
     stack = tifffile.imread(src)
@@ -40,6 +42,9 @@ def main():
              for y0, x0, y1, x1 in boxes_from_labels(relabel_sequential(stack[2, f])[0]).tolist()]
     truth = work / "scratch_truth.geojson"
     truth.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    if args.as_labels:  # the same cells as the file's own labels, one plane per frame
+        truth = work / "scratch_truth_labels.tif"
+        tifffile.imwrite(truth, stack[2])
     rows = []
     for f in range(stack.shape[1]):
         out = work / f"frame{f}"
