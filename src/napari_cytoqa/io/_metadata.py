@@ -9,13 +9,20 @@ _UNIT_TO_UM = {"µm": 1.0, "um": 1.0, "micron": 1.0, "nm": 1e-3, "mm": 1e3, "cm"
 MAX_PLAUSIBLE_UM = 50.0
 
 
-def _ome(tif) -> tuple[float, float] | None:
+def _ome_root(tif):
+    """The parsed OME-XML of a TIFF, or None (not OME, or not XML)."""
     xml = tif.ome_metadata
     if not xml:
         return None
     try:
-        root = ET.fromstring(xml)
+        return ET.fromstring(xml)
     except ET.ParseError:
+        return None
+
+
+def _ome(tif) -> tuple[float, float] | None:
+    root = _ome_root(tif)
+    if root is None:
         return None
     for el in root.iter():
         if el.tag.endswith("Pixels") and el.get("PhysicalSizeX"):
@@ -29,14 +36,8 @@ def _ome(tif) -> tuple[float, float] | None:
 def channel_names(tif) -> list[str] | None:
     """The channel names an OME-TIFF records (``<Channel Name=…>`` of its first image; an ImageJ
     hyperstack's ``Labels`` are per plane, not per channel, and are not read); None when it names none."""
-    xml = tif.ome_metadata
-    if not xml:
-        return None
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-    pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+    root = _ome_root(tif)
+    pixels = None if root is None else next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     if pixels is None:
         return None
     names = [ch.get("Name") or "" for ch in pixels if ch.tag.endswith("Channel")]
