@@ -462,3 +462,26 @@ def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):
     (tmp_path / "stack.geojson").write_text(json.dumps(features[:3]))
     (data, kw, _), = read_geojson_layers(tmp_path / "stack.geojson")
     assert [int(np.asarray(s)[0, 0]) for s in data] == [3, 0, 2] and np.asarray(data[0]).shape[1] == 3
+
+
+def test_labels_layers_give_the_boxes_of_their_instances_on_a_plane():
+    """labels_boxes: a Labels stack's instances on the plane asked for, a 2-D Labels layer's on every
+    plane, a Labels layer with other plane axes a clear error; a layer at twice the pixel size lands on
+    the image's pixels."""
+    from napari.layers import Image, Labels
+
+    from napari_cytoqa._layers import labels_boxes
+
+    stack = Image(np.zeros((3, 40, 40)))
+    cells = np.zeros((3, 40, 40), np.int32)
+    cells[1, 2:6, 3:9], cells[2, 10:20, 10:12] = 4, 9
+    layer = Labels(cells)
+    np.testing.assert_array_equal(labels_boxes(layer, stack, plane=(1,)), [[2, 3, 6, 9]])
+    assert not len(labels_boxes(layer, stack, plane=(0,)))
+    flat = Labels(cells[2])
+    for plane in ((0,), (1,)):
+        np.testing.assert_array_equal(labels_boxes(flat, stack, plane=plane), [[10, 10, 20, 12]])
+    with pytest.raises(ValueError, match="plane axes"):
+        labels_boxes(Labels(np.zeros((2, 3, 40, 40), np.int32)), stack, plane=(1,))
+    coarse = Labels(cells[2][::2, ::2], scale=(2, 2), translate=(0.5, 0.5))  # pixel i covers image pixels 2i, 2i+1
+    np.testing.assert_allclose(labels_boxes(coarse, Image(np.zeros((40, 40)))), [[10, 10, 20, 12]])
