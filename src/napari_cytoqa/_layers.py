@@ -232,22 +232,72 @@ def add_quality_overlay(viewer, report, source=None, *, max_shapes: int | None =
     return layer
 
 
+#: Metadata key set on a result layer once the user has painted it or moved, added or removed its
+#: shapes or points: a re-run keeps it (renamed) instead of drawing over the corrections.
+EDITED = "cytoqa_edited"
+_drawing: set = set()  # ids of the layers being redrawn by us: their data events are not edits
+
+
+def _mark_edited(event) -> None:
+    layer = event.source
+    if id(layer) not in _drawing and getattr(event, "action", "added") not in ("adding", "removing", "changing"):
+        layer.metadata[EDITED] = True
+
+
+def _watch_edits(layer) -> None:
+    """Mark ``layer`` edited (:data:`EDITED`) when the user paints a Labels layer or changes a Shapes or
+    Points layer's data; connecting twice is connecting once."""
+    emitter = getattr(layer.events, "paint", None) if layer._type_string == "labels" else (
+        layer.events.data if layer._type_string in ("shapes", "points") else None)
+    if emitter is not None:
+        emitter.connect(_mark_edited)
+
+
+def is_stale(layer) -> bool:
+    """Whether ``layer`` is an earlier detection result a new run may remove: ours, and not edited."""
+    return "cytoqa_detections" in layer.metadata and not layer.metadata.get(EDITED)
+
+
+def _kept_name(viewer, name: str) -> str:
+    kept, k = f"{name} (edited)", 2
+    while kept in viewer.layers:
+        kept, k = f"{name} (edited {k})", k + 1
+    return kept
+
+
 def upsert_layer(viewer, layer_data: tuple):
     """Add the layer, or update the existing layer of that name (same type: in place;
-    other type: replaced at the same position). Returns the layer."""
+    other type: replaced at the same position). A layer of that name the user has edited (corrected
+    cells, moved boxes: :data:`EDITED`) is kept, renamed ``<name> (edited)``, and a new one added.
+    Returns the layer."""
     data, kwargs, layer_type = layer_data
     name = kwargs["name"]
+    if name in viewer.layers and viewer.layers[name].metadata.get(EDITED):
+        from napari.utils.notifications import show_info
+
+        kept = viewer.layers[name]
+        kept.name = _kept_name(viewer, name)
+        show_info(f"{name} had your edits: kept as {kept.name}, the new result drawn beside it")
     if name in viewer.layers:
         old = viewer.layers[name]
         if old._type_string == layer_type:
-            _update(old, data, kwargs, layer_type)
+            _drawing.add(id(old))
+            try:
+                _update(old, data, kwargs, layer_type)
+            finally:
+                _drawing.discard(id(old))
+            old.metadata.pop(EDITED, None)  # redrawn: our result again
+            _watch_edits(old)
             return old
         index = viewer.layers.index(old)
         viewer.layers.remove(old)
         layer = getattr(viewer, f"add_{layer_type}")(data, **kwargs)
         viewer.layers.move(viewer.layers.index(layer), index)
+        _watch_edits(layer)
         return layer
-    return getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+    layer = getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+    _watch_edits(layer)
+    return layer
 
 
 def _update(layer, data, kwargs, layer_type) -> None:
@@ -422,6 +472,6 @@ def add_detection_layers(viewer, det, source=None, *, level: int = 0, max_boxes:
     data = detection_layers_data(det, source, level=level, max_boxes=max_boxes, plane=plane)
     if det.labels is None:
         stale = f"{result_name(source, plane)} cells"
-        if stale in viewer.layers and "cytoqa_detections" in viewer.layers[stale].metadata:
+        if stale in viewer.layers and is_stale(viewer.layers[stale]):
             viewer.layers.remove(stale)
     return [upsert_layer(viewer, d) for d in data]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._geojson_layers import frame_metadata
-from ._layers import MAX_BOXES, _level_placement, layer_levels, plane_name, result_name, upsert_layer
+from ._layers import MAX_BOXES, _level_placement, is_stale, layer_levels, plane_name, result_name, upsert_layer
 
 #: Largest stacked instance-label layer (pixels over all planes); beyond it only boxes or points are drawn.
 MAX_LABEL_PIXELS = 200_000_000
@@ -85,6 +85,6 @@ def add_series_detection_layers(viewer, found, source, *, level: int = 0, axis: 
     removes the stacked labels an earlier run drew, so no stale layer is left beside the new boxes."""
     data = series_detection_layers_data(found, source, level=level, axis=axis)
     stale = data[0][1]["name"].replace(" boxes", " cells")
-    if data[0][2] != "labels" and stale in viewer.layers and "cytoqa_detections" in viewer.layers[stale].metadata:
+    if data[0][2] != "labels" and stale in viewer.layers and is_stale(viewer.layers[stale]):
         viewer.layers.remove(stale)
     return [upsert_layer(viewer, d) for d in data]

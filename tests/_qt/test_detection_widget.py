@@ -433,3 +433,37 @@ def test_compare_with_a_labels_layer(run, viewer_widget, monkeypatch):
     status = widget.status.value
     widget.run()
     assert "a run replaces" in said[-1] and widget.status.value == status  # nothing ran
+
+
+def test_a_rerun_keeps_the_cells_you_corrected(run, viewer_widget):
+    """Painting the cells layer or removing boxes marks them edited: the next run keeps them, renamed
+    "(edited)", and draws its result beside them (before: drawn over the corrections); unedited layers
+    are still updated in place; a boxes-only run leaves corrected labels alone; corrected cells can be
+    the "compare with" layer of the next run."""
+    from napari_cytoqa._layers import EDITED
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((256, 320), seed=4)
+    image = viewer.add_image(sample.image, name="nuclei")
+    widget.image.value, widget.detector.value = image, "otsu"
+    run(widget)
+    cells, boxes, tiles = (viewer.layers[f"nuclei {k}"] for k in ("cells", "boxes", "tile counts"))
+    assert not any(layer.metadata.get(EDITED) for layer in (cells, boxes, tiles))
+    run(widget)  # nothing edited: updated in place, nothing kept
+    assert viewer.layers["nuclei cells"] is cells and "nuclei cells (edited)" not in viewer.layers
+    cells.paint((5, 5), 999)  # the user paints a missed cell
+    boxes.selected_data = {0}
+    boxes.remove_selected()  # and deletes a false box
+    n_boxes = len(boxes.data)
+    widget.truth.reset_choices()
+    widget.truth.value = cells  # corrected cells to compare the next run with
+    run(widget)
+    assert cells.name == "nuclei cells (edited)" and 999 in cells.data and boxes.name == "nuclei boxes (edited)"
+    assert len(boxes.data) == n_boxes and viewer.layers["nuclei cells"] is not cells
+    assert viewer.layers["nuclei tile counts"] is tiles  # not edited: updated
+    assert "vs " in widget.status.value and "annotated" in widget.status.value  # compared with the corrections
+    widget.truth.value = None
+    viewer.layers["nuclei cells"].paint((6, 6), 998)
+    widget.detector.value = "yolo"  # a boxes-only run removes an unedited cells layer, never an edited one
+    run(widget, 300000)
+    assert 998 in viewer.layers["nuclei cells"].data and "nuclei cells (edited)" in viewer.layers

@@ -24,8 +24,18 @@ def annotated_layers(gui) -> list:
 
 class CellResults:
     """Mixin of :class:`~napari_cytoqa._widgets.detection_widget.DetectionWidget`: needs its ``truth``
-    (a Shapes or Points layer, or None), ``csv_path`` and ``_found`` (the last run: cells, layer,
-    downsample, plane)."""
+    box (a Shapes, Points or Labels layer, or None), ``csv_path``, ``_viewer`` and ``_found`` (the last
+    run: cells, layer, downsample, plane)."""
+
+    #: The "compare with" layer when the last run started (the box may lose it while results are drawn).
+    _compare = None
+
+    def _keep_compare(self) -> None:
+        """Show the run's "compare with" layer in its box again: renaming an edited result layer that
+        it was ("(edited)") makes napari's layer box forget it."""
+        if self._compare is not None and self.truth.value is None and self._compare in self._viewer.layers:
+            self.truth.reset_choices()
+            self.truth.value = self._compare
 
     def _truth_of(self, layer, level):
         """``(truth_of(plane), points)``: the "compare with" layer's boxes (of its shapes, or of its
@@ -33,7 +43,8 @@ class CellResults:
         point lies in its box) — on a plane."""
         from napari.layers import Labels, Points
 
-        truth, points = self.truth.value, isinstance(self.truth.value, Points)
+        truth = self._compare
+        points = isinstance(truth, Points)
         read = points_yx if points else labels_boxes if isinstance(truth, Labels) else shapes_boxes
         return (lambda plane: read(truth, layer, level=level, plane=plane)), points
 
@@ -48,7 +59,7 @@ class CellResults:
             return f" · not compared: {err}"
         scores, n = (point_scores if points else truth_scores)(det, truth, region=region)
         if not n:
-            return f" · {self.truth.value.name}: no annotated cell here to compare with"
+            return f" · {self._compare.name}: no annotated cell here to compare with"
         return " · " + score_line(scores, n) + (" (points in boxes)" if points else "")
 
     def _compared_planes(self, found, layer, level, region, shown) -> str:
@@ -63,7 +74,7 @@ class CellResults:
             return f" · not compared: {err}"
         shown["annotated"] = table["annotated"].to_numpy()
         shown["AP@0.5"], shown["F1"] = table["ap50"].round(2).to_numpy(), table["f1"].round(2).to_numpy()
-        line = pooled_line(table) or f"{self.truth.value.name}: no annotated cell on these planes to compare with"
+        line = pooled_line(table) or f"{self._compare.name}: no annotated cell on these planes to compare with"
         return f" · {line}"
 
     def export_cells(self):

@@ -9,7 +9,8 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               create_widget)
 from napari.utils.notifications import show_warning
 
-from .._layers import add_detection_layers, displayed_plane, layer_levels, layer_pixel_size, shapes_region
+from .._layers import (add_detection_layers, displayed_plane, is_stale, layer_levels, layer_pixel_size,
+                       shapes_region)
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
@@ -206,11 +207,11 @@ class DetectionWidget(CellResults, Container):
         if layer is None:
             show_warning("Choose an image layer first.")
             return None
-        truth = self.truth.value
-        if (truth is not None and "cytoqa_detections" in truth.metadata and truth.name.startswith(layer.name)
-                and truth.name.endswith((" cells", " boxes"))):  # a result layer that this run redraws
-            show_warning(f"{truth.name} holds {layer.name}'s last detection, which a run replaces: duplicate it "
-                         "(Layers ▸ Duplicate Layer) or rename it to keep it as the cells to compare with.")
+        truth = self._compare = self.truth.value
+        if (truth is not None and is_stale(truth) and truth.name.startswith(layer.name)
+                and truth.name.endswith((" cells", " boxes"))):  # an unedited result layer that this run redraws
+            show_warning(f"{truth.name} holds {layer.name}'s last detection, which a run replaces: correct it "
+                         "(then a run keeps it), duplicate or rename it to keep it as the cells to compare with.")
             return None
         opts = self.options()
         if "diameter_um" in opts and opts["pixel_size"] is None:
@@ -277,7 +278,8 @@ class DetectionWidget(CellResults, Container):
             shown["cells/mm²"] = t["cells_per_mm2"].astype(float).round(0).astype("Int64")
         if t["blur_level"].notna().any():
             shown["blur level"] = t["blur_level"].astype(float).round(1)
-        pooled = self._compared_planes(found, layer, level, region, shown) if self.truth.value is not None else ""
+        self._keep_compare()
+        pooled = self._compared_planes(found, layer, level, region, shown) if self._compare is not None else ""
         self.plane_table.show_planes(shown, t["index"])
         counts = t["count"].to_numpy()
         self.status.value = (f"{int(counts.sum())} in {len(t)} planes · {counts.min()}–{counts.max()} per plane"
@@ -305,7 +307,8 @@ class DetectionWidget(CellResults, Container):
         um2 = det.area_um2(layer_pixel_size(layer), downsample=self._found[2])
         if um2:  # cells per mm² of the area searched (the region, else the image)
             self.status.value += f" · {det.count / (um2 / 1e6):,.0f}/mm²"
-        if self.truth.value is not None:
+        self._keep_compare()
+        if self._compare is not None:
             self.status.value += self._compared(det, layer, level, plane, region)
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
             self.status.value += " · image too large to keep instance labels"
