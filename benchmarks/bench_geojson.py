@@ -9,6 +9,11 @@ file, then: parsing it (``read_geojson``), building the layer data napari-cytoqa
 napari layer from them (no Qt: the layer model, where napari triangulates shapes). The baseline is
 a Shapes layer of every polygon, what a reader without the limit gives napari. Times are seconds,
 one run each (the reader runs on napari's GUI thread, so these are seconds the viewer is blocked).
+
+A second table times what the Detection widget's "compare with" does with the opened layer after a
+run (also on the GUI thread): the cells' coordinates on the image (a µm-scaled image layer) —
+``points_yx`` / ``shapes_boxes`` on whole arrays, against the baseline of napari's
+``world_to_data(data_to_world(v))`` one vertex at a time (what they did until 2026-12-07).
 """
 import argparse
 import json
@@ -52,6 +57,7 @@ def main():
     print(f"MAX_SHAPES = {MAX_SHAPES}; seconds per step")
     print(f"{'cells':>7} {'MB':>6} {'parse':>7} {'ours: data':>11} {'ours: layer':>12} {'as':>7} "
           f"{'baseline: all shapes':>21}")
+    opened = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(v) for v in args.sizes.split(",")):
             path = Path(tmp) / f"cells{n}.geojson"
@@ -68,6 +74,30 @@ def main():
             t5 = time.perf_counter()
             print(f"{n:>7} {path.stat().st_size / 1e6:>6.1f} {t1 - t0:>7.2f} {t2 - t1:>11.2f} {t3 - t2:>12.2f} "
                   f"{kind:>7} {t5 - t3:>21.2f}")
+            opened.append((n, kind, layer(kind, data, kwargs)))
+    compare_table(opened)
+
+
+def compare_table(opened) -> None:
+    """Seconds to put the opened cells on the image for "compare with": ours against vertex by vertex."""
+    from napari.layers import Image
+
+    from napari_cytoqa._layers import points_yx, shapes_boxes
+
+    import dask.array as da
+
+    image = Image(da.zeros((20000, 20000), np.uint8, chunks=4096), scale=(0.25, 0.25), contrast_limits=(0, 255))
+    print("\ncompare with: the opened cells on the image, seconds")
+    print(f"{'cells':>7} {'as':>7} {'ours':>7} {'baseline: per vertex':>21}")
+    for n, kind, cells in opened:
+        t0 = time.perf_counter()
+        ours = (points_yx if kind == "points" else shapes_boxes)(cells, image)
+        t1 = time.perf_counter()
+        verts = cells.data if kind == "points" else np.concatenate([np.asarray(v) for v in cells.data])
+        base = np.array([image.world_to_data(cells.data_to_world(v)) for v in verts])
+        t2 = time.perf_counter()
+        assert len(ours) == n and len(base) >= n
+        print(f"{n:>7} {kind:>7} {t1 - t0:>7.3f} {t2 - t1:>21.3f}")
 
 
 if __name__ == "__main__":

@@ -381,7 +381,7 @@ def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeyp
 
 def test_compare_with_cells_marked_by_points(run, viewer_widget):
     """A Points layer of clicked cells (or a large QuPath file's cells, opened as centres) is offered in
-    "compare with" beside Shapes layers (not Image or Labels layers) and scores the run as
+    "compare with" beside Shapes and Labels layers (not Image layers) and scores the run as
     point_scores does; the points are placed through the layers' scale and translation."""
     from napari_cytoqa.detection import detect_cells
     from napari_cytoqa.detection.compare import point_scores
@@ -389,7 +389,6 @@ def test_compare_with_cells_marked_by_points(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_fluorescence((256, 320), seed=4)
     image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), translate=(3.0, 4.0))
-    viewer.add_labels(np.zeros((4, 4), np.uint8), name="not offered")
     b = np.asarray(sample.boxes, float)
     centres = np.stack([(b[:, 0] + b[:, 2] - 1) / 2, (b[:, 1] + b[:, 3] - 1) / 2], 1)  # napari data coordinates
     clicks = viewer.add_points(centres * 0.5 + [3.0, 4.0], name="clicked")  # drawn in world coordinates
