@@ -568,3 +568,39 @@ def test_detect_scores_against_label_images(tmp_path, capsys):
         assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(tmp_path / bad),
                      "--quiet"]) == 1
         assert message in capsys.readouterr().err and (out / "nuclei_cells.csv").exists()
+
+
+def test_detect_writes_qupath_cells(tmp_path, capsys):
+    """--qupath-cells: the GeoJSON holds QuPath cell objects, each nucleus grown by the distance (µm through
+    the pixel size, or level-0 pixels) without crossing a neighbour's growth, the nucleus outline as its
+    nucleusGeometry; read back, the nuclei by default and the cells on request. Grown in a crop around
+    each nucleus: the same outlines as expand_labels over the whole image."""
+    from skimage.segmentation import expand_labels
+
+    from napari_cytoqa.detection.outlines import cell_outlines, label_outlines
+    from napari_cytoqa.io import read_geojson
+    from napari_cytoqa.io.writer import write_pyramid
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    img = make_fluorescence((256, 256), seed=3)
+    crops, whole = cell_outlines(img.labels, 4), label_outlines(expand_labels(img.labels, 4))
+    assert crops.keys() == whole.keys() and all(np.array_equal(crops[k], whole[k]) for k in crops)
+    path = write_pyramid(tmp_path / "nuclei.ome.tif", [img.image], pixel_size_um=0.5)
+    out = tmp_path / "out"
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--qupath-cells", "2um",
+                 "--quiet"]) == 0
+    gj = json.loads((out / "nuclei_cells.geojson").read_text())
+    assert gj["features"] and {f["properties"]["objectType"] for f in gj["features"]} == {"cell"}
+    nuclei, cells = read_geojson(out / "nuclei_cells.geojson"), read_geojson(out / "nuclei_cells.geojson", nuclei=False)
+    for n, c in zip(nuclei.shapes, cells.shapes):  # 2 µm = 4 px: the cell holds its nucleus
+        assert np.all(c.min(axis=0) <= n.min(axis=0)) and np.all(c.max(axis=0) >= n.max(axis=0))
+    grown = np.mean([np.ptp(c, axis=0).mean() - np.ptp(n, axis=0).mean() for n, c in zip(nuclei.shapes, cells.shapes)])
+    assert 2 < grown <= 8  # up to 4 px on each side, less where neighbours meet
+    plain = write_pyramid(tmp_path / "plain.tif", [img.image])  # no pixel size: µm is an error, pixels are not
+    assert main(["detect", str(plain), "--out", str(out), "--detector", "otsu", "--qupath-cells", "2um",
+                 "--quiet"]) == 1
+    assert "needs the pixel size" in capsys.readouterr().err
+    assert main(["detect", str(plain), "--out", str(out), "--detector", "otsu", "--qupath-cells", "4",
+                 "--quiet"]) == 0
+    with pytest.raises(SystemExit):
+        main(["detect", str(plain), "--out", str(out), "--qupath-cells", "0"])

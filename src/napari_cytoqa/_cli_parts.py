@@ -56,6 +56,32 @@ def diameter_arg(text: str):
             from None
 
 
+def distance_arg(text: str):
+    """``--qupath-cells``: pixels (``10``) or µm (``5um``), above 0."""
+    m = _UM.match(text)
+    try:
+        value = float(m.group(1) if m else text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a distance above 0 in pixels or µm (e.g. 5um), got {text!r}")
+    return Microns(value) if m else value
+
+
+def expansion_px(distance, slide, args, down: float) -> float:
+    """``--qupath-cells`` in pixels of the analysed level (µm through the file's pixel size or
+    ``--pixel-size``; a ``ValueError`` when neither gives one); 0 when not asked for."""
+    if not distance:
+        return 0.0
+    if not isinstance(distance, Microns):
+        return float(distance) / down  # level-0 pixels, as every distance on the command line
+    size = slide.pixel_size_um if args.pixel_size in (None, "auto") else (args.pixel_size, args.pixel_size)
+    if not size:
+        raise ValueError("--qupath-cells in µm needs the pixel size: the file records none, give --pixel-size or "
+                         "the distance in pixels")
+    return float(distance) / (sum(float(v) for v in size) / len(size)) / down
+
+
 def region_arg(text: str) -> tuple[float, float, float, float] | Path:
     """``--region``: ``Y0,X0,Y1,X1`` in level-0 pixels, or a GeoJSON file of regions (e.g. QuPath's
     annotations: its rectangles and polygons, in level-0 pixels)."""

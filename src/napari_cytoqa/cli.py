@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
-                         _truth_columns, _write_labels, check_outputs, diameter_arg, item_label, plane_arg, plane_of,
-                         region_arg, stack_frame, work_items)
+                         _truth_columns, _write_labels, check_outputs, diameter_arg, distance_arg, expansion_px,
+                         item_label, plane_arg, plane_of, region_arg, stack_frame, work_items)
 from ._files import atomic_write
 from .detection.export import write_cells
 from .io.geojson import write_geojson
@@ -176,9 +176,9 @@ def _detect(args) -> int:
         options["merge"] = args.merge == "on"
     if args.min_score is not None:
         options["min_score"] = args.min_score
-    if args.labels and args.detector == "yolo":
-        print("cytoqa detect: --labels: YOLO finds boxes, not instance labels; only boxes are written",
-              file=sys.stderr)
+    if (args.labels or args.qupath_cells) and args.detector == "yolo":
+        print(f"cytoqa detect: {'--labels' if args.labels else '--qupath-cells'}: YOLO finds boxes, not instance "
+              "labels; only boxes are written", file=sys.stderr)
     failed, rows = 0, []
     for path, plane in work_items(args.images, args.plane):
         label = str(path)
@@ -192,12 +192,13 @@ def _detect(args) -> int:
                 if args.region:  # level-0 pixels to the analysed level's
                     options["region"] = _region(args.region, down, plane if slide is not whole else (), whole)
                 # instance labels only when asked for: a whole slide's would not fit in memory
-                gen = iter_detect_cells(slide, keep_labels="auto" if args.labels else False, **options)
+                gen = iter_detect_cells(slide, keep_labels="auto" if args.labels or args.qupath_cells else False,
+                                        **options)
                 det = _with_bar(gen, path.name, args.quiet)
                 area = _analysed_area(det, slide, args, down)
                 at, frame = stack_frame(whole, slide, plane)  # boxes (and areas) in level-0 pixels, on the plane
                 write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
-                            plane=at, frame=frame)
+                            plane=at, frame=frame, cell_expansion=expansion_px(args.qupath_cells, slide, args, down))
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),
@@ -363,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--labels", action="store_true",
                     help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
                          "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")
+    dt.add_argument("--qupath-cells", type=distance_arg, default=None, metavar="DIST|DISTum",
+                    help="write the cells GeoJSON as QuPath cell objects: each nucleus (U-Net, Otsu) grown by this "
+                         "distance into the background, without crossing a neighbour's (e.g. 5um, QuPath's cell "
+                         "expansion; or level-0 pixels), the nucleus outline inside it")
     dt.add_argument("--quiet", action="store_true")
     dt.set_defaults(func=_detect)
     for sp in (qc, st, dt):

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -466,3 +468,31 @@ def test_a_rerun_keeps_the_cells_you_corrected(run, viewer_widget):
     widget.detector.value = "yolo"  # a boxes-only run removes an unedited cells layer, never an edited one
     run(widget, 300000)
     assert 998 in viewer.layers["nuclei cells"].data and "nuclei cells (edited)" in viewer.layers
+
+
+def test_export_as_qupath_cells(run, viewer_widget, tmp_path, monkeypatch):
+    """"QuPath cells (µm)" above 0 exports cell objects grown by that much through the layer's pixel size,
+    as write_cells(cell_expansion=...) does; without a pixel size a warning and no file."""
+    from napari_cytoqa._widgets import _cell_results
+    from napari_cytoqa.detection.export import cells_geojson
+
+    viewer, widget = viewer_widget
+    sample = make_fluorescence((192, 192), seed=6)
+    image = viewer.add_image(sample.image, name="nuclei", scale=(0.5, 0.5), units=("µm", "µm"))
+    widget.image.value, widget.detector.value = image, "otsu"
+    run(widget)
+    widget.csv_path.value, widget.qupath_cells.value = tmp_path / "cells.csv", 2.0
+    widget.export_cells()
+    got = json.loads((tmp_path / "cells.geojson").read_text())
+    det = widget._found[0]
+    want = cells_geojson(det, cell_expansion=4.0)  # 2 µm at 0.5 µm/px
+    assert {f["properties"]["objectType"] for f in got["features"]} == {"cell"}
+    assert [f["geometry"] for f in got["features"]] == [f["geometry"] for f in want["features"]]
+    plain = viewer.add_image(sample.image, name="plain")
+    widget.image.value = plain
+    run(widget)
+    said = []
+    monkeypatch.setattr(_cell_results, "show_warning", said.append)
+    widget.csv_path.value = tmp_path / "plain.csv"
+    widget.export_cells()
+    assert "no pixel size" in said[-1] and not (tmp_path / "plain.csv").exists()

@@ -24,8 +24,8 @@ def annotated_layers(gui) -> list:
 
 class CellResults:
     """Mixin of :class:`~napari_cytoqa._widgets.detection_widget.DetectionWidget`: needs its ``truth``
-    box (a Shapes, Points or Labels layer, or None), ``csv_path``, ``_viewer`` and ``_found`` (the last
-    run: cells, layer, downsample, plane)."""
+    box (a Shapes, Points or Labels layer, or None), ``csv_path``, ``qupath_cells``, ``_viewer`` and
+    ``_found`` (the last run: cells, layer, downsample, plane)."""
 
     #: The "compare with" layer when the last run started (the box may lose it while results are drawn).
     _compare = None
@@ -89,11 +89,15 @@ class CellResults:
             return
         found, layer, down, plane = self._found
         path = Path(self.csv_path.value).expanduser().resolve()
+        grow, size = float(self.qupath_cells.value), layer_pixel_size(layer)
+        if grow and not size:
+            show_warning(f"{layer.name} records no pixel size (its scale is not in µm): QuPath cells need one.")
+            return
         frame = frame_metadata(layer, plane).get("cytoqa_frame")
         found, plane = in_file_planes(found, plane, (frame or {}).get("channel"))  # one channel of a file: its planes
         try:
-            written = write_cells(path, found, pixel_size_um=layer_pixel_size(layer), plane=plane, downsample=down,
-                                  frame=frame)
+            written = write_cells(path, found, pixel_size_um=size, plane=plane, downsample=down, frame=frame,
+                                  cell_expansion=grow / (sum(size) / 2) / down if grow else 0.0)
         except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
             show_error(f"Could not write the cells to {path}: {err.strerror or err}")
             return

@@ -105,6 +105,10 @@ class DetectionWidget(CellResults, Container):
         self.status.native.setWordWrap(True)  # a long line (a comparison, warnings) must not widen the dock
         self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="cells.csv")
+        self.qupath_cells = FloatSpinBox(value=0, min=0, max=100, step=1, label="QuPath cells (µm)", tooltip=(
+            "0: export the nuclei as QuPath detections; above 0: as QuPath cell objects, each nucleus grown by this "
+            "many µm without crossing a neighbour's (QuPath's cell expansion; U-Net and Otsu, with the layer's "
+            "pixel size)"))
         self.export_button = PushButton(text="Export cells (CSV + GeoJSON)", enabled=False, tooltip=(
             "the last run's cells: one row each (box and area in level-0 pixels, µm² where the pixel size is "
             "known, score, route), their boxes as GeoJSON beside it (QuPath), and after 'Detect in every plane' "
@@ -113,7 +117,7 @@ class DetectionWidget(CellResults, Container):
                      self.threshold, self.diameter, self.diameter_unit, self.auto_diameter, self.stain, self.bf16,
                      self.denoise, self.tta, self.merge, self.min_score, self.tile_size, self.level, self.run_button,
                      self.series_axis, self.planes_button, self.stop_button, self.status, self.plane_table,
-                     self.csv_path, self.export_button])
+                     self.csv_path, self.qupath_cells, self.export_button])
         self.detector.changed.connect(self._detector_changed)
         self.routing.changed.connect(self._detector_changed)
         self.own_threshold.changed.connect(self._detector_changed)

@@ -31,14 +31,16 @@ def cells_table(found, pixel_size_um=None, *, downsample: float = 1.0, plane: tu
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: dict | None = None) -> dict:
+def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: dict | None = None,
+                  cell_expansion: float = 0.0) -> dict:
     """The cells as a GeoJSON FeatureCollection (:meth:`Detections.to_geojson`) in level-0 pixels —
     their outlines where instance labels were kept (U-Net, Otsu), else their boxes —
     each on its plane (a ``plane`` property) for a stack; ``frame``: the image's ``cytoqa_frame``
-    (see :mod:`napari_cytoqa.io.geojson`)."""
+    (see :mod:`napari_cytoqa.io.geojson`); ``cell_expansion`` > 0 (pixels of the analysed level): QuPath
+    cells around the nuclei (:meth:`Detections.to_geojson`)."""
     features = []
     for at, det in _pairs(found, plane):
-        for feature in det.to_geojson(downsample=downsample, outlines=True)["features"]:
+        for feature in det.to_geojson(downsample=downsample, outlines=True, cell_expansion=cell_expansion)["features"]:
             if at:
                 feature["properties"]["plane"] = [int(i) for i in at]
             features.append(feature)
@@ -63,7 +65,7 @@ def in_file_planes(found, plane: tuple, channel) -> tuple:
 
 
 def write_cells(csv_path, found: Detections | PlaneDetections, *, pixel_size_um=None, downsample: float = 1.0,
-                plane: tuple = (), frame: dict | None = None) -> list[Path]:
+                plane: tuple = (), frame: dict | None = None, cell_expansion: float = 0.0) -> list[Path]:
     """Write ``csv_path`` (:func:`cells_table`), the GeoJSON beside it (same stem) and, for a
     :class:`PlaneDetections`, the count per plane as ``<stem>_planes.csv``; each atomically. Planes
     are the file's (:func:`in_file_planes` for a run on one channel layer).
@@ -72,7 +74,8 @@ def write_cells(csv_path, found: Detections | PlaneDetections, *, pixel_size_um=
     table = cells_table(found, pixel_size_um, downsample=downsample, plane=plane)
     atomic_write(csv_path, lambda tmp: table.to_csv(tmp, index=False))
     written = [csv_path, write_geojson(csv_path.with_suffix(".geojson"),
-                                       cells_geojson(found, downsample=downsample, plane=plane, frame=frame))]
+                                       cells_geojson(found, downsample=downsample, plane=plane, frame=frame,
+                                                     cell_expansion=cell_expansion))]
     if isinstance(found, PlaneDetections):
         counts = csv_path.with_name(f"{csv_path.stem}_planes.csv")
         atomic_write(counts, lambda tmp: found.to_csv(tmp))

@@ -20,27 +20,56 @@ def _corners(ring: np.ndarray) -> np.ndarray:
     return ring[turn] if turn.sum() >= 3 else ring
 
 
+def _outline(mask: np.ndarray, start, downsample: float):
+    """The ring of a 2-D ``mask`` whose pixel ``(0, 0)`` is pixel ``start`` of the image (None: empty)."""
+    from skimage.measure import find_contours
+
+    contours = find_contours(np.pad(mask, 1).astype(np.float32), 0.5)
+    if not contours:
+        return None
+    ring = max(contours, key=len)
+    if len(ring) > 1 and np.array_equal(ring[0], ring[-1]):
+        ring = ring[:-1]
+    # mask index m (padded) is pixel m - 1 of the crop; a contour at m sits at edge m + 0.5 - 1 + start
+    return (_corners(ring) - 0.5 + np.asarray(start, float)) * downsample
+
+
 def label_outlines(labels, *, origin=(0, 0), downsample: float = 1.0) -> dict:
     """``{label: (k, 2) ring}`` for every instance of ``labels`` (``(y, x)``, pixel edges, times
     ``downsample``, ``origin`` added first: where ``labels`` starts in the image). An instance in
     several pieces is outlined by its largest piece; the ring is open (last vertex ≠ first)."""
     from scipy import ndimage as ndi
-    from skimage.measure import find_contours
 
     labels = np.asarray(labels)
     out = {}
     for index, box in enumerate(ndi.find_objects(labels), 1):
         if box is None:
             continue
-        mask = np.pad(labels[box] == index, 1).astype(np.float32)
-        contours = find_contours(mask, 0.5)
-        if not contours:
+        ring = _outline(labels[box] == index, np.array([box[0].start, box[1].start]) + np.asarray(origin), downsample)
+        if ring is not None:
+            out[index] = ring
+    return out
+
+
+def cell_outlines(labels, distance: float, *, origin=(0, 0), downsample: float = 1.0) -> dict:
+    """``{label: (k, 2) ring}`` of each nucleus of ``labels`` grown by ``distance`` pixels into the
+    background, without crossing into a neighbour's growth (``skimage.segmentation.expand_labels``,
+    which QuPath's cell expansion resembles): the cell around a detected nucleus, for QuPath ``cell``
+    objects. Worked out in a crop around each nucleus, so a whole level's labels need no
+    image-sized distance transform. Coordinates as :func:`label_outlines`."""
+    from scipy import ndimage as ndi
+    from skimage.segmentation import expand_labels
+
+    labels = np.asarray(labels)
+    pad = int(np.ceil(distance)) * 2 + 1  # neighbours whose growth meets this cell's lie within two distances
+    out = {}
+    for index, box in enumerate(ndi.find_objects(labels), 1):
+        if box is None:
             continue
-        ring = max(contours, key=len)
-        if len(ring) > 1 and np.array_equal(ring[0], ring[-1]):
-            ring = ring[:-1]
-        ring = _corners(ring)
-        # mask index m (padded) is pixel m - 1 of the box; a contour at m sits at edge m + 0.5 - 1 + start
-        start = np.array([box[0].start, box[1].start], float) + np.asarray(origin, float)
-        out[index] = (ring - 0.5 + start) * downsample
+        y0, x0 = max(box[0].start - pad, 0), max(box[1].start - pad, 0)
+        y1, x1 = min(box[0].stop + pad, labels.shape[0]), min(box[1].stop + pad, labels.shape[1])
+        grown = expand_labels(labels[y0:y1, x0:x1], distance) == index
+        ring = _outline(grown, np.array([y0, x0]) + np.asarray(origin), downsample)
+        if ring is not None:
+            out[index] = ring
     return out

@@ -94,20 +94,26 @@ class Detections:
             return None
         return np.bincount(np.asarray(self.labels).ravel(), minlength=self.count + 1)[1:self.count + 1]
 
-    def to_geojson(self, *, downsample: float = 1.0, outlines: bool = False) -> dict:
+    def to_geojson(self, *, downsample: float = 1.0, outlines: bool = False, cell_expansion: float = 0.0) -> dict:
         """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
         multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level);
         each feature is a QuPath detection classified by its route, with its score (and focus) as
         measurements; with instance labels also its area in level-0 pixels (``area_px``, and as a
         measurement). ``outlines=True``: with instance labels, each cell's outline
-        (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box."""
+        (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box.
+        ``cell_expansion`` (pixels of the analysed level, > 0, with instance labels): QuPath ``cell``
+        objects instead — the nucleus grown by that much as the cell
+        (:func:`~napari_cytoqa.detection.outlines.cell_outlines`), the nucleus outline as its
+        ``nucleusGeometry``, and the cell's area as ``cell_area_px``."""
         feats = []
         areas = self.areas
-        rings = {}
-        if outlines and self.labels is not None:
-            from .outlines import label_outlines
+        rings, cells = {}, {}
+        if (outlines or cell_expansion > 0) and self.labels is not None:
+            from .outlines import cell_outlines, label_outlines
 
             rings = label_outlines(self.labels, origin=self.origin, downsample=downsample)
+            if cell_expansion > 0:
+                cells = cell_outlines(self.labels, cell_expansion, origin=self.origin, downsample=downsample)
         for i, ((y0, x0, y1, x1), score, route, focus) in enumerate(zip(self.boxes * downsample, self.scores,
                                                                         self.route, self.focus)):
             ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
@@ -126,8 +132,13 @@ class Detections:
             if areas is not None:
                 props["area_px"] = float(areas[i]) * float(downsample) ** 2
                 props["measurements"]["area_px"] = props["area_px"]
-            feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                          "properties": props})
+            feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": props}
+            if i + 1 in cells and len(cells[i + 1]) >= 3:  # a QuPath cell: the grown outline, the nucleus inside
+                cell = [[float(x), float(y)] for y, x in cells[i + 1]]
+                feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [cell + [cell[0]]]},
+                           "nucleusGeometry": feature["geometry"], "properties": props | {"objectType": "cell"}}
+                props["measurements"]["cell_area_px"] = _ring_area(cells[i + 1])
+            feats.append(feature)
         return {"type": "FeatureCollection", "features": feats}
 
     def to_dataframe(self, pixel_size_um=None, *, downsample: float = 1.0):
@@ -150,3 +161,9 @@ class Detections:
                 df["area_um2"] = df["area_px"] * py * px
                 df["diameter_um"] = np.sqrt(4 * df["area_um2"] / np.pi)
         return df
+
+
+def _ring_area(yx) -> float:
+    """The area inside a ring of ``(y, x)`` vertices (the shoelace formula)."""
+    y, x = np.asarray(yx, float).T
+    return float(abs(x @ np.roll(y, -1) - y @ np.roll(x, -1)) / 2)
