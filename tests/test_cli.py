@@ -561,6 +561,12 @@ def test_detect_scores_against_label_images(tmp_path, capsys):
                  "--quiet"]) == 1
     assert "would overwrite" in capsys.readouterr().err
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_labels.tif"), img.labels)
+    copies = tmp_path / "copies"  # a folder holding a copy of the image itself is not a masks folder
+    copies.mkdir()
+    (copies / path.name).write_bytes(path.read_bytes())
+    capsys.readouterr()
+    assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(copies), "--quiet"]) == 0
+    assert "no annotations found" in capsys.readouterr().err
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "colour.png")
     tifffile.imwrite(tmp_path / "small.tif", img.labels[:100])
     for bad, message in (("colour.png", "colour image"), ("small.tif", "labels of 320 x 100 px")):

@@ -428,6 +428,11 @@ def test_annotation_layers_map_onto_the_image_and_its_planes():
         assert len(points_yx(Points([[5.0, 6.0]]), stack, plane=plane)) == 1
         assert not len(shapes_boxes(on_one, stack, plane=plane))  # drawn on plane 1 only
     assert len(shapes_boxes(on_one, stack, plane=(1,))) == 1
+    from napari.layers import Labels
+
+    from napari_cytoqa._layers import labels_boxes
+
+    assert not len(labels_boxes(Labels(np.ones((2, 40, 40), np.int32)), stack, plane=(2,)))  # beyond its planes
 
 
 def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import filecmp
 import functools
 import re
 import sys
@@ -144,19 +145,21 @@ def truth_file(path: Path, truth: str, name: str) -> Path | None:
     if truth != "auto" and not folder.is_dir():
         return folder if folder.is_file() else None
     candidates = [folder / f"{path.name}.geojson", folder / f"{name}.geojson"]
-    if folder.resolve() != path.parent.resolve():
-        candidates.append(folder / path.name)
+    same = folder / path.name  # a masks folder's file of the image's name, unless it is a copy of the image
+    if folder.resolve() != path.parent.resolve() and same.is_file() and not filecmp.cmp(same, path, shallow=False):
+        candidates.append(same)
     candidates += [folder / f"{name}{tag}{suffix}" for tag in ("_labels", "_label", "_masks", "_mask")
                    for suffix in LABEL_SUFFIXES]
     return next((c for c in candidates if c.is_file()), None)
 
 
-def check_outputs(args, path: Path, slide) -> None:
-    """Refuse, before anything is written, a run whose ``--labels`` output would overwrite the
-    ``--truth`` file it is to be scored against (a ``ValueError``: that image fails, nothing is lost)."""
+def check_outputs(args, path: Path, whole, slide) -> None:
+    """Refuse, before anything is written, a run on ``slide`` (``whole`` or one of its planes) whose
+    ``--labels`` output would overwrite the ``--truth`` file it is to be scored against (a
+    ``ValueError``: that image fails, nothing is lost)."""
     if not (args.truth and args.labels):
         return
-    found = truth_file(path, args.truth, slide.name)
+    found = truth_file(path, args.truth, whole.name)
     if found is not None and found.resolve() == (Path(args.out) / f"{slide.name}_labels.tif").resolve():
         raise ValueError(f"--labels would overwrite {found} (the --truth labels): write to another --out")
 

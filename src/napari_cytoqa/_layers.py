@@ -153,6 +153,8 @@ def labels_boxes(labels, source, *, level: int = 0, plane: tuple = ()) -> np.nda
             raise ValueError(f"{labels.name}: a {labels.ndim}-D Labels layer over an image with "
                              f"{len(plane)} plane axes; choose labels of that image")
         lead = tuple(int(p) for p in plane)
+        if any(i >= n for i, n in zip(lead, data.shape)):  # a shorter stack than the image: none annotated here
+            return np.zeros((0, 4))
         data = data[lead]
     boxes = label_boxes(np.asarray(data))
     if not len(boxes):

@@ -186,7 +186,7 @@ def _detect(args) -> int:
             with read_slide(path) as whole:
                 slide = plane_of(whole, plane)
                 label = item_label(path, plane, whole, slide)
-                check_outputs(args, path, slide)
+                check_outputs(args, path, whole, slide)
                 analysed = slide.levels[min(args.level, len(slide.levels) - 1)].shape[:2]
                 down = slide.levels[0].shape[0] / analysed[0]
                 if args.region:  # level-0 pixels to the analysed level's

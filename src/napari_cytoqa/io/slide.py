@@ -82,10 +82,8 @@ class Slide:
     def channel_plane(self) -> int | None:
         """The position in :attr:`planes` of the channel axis (``C``, else samples that are not
         RGB), which viewers show as one layer per channel; None when there is none."""
-        lead = self.axes[:len(self.axes) - 2 - self.axes.endswith("S")]
-        if "C" in lead:
-            return lead.index("C")
-        return len(lead) if self.axes.endswith("S") and not self.rgb else None
+        axes = self.plane_axes
+        return axes.index("C") if "C" in axes else axes.index("S") if "S" in axes else None
 
     def plane(self, index) -> "Slide":
         """The 2-D plane (gray or RGB) at ``index`` — an int, or one int per entry of
