@@ -19,6 +19,16 @@ def run(run_job):
     return lambda widget, timeout=120000: run_job(widget, timeout)
 
 
+@pytest.fixture
+def export(qtbot):
+    """Click "Export cells" and wait until the worker that writes them has finished."""
+    def click(widget):
+        widget.export_button.changed.emit(True)
+        qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=60000)
+
+    return click
+
+
 def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_smear((300, 600), seed=8)
@@ -169,7 +179,7 @@ def test_many_cells_become_points(make_napari_viewer):
     assert len(layers[1].data) == det.count
 
 
-def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget, tmp_path):
+def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget, tmp_path, export):
     import pandas as pd
 
     from napari_cytoqa.detection import detect_cells
@@ -185,7 +195,7 @@ def test_a_stack_is_detected_on_the_plane_on_screen(run, viewer_widget, tmp_path
     assert len(boxes.data) == detect_cells(planes[1]).count != detect_cells(planes[0]).count
     assert tuple(labels.scale) == pytest.approx((0.5, 0.5)) and tuple(labels.translate) == pytest.approx((5, 7))
     widget.csv_path.value = tmp_path / "plane1.csv"  # export: the cells, and outlines that open on plane 1
-    widget.export_button.changed.emit(True)
+    export(widget)
     cells = pd.read_csv(tmp_path / "plane1.csv")
     assert len(cells) == len(boxes.data) and (cells["plane"] == 1).all() and "area_um2" not in cells  # no units
     [back] = viewer.open(str(tmp_path / "plane1.geojson"), plugin="napari-cytoqa")
@@ -269,7 +279,7 @@ def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget,
     assert "holds no rectangle or polygon" in warnings[0]
 
 
-def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch, tmp_path):
+def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_widget, monkeypatch, tmp_path, export):
     import pandas as pd
 
     from napari_cytoqa import _stack_layers
@@ -319,7 +329,7 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert tuple(np.rint(viewer.dims.point[:2])) == (20.0, 1.0)
 
     widget.csv_path.value = tmp_path / "series.csv"  # export: every plane's cells, the counts, the boxes
-    widget.export_button.changed.emit(True)
+    export(widget)
     cells, counts = pd.read_csv(tmp_path / "series.csv"), pd.read_csv(tmp_path / "series_planes.csv")
     assert cells["plane"].value_counts().sort_index().tolist() == [d.count for d in alone]
     assert counts["count"].tolist() == [d.count for d in alone]
@@ -340,7 +350,7 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     assert points.shape == (sum(d.count for d in alone), 4) and set(points[:, 0]) == {0, 1, 2}
 
 
-def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeypatch, tmp_path):
+def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeypatch, tmp_path, export):
     """The status gives the run's AP@0.5, precision, recall and F1 against a Shapes layer of annotated
     cells, the same as evaluate_detections on the same boxes; inside a region only its cells count."""
     from napari_cytoqa._layers import shapes_boxes
@@ -367,14 +377,14 @@ def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeyp
     run(widget)
     inside = inside_polygons(np.asarray(sample.boxes, float), [np.array([[0, 0], [0, 160], [128, 160], [128, 0]])])
     assert f"vs {int(inside.sum())} annotated" in widget.status.value and inside.sum() < len(sample.boxes)
-    from napari_cytoqa._widgets import _cell_results
+    from napari_cytoqa._widgets import _cell_results, _jobs
 
     said = []
-    monkeypatch.setattr(_cell_results, "show_error", said.append)
+    monkeypatch.setattr(_jobs, "show_error", said.append)
     (tmp_path / "a_file").write_text("")  # a "folder" that is a file: one clear error, nothing written
     widget.csv_path.value = tmp_path / "a_file" / "cells.csv"
-    widget.export_button.changed.emit(True)
-    assert "Could not write the cells" in said[0] and (tmp_path / "a_file").read_text() == ""
+    export(widget)  # written in a worker: the GUI stays responsive for a whole slide's outlines
+    assert "Writing the cells to" in said[0] and "failed" in said[0] and (tmp_path / "a_file").read_text() == ""
     fresh = type(widget)(viewer)  # no run yet: a warning, no file
     monkeypatch.setattr(_cell_results, "show_warning", said.append)
     fresh.export_cells()
@@ -470,7 +480,7 @@ def test_a_rerun_keeps_the_cells_you_corrected(run, viewer_widget):
     assert 998 in viewer.layers["nuclei cells"].data and "nuclei cells (edited)" in viewer.layers
 
 
-def test_export_as_qupath_cells(run, viewer_widget, tmp_path, monkeypatch):
+def test_export_as_qupath_cells(run, viewer_widget, tmp_path, monkeypatch, export):
     """"QuPath cells (µm)" above 0 exports cell objects grown by that much through the layer's pixel size,
     as write_cells(cell_expansion=...) does; without a pixel size a warning and no file."""
     from napari_cytoqa._widgets import _cell_results
@@ -482,7 +492,7 @@ def test_export_as_qupath_cells(run, viewer_widget, tmp_path, monkeypatch):
     widget.image.value, widget.detector.value = image, "otsu"
     run(widget)
     widget.csv_path.value, widget.qupath_cells.value = tmp_path / "cells.csv", 2.0
-    widget.export_cells()
+    export(widget)
     got = json.loads((tmp_path / "cells.geojson").read_text())
     det = widget._found[0]
     want = cells_geojson(det, cell_expansion=4.0)  # 2 µm at 0.5 µm/px

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 
 from .._geojson_layers import frame_metadata
 from .._layers import labels_boxes, layer_pixel_size, points_yx, shapes_boxes
+from ._jobs import start_job
 
 
 def annotated_layers(gui) -> list:
@@ -95,10 +96,14 @@ class CellResults:
             return
         frame = frame_metadata(layer, plane).get("cytoqa_frame")
         found, plane = in_file_planes(found, plane, (frame or {}).get("channel"))  # one channel of a file: its planes
-        try:
-            written = write_cells(path, found, pixel_size_um=size, plane=plane, downsample=down, frame=frame,
-                                  cell_expansion=grow / (sum(size) / 2) / down if grow else 0.0)
-        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
-            show_error(f"Could not write the cells to {path}: {err.strerror or err}")
-            return
-        show_info("Wrote " + ", ".join(map(str, written)))
+        options = {"pixel_size_um": size, "plane": plane, "downsample": down, "frame": frame,
+                   "cell_expansion": grow / (sum(size) / 2) / down if grow else 0.0}
+
+        def job():  # outlines of a whole level's cells take seconds: off the GUI thread
+            yield 0, 1
+            return write_cells(path, found, **options)
+
+        # a missing folder, no permission, a full disk: start_job says "Writing the cells to … failed: …"
+        self.export_worker = start_job(job, description=f"Writing the cells to {path}",
+                                       on_done=lambda written: show_info("Wrote " + ", ".join(map(str, written))),
+                                       buttons=(self.export_button,))
