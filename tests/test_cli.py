@@ -460,7 +460,8 @@ def test_detect_in_the_regions_of_a_geojson_file(tmp_path, capsys):
     summary = pd.read_csv(out / "summary.csv").iloc[0]
     assert summary.area_px < 0.7 * 320 * 320  # the polygon's area, not the image's
     line = tmp_path / "line.geojson"
-    line.write_text(json.dumps({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0], [9, 9]]}}))
+    line.write_text(json.dumps({"type": "Feature",
+                                "geometry": {"type": "LineString", "coordinates": [[0, 0], [9, 9]]}}))
     assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--region", str(line), "--quiet"]) == 1
     assert "holds no rectangle or polygon" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -576,7 +577,7 @@ def test_detect_scores_against_label_images(tmp_path, capsys):
         assert message in capsys.readouterr().err and (out / "nuclei_cells.csv").exists()
 
 
-def test_detect_writes_qupath_cells(tmp_path, capsys):
+def test_detect_writes_qupath_cells(tmp_path, capsys, monkeypatch):
     """--qupath-cells: the GeoJSON holds QuPath cell objects, each nucleus grown by the distance (µm through
     the pixel size, or level-0 pixels) without crossing a neighbour's growth, the nucleus outline as its
     nucleusGeometry; read back, the nuclei by default and the cells on request. Grown in a crop around
@@ -610,3 +611,12 @@ def test_detect_writes_qupath_cells(tmp_path, capsys):
                  "--quiet"]) == 0
     with pytest.raises(SystemExit):
         main(["detect", str(plain), "--out", str(out), "--qupath-cells", "0"])
+    import napari_cytoqa.detection.detect as detect_module
+
+    monkeypatch.setattr(detect_module, "MAX_LABEL_PIXELS", 1000)  # a "whole slide": no labels kept, so detections
+    capsys.readouterr()
+    assert main(["detect", str(plain), "--out", str(out), "--detector", "otsu", "--qupath-cells", "4",
+                 "--quiet"]) == 0
+    assert "written as detections, not QuPath cells" in capsys.readouterr().err
+    assert {f["properties"]["objectType"] for f in json.loads((out / "plain_cells.geojson").read_text())["features"]} \
+        == {"detection"}
