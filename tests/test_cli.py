@@ -620,3 +620,29 @@ def test_detect_writes_qupath_cells(tmp_path, capsys, monkeypatch):
     assert "written as detections, not QuPath cells" in capsys.readouterr().err
     assert {f["properties"]["objectType"] for f in json.loads((out / "plain_cells.geojson").read_text())["features"]} \
         == {"detection"}
+
+
+def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
+    """cytoqa qc --truth: an area outlined as out of focus (GeoJSON beside the image, level-0 pixels) makes
+    the tiles inside it blurry and the others sharp; summary.csv gains the figures quality.compare gives on
+    the written tiles; a file that is not GeoJSON is a clear error, the report still written."""
+    from napari_cytoqa.quality.compare import focus_scores, tile_truth
+    from napari_cytoqa.synthetic.samples import smear_with_blurry_region
+
+    s = smear_with_blurry_region((512, 1024), level=8)  # defocused right of x = 0.55-0.65 of the width
+    path = tmp_path / "smear.png"
+    Image.fromarray(s.image).save(path)
+    ring = [[614, 0], [1024, 0], [1024, 512], [614, 512], [614, 0]]  # x, y: the right part, outlined
+    (tmp_path / "smear.png.geojson").write_text(json.dumps({"type": "Feature", "properties": {},
+                                                             "geometry": {"type": "Polygon", "coordinates": [ring]}}))
+    out = tmp_path / "out"
+    assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", "auto", "--quiet"]) == 0
+    row = pd.read_csv(out / "summary.csv").iloc[0]
+    tiles = pd.read_csv(out / "smear_tiles.csv")
+    want = focus_scores(tiles, tile_truth(tiles, [np.array(ring, float)[:, ::-1]]))
+    assert row.truth_tiles == want["tiles"] > 20 and row.focus_accuracy == pytest.approx(want["accuracy"], abs=1e-4)
+    assert row.blurry_recall == pytest.approx(want["blurry_recall"], abs=1e-4) and 0.5 < row.focus_accuracy <= 1
+    (tmp_path / "bad.tif").write_bytes(b"x")
+    assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", str(tmp_path / "bad.tif"),
+                 "--quiet"]) == 1
+    assert "takes GeoJSON" in capsys.readouterr().err and (out / "smear_tiles.csv").exists()

@@ -217,3 +217,29 @@ def test_transparent_pixels_are_background_not_a_dark_ring(method, smear):
     rgba, _ = _in_a_transparent_frame(smear.image)
     r = assess_quality(rgba, tile_size=128, method=method)
     assert r.verdict == "sharp" and not r.dark_ring and (r.tiles.flag != "dark_edge").all()
+
+
+def test_focus_against_marked_areas_by_hand():
+    """quality.compare: tiles whose centre lies in an outlined area are blurry, the rest sharp; classified
+    areas (QuPath) mark either; empty/invalid tiles and other classes never count."""
+    from napari_cytoqa.quality.compare import area_mark, focus_line, focus_scores, tile_truth
+
+    tiles = pd.DataFrame({"y0": [0, 0, 0, 0], "x0": [0, 100, 200, 300], "y1": [100] * 4, "x1": [100, 200, 300, 400],
+                          "verdict": ["sharp", "blurry", "sharp", "empty"]})
+    right = np.array([[0.0, 150], [0, 400], [100, 400], [100, 150]])  # covers the centres of tiles 1, 2, 3
+    truth = tile_truth(tiles, [right])
+    assert truth.tolist() == ["sharp", "blurry", "blurry", "blurry"]
+    s = focus_scores(tiles, truth)  # tile 3 is empty: not scored
+    assert s["tiles"] == 3 and s["accuracy"] == pytest.approx(2 / 3) and s["blurry_recall"] == 0.5
+    assert s["sharp_recall"] == 1.0 and s["blurry_called_sharp"] == 1 and s["sharp_called_blurry"] == 0
+    assert focus_line(s) == "vs 3 marked tiles: accuracy 67%, blurry found 50%, sharp kept 100%"
+    left = np.array([[0.0, 0], [0, 140], [100, 140], [100, 0]])
+    classified = tile_truth(tiles, [left, right], ["In focus", "Out of focus"])  # only marked tiles count
+    assert classified.tolist() == ["sharp", "blurry", "blurry", "blurry"]
+    assert tile_truth(tiles, [left], ["Sharp"]).tolist() == ["sharp", "", "", ""]
+    assert tile_truth(tiles, [right], ["Tumor"]).tolist() == ["", "", "", ""]  # no focus mark at all
+    assert tile_truth(tiles, [right, left], ["Tumor", None]).tolist() == ["blurry", "sharp", "sharp", "sharp"]
+    assert [area_mark(n) for n in ("Blurry", "out-of-focus", "in focus", "Tumor", None, "")] == \
+        ["blurry", "blurry", "sharp", "unknown", None, None]
+    assert focus_scores(tiles, ["", "", "", ""])["tiles"] == 0 and "no marked tile" in focus_line(
+        focus_scores(tiles, ["", "", "", ""]))

@@ -134,17 +134,19 @@ def work_items(paths, plane):
 LABEL_SUFFIXES = (".tif", ".tiff", ".png")
 
 
-def truth_file(path: Path, truth: str, name: str) -> Path | None:
+def truth_file(path: Path, truth: str, name: str, *, labels: bool = True) -> Path | None:
     """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
     GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``), else a
     label image beside it (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names
     there, or a label image of the image's own file name (a dataset's masks folder); a file: that
-    file. None when there is none."""
+    file. None when there is none. ``labels=False``: GeoJSON only."""
     path = Path(path)
     folder = path.parent if truth == "auto" else Path(truth)
     if truth != "auto" and not folder.is_dir():
         return folder if folder.is_file() else None
     candidates = [folder / f"{path.name}.geojson", folder / f"{name}.geojson"]
+    if not labels:
+        return next((c for c in candidates if c.is_file()), None)
     same = folder / path.name  # a masks folder's file of the image's name, unless it is a copy of the image
     if folder.resolve() != path.parent.resolve() and same.is_file() and not filecmp.cmp(same, path, shallow=False):
         candidates.append(same)
@@ -162,6 +164,31 @@ def check_outputs(args, path: Path, whole, slide) -> None:
     found = truth_file(path, args.truth, whole.name)
     if found is not None and found.resolve() == (Path(args.out) / f"{slide.name}_labels.tif").resolve():
         raise ValueError(f"--labels would overwrite {found} (the --truth labels): write to another --out")
+
+
+def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
+    """``cytoqa qc --truth``: the tiles' sharp/blurry verdicts against the areas marked in the image's
+    GeoJSON (:mod:`napari_cytoqa.quality.compare`): summary.csv's truth_tiles, focus_accuracy,
+    blurry_recall and sharp_recall; empty columns and a note where it has none."""
+    from .detection.compare import annotation_areas
+    from .quality.compare import focus_line, focus_scores, tile_truth
+
+    found = truth_file(path, args.truth, whole.name, labels=False)
+    if found is None:
+        print(f"cytoqa qc: {path}: no marked areas found for --truth {args.truth}", file=sys.stderr)
+        return {"truth_tiles": None}
+    if found.suffix.lower() not in (".geojson", ".json"):
+        raise ValueError(f"{found.name}: qc --truth takes GeoJSON areas marked blurry (or sharp)")
+    rings, classes = annotation_areas(_on_stack(found, whole), plane=plane, channel=whole.channel_plane)
+    scores = focus_scores(report.tiles, tile_truth(report.tiles, rings, classes))
+    if not args.quiet:
+        print(f"{Path(path).name}: {focus_line(scores, found.name)} in {found.name}")
+
+    def num(v):
+        return None if v != v else round(v, 4)  # NaN: no tile of that kind
+
+    return {"truth_tiles": scores["tiles"], "focus_accuracy": num(scores["accuracy"]),
+            "blurry_recall": num(scores["blurry_recall"]), "sharp_recall": num(scores["sharp_recall"])}
 
 
 def _label_truth(found: Path, whole, plane: tuple, down: float):

@@ -91,18 +91,35 @@ def _area_shapes(shapes, source, level: int, plane: tuple):
     """``(k, 2)`` vertex arrays of ``shapes``' rectangles, polygons and ellipses (lines and paths have
     no area) in pixel-edge coordinates of ``source``'s pyramid level ``level``; of an nD Shapes layer
     only those on ``plane`` (a 2-D layer over a stack: all, as napari shows them on every plane)."""
+    return (ring for _, ring in _indexed_areas(shapes, source, level, plane))
+
+
+def shapes_areas(shapes, source, *, plane: tuple = ()) -> tuple[list, list]:
+    """``(rings, classes)``: a Shapes layer's areas (as :func:`shapes_region` picks them) in level-0
+    pixel edges of ``source``, and each one's ``class`` feature (a QuPath classification; None
+    without one) — areas marked blurry or sharp for the QC widget's "compare with"."""
+    column = shapes.features["class"] if "class" in getattr(shapes.features, "columns", ()) else None
+    rings, classes = [], []
+    for i, ring in _indexed_areas(shapes, source, 0, plane):
+        rings.append(ring)
+        classes.append(None if column is None else column.iloc[i])
+    return rings, classes
+
+
+def _indexed_areas(shapes, source, level: int, plane: tuple):
+    """``(index, ring)`` of :func:`_area_shapes`."""
     levels = layer_levels(source, plane)
     down = np.asarray(levels[0].shape[:2], float) / np.asarray(levels[level].shape[:2], float)
     to_source = _data_mapper(shapes, source)
     on_planes = bool(plane) and shapes.ndim - 2 == len(plane)  # a 2-D layer's shapes show on every plane
-    for verts, kind in zip(shapes.data, shapes.shape_type):
+    for i, (verts, kind) in enumerate(zip(shapes.data, shapes.shape_type)):
         if kind in ("line", "path"):
             continue
         data = to_source(np.asarray(verts, float))
         lead = data[:, :-2]
         if on_planes and not np.allclose(np.rint(lead), plane):
             continue
-        yield (data[:, -2:] + 0.5) / down
+        yield i, (data[:, -2:] + 0.5) / down
 
 
 def shapes_region(shapes, source, *, level: int = 0, plane: tuple = ()) -> list | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
                          _truth_columns, _write_labels, check_outputs, diameter_arg, distance_arg, expansion_px,
-                         item_label, plane_arg, plane_of, region_arg, stack_frame, work_items)
+                         item_label, plane_arg, plane_of, qc_truth_columns, region_arg, stack_frame, work_items)
 from ._files import atomic_write
 from .detection.export import write_cells
 from .io.geojson import write_geojson
@@ -82,6 +82,13 @@ def _qc(args) -> int:
             continue
         summaries[label] = report.summary()
         rows.append(_qc_row(label, summaries[label]))
+        if args.truth:
+            try:
+                rows[-1].update(qc_truth_columns(args, path, whole, report, plane if slide is not whole else ()))
+            except ValueError as err:  # marked areas that are not GeoJSON: the report is written, the scores not
+                failed.append(label)
+                rows[-1].update(truth_tiles=None)
+                print(_error_line("qc --truth", path, err), file=sys.stderr)
         if label != str(path):  # a plane of a stack: its place in the stack's series
             planes.setdefault((path, whole.name), []).append((plane, report))
         if not args.quiet:
@@ -285,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--compose", action="store_true",
                     help="with --plane all: also write <name>_sharpest.tif for each single-axis stack (a focus "
                          "series), each tile taken from its sharpest plane and blended between tile centres")
+    qc.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
+                    help="score the tiles' sharp/blurry verdicts against areas marked on the image (GeoJSON in "
+                         "level-0 pixels, e.g. out-of-focus areas outlined in QuPath or napari: tiles inside are "
+                         "blurry, the rest sharp; or areas classified sharp/blurry): auto = the GeoJSON beside the "
+                         "image, a folder of <image>.geojson, or one file; adds truth_tiles, focus_accuracy, "
+                         "blurry_recall and sharp_recall to summary.csv")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

@@ -273,3 +273,31 @@ def test_stop_ends_judging_every_plane(qtbot, viewer_widget):
     qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=5000)
     assert widget.verdict.value == "stopped" and widget.planes_button.enabled and not widget.compose_button.enabled
     assert not any(layer.name.endswith("QC") for layer in viewer.layers)
+
+
+def test_compare_with_areas_marked_blurry(run, viewer_widget):
+    """"compare with" a Shapes layer outlining the out-of-focus part (drawn in world coordinates over a
+    µm-scaled image): the verdict gains the tiles' accuracy against it, as quality.compare computes on the
+    overlay's tiles; areas classified sharp/blurry (a QuPath import's class feature) count too."""
+    import pandas as pd
+
+    from napari_cytoqa.quality.compare import focus_line, focus_scores, tile_truth
+
+    viewer, widget = viewer_widget
+    sample = smear_with_blurry_region((512, 1024), level=8)
+    source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
+    ring = np.array([[0, 614], [0, 1024], [512, 1024], [512, 614]], float)  # level-0 pixel edges (y, x)
+    marked = viewer.add_shapes([(ring - 0.5) * 0.5], shape_type="polygon", name="out of focus")
+    widget.image.value, widget.truth.value, widget.tile_size.value = source, marked, 128
+    run(widget)
+    tiles = viewer.layers["smear QC"].metadata["cytoqa_tiles"]
+    want = focus_scores(tiles, tile_truth(tiles, [ring]))
+    assert want["tiles"] == 32 and want["accuracy"] > 0.8
+    assert focus_line(want, "out of focus") in widget.verdict.value
+    left = np.array([[0, 0], [0, 400], [512, 400], [512, 0]], float)
+    classified = viewer.add_shapes([(left - 0.5) * 0.5, (ring - 0.5) * 0.5], shape_type="polygon", name="classes",
+                                   features=pd.DataFrame({"class": ["Sharp", "Blurry"]}))
+    widget.truth.value = classified
+    run(widget)
+    want = focus_scores(tiles, tile_truth(tiles, [left, ring], ["Sharp", "Blurry"]))
+    assert want["tiles"] < 32 and focus_line(want, "classes") in widget.verdict.value

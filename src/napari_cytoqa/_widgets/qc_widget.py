@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
-                       upsert_layer)
+                       shapes_areas, upsert_layer)
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.compose import iter_compose_sharpest
@@ -39,6 +40,11 @@ class QualityControlWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self.image = create_widget(annotation=napari.layers.Image, label="image")
+        self.truth = create_widget(annotation=Optional[napari.layers.Shapes], label="compare with",  # noqa: UP045
+                                   options={"tooltip": "a Shapes layer of areas you marked: outline the "
+                                                       "out-of-focus areas (tiles inside are blurry, the rest "
+                                                       "sharp), or classify areas sharp / blurry (a QuPath "
+                                                       "GeoJSON); after a run, the tiles' accuracy against them"})
         self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
@@ -77,7 +83,7 @@ class QualityControlWidget(Container):
         self.plane_table = PlaneTable(self._plane_clicked, label="planes")
         self.csv_path = FileEdit(mode="w", filter="*.csv", label="CSV", value="tiles.csv")
         self.export_button = PushButton(text="Export tile table", enabled=False)
-        self.extend([self.image, self.tile_size, self.level, self.method, self.model, self.weighting,
+        self.extend([self.image, self.truth, self.tile_size, self.level, self.method, self.model, self.weighting,
                      self.precision, self.match_scale, self.assume_cells, self.stain_check, self.run_button,
                      self.series_axis, self.planes_button, self.compose_button, self.stop_button, self.verdict,
                      self.plane_table, self.csv_path, self.export_button])
@@ -88,6 +94,7 @@ class QualityControlWidget(Container):
         self.compose_button.changed.connect(self.compose)
         self.export_button.changed.connect(self.export_csv)
         self.worker = None
+        self._compare = None  # the "compare with" layer of the last run
         self._overlay = None  # name of the overlay the last run drew (the export's table)
         self._series = None  # the PlaneSeries of the last "Judge every plane" (exported beside the tiles)
         self._judged = None  # what it judged: (layer, its levels, series axis), for "Compose sharpest tiles"
@@ -147,6 +154,7 @@ class QualityControlWidget(Container):
             show_warning("Choose an image layer first.")
             return
         options = self._options_warned(layer)
+        self._compare = self.truth.value  # the marked areas, as chosen when the run starts
         start_layer_job(self, layer, iter_assess_quality, options, what="Quality check of", status=self.verdict,
                         on_done=lambda report, plane, level: self._show(report, layer, plane),
                         buttons=self._buttons, on_finish=self._refresh_buttons)
@@ -163,6 +171,7 @@ class QualityControlWidget(Container):
         planes = series_planes(levels[0].shape[:len(at)], axis=self.series_axis.value, at=at)
         options = self._options_warned(layer)
         options["level"] = min(options["level"], len(levels) - 1)
+        self._compare = self.truth.value
         self.verdict.value = f"judging {len(planes)} planes…"
         self._judged = (layer, levels, self.series_axis.value)
         self.worker = start_job(lambda: iter_assess_planes(levels, planes=planes, **options),
@@ -220,6 +229,12 @@ class QualityControlWidget(Container):
         binned += why.get(s["validity"], "")
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
+        if self._compare is not None and self._compare in self._viewer.layers:  # the tiles vs the marked areas
+            from ..quality.compare import focus_line, focus_scores, tile_truth
+
+            rings, classes = shapes_areas(self._compare, layer, plane=plane)
+            scores = focus_scores(report.tiles, tile_truth(report.tiles, rings, classes))
+            self.verdict.value += "\n" + focus_line(scores, self._compare.name)
         self.export_button.enabled = True
         self._series = None
 

@@ -21,9 +21,20 @@ def on_plane(at, plane: tuple, channel: int | None = None) -> bool:
 
 def _areas(annotations, plane: tuple, channel: int | None = None):
     """The ``(y, x)`` rings of the rectangles and polygons of ``annotations`` on ``plane`` (:func:`on_plane`)."""
-    for yx, kind, at in zip(annotations.shapes, annotations.shape_type, annotations.shape_planes):
+    return annotation_areas(annotations, plane=plane, channel=channel)[0]
+
+
+def annotation_areas(annotations, *, plane: tuple = (), channel: int | None = None) -> tuple[list, list]:
+    """``(rings, classes)``: the ``(y, x)`` rings (level-0 pixel edges) of the rectangles and
+    polygons of ``annotations`` on ``plane`` (:func:`on_plane`), and each one's ``class`` (QuPath's
+    classification; None without one)."""
+    rings, classes = [], []
+    for yx, kind, at, row in zip(annotations.shapes, annotations.shape_type, annotations.shape_planes,
+                                 annotations.shape_properties):
         if kind not in ("line", "path") and on_plane(at, plane, channel):
-            yield np.asarray(yx, float)
+            rings.append(np.asarray(yx, float))
+            classes.append(row.get("class"))
+    return rings, classes
 
 
 def annotation_boxes(annotations, *, downsample: float = 1.0, plane: tuple = (), channel: int | None = None
