@@ -239,7 +239,8 @@ def test_focus_against_marked_areas_by_hand():
     assert tile_truth(tiles, [left], ["Sharp"]).tolist() == ["sharp", "", "", ""]
     assert tile_truth(tiles, [right], ["Tumor"]).tolist() == ["", "", "", ""]  # no focus mark at all
     assert tile_truth(tiles, [right, left], ["Tumor", None]).tolist() == ["blurry", "sharp", "sharp", "sharp"]
-    assert [area_mark(n) for n in ("Blurry", "out-of-focus", "in focus", "Tumor", None, "")] == \
-        ["blurry", "blurry", "sharp", "unknown", None, None]
+    assert [area_mark(n) for n in ("Blurry", "out-of-focus", "in focus", "Tumor", None, "", "Unfocused",
+                                   "not sharp")] == ["blurry", "blurry", "sharp", "unknown", None, None, "blurry",
+                                                     "blurry"]
     assert focus_scores(tiles, ["", "", "", ""])["tiles"] == 0 and "no marked tile" in focus_line(
         focus_scores(tiles, ["", "", "", ""]))

@@ -182,7 +182,7 @@ def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
     rings, classes = annotation_areas(_on_stack(found, whole), plane=plane, channel=whole.channel_plane)
     scores = focus_scores(report.tiles, tile_truth(report.tiles, rings, classes))
     if not args.quiet:
-        print(f"{Path(path).name}: {focus_line(scores, found.name)} in {found.name}")
+        print(f"{Path(path).name}: {focus_line(scores)} in {found.name}")
 
     def num(v):
         return None if v != v else round(v, 4)  # NaN: no tile of that kind

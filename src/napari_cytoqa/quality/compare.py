@@ -14,7 +14,8 @@ import numpy as np
 
 #: Class names (lower case, substrings) that mark an area blurry; tested before the sharp ones, so
 #: that "out of focus" is not taken for "focus".
-BLURRY_NAMES = ("blur", "out of focus", "out-of-focus", "defocus", "unsharp", "soft")
+BLURRY_NAMES = ("blur", "out of focus", "out-of-focus", "out_of_focus", "not in focus", "unfocus", "defocus",
+                "unsharp", "not sharp", "soft")
 #: Class names that mark an area sharp.
 SHARP_NAMES = ("sharp", "in focus", "in-focus", "focused", "crisp")
 
