@@ -64,7 +64,7 @@ class QualityControlWidget(Container):
             tooltip="count every tile as a cell image, so sections the validity check misjudges (real H&E and IHC "
                     "often are) still get focus and grade verdicts; p_valid is still shown")
         self.stain_check = CheckBox(
-            value=True, text="H&E sections by colour",
+            value=True, text="H&&E sections by colour",
             tooltip="count a slide whose stain is hematoxylin-purple and eosin-pink as a cell image where the "
                     "network is unsure (real H&E often looks unlike its training); off: the network alone")
         self.run_button = PushButton(text="Run quality check")
