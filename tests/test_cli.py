@@ -625,7 +625,8 @@ def test_detect_writes_qupath_cells(tmp_path, capsys, monkeypatch):
 def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
     """cytoqa qc --truth: an area outlined as out of focus (GeoJSON beside the image, level-0 pixels) makes
     the tiles inside it blurry and the others sharp; summary.csv gains the figures quality.compare gives on
-    the written tiles; a file that is not GeoJSON is a clear error, the report still written."""
+    the written tiles; a painted mask (not 0 = blurry) gives the same; an unreadable file is a clear error,
+    the report still written."""
     from napari_cytoqa.quality.compare import focus_scores, tile_truth
     from napari_cytoqa.synthetic.samples import smear_with_blurry_region
 
@@ -642,7 +643,14 @@ def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
     want = focus_scores(tiles, tile_truth(tiles, [np.array(ring, float)[:, ::-1]]))
     assert row.truth_tiles == want["tiles"] > 20 and row.focus_accuracy == pytest.approx(want["accuracy"], abs=1e-4)
     assert row.blurry_recall == pytest.approx(want["blurry_recall"], abs=1e-4) and 0.5 < row.focus_accuracy <= 1
+    mask = np.zeros((512, 1024), np.uint8)  # the same area painted in a mask instead: the same figures
+    mask[:, 614:] = 1
+    Image.fromarray(mask).save(tmp_path / "smear_mask.png")
+    (tmp_path / "smear.png.geojson").unlink()
+    assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", "auto", "--quiet"]) == 0
+    painted = pd.read_csv(out / "summary.csv").iloc[0]
+    assert (painted.truth_tiles, painted.focus_accuracy) == (row.truth_tiles, row.focus_accuracy)
     (tmp_path / "bad.tif").write_bytes(b"x")
     assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", str(tmp_path / "bad.tif"),
                  "--quiet"]) == 1
-    assert "takes GeoJSON" in capsys.readouterr().err and (out / "smear_tiles.csv").exists()
+    assert "qc --truth" in capsys.readouterr().err and (out / "smear_tiles.csv").exists()

@@ -242,5 +242,13 @@ def test_focus_against_marked_areas_by_hand():
     assert [area_mark(n) for n in ("Blurry", "out-of-focus", "in focus", "Tumor", None, "", "Unfocused",
                                    "not sharp")] == ["blurry", "blurry", "sharp", "unknown", None, None, "blurry",
                                                      "blurry"]
+    from napari_cytoqa.quality.compare import mask_truth
+
+    mask = np.zeros((100, 300), np.uint8)  # painted blurry right of x = 150; tile 3 lies beyond the mask
+    mask[:, 150:] = 3
+    assert mask_truth(tiles, mask).tolist() == ["sharp", "blurry", "blurry", ""]
+    assert mask_truth(tiles, mask[::2, ::2], lambda yx: yx / 2).tolist() == ["sharp", "blurry", "blurry", ""]
+    with pytest.raises(ValueError, match="2-D"):
+        mask_truth(tiles, np.zeros((2, 100, 300)))
     assert focus_scores(tiles, ["", "", "", ""])["tiles"] == 0 and "no marked tile" in focus_line(
         focus_scores(tiles, ["", "", "", ""]))

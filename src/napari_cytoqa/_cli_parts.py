@@ -134,19 +134,17 @@ def work_items(paths, plane):
 LABEL_SUFFIXES = (".tif", ".tiff", ".png")
 
 
-def truth_file(path: Path, truth: str, name: str, *, labels: bool = True) -> Path | None:
+def truth_file(path: Path, truth: str, name: str) -> Path | None:
     """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
     GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``), else a
     label image beside it (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names
     there, or a label image of the image's own file name (a dataset's masks folder); a file: that
-    file. None when there is none. ``labels=False``: GeoJSON only."""
+    file. None when there is none."""
     path = Path(path)
     folder = path.parent if truth == "auto" else Path(truth)
     if truth != "auto" and not folder.is_dir():
         return folder if folder.is_file() else None
     candidates = [folder / f"{path.name}.geojson", folder / f"{name}.geojson"]
-    if not labels:
-        return next((c for c in candidates if c.is_file()), None)
     same = folder / path.name  # a masks folder's file of the image's name, unless it is a copy of the image
     if folder.resolve() != path.parent.resolve() and same.is_file() and not filecmp.cmp(same, path, shallow=False):
         candidates.append(same)
@@ -168,19 +166,21 @@ def check_outputs(args, path: Path, whole, slide) -> None:
 
 def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
     """``cytoqa qc --truth``: the tiles' sharp/blurry verdicts against the areas marked in the image's
-    GeoJSON (:mod:`napari_cytoqa.quality.compare`): summary.csv's truth_tiles, focus_accuracy,
-    blurry_recall and sharp_recall; empty columns and a note where it has none."""
+    GeoJSON or painted in its mask (:mod:`napari_cytoqa.quality.compare`): summary.csv's truth_tiles,
+    focus_accuracy, blurry_recall and sharp_recall; empty columns and a note where it has none."""
     from .detection.compare import annotation_areas
-    from .quality.compare import focus_line, focus_scores, tile_truth
+    from .quality.compare import focus_line, focus_scores, mask_truth, tile_truth
 
-    found = truth_file(path, args.truth, whole.name, labels=False)
+    found = truth_file(path, args.truth, whole.name)
     if found is None:
         print(f"cytoqa qc: {path}: no marked areas found for --truth {args.truth}", file=sys.stderr)
         return {"truth_tiles": None}
-    if found.suffix.lower() not in (".geojson", ".json"):
-        raise ValueError(f"{found.name}: qc --truth takes GeoJSON areas marked blurry (or sharp)")
-    rings, classes = annotation_areas(_on_stack(found, whole), plane=plane, channel=whole.channel_plane)
-    scores = focus_scores(report.tiles, tile_truth(report.tiles, rings, classes))
+    if found.suffix.lower() in LABEL_SUFFIXES:  # a painted mask: not 0 = blurry
+        truth = mask_truth(report.tiles, _label_plane(found, whole, plane))
+    else:
+        rings, classes = annotation_areas(_on_stack(found, whole), plane=plane, channel=whole.channel_plane)
+        truth = tile_truth(report.tiles, rings, classes)
+    scores = focus_scores(report.tiles, truth)
     if not args.quiet:
         print(f"{Path(path).name}: {focus_line(scores)} in {found.name}")
 
@@ -193,10 +193,16 @@ def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
 
 def _label_truth(found: Path, whole, plane: tuple, down: float):
     """Boxes of the instances of a label image (:func:`~napari_cytoqa.detection.compare.label_boxes`)
-    on ``plane`` of ``whole``, in pixels of the analysed level: a label stack of the image's planes
-    (or of them without the channel axis), or one 2-D label image for every plane."""
+    on ``plane`` of ``whole``, in pixels of the analysed level (see :func:`_label_plane`)."""
     from .detection.compare import label_boxes
 
+    return label_boxes(_label_plane(found, whole, plane)) / down
+
+
+def _label_plane(found: Path, whole, plane: tuple):
+    """The 2-D plane ``plane`` of the label image or mask ``found`` for ``whole``: a stack of the
+    image's planes (or of them without the channel axis), or one 2-D image for every plane; in the
+    image's full-resolution pixels, else a ``ValueError`` naming both sizes."""
     labels = _read_labels(found, *_stamp(found))
     lead = labels.shape[:-2]
     if lead and lead == tuple(whole.planes) and len(plane) == len(lead):
@@ -210,7 +216,7 @@ def _label_truth(found: Path, whole, plane: tuple, down: float):
     if labels.shape != _image_yx(whole):
         raise ValueError(f"{found.name}: labels of {labels.shape[1]} x {labels.shape[0]} px, the image is "
                          f"{_image_yx(whole)[1]} x {_image_yx(whole)[0]} px at full resolution")
-    return label_boxes(labels) / down
+    return labels
 
 
 def _image_yx(whole) -> tuple[int, int]:

@@ -186,6 +186,32 @@ def labels_boxes(labels, source, *, level: int = 0, plane: tuple = ()) -> np.nda
     return out / np.tile(down, 2)
 
 
+def labels_mask(labels, source, *, plane: tuple = ()):
+    """``(mask, to_mask)`` of a Labels layer painted over ``source`` (blurry areas for the QC widget's
+    "compare with"): its 2-D data on ``plane`` (a 2-D layer over a stack: on every plane) and a function
+    from ``(N, 2)`` level-0 pixel-centre coordinates of ``source``'s plane to the mask's; ``mask`` is
+    None for a Labels stack shorter than the image."""
+    data = labels.data[0] if getattr(labels, "multiscale", False) else labels.data
+    lead = ()
+    if labels.ndim > 2:
+        if labels.ndim - 2 != len(plane):
+            raise ValueError(f"{labels.name}: a {labels.ndim}-D Labels layer over an image with "
+                             f"{len(plane)} plane axes; choose labels of that image")
+        lead = tuple(int(p) for p in plane)
+        if any(i >= n for i, n in zip(lead, data.shape)):
+            return None, None
+        data = data[lead]
+    mapper = _data_mapper(source, labels)
+    extra = np.asarray(plane, float)
+
+    def to_mask(yx):
+        yx = np.asarray(yx, float).reshape(-1, 2)
+        full = np.c_[np.tile(extra, (len(yx), 1)), yx] if source.ndim > 2 else yx
+        return mapper(full)[:, -2:]
+
+    return np.asarray(data), to_mask
+
+
 def plane_name(plane) -> str:
     """A plane of a stack as the result layers name it: ``2, 1`` (``*`` for a series' axis)."""
     return ", ".join(map(str, plane))

@@ -85,7 +85,7 @@ def _qc(args) -> int:
         if args.truth:
             try:
                 rows[-1].update(qc_truth_columns(args, path, whole, report, plane if slide is not whole else ()))
-            except ValueError as err:  # marked areas that are not GeoJSON: the report is written, the scores not
+            except (OSError, ValueError) as err:  # unreadable marks: the report is written, the scores not
                 failed.append(label)
                 rows[-1].update(truth_tiles=None)
                 print(_error_line("qc --truth", path, err), file=sys.stderr)
@@ -295,9 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     qc.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
                     help="score the tiles' sharp/blurry verdicts against areas marked on the image (GeoJSON in "
                          "level-0 pixels, e.g. out-of-focus areas outlined in QuPath or napari: tiles inside are "
-                         "blurry, the rest sharp; or areas classified sharp/blurry): auto = the GeoJSON beside the "
-                         "image, a folder of <image>.geojson, or one file; adds truth_tiles, focus_accuracy, "
-                         "blurry_recall and sharp_recall to summary.csv")
+                         "blurry, the rest sharp; or areas classified sharp/blurry; or a mask image, .tif or .png, "
+                         "not 0 where blurry): auto = the GeoJSON beside the image, else <name>_mask.png …, a "
+                         "folder of such files, or one file; adds truth_tiles, focus_accuracy, blurry_recall and "
+                         "sharp_recall to summary.csv")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")

@@ -278,7 +278,8 @@ def test_stop_ends_judging_every_plane(qtbot, viewer_widget):
 def test_compare_with_areas_marked_blurry(run, viewer_widget):
     """"compare with" a Shapes layer outlining the out-of-focus part (drawn in world coordinates over a
     µm-scaled image): the verdict gains the tiles' accuracy against it, as quality.compare computes on the
-    overlay's tiles; areas classified sharp/blurry (a QuPath import's class feature) count too."""
+    overlay's tiles; areas classified sharp/blurry (a QuPath import's class feature) count too, and so does a
+    Labels layer painted where it is blurry (placed through both layers' scale and translation)."""
     import pandas as pd
 
     from napari_cytoqa.quality.compare import focus_line, focus_scores, tile_truth
@@ -301,3 +302,14 @@ def test_compare_with_areas_marked_blurry(run, viewer_widget):
     run(widget)
     want = focus_scores(tiles, tile_truth(tiles, [left, ring], ["Sharp", "Blurry"]))
     assert want["tiles"] < 32 and focus_line(want, "classes") in widget.verdict.value
+    from napari_cytoqa.quality.compare import mask_truth
+
+    painted = np.zeros((256, 512), np.uint8)  # painted at half resolution over the same area
+    painted[:, 307:] = 1
+    brush = viewer.add_labels(painted, name="painted", scale=(1.0, 1.0), translate=(0.25, 0.25))
+    widget.truth.reset_choices()
+    assert "smear QC" not in [getattr(c, "name", None) for c in widget.truth.choices]  # our overlay is no mark
+    widget.truth.value = brush
+    run(widget)
+    want = focus_scores(tiles, mask_truth(tiles, painted, lambda yx: (yx - 0.5) / 2))
+    assert want["tiles"] == 32 and focus_line(want, "painted") in widget.verdict.value

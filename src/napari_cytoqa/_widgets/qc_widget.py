@@ -9,7 +9,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, Pus
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
-                       shapes_areas, upsert_layer)
+                       labels_mask, shapes_areas, upsert_layer)
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.compose import iter_compose_sharpest
@@ -23,6 +23,17 @@ from ._planes import PlaneTable, go_to, named, stack_axes
 
 #: Columns of the per-plane table the widget shows, one row per plane (the full table is exported).
 PLANE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry")
+
+
+def _marked_layers(gui) -> list:
+    """The "compare with" choices: Shapes layers (outlined or classified areas) and Labels layers (painted)."""
+    from napari.utils._magicgui import find_viewer_ancestor
+
+    viewer = find_viewer_ancestor(gui.native)
+    kinds = (napari.layers.Shapes, napari.layers.Labels)
+    ours = ("cytoqa_report", "cytoqa_detections")  # our overlays and cells are results, not marks
+    return [x for x in viewer.layers if isinstance(x, kinds) and not any(k in x.metadata for k in ours)] \
+        if viewer else []
 
 
 def _quality_models(_widget=None):
@@ -40,11 +51,13 @@ class QualityControlWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self.image = create_widget(annotation=napari.layers.Image, label="image")
-        self.truth = create_widget(annotation=Optional[napari.layers.Shapes], label="compare with",  # noqa: UP045
-                                   options={"tooltip": "a Shapes layer of areas you marked: outline the "
+        self.truth = create_widget(annotation=Optional[napari.layers.Layer], label="compare with",  # noqa: UP045
+                                   options={"choices": _marked_layers,
+                                            "tooltip": "areas you marked: a Shapes layer outlining the "
                                                        "out-of-focus areas (tiles inside are blurry, the rest "
-                                                       "sharp), or classify areas sharp / blurry (a QuPath "
-                                                       "GeoJSON); after a run, the tiles' accuracy against them"})
+                                                       "sharp) or classifying areas sharp / blurry (a QuPath "
+                                                       "GeoJSON), or a Labels layer painted where it is blurry; "
+                                                       "after a run, the tiles' accuracy against them"})
         self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
@@ -230,13 +243,24 @@ class QualityControlWidget(Container):
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         if self._compare is not None and self._compare in self._viewer.layers:  # the tiles vs the marked areas
-            from ..quality.compare import focus_line, focus_scores, tile_truth
-
-            rings, classes = shapes_areas(self._compare, layer, plane=plane)
-            scores = focus_scores(report.tiles, tile_truth(report.tiles, rings, classes))
-            self.verdict.value += "\n" + focus_line(scores, self._compare.name)
+            self.verdict.value += "\n" + self._compared(report, layer, plane)
         self.export_button.enabled = True
         self._series = None
+
+    def _compared(self, report, layer, plane) -> str:
+        """The tiles' sharp/blurry verdicts against the "compare with" layer's marked areas."""
+        from ..quality.compare import focus_line, focus_scores, mask_truth, tile_truth
+
+        marked = self._compare
+        try:
+            if marked._type_string == "labels":
+                mask, to_mask = labels_mask(marked, layer, plane=plane)
+                truth = mask_truth(report.tiles, mask, to_mask) if mask is not None else [""] * len(report.tiles)
+            else:
+                truth = tile_truth(report.tiles, *shapes_areas(marked, layer, plane=plane))
+        except ValueError as err:  # labels of another stack
+            return f"not compared: {err}"
+        return focus_line(focus_scores(report.tiles, truth), marked.name)
 
     def export_csv(self):
         """Write the tile table of the last run's overlay to the chosen CSV path; after "Judge every

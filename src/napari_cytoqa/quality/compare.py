@@ -6,7 +6,9 @@ The protocol is the simplest one to draw: outline the out-of-focus areas. A tile
 in one of them is blurry, every other tile sharp. Where some areas are classified (a QuPath
 classification or a ``class`` feature), those named like "sharp" / "in focus" mark sharp tiles and
 those named like "blurry" / "out of focus" blurry ones; then only tiles inside a marked area count.
-Empty and invalid tiles (background, not cells) are never scored: focus has no meaning there.
+Or paint them: in a mask (a Labels layer, a mask image) the tiles whose centre is painted (not 0)
+are blurry, the others sharp. Empty and invalid tiles (background, not cells) are never scored: focus
+has no meaning there.
 """
 from __future__ import annotations
 
@@ -46,8 +48,7 @@ def tile_truth(tiles, polygons, classes=None) -> np.ndarray:
     marks = [area_mark(c) for c in classes]
     blurry = [p for p, m in zip(polygons, marks) if m in (None, "blurry")]
     sharp = [p for p, m in zip(polygons, marks) if m == "sharp"]
-    y0, x0, y1, x1 = (np.asarray(tiles[c], float) for c in ("y0", "x0", "y1", "x1"))
-    centres = np.stack([(y0 + y1) / 2, (x0 + x1) / 2], 1)
+    centres = tile_centres(tiles)
     if not blurry and not sharp:  # nothing marked for focus (no areas, or only other classes)
         return np.full(len(centres), "", dtype=object)
     out = np.full(len(centres), "" if sharp else "sharp", dtype=object)
@@ -55,6 +56,29 @@ def tile_truth(tiles, polygons, classes=None) -> np.ndarray:
         out[points_inside(centres, sharp)] = "sharp"
     if blurry:
         out[points_inside(centres, blurry)] = "blurry"  # an area marked both ways: blurry wins
+    return out
+
+
+def tile_centres(tiles) -> np.ndarray:
+    """``(N, 2)`` ``(y, x)`` centres of the tiles (level-0 pixel edges)."""
+    y0, x0, y1, x1 = (np.asarray(tiles[c], float) for c in ("y0", "x0", "y1", "x1"))
+    return np.stack([(y0 + y1) / 2, (x0 + x1) / 2], 1)
+
+
+def mask_truth(tiles, mask, to_mask=None) -> np.ndarray:
+    """The marked focus of each tile from a painted mask (a Labels layer, a mask image): ``"blurry"``
+    where the mask is not 0 at the tile's centre, ``"sharp"`` where it is 0, ``""`` where the centre
+    lies outside the mask. ``to_mask`` maps ``(N, 2)`` level-0 pixel-centre coordinates (pixel ``i`` at
+    ``i``) to the mask's; default: the mask is in level-0 pixels."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"a mask of marked areas must be 2-D (one plane), got shape {mask.shape}")
+    at = tile_centres(tiles) - 0.5
+    idx = np.rint(to_mask(at) if to_mask is not None else at).astype(int)
+    inside = np.all((idx >= 0) & (idx < np.array(mask.shape)), axis=1)
+    out = np.full(len(idx), "", dtype=object)
+    values = mask[idx[inside, 0], idx[inside, 1]]
+    out[inside] = np.where(values != 0, "blurry", "sharp")
     return out
 
 
