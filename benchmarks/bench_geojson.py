@@ -80,11 +80,10 @@ def main():
 
 def compare_table(opened) -> None:
     """Seconds to put the opened cells on the image for "compare with": ours against vertex by vertex."""
+    import dask.array as da
     from napari.layers import Image
 
-    from napari_cytoqa._layers import points_yx, shapes_boxes
-
-    import dask.array as da
+    from napari_cytoqa._marks import points_yx, shapes_boxes
 
     image = Image(da.zeros((20000, 20000), np.uint8, chunks=4096), scale=(0.25, 0.25), contrast_limits=(0, 255))
     print("\ncompare with: the opened cells on the image, seconds")

@@ -412,7 +412,7 @@ def test_annotation_layers_map_onto_the_image_and_its_planes():
     from napari.layers import Image, Points, Shapes
     from napari.utils.transforms import Affine
 
-    from napari_cytoqa._layers import points_yx, shapes_boxes, shapes_region
+    from napari_cytoqa._marks import points_yx, shapes_boxes, shapes_region
 
     image = Image(np.zeros((40, 40)), scale=(0.5, 0.7), translate=(3, 4), rotate=10, affine=Affine(translate=(1, 2)))
     rng = np.random.default_rng(0)
@@ -430,7 +430,7 @@ def test_annotation_layers_map_onto_the_image_and_its_planes():
     assert len(shapes_boxes(on_one, stack, plane=(1,))) == 1
     from napari.layers import Labels
 
-    from napari_cytoqa._layers import labels_boxes
+    from napari_cytoqa._marks import labels_boxes
 
     assert not len(labels_boxes(Labels(np.ones((2, 40, 40), np.int32)), stack, plane=(2,)))  # beyond its planes
 
@@ -475,7 +475,7 @@ def test_labels_layers_give_the_boxes_of_their_instances_on_a_plane():
     the image's pixels."""
     from napari.layers import Image, Labels
 
-    from napari_cytoqa._layers import labels_boxes
+    from napari_cytoqa._marks import labels_boxes
 
     stack = Image(np.zeros((3, 40, 40)))
     cells = np.zeros((3, 40, 40), np.int32)

@@ -178,7 +178,7 @@ def test_annotated_boxes_of_the_plane_on_screen():
     shapes on the plane shown, in the image's pixel edges; lines have no area."""
     from napari.layers import Image, Shapes
 
-    from napari_cytoqa._layers import shapes_boxes
+    from napari_cytoqa._marks import shapes_boxes
 
     image = Image(np.zeros((3, 40, 50)), scale=(2.0, 0.5, 0.5))
     rect = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)

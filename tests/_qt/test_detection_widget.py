@@ -250,7 +250,7 @@ def test_diameter_in_microns_uses_the_layers_pixel_size(run, viewer_widget, monk
 
 
 def test_region_layer_limits_detection_and_places_the_labels(run, viewer_widget, monkeypatch):
-    from napari_cytoqa._layers import shapes_region
+    from napari_cytoqa._marks import shapes_region
     from napari_cytoqa._widgets import detection_widget
 
     viewer, widget = viewer_widget
@@ -353,7 +353,7 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
 def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeypatch, tmp_path, export):
     """The status gives the run's AP@0.5, precision, recall and F1 against a Shapes layer of annotated
     cells, the same as evaluate_detections on the same boxes; inside a region only its cells count."""
-    from napari_cytoqa._layers import shapes_boxes
+    from napari_cytoqa._marks import shapes_boxes
     from napari_cytoqa.detection import detect_cells, evaluate_detections
     from napari_cytoqa.detection.region import inside_polygons
 

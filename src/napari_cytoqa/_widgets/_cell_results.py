@@ -8,7 +8,8 @@ from pathlib import Path
 from napari.utils.notifications import show_info, show_warning
 
 from .._geojson_layers import frame_metadata
-from .._layers import labels_boxes, layer_pixel_size, points_yx, shapes_boxes
+from .._layers import layer_pixel_size
+from .._marks import labels_boxes, points_yx, shapes_boxes
 from ._jobs import start_job
 
 

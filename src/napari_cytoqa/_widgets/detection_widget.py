@@ -9,8 +9,8 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               create_widget)
 from napari.utils.notifications import show_warning
 
-from .._layers import (add_detection_layers, displayed_plane, is_stale, layer_levels, layer_pixel_size,
-                       shapes_region)
+from .._layers import add_detection_layers, displayed_plane, is_stale, layer_levels, layer_pixel_size
+from .._marks import shapes_region
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS

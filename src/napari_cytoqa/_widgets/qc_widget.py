@@ -9,7 +9,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, Pus
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
-                       labels_mask, shapes_areas, upsert_layer)
+                       upsert_layer)
+from .._marks import labels_mask, shapes_areas
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.compose import iter_compose_sharpest
