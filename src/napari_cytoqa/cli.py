@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _overlap_arg, _pixel_size, _plane_series, _region,
-                         _truth_columns, _write_labels, check_outputs, diameter_arg, distance_arg, expansion_px,
-                         item_label, plane_arg, plane_of, qc_truth_columns, region_arg, stack_frame, work_items)
+                         _write_labels, diameter_arg, distance_arg, expansion_px, item_label, plane_arg, plane_of,
+                         region_arg, stack_frame, work_items)
+from ._cli_truth import _truth_columns, check_outputs, qc_truth_columns
 from ._files import atomic_write
 from .detection.export import write_cells
 from .io.geojson import write_geojson
