@@ -562,6 +562,14 @@ def test_detect_scores_against_label_images(tmp_path, capsys):
                  "--quiet"]) == 1
     assert "would overwrite" in capsys.readouterr().err
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_labels.tif"), img.labels)
+    found = tmp_path / "found"  # a run's own labels are found cells, not annotations: auto passes over them
+    found.mkdir()
+    (found / path.name).write_bytes(path.read_bytes())
+    assert main(["detect", str(found / path.name), "--out", str(found), "--detector", "otsu", "--labels",
+                 "--quiet"]) == 0
+    assert main(["detect", str(found / path.name), "--out", str(found / "again"), "--detector", "otsu", "--truth",
+                 "auto", "--quiet"]) == 0
+    assert "no annotations found" in capsys.readouterr().err
     copies = tmp_path / "copies"  # a folder holding a copy of the image itself is not a masks folder
     copies.mkdir()
     (copies / path.name).write_bytes(path.read_bytes())

@@ -167,7 +167,12 @@ def _placed_tiles(data, shape: tuple, origin: tuple):
             yield tile
 
 
-def write_tiff(path: Path, data, pixel_size_um=None, *, shape=None, origin=(0, 0)) -> None:
+#: The TIFF description of the label images ``cytoqa detect --labels`` writes: ``--truth auto`` and a
+#: ``--truth`` folder pass over them, so that a run is never scored against an earlier run's output.
+DETECTED_LABELS = "napari-cytoqa: cytoqa detect --labels (cells found, not annotated)"
+
+
+def write_tiff(path: Path, data, pixel_size_um=None, *, shape=None, origin=(0, 0), description=None) -> None:
     """``data`` as a zlib-compressed TIFF (RGB where it has 3 samples), with its pixel size ``(y, x)``
     in µm as the TIFF resolution when known; written beside and renamed, so a failed write leaves no
     partial file. ``shape``: of the whole image ``data`` is the part at ``origin`` (y, x) of (a region):
@@ -178,6 +183,8 @@ def write_tiff(path: Path, data, pixel_size_um=None, *, shape=None, origin=(0, 0
 
     data = np.asarray(data)
     extra = {"photometric": "rgb" if data.ndim == 3 and data.shape[-1] == 3 else "minisblack"}
+    if description:
+        extra["description"] = description
     if pixel_size_um:
         extra |= {"resolution": (1e4 / pixel_size_um[1], 1e4 / pixel_size_um[0]), "resolutionunit": "CENTIMETER"}
     if shape is not None and (tuple(shape[:2]) != data.shape[:2] or any(origin)):
@@ -193,7 +200,7 @@ def _write_labels(path: Path, labels, pixel_size_um, *, shape=None, origin=(0, 0
 
     labels = np.asarray(labels)
     write_tiff(path, labels.astype(np.uint16) if labels.max(initial=0) < 2 ** 16 else labels.astype(np.uint32),
-               pixel_size_um, shape=shape, origin=origin)
+               pixel_size_um, shape=shape, origin=origin, description=DETECTED_LABELS)
 
 
 def _analysed_area(det, slide, args, down: float) -> dict:

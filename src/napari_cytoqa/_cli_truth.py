@@ -18,8 +18,9 @@ def truth_file(path: Path, truth: str, name: str) -> Path | None:
     """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
     GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``), else a
     label image beside it (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names
-    there, or a label image of the image's own file name (a dataset's masks folder); a file: that
-    file. None when there is none."""
+    there, or a label image of the image's own file name (a dataset's masks folder) — but never a
+    label image ``cytoqa detect --labels`` wrote (cells found, not annotated); a file: that file.
+    None when there is none."""
     path = Path(path)
     folder = path.parent if truth == "auto" else Path(truth)
     if truth != "auto" and not folder.is_dir():
@@ -30,7 +31,22 @@ def truth_file(path: Path, truth: str, name: str) -> Path | None:
         candidates.append(same)
     candidates += [folder / f"{name}{tag}{suffix}" for tag in ("_labels", "_label", "_masks", "_mask")
                    for suffix in LABEL_SUFFIXES]
-    return next((c for c in candidates if c.is_file()), None)
+    return next((c for c in candidates if c.is_file() and not _detected(c)), None)
+
+
+def _detected(path: Path) -> bool:
+    """Whether ``path`` is a label image ``cytoqa detect --labels`` wrote (cells found, not annotated)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    import tifffile
+
+    from ._cli_parts import DETECTED_LABELS
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return (tif.pages[0].description or "").startswith(DETECTED_LABELS)
+    except Exception:  # not a TIFF we can read: reading it as truth will say so
+        return False
 
 
 def check_outputs(args, path: Path, whole, slide) -> None:
