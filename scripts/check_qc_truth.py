@@ -4,7 +4,7 @@
 
 scikit-image's ``immunohistochemistry`` (RGB) and ``cell`` (gray) sample images — held-out validation
 data — each get their right half defocused to blur ``--level`` with the generator's physical PSF; that
-half is written as an outlined out-of-focus area (GeoJSON beside the image, as QuPath would export it)
+half is written as an outlined out-of-focus area (``<name>_blurry.geojson`` beside the image)
 and ``cytoqa qc --truth auto`` scores the tiles against it. The transition column of tiles, whose
 centres sit on the left of the border, is sharp by the marking.
 """
@@ -39,7 +39,7 @@ def main():
         path = work / f"{name}.png"
         Image.fromarray(out).save(path)
         ring = [[half, 0], [w, 0], [w, h], [half, h], [half, 0]]
-        (work / f"{name}.png.geojson").write_text(json.dumps({"type": "Feature", "properties": {"objectType":
+        (work / f"{name}_blurry.geojson").write_text(json.dumps({"type": "Feature", "properties": {"objectType":
                                                                "annotation"}, "geometry": {"type": "Polygon",
                                                                                            "coordinates": [ring]}}))
     subprocess.run(["cytoqa", "qc", *map(str, sorted(work.glob("*.png"))), "--out", str(work / "out"),

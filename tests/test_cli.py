@@ -631,7 +631,8 @@ def test_detect_writes_qupath_cells(tmp_path, capsys, monkeypatch):
 
 
 def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
-    """cytoqa qc --truth: an area outlined as out of focus (GeoJSON beside the image, level-0 pixels) makes
+    """cytoqa qc --truth: an area outlined as out of focus (<name>_blurry.geojson beside the image, level-0
+    pixels; not the QuPath-named file of annotated cells beside it) makes
     the tiles inside it blurry and the others sharp; summary.csv gains the figures quality.compare gives on
     the written tiles; a painted mask (not 0 = blurry) gives the same; an unreadable file is a clear error,
     the report still written."""
@@ -642,8 +643,11 @@ def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
     path = tmp_path / "smear.png"
     Image.fromarray(s.image).save(path)
     ring = [[614, 0], [1024, 0], [1024, 512], [614, 512], [614, 0]]  # x, y: the right part, outlined
-    (tmp_path / "smear.png.geojson").write_text(json.dumps({"type": "Feature", "properties": {},
-                                                             "geometry": {"type": "Polygon", "coordinates": [ring]}}))
+    cells = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [9, 0],
+                                                                                                      [9, 9], [0, 0]]]}}
+    (tmp_path / "smear.png.geojson").write_text(json.dumps(cells))  # annotated cells: never taken for blurry areas
+    (tmp_path / "smear_blurry.geojson").write_text(json.dumps({"type": "Feature", "properties": {},
+                                                               "geometry": {"type": "Polygon", "coordinates": [ring]}}))
     out = tmp_path / "out"
     assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", "auto", "--quiet"]) == 0
     row = pd.read_csv(out / "summary.csv").iloc[0]
@@ -653,8 +657,8 @@ def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
     assert row.blurry_recall == pytest.approx(want["blurry_recall"], abs=1e-4) and 0.5 < row.focus_accuracy <= 1
     mask = np.zeros((512, 1024), np.uint8)  # the same area painted in a mask instead: the same figures
     mask[:, 614:] = 1
-    Image.fromarray(mask).save(tmp_path / "smear_mask.png")
-    (tmp_path / "smear.png.geojson").unlink()
+    Image.fromarray(mask).save(tmp_path / "smear_blurry.png")
+    (tmp_path / "smear_blurry.geojson").unlink()
     assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", "auto", "--quiet"]) == 0
     painted = pd.read_csv(out / "summary.csv").iloc[0]
     assert (painted.truth_tiles, painted.focus_accuracy) == (row.truth_tiles, row.focus_accuracy)

@@ -14,24 +14,32 @@ from ._cli_parts import _on_stack
 LABEL_SUFFIXES = (".tif", ".tiff", ".png")
 
 
-def truth_file(path: Path, truth: str, name: str) -> Path | None:
-    """``--truth``: the annotations of the image at ``path`` (its slide name ``name``). ``auto``: the
-    GeoJSON beside it, as QuPath names exports (``slide.svs.geojson`` or ``slide.geojson``), else a
-    label image beside it (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names
-    there, or a label image of the image's own file name (a dataset's masks folder) — but never a
-    label image ``cytoqa detect --labels`` wrote (cells found, not annotated); a file: that file.
-    None when there is none."""
+def truth_file(path: Path, truth: str, name: str, *, marks: str = "cells") -> Path | None:
+    """``--truth``: the annotations of the image at ``path`` (its slide name ``name``); a file: that
+    file; None when there is none.
+
+    ``marks="cells"`` (``cytoqa detect``): ``auto`` finds the GeoJSON beside the image, as QuPath
+    names exports (``slide.svs.geojson`` or ``slide.geojson``), else a label image beside it
+    (``<name>_labels.tif``, ``<name>_mask.png`` …); a folder: the same names there, or a label image
+    of the image's own file name (a dataset's masks folder) — but never a label image
+    ``cytoqa detect --labels`` wrote (cells found, not annotated).
+    ``marks="blurry"`` (``cytoqa qc``): beside the image only ``<name>_blurry.geojson`` /
+    ``.png`` / ``.tif`` (so that a file of annotated cells is never taken for blurry areas); in a
+    folder also the QuPath names and a mask of the image's own file name."""
     path = Path(path)
     folder = path.parent if truth == "auto" else Path(truth)
     if truth != "auto" and not folder.is_dir():
         return folder if folder.is_file() else None
+    tags = ("_labels", "_label", "_masks", "_mask") if marks == "cells" else ("_blurry",)
+    tagged = [folder / f"{name}{tag}{suffix}" for tag in tags for suffix in (".geojson",) * (marks != "cells")
+              + LABEL_SUFFIXES]
+    if marks != "cells" and truth == "auto":
+        return next((c for c in tagged if c.is_file() and not _detected(c)), None)
     candidates = [folder / f"{path.name}.geojson", folder / f"{name}.geojson"]
     same = folder / path.name  # a masks folder's file of the image's name, unless it is a copy of the image
     if folder.resolve() != path.parent.resolve() and same.is_file() and not filecmp.cmp(same, path, shallow=False):
         candidates.append(same)
-    candidates += [folder / f"{name}{tag}{suffix}" for tag in ("_labels", "_label", "_masks", "_mask")
-                   for suffix in LABEL_SUFFIXES]
-    return next((c for c in candidates if c.is_file() and not _detected(c)), None)
+    return next((c for c in candidates + tagged if c.is_file() and not _detected(c)), None)
 
 
 def _detected(path: Path) -> bool:
@@ -67,7 +75,7 @@ def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
     from .detection.compare import annotation_areas
     from .quality.compare import focus_line, focus_scores, mask_truth, tile_truth
 
-    found = truth_file(path, args.truth, whole.name)
+    found = truth_file(path, args.truth, whole.name, marks="blurry")
     if found is None:
         print(f"cytoqa qc: {path}: no marked areas found for --truth {args.truth}", file=sys.stderr)
         return {"truth_tiles": None}

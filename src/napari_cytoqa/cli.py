@@ -297,9 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score the tiles' sharp/blurry verdicts against areas marked on the image (GeoJSON in "
                          "level-0 pixels, e.g. out-of-focus areas outlined in QuPath or napari: tiles inside are "
                          "blurry, the rest sharp; or areas classified sharp/blurry; or a mask image, .tif or .png, "
-                         "not 0 where blurry): auto = the GeoJSON beside the image, else <name>_mask.png …, a "
-                         "folder of such files, or one file; adds truth_tiles, focus_accuracy, blurry_recall and "
-                         "sharp_recall to summary.csv")
+                         "not 0 where blurry): auto = <name>_blurry.geojson (or .png, .tif) beside the image, a "
+                         "folder of <image>.geojson or such files, or one file; adds truth_tiles, focus_accuracy, "
+                         "blurry_recall and sharp_recall to summary.csv")
     qc.add_argument("--quiet", action="store_true")
     qc.set_defaults(func=_qc)
     st = sub.add_parser("stain", help="stain transfer (CycleGAN, Macenko, Reinhard); writes one image per input")
