@@ -13,17 +13,6 @@ from .._marks import labels_boxes, points_yx, shapes_boxes
 from ._jobs import start_job
 
 
-def annotated_layers(gui) -> list:
-    """The "compare with" choices: the viewer's Shapes layers (boxes, outlines), Points layers (cells
-    marked by a click; a large QuPath file's cells, opened as their centres) and Labels layers
-    (corrected instance labels, a dataset's masks)."""
-    from napari.layers import Labels, Points, Shapes
-    from napari.utils._magicgui import find_viewer_ancestor
-
-    viewer = find_viewer_ancestor(gui.native)
-    return [x for x in viewer.layers if isinstance(x, (Shapes, Points, Labels))] if viewer else []
-
-
 class CellResults:
     """Mixin of :class:`~napari_cytoqa._widgets.detection_widget.DetectionWidget`: needs its ``truth``
     box (a Shapes, Points or Labels layer, or None), ``csv_path``, ``qupath_cells``, ``_viewer`` and

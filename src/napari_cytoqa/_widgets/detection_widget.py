@@ -17,7 +17,8 @@ from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUT
 from ..detection.planes import iter_detect_planes
 from ..detection.stain_input import STAIN_CHOICES
 from ..stacks import series_planes
-from ._cell_results import CellResults, annotated_layers
+from ._cell_results import CellResults
+from ._compare_box import compare_box
 from ._jobs import start_job, start_layer_job
 from ._planes import PlaneTable, go_to, stack_axes
 
@@ -39,14 +40,12 @@ class DetectionWidget(CellResults, Container):
         self.region = create_widget(annotation=Optional[napari.layers.Shapes], label="region",  # noqa: UP045
                                     options={"tooltip": "a Shapes layer: detect only inside its rectangles and "
                                                         "polygons (none: the whole image)"})
-        self.truth = create_widget(annotation=Optional[napari.layers.Layer], label="compare with",  # noqa: UP045
-                                   options={"choices": annotated_layers,
-                                            "tooltip": "a Shapes layer of annotated cells (boxes, polygons; e.g. a "
-                                                       "QuPath GeoJSON or corrected boxes), a Points layer of "
-                                                       "cells marked by a click or a Labels layer of instances "
-                                                       "(corrected cells, a mask): after a run, AP@0.5, precision, "
-                                                       "recall and F1 of the cells found against them, inside the "
-                                                       "region when one is chosen"})
+        self.truth = compare_box(  # boxes and outlines, clicked cells, instance labels
+            (napari.layers.Shapes, napari.layers.Points, napari.layers.Labels),
+            "a Shapes layer of annotated cells (boxes, polygons; e.g. a QuPath GeoJSON or corrected boxes), a "
+            "Points layer of cells marked by a click or a Labels layer of instances (corrected cells, a mask): "
+            "after a run, AP@0.5, precision, recall and F1 of the cells found against them, inside the region "
+            "when one is chosen")
         order = {d: i for i, d in enumerate((*self.LEARNED, "otsu"))}
         self.detector = ComboBox(choices=sorted(DETECTORS, key=lambda d: order.get(d, 99)), value="unet",
                                  label="detector")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
@@ -19,22 +18,12 @@ from ..quality.learned import DEFAULT_MODEL
 from ..quality.planes import iter_assess_planes
 from ..stacks import series_planes
 from ..tiling import WEIGHTINGS
+from ._compare_box import compare_box
 from ._jobs import start_job, start_layer_job
 from ._planes import PlaneTable, go_to, named, stack_axes
 
 #: Columns of the per-plane table the widget shows, one row per plane (the full table is exported).
 PLANE_COLUMNS = ("verdict", "grade", "blur_level", "p_blurry")
-
-
-def _marked_layers(gui) -> list:
-    """The "compare with" choices: Shapes layers (outlined or classified areas) and Labels layers (painted)."""
-    from napari.utils._magicgui import find_viewer_ancestor
-
-    viewer = find_viewer_ancestor(gui.native)
-    kinds = (napari.layers.Shapes, napari.layers.Labels)
-    ours = ("cytoqa_report", "cytoqa_detections")  # our overlays and cells are results, not marks
-    return [x for x in viewer.layers if isinstance(x, kinds) and not any(k in x.metadata for k in ours)] \
-        if viewer else []
 
 
 def _quality_models(_widget=None):
@@ -52,13 +41,11 @@ class QualityControlWidget(Container):
         super().__init__(labels=True)
         self._viewer = viewer
         self.image = create_widget(annotation=napari.layers.Image, label="image")
-        self.truth = create_widget(annotation=Optional[napari.layers.Layer], label="compare with",  # noqa: UP045
-                                   options={"choices": _marked_layers,
-                                            "tooltip": "areas you marked: a Shapes layer outlining the "
-                                                       "out-of-focus areas (tiles inside are blurry, the rest "
-                                                       "sharp) or classifying areas sharp / blurry (a QuPath "
-                                                       "GeoJSON), or a Labels layer painted where it is blurry; "
-                                                       "after a run, the tiles' accuracy against them"})
+        self.truth = compare_box(  # outlined or classified areas, painted areas; our overlays and cells are no marks
+            (napari.layers.Shapes, napari.layers.Labels),
+            "areas you marked: a Shapes layer outlining the out-of-focus areas (tiles inside are blurry, the rest "
+            "sharp) or classifying areas sharp / blurry (a QuPath GeoJSON), or a Labels layer painted where it is "
+            "blurry; after a run, the tiles' accuracy against them", skip=("cytoqa_report", "cytoqa_detections"))
         self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
