@@ -441,7 +441,7 @@ def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):
     layers, so no channel index), in the CLI by the Slide's plane axes."""
     import tifffile
 
-    from napari_cytoqa.io.geojson import place_qupath_planes
+    from napari_cytoqa.io.planes import place_qupath_planes
 
     def box(x, y, plane=None):
         geometry = {"type": "Polygon", "coordinates": [[[x, y], [x + 5, y], [x + 5, y + 5], [x, y + 5], [x, y]]]}
@@ -457,7 +457,7 @@ def test_qupath_planes_land_on_the_stack_beside_them(tmp_path):
     assert place_qupath_planes(ann, "ZC", channel=1).shape_planes == [(3,), (0,), (2, 1), (4,)]  # c -1: any channel
     assert place_qupath_planes(ann, "TZ").shape_planes == [(0, 3), (0, 0), (0, 2), (4,)]
     assert place_qupath_planes(ann, "Q").shape_planes == ann.shape_planes  # an axis QuPath does not name
-    from napari_cytoqa.io.geojson import qupath_plane
+    from napari_cytoqa.io.planes import qupath_plane
 
     assert qupath_plane((3, 1), "ZC") == {"c": 1, "z": 3, "t": 0} and qupath_plane((0,), "Z") is None  # default
     assert qupath_plane((2, 5), "TZ") == {"c": -1, "z": 5, "t": 2} and qupath_plane((1,), "Q") is None

@@ -280,7 +280,7 @@ def stack_frame(whole, slide, plane) -> tuple[tuple, dict | None]:
 
 def _on_stack(path: Path, whole):
     """A GeoJSON file's annotations with QuPath's planes placed on the stack ``whole`` (a Slide)."""
-    from .io.geojson import place_qupath_planes
+    from .io.planes import place_qupath_planes
 
     return place_qupath_planes(_annotations(path), whole.plane_axes, whole.channel_plane)
 

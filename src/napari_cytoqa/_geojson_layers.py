@@ -19,14 +19,12 @@ from .io.geojson import (
     GeoJSONError,
     feature_collection,
     feature_properties,
-    file_plane,
-    layer_plane,
-    place_qupath_planes,
     point_feature,
     read_geojson,
     shape_feature,
     write_geojson,
 )
+from .io.planes import file_plane, layer_plane, place_qupath_planes
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._files import atomic_write
-from ..io.geojson import feature_collection, file_plane, write_geojson
+from ..io.geojson import feature_collection, write_geojson
+from ..io.planes import file_plane
 from ..stacks import plane_label
 from .planes import PlaneDetections
 from .result import Detections
@@ -49,7 +50,7 @@ def cells_geojson(found, *, downsample: float = 1.0, plane: tuple = (), frame: d
 
 def in_file_planes(found, plane: tuple, channel) -> tuple:
     """``(found, plane)`` of a run on a layer that shows channel ``channel = [position, index]`` of a
-    multi-channel file (:func:`~napari_cytoqa.io.geojson.file_plane`), in the file's plane indices —
+    multi-channel file (:func:`~napari_cytoqa.io.planes.file_plane`), in the file's plane indices —
     what ``cytoqa detect --plane`` names — instead of the layer's leading indices."""
     import pandas as pd
 
