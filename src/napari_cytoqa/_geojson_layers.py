@@ -207,9 +207,9 @@ def sibling_image(path) -> Path | None:
     return None
 
 
-def _placement(ann: Annotations, path, ndim: int) -> dict:
+def _placement(ann: Annotations, image: dict | None, ndim: int) -> dict:
     """Scale, translate and units of the layers: the file's frame, else the pixel size of the
-    image it sits beside (as our reader places that image), else pixels."""
+    image it sits beside (``image``: :func:`_sibling`'s; as our reader places it), else pixels."""
     lead = ndim - 2
     if ann.frame:
         scale, translate = list(ann.frame["scale"]), list(ann.frame["translate"])
@@ -219,7 +219,7 @@ def _placement(ann: Annotations, path, ndim: int) -> dict:
         if units is not None:
             place["units"] = tuple((["pixel"] * ndim + list(units))[-ndim:])
         return place
-    size = (_sibling(path) or {}).get("pixel_size_um") if path is not None else None
+    size = (image or {}).get("pixel_size_um")
     if size:
         return {"scale": (1.0,) * lead + tuple(float(v) for v in size), "units": ("pixel",) * lead + ("µm", "µm")}
     return {}
@@ -282,7 +282,11 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes
     Beyond ``max_shapes`` shapes (None: no limit) the shapes become a Points layer of their centres,
     ``<name> (centres)``, with the same features (a whole slide's cells from QuPath). A file written
     from one channel of a multi-channel file (its frame's ``channel``) is drawn in that channel
-    layer's leading indices."""
+    layer's leading indices; a QuPath file beside a stack, on that stack's planes (its objects' own
+    planes, :func:`~napari_cytoqa.io.planes.place_qupath_planes`)."""
+    image = _sibling(path) if path is not None and not ann.frame else None  # read once: planes and pixel size
+    if image and image["plane_axes"]:  # napari has no channel axis: channels are layers
+        ann = place_qupath_planes(ann, image["plane_axes"])
     channel = (ann.frame or {}).get("channel")
     if channel is not None:
         from dataclasses import replace
@@ -291,7 +295,7 @@ def annotations_layer_data(ann: Annotations, *, name: str, path=None, max_shapes
                       point_planes=[layer_plane(p, channel) for p in ann.point_planes])
     planes = list(ann.shape_planes) + list(ann.point_planes)
     ndim = 2 + max((len(p) for p in planes), default=0)
-    place = _placement(ann, path, ndim)
+    place = _placement(ann, image, ndim)
     meta = {"cytoqa_geojson": {"path": str(path) if path else None, "dropped": ann.dropped}}
     if ann.frame:
         meta["cytoqa_frame"] = ann.frame
@@ -330,10 +334,6 @@ def read_geojson_layers(path) -> list[tuple]:
     if ann.dropped:
         log.warning("napari-cytoqa: %s: %d geometries or polygon holes left out (napari shapes have no holes)",
                     Path(path).name, ann.dropped)
-    if not ann.frame:  # QuPath's planes of a stack, on the stack it lies beside (napari: no channel axis)
-        image = _sibling(path)
-        if image and image["plane_axes"]:
-            ann = place_qupath_planes(ann, image["plane_axes"])
     stem = Path(path).name
     stem = stem[: -len(".geojson")] if stem.lower().endswith(".geojson") else stem
     types = {str(row.get("objectType", "annotation")) for row in ann.shape_properties + ann.point_properties}
