@@ -75,11 +75,13 @@ def expansion_px(distance, slide, args, down: float) -> float:
         return 0.0
     if not isinstance(distance, Microns):
         return float(distance) / down  # level-0 pixels, as every distance on the command line
-    size = slide.pixel_size_um if args.pixel_size in (None, "auto") else (args.pixel_size, args.pixel_size)
+    from .quality.scale import resolve_pixel_size  # as detect_cells converts --diameter in µm
+
+    size = resolve_pixel_size(slide, "auto" if args.pixel_size is None else args.pixel_size)
     if not size:
         raise ValueError("--qupath-cells in µm needs the pixel size: the file records none, give --pixel-size or "
                          "the distance in pixels")
-    return float(distance) / (sum(float(v) for v in size) / len(size)) / down
+    return float(distance) / size / down
 
 
 def region_arg(text: str) -> tuple[float, float, float, float] | Path:
@@ -255,8 +257,13 @@ def _plane_series(path: Path, judged, stem: Path, args) -> list:
 def _annotations(path: Path):
     """A GeoJSON file's annotations, read once while the file stays as it is (``--region FILE`` and
     ``--truth FILE`` name one file for every image of a batch)."""
+    return _read_annotations(Path(path), *stamp(path))
+
+
+def stamp(path) -> tuple:
+    """``(mtime_ns, size)`` of a file: the key under which a batch's one annotation file is read once."""
     stat = Path(path).stat()
-    return _read_annotations(Path(path), stat.st_mtime_ns, stat.st_size)
+    return stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=4)

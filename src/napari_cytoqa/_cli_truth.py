@@ -8,7 +8,7 @@ import functools
 import sys
 from pathlib import Path
 
-from ._cli_parts import _on_stack
+from ._cli_parts import _on_stack, stamp
 
 #: File endings of label images (instance labels or a binary mask) that --truth reads.
 LABEL_SUFFIXES = (".tif", ".tiff", ".png")
@@ -107,7 +107,7 @@ def _label_plane(found: Path, whole, plane: tuple):
     """The 2-D plane ``plane`` of the label image or mask ``found`` for ``whole``: a stack of the
     image's planes (or of them without the channel axis), or one 2-D image for every plane; in the
     image's full-resolution pixels, else a ``ValueError`` naming both sizes."""
-    labels = _read_labels(found, *_stamp(found))
+    labels = _read_labels(found, *stamp(found))
     lead = labels.shape[:-2]
     if lead and lead == tuple(whole.planes) and len(plane) == len(lead):
         labels = labels[tuple(plane)]
@@ -127,11 +127,6 @@ def _image_yx(whole) -> tuple[int, int]:
     """The full-resolution ``(Y, X)`` size of a Slide (a stack's planes are beside it)."""
     y = whole.axes.index("Y")
     return tuple(int(v) for v in whole.shape[y:y + 2])
-
-
-def _stamp(path: Path) -> tuple:
-    stat = Path(path).stat()
-    return stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=2)

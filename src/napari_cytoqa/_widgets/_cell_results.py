@@ -74,6 +74,7 @@ class CellResults:
         "Detect in every plane", the count per plane (:func:`~napari_cytoqa.detection.export.write_cells`,
         what ``cytoqa detect`` writes)."""
         from ..detection.export import in_file_planes, write_cells
+        from ..quality.scale import resolve_pixel_size
 
         if self._found is None:
             show_warning("Detect cells first.")
@@ -90,7 +91,7 @@ class CellResults:
         frame = frame_metadata(layer, plane).get("cytoqa_frame")
         found, plane = in_file_planes(found, plane, (frame or {}).get("channel"))  # one channel of a file: its planes
         options = {"pixel_size_um": size, "plane": plane, "downsample": down, "frame": frame,
-                   "cell_expansion": grow / (sum(size) / 2) / down if grow else 0.0}
+                   "cell_expansion": grow / resolve_pixel_size(None, size) / down if grow else 0.0}
 
         def job():  # outlines of a whole level's cells take seconds: off the GUI thread
             yield 0, 1
