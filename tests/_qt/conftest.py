@@ -22,3 +22,13 @@ def run_job(qtbot):
         qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def export(qtbot):
+    """Click the widget's export button and wait until the worker that writes the files has finished."""
+    def click(widget):
+        widget.export_button.changed.emit(True)
+        qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=60000)
+
+    return click

@@ -19,16 +19,6 @@ def run(run_job):
     return lambda widget, timeout=120000: run_job(widget, timeout)
 
 
-@pytest.fixture
-def export(qtbot):
-    """Click "Export cells" and wait until the worker that writes them has finished."""
-    def click(widget):
-        widget.export_button.changed.emit(True)
-        qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=60000)
-
-    return click
-
-
 def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_widget):
     viewer, widget = viewer_widget
     sample = make_smear((300, 600), seed=8)

@@ -33,7 +33,7 @@ def test_model_dropdown_is_fed_by_the_registry(viewer_widget, tmp_path, monkeypa
     assert not widget.model.enabled
 
 
-def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_path, monkeypatch):
+def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_path, monkeypatch, export):
     viewer, widget = viewer_widget
     sample = smear_with_blurry_region((512, 1024), level=8)
     source = viewer.add_image(sample.image, name="smear", scale=(0.5, 0.5))
@@ -72,14 +72,16 @@ def test_run_draws_shapes_overlay_and_updates_on_rerun(run, viewer_widget, tmp_p
     widget.method.value = "learned"
     # export
     widget.csv_path.value = tmp_path / "tiles.csv"
-    widget.export_csv()
+    export(widget)
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == 8
-    # an unwritable path is a message, not an exception in the GUI thread
+    # an unwritable path (a file where the folder should be) is a message, not an exception, and no file
     errors = []
-    monkeypatch.setattr("napari_cytoqa._widgets.qc_widget.show_error", errors.append)
-    widget.csv_path.value = tmp_path / "no such folder" / "tiles.csv"
-    widget.export_csv()
-    assert len(errors) == 1 and "no such folder" in errors[0]
+    monkeypatch.setattr("napari_cytoqa._widgets._jobs.show_error", errors.append)
+    (tmp_path / "not a folder").write_text("")
+    widget.csv_path.value = tmp_path / "not a folder" / "tiles.csv"
+    export(widget)
+    assert len(errors) == 1 and "not a folder" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not a folder", "tiles.csv"]
 
 
 def test_many_tiles_switch_to_image_overlay(run, viewer_widget, monkeypatch):
@@ -118,7 +120,7 @@ def test_bad_layer_reports_error(run, viewer_widget):
     assert widget.verdict.value == "failed" and not any("QC" in layer.name for layer in viewer.layers)
 
 
-def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path):
+def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path, export):
     from napari_cytoqa import assess_quality
 
     viewer, widget = viewer_widget
@@ -139,7 +141,7 @@ def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path)
     assert viewer.layers["focus stack [plane 0] QC"].features["verdict"].tolist() == \
         assess_quality(sharp, tile_size=128).tiles["verdict"].tolist()
     widget.csv_path.value = tmp_path / "tiles.csv"  # the export is the last run's table
-    widget.export_csv()
+    export(widget)
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == len(expected.tiles)
 
 
@@ -200,7 +202,7 @@ def test_stain_check_box(run, viewer_widget, unsure_network):
     assert meta["verdict"] == "invalid" and meta["stain_check"] == {}
 
 
-def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, viewer_widget, tmp_path):
+def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, viewer_widget, tmp_path, export):
     from napari_cytoqa.synthetic.smear import fluorescence_series
 
     viewer, widget = viewer_widget
@@ -244,7 +246,7 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     widget.plane_table.native.cellClicked.emit(4, 0)  # a row clicked: its plane on screen
     assert tuple(np.rint(viewer.dims.point[:2])) == (8.0, 1.0)
     widget.csv_path.value = tmp_path / "zc.csv"
-    widget.export_csv()
+    export(widget)
     planes = pd.read_csv(tmp_path / "zc_planes.csv")
     assert len(planes) == 5 and planes.blur_level.idxmin() == 2 and len(pd.read_csv(tmp_path / "zc.csv")) == 4
     viewer.dims.set_point(1, 0.0)  # channel 0: its own series
@@ -257,7 +259,7 @@ def test_judge_every_plane_lists_them_and_shows_the_sharpest(run_job, qtbot, vie
     run_job(widget, 60000)  # a plain run on the plane on screen: the export is its tile table alone
     assert not widget.compose_button.enabled and widget.planes_button.enabled
     (tmp_path / "zc_planes.csv").unlink()
-    widget.export_csv()
+    export(widget)
     assert not (tmp_path / "zc_planes.csv").exists()
 
 
@@ -313,3 +315,37 @@ def test_compare_with_areas_marked_blurry(run, viewer_widget):
     run(widget)
     want = focus_scores(tiles, mask_truth(tiles, painted, lambda yx: (yx - 0.5) / 2))
     assert want["tiles"] == 32 and focus_line(want, "painted") in widget.verdict.value
+
+
+def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, viewer_widget):
+    """After "Judge every plane", a "compare with" layer scores every plane: columns marked / accuracy in
+    the plane table (as quality.compare computes on each plane's tiles; a 2-D layer's areas count on every
+    plane) and the pooled scores in the status."""
+    from napari_cytoqa.quality.compare import focus_scores, tile_truth
+
+    viewer, widget = viewer_widget
+    blurry = smear_with_blurry_region((512, 1024), level=8).image  # the right part defocused
+    sharp = smear_with_blurry_region((512, 1024), level=0).image
+    widget.image.value = viewer.add_image(np.stack([blurry, sharp]), name="two", rgb=True)
+    ring = np.array([[0, 614], [0, 1024], [512, 1024], [512, 614]], float)
+    widget.truth.value = viewer.add_shapes([ring - 0.5], shape_type="polygon", name="right part")
+    widget.tile_size.value = 128
+    widget.planes_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.planes_button.enabled and widget.run_button.enabled, timeout=60000)
+    shown = widget.plane_table.to_dataframe()
+    verdicts, truths = [], []
+    for k in range(2):
+        tiles = widget._series.reports[(k,)].tiles
+        truth = tile_truth(tiles, [ring])
+        want = focus_scores(tiles, truth)
+        assert int(shown["marked"].iloc[k]) == want["tiles"] == 32
+        assert float(shown["accuracy"].iloc[k]) == round(want["accuracy"], 2)
+        verdicts.append(np.asarray(tiles["verdict"], dtype=object))
+        truths.append(truth)
+    # the in-focus plane contradicts the marks: its right part is called sharp
+    assert float(shown["accuracy"].iloc[1]) < float(shown["accuracy"].iloc[0])
+    pooled = focus_scores({"verdict": np.concatenate(verdicts)}, np.concatenate(truths))
+    assert pooled["tiles"] == 64
+    assert widget.verdict.value.endswith(f"all 2 planes vs 64 marked tiles: accuracy {pooled['accuracy']:.0%}, "
+                                         f"blurry found {pooled['blurry_recall']:.0%}, sharp kept "
+                                         f"{pooled['sharp_recall']:.0%}")

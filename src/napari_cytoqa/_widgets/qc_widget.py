@@ -5,7 +5,7 @@ from pathlib import Path
 
 import napari
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
                        upsert_layer)
@@ -199,8 +199,10 @@ class QualityControlWidget(Container):
 
     def _show_series(self, series, layer):
         best, table = series.sharpest, series.table
-        self.plane_table.show_planes(table[list(PLANE_COLUMNS)].round({"blur_level": 2, "p_blurry": 2}),
-                                     table["index"], select=best)
+        shown = table[list(PLANE_COLUMNS)].round({"blur_level": 2, "p_blurry": 2})
+        marked = self._compare is not None and self._compare in self._viewer.layers
+        pooled = self._compared_planes(series, layer, shown) if marked else ""
+        self.plane_table.show_planes(shown, table["index"], select=best)
         sharp = int((table["verdict"] == "sharp").sum())
         if best is None:
             self._series = series
@@ -213,7 +215,7 @@ class QualityControlWidget(Container):
         row = series.row(best)
         tie = f" (tied with {len(series.tied) - 1} more)" if len(series.tied) > 1 else ""
         self.verdict.value = (f"sharpest plane {named(best)}{tie}: blur level {row['blur_level']:.1f} · "
-                              f"{sharp} of {len(table)} planes sharp\n" + self.verdict.value)
+                              f"{sharp} of {len(table)} planes sharp\n" + self.verdict.value + pooled)
 
     def _plane_clicked(self, plane):
         """A click on a row of the plane table shows that plane (the overlay stays the sharpest's)."""
@@ -235,35 +237,74 @@ class QualityControlWidget(Container):
         self.export_button.enabled = True
         self._series = None
 
-    def _compared(self, report, layer, plane) -> str:
-        """The tiles' sharp/blurry verdicts against the "compare with" layer's marked areas."""
-        from ..quality.compare import focus_line, focus_scores, mask_truth, tile_truth
+    def _truth(self, report, layer, plane):
+        """Each tile's mark in the "compare with" layer on ``plane``: blurry, sharp or "" (unmarked);
+        ValueError for a Labels layer of another stack."""
+        from ..quality.compare import mask_truth, tile_truth
 
         marked = self._compare
+        if marked._type_string == "labels":
+            mask, to_mask = labels_mask(marked, layer, plane=plane)
+            return mask_truth(report.tiles, mask, to_mask) if mask is not None else [""] * len(report.tiles)
+        return tile_truth(report.tiles, *shapes_areas(marked, layer, plane=plane))
+
+    def _compared(self, report, layer, plane) -> str:
+        """The tiles' sharp/blurry verdicts against the "compare with" layer's marked areas."""
+        from ..quality.compare import focus_line, focus_scores
+
         try:
-            if marked._type_string == "labels":
-                mask, to_mask = labels_mask(marked, layer, plane=plane)
-                truth = mask_truth(report.tiles, mask, to_mask) if mask is not None else [""] * len(report.tiles)
-            else:
-                truth = tile_truth(report.tiles, *shapes_areas(marked, layer, plane=plane))
+            truth = self._truth(report, layer, plane)
         except ValueError as err:  # labels of another stack
             return f"not compared: {err}"
-        return focus_line(focus_scores(report.tiles, truth), marked.name)
+        return focus_line(focus_scores(report.tiles, truth), self._compare.name)
+
+    def _compared_planes(self, series, layer, shown) -> str:
+        """Every judged plane against the "compare with" layer's marks on that plane (all of a 2-D
+        layer's): columns ``marked`` (tiles scored) and ``accuracy`` of the plane table ``shown``,
+        and the pooled scores as a line for the status."""
+        import numpy as np
+
+        from ..quality.compare import focus_line, focus_scores
+
+        verdicts, truths, marked, accuracy = [], [], [], []
+        for plane in series.table["index"]:
+            report = series.reports[tuple(plane)]
+            try:
+                truth = np.asarray(self._truth(report, layer, plane), dtype=object)
+            except ValueError as err:
+                return f"\nnot compared: {err}"
+            scores = focus_scores(report.tiles, truth)
+            marked.append(scores["tiles"])
+            accuracy.append(round(scores["accuracy"], 2) if scores["tiles"] else np.nan)
+            verdicts.append(np.asarray(report.tiles["verdict"], dtype=object))
+            truths.append(truth)
+        shown["marked"], shown["accuracy"] = marked, accuracy
+        pooled = focus_scores({"verdict": np.concatenate(verdicts)}, np.concatenate(truths))
+        if not pooled["tiles"]:
+            return f"\n{self._compare.name}: no marked tile with cells on any plane"
+        return f"\nall {len(truths)} planes {focus_line(pooled)}"
 
     def export_csv(self):
         """Write the tile table of the last run's overlay to the chosen CSV path; after "Judge every
-        plane", the per-plane table too, beside it as ``<name>_planes.csv``."""
+        plane", the per-plane table too, beside it as ``<name>_planes.csv``. Written in a worker thread,
+        each file whole or not at all (a slide's table at small tiles runs to many thousand rows)."""
+        from .._files import atomic_write
+
         name = self._overlay
         if name is None or name not in self._viewer.layers or "cytoqa_tiles" not in self._viewer.layers[name].metadata:
             show_warning("Run the quality check first.")
             return
         path = Path(self.csv_path.value).expanduser().resolve()
-        written = [path]
-        try:
-            self._viewer.layers[name].metadata["cytoqa_tiles"].to_csv(path, index=False)
-            if self._series is not None:
-                written.append(self._series.to_csv(path.with_name(f"{path.stem}_planes.csv")))
-        except OSError as err:  # a missing folder, no permission, a full disk: say so, keep the GUI
-            show_error(f"Could not write the tile table to {path}: {err.strerror or err}")
-            return
-        show_info("Wrote " + " and ".join(map(str, written)))
+        tiles, series = self._viewer.layers[name].metadata["cytoqa_tiles"], self._series
+
+        def job():
+            yield 0, 1
+            written = [atomic_write(path, lambda tmp: tiles.to_csv(tmp, index=False))]
+            if series is not None:
+                written.append(series.to_csv(path.with_name(f"{path.stem}_planes.csv")))
+            return written
+
+        # a missing folder, no permission, a full disk: start_job says "Writing the tile table to … failed: …"
+        self.export_worker = start_job(job, description=f"Writing the tile table to {path}",
+                                       on_done=lambda written: show_info("Wrote " + " and ".join(map(str, written))),
+                                       buttons=(self.export_button,))
