@@ -848,6 +848,30 @@ def test_diameter_in_microns_uses_the_pixel_size(pyramid_file):
     assert by_um.diameter == pytest.approx(24) and np.array_equal(by_um.boxes, by_px.boxes)
 
 
+def test_no_diameter_far_from_the_trained_pixel_size_gives_a_hint(pyramid_file):
+    """With no cell size given, a slide sampled far from the training's 0.5 µm/px says what to pass (the
+    default itself is unchanged); at 0.5 µm/px, with a diameter, or without a pixel size: no hint."""
+    from napari_cytoqa.detection.size import scale_hint
+    from napari_cytoqa.io import read_slide
+
+    path, image = pyramid_file  # 0.25 µm per level-0 pixel, 3 levels
+    with read_slide(path) as slide:
+        hint = detect_cells(slide, detector="otsu", level=0).warnings
+        assert len(hint) == 1 and "0.25 µm/px" in hint[0] and "4.0 µm" in hint[0] and "32 px here" in hint[0]
+        assert "--diameter 8um" in hint[0]
+        assert detect_cells(slide, detector="otsu", level=1).warnings == []  # level 1: 0.5 µm/px
+        assert "1 µm/px" in detect_cells(slide, detector="otsu", level=2).warnings[0]
+        assert detect_cells(slide, detector="otsu", level=0, diameter_um=8).warnings == []
+        assert detect_cells(slide, detector="otsu", level=0, diameter=20).warnings == []
+        assert detect_cells(slide, detector="otsu", level=0, pixel_size=0.5).warnings == []  # the user's size
+        levels = slide.levels
+        assert scale_hint(slide, levels, 0, None) is None  # pixel_size=None: unknown
+    arr = [image]
+    assert scale_hint(arr, arr, 0) is None  # a plain array records no pixel size
+    assert scale_hint(arr, arr, 0, 0.7) is None and scale_hint(arr, arr, 0, 0.34) is None  # within 1.5x
+    assert "0.76 µm/px" in scale_hint(arr, arr, 0, 0.76) and "0.33 µm/px" in scale_hint(arr, arr, 0, (0.33, 0.33))
+
+
 def test_region_detects_in_a_box_or_polygons_only():
     from napari_cytoqa.detection import boxes_from_labels
     from napari_cytoqa.detection.region import resolve_region

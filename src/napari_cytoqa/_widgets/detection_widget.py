@@ -14,6 +14,7 @@ from .._marks import shapes_region
 from .._stack_layers import add_series_detection_layers
 from ..detection import DETECTORS, iter_detect_cells
 from ..detection.detect import DEFAULT_MERGE, DEFAULT_TTA, DENOISE_CHOICES, ROUTINGS
+from ..detection.exposure import SATURATION_WARNING
 from ..detection.planes import iter_detect_planes
 from ..detection.stain_input import STAIN_CHOICES
 from ..stacks import series_planes
@@ -216,7 +217,7 @@ class DetectionWidget(CellResults, Container):
             show_warning(f"{truth.name} holds {layer.name}'s last detection, which a run replaces: correct it "
                          "(then a run keeps it), duplicate or rename it to keep it as the cells to compare with.")
             return None
-        opts = self.options()
+        opts = {"pixel_size": layer_pixel_size(layer), **self.options()}  # for µm and the scale hint
         if "diameter_um" in opts and opts["pixel_size"] is None:
             show_warning(f"{layer.name} records no pixel size (its scale is not in µm): give the cell diameter "
                          "in px, or set the layer's scale and units.")
@@ -315,7 +316,8 @@ class DetectionWidget(CellResults, Container):
             self.status.value += self._compared(det, layer, level, plane, region)
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
             self.status.value += " · image too large to keep instance labels"
-        if det.warnings:
+        if det.saturated >= SATURATION_WARNING:  # the warnings say more (exposure, cell size)
             self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
+        if det.warnings:
             for warning in det.warnings:
                 show_warning(f"{layer.name}: {warning}")

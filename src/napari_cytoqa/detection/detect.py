@@ -21,7 +21,7 @@ from .merge import box_owners, merge_boxes, merge_labels, tiling_for
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
 from .region import inside_polygons, region_area, resolve_region
-from .size import resolve_diameter
+from .size import resolve_diameter, scale_hint
 from .stain_input import STAIN_CHOICES, stain_input
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,8 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
     elif options.get("sharp_model") == "auto":
         raise ValueError("sharp_model='auto' applies to routing='blur' with the U-Net or YOLO")
     warnings = [w for w in [exposure_warning(saturated, detector, routing=routing,
-                                             sharp_model=options.get("sharp_model"))] if w]
+                                             sharp_model=options.get("sharp_model")),
+                            None if diameter is not None else scale_hint(image, levels, level, pixel_size)] if w]
     name = getattr(image, "name", None)  # a Slide's
     for w in warnings:
         log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", w)

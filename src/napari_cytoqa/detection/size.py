@@ -63,6 +63,35 @@ def resolve_diameter(image, levels, level: int, diameter=None, diameter_um=None,
     return diameter
 
 
+#: no ``diameter`` given and the analysed level's pixel size is more than this factor from the
+#: 0.5 µm/px the shipped detectors' cells (16 px, 8 µm) were made at: :func:`scale_hint` says so
+SCALE_HINT_FACTOR = 1.5
+
+
+def scale_hint(image, levels, level: int, pixel_size="auto") -> str | None:
+    """With no cell diameter given, a hint where the analysed level's pixel size (``pixel_size`` as in
+    :func:`resolve_diameter`; unknown: None) is far from the training's 0.5 µm/px: the detectors
+    then look for cells of 16 px, which are 4 µm at 0.25 µm/px (40×) or 21 µm at 1.3 µm/px. The
+    default stays as it is (cells vary in size; a wrong guess would move every count): the hint
+    says what to pass."""
+    from ..quality.scale import NOMINAL_UM, resolve_pixel_size
+
+    px = resolve_pixel_size(image, pixel_size)
+    if px is None:
+        return None
+    at = px * levels[0].shape[0] / levels[level].shape[0]  # µm per pixel of the analysed level
+    if 1 / SCALE_HINT_FACTOR <= at / NOMINAL_UM <= SCALE_HINT_FACTOR:
+        return None
+    from .detect import REFERENCE_DIAMETER_PX
+
+    trained = REFERENCE_DIAMETER_PX * NOMINAL_UM
+    return (f"no cell diameter given: looking for cells of {REFERENCE_DIAMETER_PX:.0f} px, as trained "
+            f"({trained:.0f} µm at {NOMINAL_UM} µm/px), which at this level's {at:.3g} µm/px are "
+            f"{REFERENCE_DIAMETER_PX * at:.1f} µm; give the cells' size (diameter_um=, e.g. {trained:.0f} "
+            f"for nuclei like the training's, {trained / at:.0f} px here; the CLI's --diameter {trained:.0f}um) "
+            "or diameter='auto'")
+
+
 def _sample_window(arr, side: int):
     """The ``side`` × ``side`` window (of a 3 × 3 set of candidates) with the most contrast."""
     from ..quality.measures import luminance
