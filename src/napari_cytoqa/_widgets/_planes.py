@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import Table
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QStyledItemDelegate
 
 from .._layers import layer_levels
 from .._layers import plane_name as named
@@ -40,6 +41,8 @@ class PlaneTable(Table):
     def __init__(self, on_click, **kwargs):
         super().__init__(value=None, visible=False, **kwargs)
         self.read_only = True
+        # magicgui's delegate re-reads number text (0.08 -> "8.000e-02", 2.55 -> "2.5500"): show ours as it is
+        self.native.setItemDelegate(QStyledItemDelegate(self.native))
         self.planes = []
         self.native.cellClicked.connect(lambda row, _col: 0 <= row < len(self.planes) and on_click(self.planes[row]))
 
