@@ -152,8 +152,12 @@ def test_detect_command_writes_csv_and_geojson(tmp_path):
     assert abs(len(cells) - len(img.boxes)) <= 0.3 * len(img.boxes)  # the U-Net finds most nuclei
     gj = json.loads((out / "nuclei_cells.geojson").read_text())
     assert gj["type"] == "FeatureCollection" and len(gj["features"]) == len(cells)
-    ring = gj["features"][0]["geometry"]["coordinates"][0]
-    assert ring[0] == ring[-1] and len(ring) == 5
+    # the nuclei's outlines, inside their boxes, and their areas (kept per tile, no label image needed)
+    ring = np.array(gj["features"][0]["geometry"]["coordinates"][0])
+    assert (ring[0] == ring[-1]).all() and len(ring) > 5
+    y0, x0, y1, x1 = cells.loc[0, ["y0", "x0", "y1", "x1"]]
+    assert x0 <= ring[:, 0].min() and ring[:, 0].max() <= x1 and y0 <= ring[:, 1].min() and ring[:, 1].max() <= y1
+    assert (cells["area_px"] > 0).all() and gj["features"][0]["properties"]["area_px"] == cells.loc[0, "area_px"]
     summary = pd.read_csv(out / "summary.csv")
     assert summary.loc[0, "cells"] == len(cells) and summary.loc[0, "models"] == "cytoqa-unet-combined"
     with pytest.raises(SystemExit):
@@ -204,7 +208,8 @@ def test_detect_command_writes_instance_labels_and_cell_areas(tmp_path):
     assert not list(out.glob("*.part"))
     assert main(["detect", str(path), "--out", str(out / "plain"), "--quiet", "--detector", "otsu"]) == 0
     assert not (out / "plain" / "nuclei_labels.tif").exists()
-    assert "area_px" not in pd.read_csv(out / "plain" / "nuclei_cells.csv")
+    plain = pd.read_csv(out / "plain" / "nuclei_cells.csv")  # no label image: areas from each tile's cells
+    assert plain["area_um2"].tolist() == pytest.approx(plain["area_px"] * 0.25)
 
 
 def test_detect_command_reports_an_over_exposed_image(tmp_path, smear, caplog):
@@ -621,13 +626,15 @@ def test_detect_writes_qupath_cells(tmp_path, capsys, monkeypatch):
         main(["detect", str(plain), "--out", str(out), "--qupath-cells", "0"])
     import napari_cytoqa.detection.detect as detect_module
 
-    monkeypatch.setattr(detect_module, "MAX_LABEL_PIXELS", 1000)  # a "whole slide": no labels kept, so detections
-    capsys.readouterr()
+    kept = json.loads((out / "plain_cells.geojson").read_text())["features"]  # grown from the label image
+    monkeypatch.setattr(detect_module, "MAX_LABEL_PIXELS", 1000)  # a "whole slide": no label image kept ...
     assert main(["detect", str(plain), "--out", str(out), "--detector", "otsu", "--qupath-cells", "4",
                  "--quiet"]) == 0
-    assert "written as detections, not QuPath cells" in capsys.readouterr().err
-    assert {f["properties"]["objectType"] for f in json.loads((out / "plain_cells.geojson").read_text())["features"]} \
-        == {"detection"}
+    slide = json.loads((out / "plain_cells.geojson").read_text())["features"]  # ... cells grown from the outlines
+    assert {f["properties"]["objectType"] for f in slide} == {"cell"} and len(slide) == len(kept)
+    assert [f["nucleusGeometry"] for f in slide] == [f["nucleusGeometry"] for f in kept]
+    area = np.array([[f["properties"]["measurements"]["cell_area_px"] for f in fs] for fs in (slide, kept)])
+    assert np.median(np.abs(area[0] - area[1]) / area[1]) < 0.01 and np.mean(area[0] == area[1]) > 0.8
 
 
 def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):

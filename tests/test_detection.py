@@ -331,6 +331,20 @@ def test_boxes_only_mode_and_pyramid_statistics(monkeypatch):
     with pytest.raises(ValueError, match="keep_labels"):
         detect_cells(img, detector="unet", keep_labels="yes")
     assert evaluate_detections([(lean.boxes, lean.scores)], [full.boxes]).f1 > 0.95
+    # without a label image each cell keeps its outline and size, from the tile that owns it: those of the
+    # label image where both runs found the same box
+    from napari_cytoqa.detection.outlines import label_outlines
+
+    rings, where = label_outlines(full.labels), {tuple(b): i for i, b in enumerate(full.boxes.astype(int))}
+    pairs = [(j, where[tuple(b)]) for j, b in enumerate(lean.boxes.astype(int)) if tuple(b) in where]
+    assert len(pairs) > 0.95 * lean.count and len(lean.outlines) == len(lean.instance_areas) == lean.count
+    assert np.mean([np.array_equal(lean.outlines[j], rings[i + 1]) for j, i in pairs]) > 0.95
+    assert np.mean([lean.areas[j] == full.areas[i] for j, i in pairs]) > 0.95
+    sub = lean.subset(lean.scores >= np.median(lean.scores))  # subsets keep them aligned
+    kept = np.flatnonzero(lean.scores >= np.median(lean.scores))
+    assert np.array_equal(sub.outlines[1], lean.outlines[kept[1]]) and np.array_equal(sub.areas, lean.areas[kept])
+    geo = lean.to_geojson(outlines=True)["features"][kept[1]]  # GeoJSON: outline, x first, closed
+    assert np.array_equal(np.array(geo["geometry"]["coordinates"][0])[:-1, ::-1], lean.outlines[kept[1]])
     # on a pyramid the statistics come from a coarser level: same cells found on level 0
     pyr = build_pyramid(np.tile(img, (2, 2)), min_size=256)
     assert len(pyr) >= 2
@@ -870,6 +884,31 @@ def test_no_diameter_far_from_the_trained_pixel_size_gives_a_hint(pyramid_file):
     assert scale_hint(arr, arr, 0) is None  # a plain array records no pixel size
     assert scale_hint(arr, arr, 0, 0.7) is None and scale_hint(arr, arr, 0, 0.34) is None  # within 1.5x
     assert "0.76 µm/px" in scale_hint(arr, arr, 0, 0.76) and "0.33 µm/px" in scale_hint(arr, arr, 0, (0.33, 0.33))
+
+
+def test_cells_grown_from_outlines_match_those_grown_from_labels():
+    """QuPath cells of a whole slide (no label image kept) are grown from the nuclei's outlines
+    (ring_cells): the same as from the label image (cell_outlines) but where an instance was in pieces."""
+    from napari_cytoqa.detection.outlines import Rings, cell_outlines, label_outlines, ring_cells
+    from napari_cytoqa.detection.result import _ring_area
+    from napari_cytoqa.synthetic import make_fluorescence
+
+    labels = make_fluorescence((384, 384), seed=3).labels
+    n = int(labels.max())
+    outlines = label_outlines(labels)
+    rings = Rings.from_list([outlines.get(i + 1) for i in range(n)])
+    assert len(rings) == n and np.array_equal(rings[4], outlines[5]) and rings.as_dict(2.0)[5].tolist() == \
+        (outlines[5] * 2).tolist()
+    want, got = cell_outlines(labels, 5.0), ring_cells(rings, 5.0, bounds=(0, 0, *labels.shape))
+    assert got.keys() == want.keys()
+    same = [np.array_equal(want[k], got[k]) for k in want]
+    assert np.mean(same) > 0.85
+    error = [abs(_ring_area(got[k]) / _ring_area(want[k]) - 1) for k in want]
+    assert np.median(error) == 0 and np.mean(error) < 0.02
+    assert min(r[:, 0].min() for r in got.values()) >= 0  # bounded by the area analysed
+    assert max(r[:, 1].max() for r in got.values()) <= labels.shape[1]
+    empty = Rings.from_list([])
+    assert len(empty) == 0 and ring_cells(empty, 3.0) == {}
 
 
 def test_region_detects_in_a_box_or_polygons_only():

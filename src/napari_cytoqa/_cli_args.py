@@ -133,8 +133,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                     help="keep only objects scoring at least this (0-1; default: all): fewer specks and dust in "
                          "the count, a few true cells lost (docs/detection.md, counting confident objects)")
     dt.add_argument("--labels", action="store_true",
-                    help="also write the instance label image (<name>_labels.tif, U-Net and Otsu) and each cell's "
-                         "area and equivalent diameter in the CSV (in µm too where the file gives the pixel size)")
+                    help="also write the instance label image (<name>_labels.tif, U-Net and Otsu; up to 100 Mpx "
+                         "of the analysed level). The CSV gives each cell's area and equivalent diameter either "
+                         "way (in µm too where the file gives the pixel size), the GeoJSON its outline")
     dt.add_argument("--qupath-cells", type=distance_arg, default=None, metavar="DIST|DISTum",
                     help="write the cells GeoJSON as QuPath cell objects: each nucleus (U-Net, Otsu) grown by this "
                          "distance into the background, without crossing a neighbour's (e.g. 5um, QuPath's cell "

@@ -157,7 +157,7 @@ def _detect(args) -> int:
     import numpy as np
 
     from .detection import iter_detect_cells
-    from .detection.detect import DENOISE_CHOICES, MAX_LABEL_PIXELS
+    from .detection.detect import DENOISE_CHOICES
     from .io import read_slide
 
     if args.tta and args.detector == "otsu":  # before anything is written
@@ -207,10 +207,6 @@ def _detect(args) -> int:
                 at, frame = stack_frame(whole, slide, plane)  # boxes (and areas) in level-0 pixels, on the plane
                 write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
                             plane=at, frame=frame, cell_expansion=expansion_px(args.qupath_cells, slide, args, down))
-                if args.qupath_cells and det.labels is None and args.detector != "yolo":
-                    print(f"cytoqa detect: {label}: instance labels are not kept beyond {MAX_LABEL_PIXELS:,} pixels "
-                          "of the analysed level: the cells are written as detections, not QuPath cells (a "
-                          "coarser --level or a --region keeps them)", file=sys.stderr)
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),

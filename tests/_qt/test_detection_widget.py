@@ -83,7 +83,9 @@ def test_unet_draws_labels_boxes_and_tile_counts_and_rerun_updates(run, viewer_w
     assert "too large" not in widget.status.value
 
 
-def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget, monkeypatch):
+def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget, monkeypatch, tmp_path, export):
+    import json
+
     import napari_cytoqa.detection.detect as detect_module
 
     viewer, widget = viewer_widget
@@ -93,6 +95,11 @@ def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget
     run(widget)
     assert "big cells" not in viewer.layers and len(viewer.layers["big boxes"].data) > 10
     assert "too large to keep instance labels" in widget.status.value
+    widget.csv_path.value = tmp_path / "big.csv"  # the export still has each nucleus' outline and area
+    export(widget)
+    features = json.loads((tmp_path / "big.geojson").read_text())["features"]
+    assert len(features) == len(viewer.layers["big boxes"].data)
+    assert min(len(f["geometry"]["coordinates"][0]) for f in features) > 5 and "area_px" in features[0]["properties"]
 
 
 def test_an_over_exposed_image_is_flagged_in_the_status(run, viewer_widget):

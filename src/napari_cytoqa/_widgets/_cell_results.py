@@ -85,9 +85,9 @@ class CellResults:
         if grow and not size:
             show_warning(f"{layer.name} records no pixel size (its scale is not in µm): QuPath cells need one.")
             return
-        if grow and all(d.labels is None for d in getattr(found, "detections", {None: found}).values()):
-            show_info("No instance labels were kept (YOLO, or an image beyond 100 Mpx): the cells are exported as "
-                      "QuPath detections, not cells.")
+        if grow and all(d.labels is None and d.outlines is None
+                        for d in getattr(found, "detections", {None: found}).values()):
+            show_info("YOLO finds boxes, not nuclei: the cells are exported as QuPath detections, not cells.")
         frame = frame_metadata(layer, plane).get("cytoqa_frame")
         found, plane = in_file_planes(found, plane, (frame or {}).get("channel"))  # one channel of a file: its planes
         options = {"pixel_size_um": size, "plane": plane, "downsample": down, "frame": frame,

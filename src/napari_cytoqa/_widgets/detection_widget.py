@@ -315,7 +315,7 @@ class DetectionWidget(CellResults, Container):
         if self._compare is not None:
             self.status.value += self._compared(det, layer, level, plane, region)
         if det.labels is None and det.detector != "yolo":  # a big image: boxes or points only
-            self.status.value += " · image too large to keep instance labels"
+            self.status.value += " · image too large to keep instance labels (boxes shown; Export writes outlines)"
         if det.saturated >= SATURATION_WARNING:  # the warnings say more (exposure, cell size)
             self.status.value += f" · over-exposed? {det.saturated:.0%} saturated"
         if det.warnings:

@@ -18,6 +18,8 @@ from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import box_owners, merge_boxes, merge_labels, tiling_for
+from .outlines import Rings, tile_outlines
+from .rescale import rescaled
 from .networks import UNetRunner, YoloRunner
 from .result import Detections
 from .region import inside_polygons, region_area, resolve_region
@@ -198,41 +200,6 @@ MAX_LABEL_PIXELS = 100_000_000
 REFERENCE_DIAMETER_PX = 16.0
 
 
-def _rescaled(run, scale: float):
-    """Wrap a detector so it sees tiles resampled by ``scale`` (cells brought to the size the
-    models were trained at; ``raw``, the tile as it is where ``tile`` renders it, alike); boxes
-    and labels come back in the tile's own pixels."""
-    if scale == 1.0:
-        return run
-    from skimage.transform import resize
-
-    def call(tile, raw=None):
-        h, w = tile.shape[:2]
-        hs, ws = max(1, round(h * scale)), max(1, round(w * scale))
-
-        def small(t):
-            t = t.astype(np.float32) if t.dtype == bool else t  # resize refuses to smooth booleans
-            return resize(t, (hs, ws, *t.shape[2:]), order=1, preserve_range=True,
-                          anti_aliasing=scale < 1).astype(np.float32)
-
-        labels, boxes, scores, route, focus = run(small(tile), None if raw is None else small(raw))
-        boxes = np.asarray(boxes, float).reshape(-1, 4) * [h / hs, w / ws, h / hs, w / ws]
-        if labels is not None:  # nearest-neighbour back to the tile's grid
-            rows = np.minimum(((np.arange(h) + 0.5) * hs / h).astype(int), hs - 1)
-            cols = np.minimum(((np.arange(w) + 0.5) * ws / w).astype(int), ws - 1)
-            labels = labels[rows[:, None], cols[None, :]]
-            kept = np.unique(labels)
-            kept = kept[kept > 0]
-            if len(kept) < len(boxes):  # an object smaller than a pixel of the coarser grid vanished
-                lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, labels.dtype)
-                lut[kept] = np.arange(1, len(kept) + 1)
-                labels, scores = lut[labels], np.asarray(scores)[kept - 1]
-            boxes = boxes_from_labels(labels)
-        return labels, boxes, scores, route, focus
-
-    return call
-
-
 #: what ``diameter="auto"`` on stained tissue may be worth (docs/detection.md, *Joining on real H&E*)
 AUTO_ON_TISSUE = ("diameter='auto' estimated {:.1f} px on stained tissue, where the size estimate has been "
                   "0.4-0.85x the nuclei's measured size on real H&E; pass diameter= in pixels when you know it")
@@ -306,16 +273,19 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         if detector in ("unet", "yolo") and routing == "blur":
             options = {**options, "focus_image": sample}
     try:  # image-wide statistics (intensity range, polarity, Otsu) from a level of <= ~1 Mpx where there is one
-        run = _rescaled(DETECTORS[detector](whole, **options), scale)
+        run = rescaled(DETECTORS[detector](whole, **options), scale)
     except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")
         raise ValueError(f"detector {detector!r}: {err}") from err
-    per_labels, per_boxes, per_scores, routes, focus = [], [], [], [], []
+    per_labels, per_boxes, per_scores, routes, focus, per_rings = [], [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         by, bx = int(box[0]), int(box[1])
         tile = transparent_as_nan(read_tile(arr, box))
         labels, boxes, scores, route, tile_focus = run(tile) if render is None else run(render(tile), tile)
         per_labels.append(labels if keep_labels else None)
+        if labels is not None and not keep_labels:  # too large for a label image: the owned cells' outlines
+            own = box_owners(np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx], grid.boxes) == i
+            per_rings.append(tile_outlines(labels, own, origin=(by + y0, bx + x0)))
         per_scores.append(np.asarray(scores, float))
         per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx], scores))
         routes.append(route)
@@ -326,7 +296,11 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         boxes = boxes_from_labels(labels)
     else:
         labels = None
-        boxes, scores, _ = merge_boxes(per_boxes, grid.boxes)
+        boxes, scores, tiles, local = merge_boxes(per_boxes, grid.boxes, index=True)
+    outlines = areas = None
+    if per_rings and len(per_rings) == len(grid):  # each kept cell's outline and size, from its tile
+        outlines = Rings.from_list([per_rings[t][0][j] for t, j in zip(tiles, local)])
+        areas = np.array([per_rings[t][1][j] for t, j in zip(tiles, local)], np.int64)
     owner = box_owners(boxes, grid.boxes)
     shift = [y0, x0, y0, x0]
     det = Detections(boxes=boxes + shift, scores=np.asarray(scores, float), labels=labels, origin=(y0, x0),
@@ -336,7 +310,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
                      tile_routes=np.asarray(routes, dtype=object),
                      diameter=None if diameter is None else float(diameter), saturated=saturated,
                      warnings=warnings, stain="none" if render is None else "hematoxylin",
-                     area=region_area((y0, x0, y1, x1), polygons))
+                     area=region_area((y0, x0, y1, x1), polygons), outlines=outlines, instance_areas=areas)
     det = det if polygons is None else det.subset(inside_polygons(det.boxes, polygons))
     return det if min_score is None else det.above(min_score)
 

@@ -85,10 +85,11 @@ def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
     return np.sort(keep).astype(np.int64)
 
 
-def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
+def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5, index: bool = False):
     """``per_tile``: one ``(boxes, scores)`` per tile, boxes in **image** coordinates. Returns
-    ``(boxes, scores, tile_index)`` of the kept detections."""
-    boxes, scores, tiles = [], [], []
+    ``(boxes, scores, tile_index)`` of the kept detections; ``index=True``: also each one's index
+    among its tile's boxes."""
+    boxes, scores, tiles, local = [], [], [], []
     for t, (b, s) in enumerate(per_tile):
         b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
         if not len(b):
@@ -97,11 +98,13 @@ def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5):
         boxes.append(b[own])
         scores.append(np.asarray(s, dtype=np.float64).reshape(-1)[own])
         tiles.append(np.full(int(own.sum()), t))
+        local.append(np.flatnonzero(own))
     if not boxes:
-        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
-    boxes, scores, tiles = np.concatenate(boxes), np.concatenate(scores), np.concatenate(tiles)
+        none = np.zeros(0, np.int64)
+        return (np.zeros((0, 4)), np.zeros(0), none) + ((none,) if index else ())
+    boxes, scores, tiles, local = map(np.concatenate, (boxes, scores, tiles, local))
     keep = nms(boxes, scores, iou)
-    return boxes[keep], scores[keep], tiles[keep]
+    return (boxes[keep], scores[keep], tiles[keep]) + ((local[keep],) if index else ())
 
 
 def merge_labels(per_tile, tile_boxes, image_shape, scores=None):

@@ -40,6 +40,10 @@ class Detections:
     origin: tuple = (0, 0)
     #: pixels of the analysed level searched (the region, else the whole image; for densities)
     area: float | None = None
+    #: an image too large to keep ``labels``: each instance's outline (:class:`.outlines.Rings`, the
+    #: analysed level's pixels) and pixel count, from the tile that owns it; else None
+    outlines: object = None
+    instance_areas: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -76,7 +80,9 @@ class Detections:
             counts = np.bincount(box_owners(boxes, self.tile_boxes), minlength=len(self.tile_boxes))
         return replace(self, boxes=boxes, scores=np.asarray(self.scores, float)[keep], labels=labels,
                        route=np.asarray(self.route)[keep], focus=np.asarray(self.focus, float)[keep],
-                       tile_counts=counts, warnings=list(self.warnings))
+                       tile_counts=counts, warnings=list(self.warnings),
+                       outlines=None if self.outlines is None else self.outlines.subset(keep),
+                       instance_areas=None if self.instance_areas is None else self.instance_areas[keep])
 
     def area_um2(self, pixel_size_um, *, downsample: float = 1.0) -> float | None:
         """The area searched (:attr:`area`) in µm², given the level-0 pixel size (µm, a number or
@@ -91,20 +97,21 @@ class Detections:
     def areas(self) -> np.ndarray | None:
         """Pixels of each instance (``(N,)``, box order) when the detector segments, else None."""
         if self.labels is None:
-            return None
+            return None if self.instance_areas is None else np.asarray(self.instance_areas)
         return np.bincount(np.asarray(self.labels).ravel(), minlength=self.count + 1)[1:self.count + 1]
 
     def to_geojson(self, *, downsample: float = 1.0, outlines: bool = False, cell_expansion: float = 0.0) -> dict:
         """A GeoJSON FeatureCollection of box polygons in pixel coordinates (x right, y down),
         multiplied by ``downsample`` (level-0 pixels per pixel of the analysed pyramid level);
         each feature is a QuPath detection classified by its route, with its score (and focus) as
-        measurements; with instance labels also its area in level-0 pixels (``area_px``, and as a
-        measurement). ``outlines=True``: with instance labels, each cell's outline
-        (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box.
-        ``cell_expansion`` (pixels of the analysed level, > 0, with instance labels): QuPath ``cell``
-        objects instead — the nucleus grown by that much as the cell
-        (:func:`~napari_cytoqa.detection.outlines.cell_outlines`), the nucleus outline as its
-        ``nucleusGeometry``, and the cell's area as ``cell_area_px``."""
+        measurements; with instance labels (or their :attr:`outlines`) also its area in level-0 pixels
+        (``area_px``, and as a measurement). ``outlines=True``: with instance labels, each cell's outline
+        (:func:`~napari_cytoqa.detection.outlines.label_outlines`) instead of its box; an image too large
+        to keep its labels gives the outlines kept instead. ``cell_expansion`` (pixels of the analysed
+        level, > 0, with instance labels or outlines): QuPath ``cell`` objects instead — the nucleus
+        grown by that much as the cell (:func:`~napari_cytoqa.detection.outlines.cell_outlines`, or
+        :func:`~napari_cytoqa.detection.outlines.ring_cells` from the outlines), the nucleus outline as
+        its ``nucleusGeometry``, and the cell's area as ``cell_area_px``."""
         feats = []
         areas = self.areas
         rings, cells = {}, {}
@@ -114,6 +121,14 @@ class Detections:
             rings = label_outlines(self.labels, origin=self.origin, downsample=downsample)
             if cell_expansion > 0:
                 cells = cell_outlines(self.labels, cell_expansion, origin=self.origin, downsample=downsample)
+        elif (outlines or cell_expansion > 0) and self.outlines is not None:
+            from .outlines import ring_cells
+
+            rings = self.outlines.as_dict(downsample)
+            if cell_expansion > 0:
+                tb = np.asarray(self.tile_boxes, float).reshape(-1, 4)
+                bounds = (*tb[:, :2].min(0), *tb[:, 2:].max(0)) if len(tb) else None
+                cells = ring_cells(self.outlines, cell_expansion, bounds=bounds, downsample=downsample)
         for i, ((y0, x0, y1, x1), score, route, focus) in enumerate(zip(self.boxes * downsample, self.scores,
                                                                         self.route, self.focus)):
             ring = [[float(x0), float(y0)], [float(x1), float(y0)], [float(x1), float(y1)], [float(x0), float(y1)],
