@@ -659,8 +659,10 @@ def test_qc_scores_tiles_against_marked_blurry_areas(tmp_path, capsys):
     assert main(["qc", str(path), "--out", str(out), "--tile-size", "128", "--truth", "auto", "--quiet"]) == 0
     row = pd.read_csv(out / "summary.csv").iloc[0]
     tiles = pd.read_csv(out / "smear_tiles.csv")
-    want = focus_scores(tiles, tile_truth(tiles, [np.array(ring, float)[:, ::-1]]))
+    truth = tile_truth(tiles, [np.array(ring, float)[:, ::-1]])
+    want = focus_scores(tiles, truth)
     assert row.truth_tiles == want["tiles"] > 20 and row.focus_accuracy == pytest.approx(want["accuracy"], abs=1e-4)
+    assert tiles["marked"].fillna("").tolist() == list(truth)  # each tile's mark beside its verdict
     assert row.blurry_recall == pytest.approx(want["blurry_recall"], abs=1e-4) and 0.5 < row.focus_accuracy <= 1
     mask = np.zeros((512, 1024), np.uint8)  # the same area painted in a mask instead: the same figures
     mask[:, 614:] = 1

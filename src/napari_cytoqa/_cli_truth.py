@@ -68,17 +68,18 @@ def check_outputs(args, path: Path, whole, slide) -> None:
         raise ValueError(f"--labels would overwrite {found} (the --truth labels): write to another --out")
 
 
-def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
+def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> tuple[dict, list | None]:
     """``cytoqa qc --truth``: the tiles' sharp/blurry verdicts against the areas marked in the image's
-    GeoJSON or painted in its mask (:mod:`napari_cytoqa.quality.compare`): summary.csv's truth_tiles,
-    focus_accuracy, blurry_recall and sharp_recall; empty columns and a note where it has none."""
+    GeoJSON or painted in its mask (:mod:`napari_cytoqa.quality.compare`): ``(columns, marked)`` —
+    summary.csv's truth_tiles, focus_accuracy, blurry_recall and sharp_recall, and each tile's mark
+    (blurry, sharp or empty: unmarked); empty columns, None and a note where it has none."""
     from .detection.compare import annotation_areas
     from .quality.compare import focus_line, focus_scores, mask_truth, tile_truth
 
     found = truth_file(path, args.truth, whole.name, marks="blurry")
     if found is None:
         print(f"cytoqa qc: {path}: no marked areas found for --truth {args.truth}", file=sys.stderr)
-        return {"truth_tiles": None}
+        return {"truth_tiles": None}, None
     if found.suffix.lower() in LABEL_SUFFIXES:  # a painted mask: not 0 = blurry
         truth = mask_truth(report.tiles, _label_plane(found, whole, plane))
     else:
@@ -92,7 +93,7 @@ def qc_truth_columns(args, path: Path, whole, report, plane: tuple) -> dict:
         return None if v != v else round(v, 4)  # NaN: no tile of that kind
 
     return {"truth_tiles": scores["tiles"], "focus_accuracy": num(scores["accuracy"]),
-            "blurry_recall": num(scores["blurry_recall"]), "sharp_recall": num(scores["sharp_recall"])}
+            "blurry_recall": num(scores["blurry_recall"]), "sharp_recall": num(scores["sharp_recall"])}, list(truth)
 
 
 def _label_truth(found: Path, whole, plane: tuple, down: float):

@@ -84,7 +84,11 @@ def _qc(args) -> int:
         rows.append(_qc_row(label, summaries[label]))
         if args.truth:
             try:
-                rows[-1].update(qc_truth_columns(args, path, whole, report, plane if slide is not whole else ()))
+                columns, marked = qc_truth_columns(args, path, whole, report, plane if slide is not whole else ())
+                rows[-1].update(columns)
+                if marked is not None:  # each tile's mark beside its verdict, to see where they differ
+                    atomic_write(out / f"{slide.name}_tiles.csv",
+                                 lambda tmp: report.tiles.assign(marked=marked).to_csv(tmp, index=False))
             except (OSError, ValueError) as err:  # unreadable marks: the report is written, the scores not
                 failed.append(label)
                 rows[-1].update(truth_tiles=None)

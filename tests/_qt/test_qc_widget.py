@@ -317,7 +317,7 @@ def test_compare_with_areas_marked_blurry(run, viewer_widget):
     assert want["tiles"] == 32 and focus_line(want, "painted") in widget.verdict.value
 
 
-def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, viewer_widget):
+def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, viewer_widget, tmp_path, export):
     """After "Judge every plane", a "compare with" layer scores every plane: columns marked / accuracy in
     the plane table (as quality.compare computes on each plane's tiles; a 2-D layer's areas count on every
     plane) and the pooled scores in the status."""
@@ -349,3 +349,11 @@ def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, view
     assert widget.verdict.value.endswith(f"all 2 planes vs 64 marked tiles: accuracy {pooled['accuracy']:.0%}, "
                                          f"blurry found {pooled['blurry_recall']:.0%}, sharp kept "
                                          f"{pooled['sharp_recall']:.0%}")
+    # the export: the shown (sharpest) plane's tiles with each one's mark, every plane's scores as cytoqa qc's
+    widget.csv_path.value = tmp_path / "two.csv"
+    export(widget)
+    best = widget._series.sharpest
+    assert pd.read_csv(tmp_path / "two.csv")["marked"].tolist() == list(truths[best[0]])
+    planes = pd.read_csv(tmp_path / "two_planes.csv")
+    assert planes["truth_tiles"].tolist() == [32, 32]
+    assert [round(v, 2) for v in planes["focus_accuracy"]] == shown["accuracy"].astype(float).tolist()

@@ -15,7 +15,7 @@ from ..quality import METHODS, iter_assess_quality
 from ..quality.compose import iter_compose_sharpest
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
-from ..quality.planes import iter_assess_planes
+from ..quality.planes import PlaneSeries, iter_assess_planes
 from ..stacks import series_planes
 from ..tiling import WEIGHTINGS
 from ._compare_box import compare_box
@@ -99,6 +99,7 @@ class QualityControlWidget(Container):
         self._overlay = None  # name of the overlay the last run drew (the export's table)
         self._series = None  # the PlaneSeries of the last "Judge every plane" (exported beside the tiles)
         self._judged = None  # what it judged: (layer, its levels, series axis), for "Compose sharpest tiles"
+        self._plane_scores = None  # each plane's scores against the "compare with" marks (with the series)
         self._image_changed(self.image.value)
 
     def _method_changed(self, method):
@@ -172,7 +173,7 @@ class QualityControlWidget(Container):
         planes = series_planes(levels[0].shape[:len(at)], axis=self.series_axis.value, at=at)
         options = self._options_warned(layer)
         options["level"] = min(options["level"], len(levels) - 1)
-        self._compare = self.truth.value
+        self._compare, self._plane_scores = self.truth.value, None
         self.verdict.value = f"judging {len(planes)} planes…"
         self._judged = (layer, levels, self.series_axis.value)
         self.worker = start_job(lambda: iter_assess_planes(levels, planes=planes, **options),
@@ -233,7 +234,11 @@ class QualityControlWidget(Container):
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
         if self._compare is not None and self._compare in self._viewer.layers:  # the tiles vs the marked areas
-            self.verdict.value += "\n" + self._compared(report, layer, plane)
+            line, marked = self._compared(report, layer, plane)
+            self.verdict.value += "\n" + line
+            if marked is not None:  # each tile's mark, exported beside its verdict
+                overlay = self._viewer.layers[self._overlay]
+                overlay.metadata["cytoqa_tiles"] = report.tiles.assign(marked=list(marked))
         self.export_button.enabled = True
         self._series = None
 
@@ -248,15 +253,16 @@ class QualityControlWidget(Container):
             return mask_truth(report.tiles, mask, to_mask) if mask is not None else [""] * len(report.tiles)
         return tile_truth(report.tiles, *shapes_areas(marked, layer, plane=plane))
 
-    def _compared(self, report, layer, plane) -> str:
-        """The tiles' sharp/blurry verdicts against the "compare with" layer's marked areas."""
+    def _compared(self, report, layer, plane) -> tuple[str, list | None]:
+        """The tiles' sharp/blurry verdicts against the "compare with" layer's marked areas: the status
+        line and each tile's mark (None where it could not be compared)."""
         from ..quality.compare import focus_line, focus_scores
 
         try:
             truth = self._truth(report, layer, plane)
         except ValueError as err:  # labels of another stack
-            return f"not compared: {err}"
-        return focus_line(focus_scores(report.tiles, truth), self._compare.name)
+            return f"not compared: {err}", None
+        return focus_line(focus_scores(report.tiles, truth), self._compare.name), truth
 
     def _compared_planes(self, series, layer, shown) -> str:
         """Every judged plane against the "compare with" layer's marks on that plane (all of a 2-D
@@ -266,19 +272,21 @@ class QualityControlWidget(Container):
 
         from ..quality.compare import focus_line, focus_scores
 
-        verdicts, truths, marked, accuracy = [], [], [], []
+        verdicts, truths, rows = [], [], []
         for plane in series.table["index"]:
             report = series.reports[tuple(plane)]
             try:
                 truth = np.asarray(self._truth(report, layer, plane), dtype=object)
             except ValueError as err:
                 return f"\nnot compared: {err}"
-            scores = focus_scores(report.tiles, truth)
-            marked.append(scores["tiles"])
-            accuracy.append(round(scores["accuracy"], 2) if scores["tiles"] else np.nan)
+            s = focus_scores(report.tiles, truth)
+            rows.append({"truth_tiles": s["tiles"], "focus_accuracy": s["accuracy"],
+                         "blurry_recall": s["blurry_recall"], "sharp_recall": s["sharp_recall"]})
             verdicts.append(np.asarray(report.tiles["verdict"], dtype=object))
             truths.append(truth)
-        shown["marked"], shown["accuracy"] = marked, accuracy
+        self._plane_scores = {k: [r[k] for r in rows] for k in rows[0]}  # the planes CSV's, as cytoqa qc --truth
+        shown["marked"] = self._plane_scores["truth_tiles"]
+        shown["accuracy"] = [round(r["focus_accuracy"], 2) if r["truth_tiles"] else np.nan for r in rows]
         pooled = focus_scores({"verdict": np.concatenate(verdicts)}, np.concatenate(truths))
         if not pooled["tiles"]:
             return f"\n{self._compare.name}: no marked tile with cells on any plane"
@@ -296,6 +304,8 @@ class QualityControlWidget(Container):
             return
         path = Path(self.csv_path.value).expanduser().resolve()
         tiles, series = self._viewer.layers[name].metadata["cytoqa_tiles"], self._series
+        if series is not None and self._plane_scores is not None:  # compared plane by plane: their scores too
+            series = PlaneSeries(table=series.table.assign(**self._plane_scores), reports=series.reports)
 
         def job():
             yield 0, 1
