@@ -74,7 +74,7 @@ def test_qc_stain_check_option(tmp_path, unsure_network):
     assert pd.read_csv(tmp_path / "on" / "summary.csv")["validity"].tolist() == ["stain"]
 
 
-def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
+def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys, caplog):
     path, _ = pyramid_file  # records 0.25 um/px
     png = tmp_path / "plain.png"  # records none
     Image.fromarray(smear.image).save(png)
@@ -85,7 +85,11 @@ def test_qc_pixel_size_option(tmp_path, pyramid_file, smear, capsys):
     assert summaries[str(path)]["binning"] == 2 and summaries[str(path)]["pixel_size_um"] == 0.25
     assert summaries[str(png)]["binning"] == 1 and summaries[str(png)]["pixel_size_um"] is None
     table = pd.read_csv(out / "summary.csv").set_index("image")
-    assert table.loc[str(path), "binning"] == 2
+    assert table.loc[str(path), "binning"] == 2 and table["warnings"].isna().all()
+    # without --pixel-size the slide is judged at its own pixels, with a hint (logged: on stderr)
+    assert main(["qc", str(path), "--out", str(out), "--tile-size", "256", "--method", "classical", "--quiet"]) == 0
+    assert "--pixel-size auto" in pd.read_csv(out / "summary.csv").loc[0, "warnings"]
+    assert "2x finer" in caplog.text
     assert main(["qc", str(png), "--out", str(tmp_path / "p"), "--tile-size", "256", "--method", "classical",
                  "--pixel-size", "0.17", "--quiet"]) == 0
     assert json.loads((tmp_path / "p" / "plain_summary.json").read_text())["binning"] == 3

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from napari_cytoqa import assess_quality, read_slide
-from napari_cytoqa.quality.scale import bin_factor, bin_tile, resolve_pixel_size
+from napari_cytoqa.quality.scale import bin_factor, bin_tile, resolve_pixel_size, scale_hint
 from napari_cytoqa.synthetic import smear_series
 
 
@@ -66,7 +66,17 @@ def test_auto_reads_the_slides_pixel_size_per_level(pyramid_file):
         assert assess_quality(slide, tile_size=256, method="classical", pixel_size="auto").binning == 2
         # level 1 is already 0.5 um/px: nothing to bin
         assert assess_quality(slide, tile_size=256, method="classical", level=1, pixel_size="auto").binning == 1
-        assert assess_quality(slide, tile_size=256, method="classical").binning == 1  # opt-in
+        plain = assess_quality(slide, tile_size=256, method="classical")
+        assert plain.binning == 1  # opt-in ...
+        # ... but a slide that binning would have changed says so, and what to pass
+        assert len(plain.warnings) == 1 and "0.25 µm/px, 2x finer" in plain.warnings[0]
+        assert "pixel_size='auto'" in plain.warnings[0] and plain.summary()["warnings"] == plain.warnings
+        assert assess_quality(slide, tile_size=256, method="classical", pixel_size="auto").warnings == []
+        assert assess_quality(slide, tile_size=256, method="classical", level=1).warnings == []  # 0.5 µm/px
+        assert assess_quality(slide, tile_size=256, method="classical", pixel_size=0.25).warnings == []
+        assert assess_quality(slide.levels[0], tile_size=256, method="classical").warnings == []  # no pixel size
+    assert scale_hint(None) is None and scale_hint(0.4) is None and scale_hint(0.7) is None
+    assert "3x finer" in scale_hint(0.17)
 
 
 @pytest.mark.parametrize("method", ["learned", "classical"])

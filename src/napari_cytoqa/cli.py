@@ -41,7 +41,7 @@ def _summary_csv(path: Path, rows: list[dict]) -> None:
 def _qc_row(image: str, s: dict) -> dict:
     flat = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     return {"image": image, **flat, **{f"tiles_{k}": v for k, v in s["tiles"].items()},
-            **{k: v for k, v in s["exposure"].items()}, "error": ""}
+            **{k: v for k, v in s["exposure"].items()}, "warnings": " | ".join(s["warnings"]), "error": ""}
 
 
 def _qc(args) -> int:

@@ -145,7 +145,7 @@ def test_a_stack_is_checked_on_the_plane_on_screen(run, viewer_widget, tmp_path,
     assert len(pd.read_csv(tmp_path / "tiles.csv")) == len(expected.tiles)
 
 
-def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget):
+def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget, monkeypatch):
     from napari_cytoqa.synthetic import smear_series
 
     viewer, widget = viewer_widget
@@ -153,7 +153,13 @@ def test_judge_at_nominal_scale_uses_the_layers_pixel_size(run, viewer_widget):
     fine = viewer.add_image(image, name="fine", scale=(0.25, 0.25), units="µm")
     plain = viewer.add_image(image, name="plain")
     widget.image.value = fine
-    assert "pixel_size" not in widget.options(fine)  # off by default
+    assert "pixel_size" not in widget.options(fine)  # off by default, with a hint where it would bin
+    said = []
+    monkeypatch.setattr("napari_cytoqa._widgets.qc_widget.show_warning", said.append)
+    widget._options_warned(fine)
+    assert len(said) == 1 and said[0].startswith("fine: analysed at its own 0.25 µm/px, 2x finer")
+    widget._options_warned(plain)  # no pixel size: nothing to say
+    assert len(said) == 1
     widget.match_scale.value = True
     assert widget.options(fine)["pixel_size"] == pytest.approx((0.25, 0.25))
     assert widget.options(plain)["pixel_size"] is None

@@ -16,6 +16,7 @@ from ..quality.compose import iter_compose_sharpest
 from ..quality.int8 import PRECISIONS
 from ..quality.learned import DEFAULT_MODEL
 from ..quality.planes import PlaneSeries, iter_assess_planes
+from ..quality.scale import resolve_pixel_size, scale_hint
 from ..stacks import series_planes
 from ..tiling import WEIGHTINGS
 from ._compare_box import compare_box
@@ -143,10 +144,18 @@ class QualityControlWidget(Container):
         return options
 
     def _options_warned(self, layer) -> dict:
-        """:meth:`options`, with a warning where "judge at 0.5 µm/px" finds no pixel size to use."""
+        """:meth:`options`, with a warning where "judge at 0.5 µm/px" finds no pixel size to use, or,
+        unchecked, where the layer's pixel size is one it would have binned (the core's hint)."""
         options = self.options(layer)
         if self.match_scale.value and options["pixel_size"] is None:
             show_warning(f"{layer.name} has no pixel size in length units: analysed at its own pixels.")
+        elif not self.match_scale.value and layer_pixel_size(layer) is not None:
+            levels = layer_levels(layer)
+            y = -3 if layer.rgb else -2
+            down = levels[0].shape[y] / levels[min(options["level"], len(levels) - 1)].shape[y]
+            hint = scale_hint(resolve_pixel_size(None, layer_pixel_size(layer)) * down)
+            if hint:
+                show_warning(f"{layer.name}: {hint}")
         return options
 
     def run(self):

@@ -16,7 +16,7 @@ from .int8 import PRECISIONS
 from .measures import IntensityStats, usability
 from .report import QualityReport, slide_p_valid, slide_summary
 from .stain_check import MIN_P_VALID, he_shares, is_he_section
-from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size
+from .scale import NOMINAL_UM, bin_factor, bin_tile, resolve_pixel_size, scale_hint
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,11 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     spec = getattr(getattr(scorer, "loaded", None), "spec", None)
     nominal = float(spec.input.get("pixel_size_um", NOMINAL_UM)) if spec is not None else NOMINAL_UM
     f = bin_factor(None if px0 is None else px0 * float(np.sqrt(down[0] * down[1])), nominal)
+    recorded = resolve_pixel_size(image, "auto") if pixel_size is None else None  # not asked to bin: say so?
+    hint = scale_hint(None if recorded is None else recorded * float(np.sqrt(down[0] * down[1])), nominal)
+    if hint:
+        name = getattr(image, "name", None)
+        log.warning("%s%s", f"{name}: " if isinstance(name, str) else "", hint)
     f = min(f, min(h, w) // MIN_SIDE)  # binned, the image keeps at least MIN_SIDE pixels a side
     fractions = grid.fraction
     # if no tile is whole (image smaller than a tile), let partial tiles count by size
@@ -169,11 +174,11 @@ def iter_assess_quality(image, *, tile_size=512, stride=None, method: str = "lea
     name = f"{method}:{options['model']}" if options else method
     return _build_report(grid, rows, stats, down, name, weighting, ts, level, levels[0].shape,
                          precision=getattr(scorer, "precision", ""), pixel_size=px0, binning=f,
-                         assume_valid=assume_valid, colour=colour)
+                         assume_valid=assume_valid, colour=colour, warnings=[hint] if hint else [])
 
 
 def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0, precision="",
-                  pixel_size=None, binning=1, assume_valid=False, colour=None) -> QualityReport:
+                  pixel_size=None, binning=1, assume_valid=False, colour=None, warnings=()) -> QualityReport:
     cols = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}  # a grid has at least one tile
     boxes = np.rint(grid.scaled(down)).astype(np.int64)
     data = {"row": grid.rows, "col": grid.cols, "y0": boxes[:, 0], "x0": boxes[:, 1], "y1": boxes[:, 2],
@@ -204,7 +209,7 @@ def _build_report(grid, rows, stats, down, method, weighting, ts, level, shape0,
                          stride=tuple(int(v) for v in grid.stride), level=level,
                          downsample=down, image_shape=tuple(shape0), precision=precision,
                          pixel_size_um=pixel_size, binning=binning, validity=validity,
-                         stain_check=measured, **agg)
+                         stain_check=measured, warnings=list(warnings), **agg)
 
 
 def assess_quality(image, *, tile_size=512, stride=None, method: str = "learned",

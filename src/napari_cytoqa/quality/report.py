@@ -55,6 +55,9 @@ class QualityReport:
     #: they say "H&E section" (``section``); empty where the check did not run (off, or the
     #: network's ``p_valid`` outside [``MIN_P_VALID``, 0.5): the colour had nothing to decide)
     stain_check: dict = field(default_factory=dict)
+    #: what the user should know about the result (e.g. a finely sampled slide judged at its own
+    #: pixels, :func:`~napari_cytoqa.quality.scale.scale_hint`); also logged
+    warnings: list = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -80,6 +83,7 @@ class QualityReport:
             "pixel_size_um": num(self.pixel_size_um), "binning": int(self.binning),
             "stain_check": {k: (bool(v) if isinstance(v, (bool, np.bool_)) else num(v))
                             for k, v in self.stain_check.items()},
+            "warnings": list(self.warnings),
         }
 
     def to_csv(self, path) -> Path:

@@ -56,6 +56,20 @@ def bin_factor(pixel_size: float | None, nominal: float = NOMINAL_UM) -> int:
     return max(1, int(np.floor(nominal / pixel_size + 0.5)))
 
 
+def scale_hint(pixel_size: float | None, nominal: float = NOMINAL_UM) -> str | None:
+    """With no ``pixel_size=`` passed, what to say where the analysed level's recorded pixel size
+    (µm; None: unknown) would have been binned (:func:`bin_factor` ≥ 2): the check ran at its own
+    pixels, where in-focus tissue can read soft. The default stays as it is; the hint says what to
+    pass (docs/models.md, *Analysis scale*)."""
+    f = bin_factor(pixel_size, nominal)
+    if f < 2:
+        return None
+    return (f"analysed at its own {pixel_size:.3g} µm/px, {f}x finer than the {nominal:g} µm/px the checks were "
+            f"made for: in-focus tiles can read blurry (the classical check calls most of them blurry at 0.25 "
+            f"µm/px); pass pixel_size='auto' to judge tiles binned {f}x (cytoqa qc --pixel-size auto; the QC "
+            f"widget's 'judge at 0.5 µm/px')")
+
+
 def bin_tile(tile, f: int) -> np.ndarray:
     """Mean of ``f`` × ``f`` pixel blocks of a ``(Y, X[, C])`` tile, in its dtype (integers
     rounded); the last partial row or column of blocks is dropped, and ``f`` is capped at the
