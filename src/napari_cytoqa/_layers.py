@@ -303,7 +303,7 @@ def detection_layers_data(det, source=None, *, level: int = 0, max_boxes: int | 
     models = det.route.astype(str)
     feats = pd.DataFrame({"score": det.scores, "route": [m.replace(f"cytoqa-{det.detector}-", "") for m in models],
                           "model": models, "focus": det.focus})
-    if det.labels is not None:
+    if det.areas is not None:  # of the label image, or of the outlines a whole slide keeps
         feats["area"] = det.areas  # pixels of the analysed level
     out = []
     if det.labels is not None:

@@ -95,6 +95,7 @@ def test_a_too_large_image_gets_boxes_without_instance_labels(run, viewer_widget
     run(widget)
     assert "big cells" not in viewer.layers and len(viewer.layers["big boxes"].data) > 10
     assert "too large to keep instance labels" in widget.status.value
+    assert (viewer.layers["big boxes"].features["area"] > 0).all()  # from the outlines kept instead
     widget.csv_path.value = tmp_path / "big.csv"  # the export still has each nucleus' outline and area
     export(widget)
     features = json.loads((tmp_path / "big.geojson").read_text())["features"]

@@ -107,7 +107,11 @@ class Rings:
 
     def subset(self, keep) -> Rings:
         """The rings where the boolean ``keep`` (``(N,)``) is True, in order."""
-        return Rings.from_list([self[i] for i in np.flatnonzero(np.asarray(keep, bool))])
+        keep = np.asarray(keep, bool).reshape(-1)
+        lengths = np.diff(self.offsets)
+        offsets = np.zeros(int(keep.sum()) + 1, np.int64)
+        offsets[1:] = np.cumsum(lengths[keep])
+        return Rings(self.vertices[np.repeat(keep, lengths)], offsets)
 
     def as_dict(self, downsample: float = 1.0) -> dict:
         """``{i + 1: ring × downsample}`` for the objects with an outline, as :func:`label_outlines`
