@@ -8,8 +8,8 @@ levels 0-10, are stacked into five-plane focus series in two ways:
   its own fifth of the field and no plane on all of it;
 - **flat** (control): the whole field at blur levels 6, 3, 0, 3, 6.
 
-Per stack: ``assess_planes`` (learned quality model, default options), the composite (blended and
-not), and the routed U-Net (``detect_cells`` defaults) on every plane, the sharpest plane, the
+Per stack: ``assess_planes`` (learned quality model, default options), the composite (blended
+linearly, in a band of 0.25 of the tile spacing — rule BAND — and not), and the routed U-Net (``detect_cells`` defaults) on every plane, the sharpest plane, the
 composites and the in-focus field (level 0, an upper bound). Pooled AP@0.5 against the generator's
 boxes, and the slide blur level of each image.
 
@@ -64,7 +64,8 @@ def main(argv=None):
             judged = assess_planes(stack, tile_size=args.tile_size)
             best = judged.sharpest[0]
             images = {f"plane {z}": stack[z] for z in range(PLANES)}
-            images |= {"sharpest plane": stack[best], "composite": compose_sharpest(stack, judged),
+            images |= {"sharpest plane": stack[best], "composite": compose_sharpest(stack, judged, blend=True),
+                       "composite, band 0.25": compose_sharpest(stack, judged, blend=0.25),  # rule BAND
                        "composite, no blend": compose_sharpest(stack, judged, blend=False),
                        "in-focus field (bound)": series[0].image}
             truth.append(series[0].boxes)

@@ -111,7 +111,7 @@ def test_composite_of_the_sharpest_tiles(halves):
     hard = compose_sharpest(stack, series, blend=False)
     assert hard.dtype == np.uint16 and (hard == sharp).all()  # every tile from its in-focus plane
     seen = []
-    soft = compose_sharpest(stack, series, progress=lambda d, t: seen.append((d, t)))
+    soft = compose_sharpest(stack, series, blend=True, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(0, 2), (1, 2), (2, 2)] and soft.dtype == np.uint16
     # blended linearly between the tile centres (x = 64 and 192): the planes' own pixels outside them
     assert (soft[:, :64] == sharp[:, :64]).all() and (soft[:, 192:] == sharp[:, 192:]).all()
@@ -119,6 +119,19 @@ def test_composite_of_the_sharpest_tiles(halves):
     expected = (1 - f) * stack[0][:, 64:192] + f * stack[1][:, 64:192]
     assert np.abs(soft[:, 64:192] - expected).max() <= 0.5  # rounded to uint16
     assert assess_quality(soft, tile_size=128, method="classical").blur_level < min(series.table.blur_level)
+    # a band (rule BAND): the hand-over in the middle quarter between the centres (x = 112…144), each
+    # tile's own plane on either side of it; band 1 is the linear blend, and the extremes are checked
+    band = compose_sharpest(stack, series)  # the default since rule BAND passed
+    np.testing.assert_array_equal(band, compose_sharpest(stack, series, blend=0.25))
+    assert (band[:, :112] == sharp[:, :112]).all() and (band[:, 144:] == sharp[:, 144:]).all()
+    g = np.clip(((np.arange(112, 144) + 0.5 - 64) / 128 - 0.5) / 0.25 + 0.5, 0, 1)
+    expected = (1 - g) * stack[0][:, 112:144] + g * stack[1][:, 112:144]
+    assert np.abs(band[:, 112:144] - expected).max() <= 0.5 and not (band[:, 112:144] == sharp[:, 112:144]).all()
+    np.testing.assert_array_equal(compose_sharpest(stack, series, blend=1.0), soft)
+    np.testing.assert_array_equal(compose_sharpest(stack, series, blend=1e-9), hard)
+    for bad in (1.5, -0.1, "wide", None):
+        with pytest.raises(ValueError, match="blend must be"):
+            compose_sharpest(stack, series, blend=bad)
 
 
 def test_composite_of_rgb_slides_and_its_checks(halves, tmp_path, monkeypatch):

@@ -44,7 +44,8 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                          "(purple and pink stain) counts as a cell image where the network is unsure")
     qc.add_argument("--compose", action="store_true",
                     help="with --plane all: also write <name>_sharpest.tif for each single-axis stack (a focus "
-                         "series), each tile taken from its sharpest plane and blended between tile centres")
+                         "series), each tile taken from its sharpest plane, blended in a narrow band at the tile "
+                         "borders")
     qc.add_argument("--truth", default=None, metavar="auto|FOLDER|FILE",
                     help="score the tiles' sharp/blurry verdicts against areas marked on the image (GeoJSON in "
                          "level-0 pixels, e.g. out-of-focus areas outlined in QuPath or napari: tiles inside are "

@@ -77,8 +77,8 @@ class QualityControlWidget(Container):
         self.planes_button = PushButton(text="Judge every plane", tooltip=(
             "judge each plane along the series axis, list them, and show the sharpest one (lowest blur level)"))
         self.compose_button = PushButton(text="Compose sharpest tiles", enabled=False, tooltip=(
-            "after 'Judge every plane': a new image of each tile's sharpest plane (blended between tile centres), "
-            "all in focus where the specimen is tilted or thick"))
+            "after 'Judge every plane': a new image of each tile's sharpest plane (blended in a narrow band at "
+            "the tile borders), all in focus where the specimen is tilted or thick"))
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.verdict = Label(value="", label="slide")
         self.verdict.native.setWordWrap(True)  # a long verdict must not widen the dock

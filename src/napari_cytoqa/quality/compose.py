@@ -3,8 +3,8 @@
 
 A thick smear or a tilted slide is in focus at different depths in different places: the sharpest
 plane of the whole stack leaves parts of it blurred. :func:`compose_sharpest` takes, tile by tile,
-the plane the quality check judged sharpest (lowest blur level) and blends neighbouring tiles'
-choices linearly between tile centres, so that no seam runs along the tile borders.
+the plane the quality check judged sharpest (lowest blur level) and hands over between neighbouring
+tiles' choices linearly in a band around the tile borders, so that no seam runs along them.
 """
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from ..stacks import _is_slide, one_plane
 
 #: Largest composite made in memory (pixels of the analysed level): above it, analyse a coarser level.
 MAX_PIXELS = 100_000_000
+#: ``blend`` by default: the hand-over between neighbouring tiles' planes in the middle quarter
+#: between their centres (rule BAND, docs/quality-control.md; before it, True: all of it)
+DEFAULT_BAND = 0.25
 
 
 def sharpest_map(series) -> np.ndarray:
@@ -37,9 +40,20 @@ def _levels_of(image, plane) -> list:
     return one.levels if _is_slide(image) else one
 
 
-def _interpolation(centres: np.ndarray, n: int) -> np.ndarray:
-    """``(n, len(centres))`` weights that interpolate values at tile ``centres`` linearly to pixels
-    0…n-1 (constant beyond the first and last centre); each row sums to 1."""
+def _band(blend) -> float:
+    """``blend`` of :func:`compose_sharpest` as a band width in [0, 1] (True: 1, False: 0)."""
+    if isinstance(blend, (bool, np.bool_)):
+        return 1.0 if blend else 0.0
+    if isinstance(blend, (int, float, np.number)) and 0 <= float(blend) <= 1:
+        return float(blend)
+    raise ValueError(f"blend must be True, False or a band between 0 and 1, got {blend!r}")
+
+
+def _interpolation(centres: np.ndarray, n: int, band: float = 1.0) -> np.ndarray:
+    """``(n, len(centres))`` weights that interpolate values at tile ``centres`` to pixels 0…n-1
+    (constant beyond the first and last centre); each row sums to 1. ``band`` (0, 1]: the share of
+    the distance between two centres, centred on the midpoint, over which the weight ramps linearly
+    from one to the other (1: all of it)."""
     m = len(centres)
     out = np.zeros((n, m))
     pos = np.arange(n) + 0.5
@@ -49,14 +63,17 @@ def _interpolation(centres: np.ndarray, n: int) -> np.ndarray:
     right = np.clip(np.searchsorted(centres, pos), 1, m - 1)
     left = right - 1
     frac = np.clip((pos - centres[left]) / (centres[right] - centres[left]), 0, 1)
+    if band < 1:
+        frac = np.clip((frac - 0.5) / band + 0.5, 0, 1)
     out[np.arange(n), left] = 1 - frac
     out[np.arange(n), right] += frac
     return out
 
 
-def iter_compose_sharpest(image, series, *, blend: bool = True):
+def iter_compose_sharpest(image, series, *, blend: bool | float = DEFAULT_BAND):
     """Generator twin of :func:`compose_sharpest`: yields ``(done, total)`` planes read and returns
     the composite."""
+    band = _band(blend)
     reports = list(series.reports.values())
     planes = list(series.reports)
     level = reports[0].level
@@ -71,8 +88,8 @@ def iter_compose_sharpest(image, series, *, blend: bool = True):
     rows, cols = choice.shape
     ys = first.groupby("row")[["y0", "y1"]].first().sort_index().to_numpy(float).mean(axis=1) / down[0]
     xs = first.groupby("col")[["x0", "x1"]].first().sort_index().to_numpy(float).mean(axis=1) / down[1]
-    if blend:
-        ay, ax = _interpolation(ys, h), _interpolation(xs, w)
+    if band > 0:
+        ay, ax = _interpolation(ys, h, band), _interpolation(xs, w, band)
     else:  # each pixel from its own tile's plane (seams at the tile borders)
         ay = np.eye(rows)[np.clip(np.searchsorted(np.r_[ys[1:] + ys[:-1]] / 2, np.arange(h) + 0.5), 0, rows - 1)]
         ax = np.eye(cols)[np.clip(np.searchsorted(np.r_[xs[1:] + xs[:-1]] / 2, np.arange(w) + 0.5), 0, cols - 1)]
@@ -92,7 +109,8 @@ def iter_compose_sharpest(image, series, *, blend: bool = True):
     return out.astype(dtype)
 
 
-def compose_sharpest(image, series, *, blend: bool = True, progress=None, cancel=None) -> np.ndarray:
+def compose_sharpest(image, series, *, blend: bool | float = DEFAULT_BAND, progress=None,
+                     cancel=None) -> np.ndarray:
     """The sharpest plane of each tile, put together: an all-in-focus image of a focus series.
 
     Parameters
@@ -102,10 +120,13 @@ def compose_sharpest(image, series, *, blend: bool = True, progress=None, cancel
     series : PlaneSeries
         What it found; every plane judged with the same tiling (the composite is at the analysed
         pyramid level, in the stack's dtype).
-    blend : bool
-        True (default): each tile's choice weighs 1 at its centre and falls linearly to 0 at its
-        neighbours' centres, so the planes meet without a seam; False: each tile's pixels come from
-        its own plane alone.
+    blend : float or bool
+        The band, as a share of the distance between neighbouring tile centres and centred on the
+        tile border, over which one tile's plane hands over linearly to the next, so that the planes
+        meet without a seam: :data:`DEFAULT_BAND` (0.25) by default, each tile's own plane alone
+        over the middle three quarters (rule BAND in docs/quality-control.md); True (1): the whole
+        distance, each tile's choice weighing 1 at its centre and 0 at its neighbours'; False (0):
+        each tile's pixels from its own plane alone.
     progress, cancel : callable, optional
         ``progress(done, total)`` over the planes read; ``cancel()`` polled after each.
 
