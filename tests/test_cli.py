@@ -390,6 +390,11 @@ def test_report_page_escapes_names_and_messages(tmp_path):
             for name, k in (("few", 1), ("many", 6), ("none", 0))]  # within a verdict: most blurry tiles first
     page = write_html(tmp_path / "s.html", rows).read_text()
     assert page.index("<td>many</td>") < page.index("<td>few</td>") < page.index("<td>none</td>")
+    rows = [{"image": "fine", "verdict": "sharp", "truth_tiles": 12, "focus_accuracy": 0.75,
+             "warnings": "analysed at its own 0.25 µm/px <hint> | another", "error": ""}]
+    page = write_html(tmp_path / "n.html", rows).read_text()  # notes under the name: marks, warnings
+    assert ("<td>fine<br><small>vs 12 marked tiles: accuracy 0.75</small><br><small>analysed at its own 0.25 "
+            "µm/px &lt;hint&gt;</small><br><small>another</small></td>") in page
 
 
 def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):

@@ -28,6 +28,16 @@ def _blurry_share(row) -> float:
     return float(row.get("tiles_blurry") or 0) / n if n else 0.0
 
 
+def _notes(row) -> str:
+    """Under the image's name: its comparison with marked areas (``cytoqa qc --truth``) and its
+    warnings (e.g. judged at its own pixels where binning was due)."""
+    notes = []
+    if row.get("truth_tiles"):
+        notes.append(f"vs {int(row['truth_tiles'])} marked tiles: accuracy {_cell(row.get('focus_accuracy'))}")
+    notes += [w for w in str(row.get("warnings") or "").split(" | ") if w]
+    return "".join(f"<br><small>{escape(n)}</small>" for n in notes)
+
+
 def write_html(path, rows, pictures=None, *, title: str = "CytoQA quality check") -> Path:
     """Write the page: ``rows`` are the summary rows of ``cytoqa qc`` (``image``, the slide summary's
     fields, ``tiles_*`` and ``error``); ``pictures`` maps an image to its overlay file (linked by its
@@ -62,6 +72,6 @@ def write_html(path, rows, pictures=None, *, title: str = "CytoQA quality check"
             verdict = str(row.get("verdict", ""))
             cells = f"<td><span class='v' style='background:{colours.get(verdict, '#555')}'>{escape(verdict)}</span></td>"
             cells += "".join(f"<td>{_cell(row.get(k))}</td>" for k, _ in _COLUMNS[1:])
-        out.append(f"<tr><td>{img}</td><td>{escape(image)}</td>{cells}</tr>")
+        out.append(f"<tr><td>{img}</td><td>{escape(image)}{_notes(row)}</td>{cells}</tr>")
     out.append("</table></body></html>")
     return atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(out), encoding="utf-8"))
