@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import napari
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
 from napari.utils.notifications import show_info, show_warning
 
@@ -277,8 +278,6 @@ class QualityControlWidget(Container):
         """Every judged plane against the "compare with" layer's marks on that plane (all of a 2-D
         layer's): columns ``marked`` (tiles scored) and ``accuracy`` of the plane table ``shown``,
         and the pooled scores as a line for the status."""
-        import numpy as np
-
         from ..quality.compare import focus_line, focus_scores
 
         verdicts, truths, rows = [], [], []

@@ -18,11 +18,11 @@ from ..tiling import read_tile, tile_grid
 from .exposure import exposure_model, exposure_warning, saturated_fraction
 from .instances import _as_gray, boxes_from_labels, polarity_of, split_instances
 from .merge import box_owners, merge_boxes, merge_labels, tiling_for
-from .outlines import Rings, tile_outlines
-from .rescale import rescaled
 from .networks import UNetRunner, YoloRunner
-from .result import Detections
+from .outlines import Rings, tile_outlines
 from .region import inside_polygons, region_area, resolve_region
+from .rescale import rescaled
+from .result import Detections
 from .size import resolve_diameter, scale_hint
 from .stain_input import STAIN_CHOICES, stain_input
 
