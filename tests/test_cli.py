@@ -214,6 +214,16 @@ def test_detect_command_writes_instance_labels_and_cell_areas(tmp_path):
     assert not (out / "plain" / "nuclei_labels.tif").exists()
     plain = pd.read_csv(out / "plain" / "nuclei_cells.csv")  # no label image: areas from each tile's cells
     assert plain["area_um2"].tolist() == pytest.approx(plain["area_px"] * 0.25)
+    row = pd.read_csv(out / "plain" / "summary.csv").iloc[0]  # the cells' median size, against the trained 16 px
+    assert row.median_cell_diameter_px == pytest.approx(plain["diameter_px"].median())
+    assert row.median_cell_diameter_um == pytest.approx(plain["diameter_um"].median())
+    png = tmp_path / "nuclei.png"  # no pixel size recorded: --pixel-size gives the µm columns of the cells too
+    Image.fromarray((img / img.max() * 255).astype(np.uint8)).save(png)
+    assert main(["detect", str(png), "--out", str(out / "png"), "--quiet", "--detector", "otsu",
+                 "--pixel-size", "0.5"]) == 0
+    given = pd.read_csv(out / "png" / "nuclei_cells.csv")
+    assert given["area_um2"].tolist() == pytest.approx(given["area_px"] * 0.25)
+    assert pd.read_csv(out / "png" / "summary.csv").loc[0, "area_mm2"] == pytest.approx(320 * 320 * 0.25 / 1e6)
 
 
 def test_detect_command_reports_an_over_exposed_image(tmp_path, smear, caplog):

@@ -205,11 +205,28 @@ def _write_labels(path: Path, labels, pixel_size_um, *, shape=None, origin=(0, 0
                pixel_size_um, shape=shape, origin=origin, description=DETECTED_LABELS)
 
 
+def level0_pixel_size(slide, args):
+    """``cytoqa detect``'s level-0 pixel size in µm: --pixel-size, else the file's own (None: unknown)."""
+    return args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um
+
+
 def _analysed_area(det, slide, args, down: float) -> dict:
     """The area searched (``Detections.area``: the region, else the whole level) in level-0 pixels
-    and, where the pixel size is known (the file's, or --pixel-size), in mm²."""
-    um2 = det.area_um2(args.pixel_size if args.pixel_size != "auto" else slide.pixel_size_um, downsample=down)
-    return {"area_px": det.area * down ** 2, "area_mm2": None if um2 is None else um2 / 1e6}
+    and, where the pixel size is known (the file's, or --pixel-size), in mm²; and the cells' median
+    equivalent diameter (U-Net, Otsu) in level-0 pixels and µm: how far they are from the 16 px
+    (8 µm) the detectors were made for."""
+    import numpy as np
+
+    from .quality.scale import resolve_pixel_size
+
+    px = level0_pixel_size(slide, args)
+    um2 = det.area_um2(px, downsample=down)
+    sizes, median = det.areas, None
+    if sizes is not None and len(sizes):
+        median = float(np.median(np.sqrt(4 * np.asarray(sizes, float) / np.pi))) * down
+    return {"area_px": det.area * down ** 2, "area_mm2": None if um2 is None else um2 / 1e6,
+            "median_cell_diameter_px": median,
+            "median_cell_diameter_um": None if median is None or px is None else median * resolve_pixel_size(None, px)}
 
 
 def _error_line(command: str, path: Path, err: Exception) -> str:

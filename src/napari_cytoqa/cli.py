@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cli_parts import (Microns, _analysed_area, _error_line, _plane_series, _region, _write_labels, expansion_px,
-                         item_label, plane_of, stack_frame, work_items)
+                         item_label, level0_pixel_size, plane_of, stack_frame, work_items)
 from ._cli_truth import _truth_columns, check_outputs, qc_truth_columns
 from ._files import atomic_write
 from .detection.export import write_cells
@@ -209,8 +209,9 @@ def _detect(args) -> int:
                 det = _with_bar(gen, path.name, args.quiet)
                 area = _analysed_area(det, slide, args, down)
                 at, frame = stack_frame(whole, slide, plane)  # boxes (and areas) in level-0 pixels, on the plane
-                write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=slide.pixel_size_um, downsample=down,
-                            plane=at, frame=frame, cell_expansion=expansion_px(args.qupath_cells, slide, args, down))
+                write_cells(out / f"{slide.name}_cells.csv", det, pixel_size_um=level0_pixel_size(slide, args),
+                            downsample=down, plane=at, frame=frame,
+                            cell_expansion=expansion_px(args.qupath_cells, slide, args, down))
                 if args.labels and det.labels is not None:
                     _write_labels(out / f"{slide.name}_labels.tif", det.labels,  # a region's: on the whole level
                                   slide.pixel_size_um and tuple(v * down for v in slide.pixel_size_um),
