@@ -948,6 +948,15 @@ def test_region_detects_in_a_box_or_polygons_only():
             detect_cells(s.image, detector="otsu", region=bad)
     with pytest.raises(ValueError, match="one flag per object"):
         reg.subset(np.ones(reg.count + 1, bool))
+    # without a label image, a region's cells keep their outlines in the image's pixels, as the labels give them
+    from napari_cytoqa.detection.outlines import label_outlines
+
+    kept = detect_cells(s.image, detector="otsu", tile_size=128, region=box, keep_labels=True)
+    lean = detect_cells(s.image, detector="otsu", tile_size=128, region=box, keep_labels=False)
+    rings = label_outlines(kept.labels, origin=kept.origin)
+    assert lean.count == kept.count and all(np.array_equal(lean.outlines[i], rings[i + 1]) for i in range(lean.count))
+    shaped = detect_cells(s.image, detector="otsu", tile_size=128, region=triangle, keep_labels=False)
+    assert len(shaped.outlines) == len(shaped.instance_areas) == shaped.count > 0
 
 
 def test_region_area_of_overlapping_polygons_by_hand():
