@@ -321,6 +321,26 @@ def test_compare_with_areas_marked_blurry(run, viewer_widget):
     run(widget)
     want = focus_scores(tiles, mask_truth(tiles, painted, lambda yx: (yx - 0.5) / 2))
     assert want["tiles"] == 32 and focus_line(want, "painted") in widget.verdict.value
+    # marks that contradict the check (the in-focus left part marked blurry): those tiles outlined in red
+    wrong = viewer.add_shapes([(left - 0.5) * 0.5], shape_type="polygon", name="wrong",
+                              features=pd.DataFrame({"class": ["Blurry"]}))
+    widget.truth.reset_choices()
+    widget.truth.value = wrong
+    run(widget)
+    truth = tile_truth(tiles, [left], ["Blurry"])  # only blurry marked: the rest counts as sharp
+    verdict = tiles["verdict"].to_numpy()
+    expected = np.isin(verdict, ["sharp", "blurry"]) & (truth != "") & (verdict != truth)
+    shown = viewer.layers["smear QC vs marks"]
+    assert ((verdict == "sharp") & (truth == "blurry")).sum() > 3 and len(shown.data) == expected.sum()
+    assert shown.features["marked"].tolist() == list(truth[expected])
+    np.testing.assert_allclose(np.array(shown.data)[:, 0], tiles.loc[expected, ["y0", "x0"]].to_numpy() - 0.5)
+    assert tuple(shown.scale) == pytest.approx((0.5, 0.5))  # placed as the image, like the overlay
+    widget.truth.reset_choices()
+    assert "smear QC vs marks" not in [getattr(c, "name", None) for c in widget.truth.choices]  # no mark itself
+    widget.truth.value = marked  # marks the check agrees with everywhere: the red layer goes
+    run(widget)
+    agree = focus_scores(tiles, tile_truth(tiles, [ring]))
+    assert ("smear QC vs marks" in viewer.layers) == (agree["accuracy"] < 1)
 
 
 def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, viewer_widget, tmp_path, export):

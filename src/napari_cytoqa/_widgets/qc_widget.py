@@ -11,6 +11,7 @@ from napari.utils.notifications import show_info, show_warning
 from .._layers import (add_quality_overlay, composite_layer_data, displayed_plane, layer_levels, layer_pixel_size,
                        upsert_layer)
 from .._marks import labels_mask, shapes_areas
+from .._qc_marks import disagreement_layer_data, disagreement_name
 from ..models import list_models
 from ..quality import METHODS, iter_assess_quality
 from ..quality.compose import iter_compose_sharpest
@@ -47,7 +48,8 @@ class QualityControlWidget(Container):
             (napari.layers.Shapes, napari.layers.Labels),
             "areas you marked: a Shapes layer outlining the out-of-focus areas (tiles inside are blurry, the rest "
             "sharp) or classifying areas sharp / blurry (a QuPath GeoJSON), or a Labels layer painted where it is "
-            "blurry; after a run, the tiles' accuracy against them", skip=("cytoqa_report", "cytoqa_detections"))
+            "blurry; after a run, the tiles' accuracy against them",
+            skip=("cytoqa_report", "cytoqa_detections", "cytoqa_disagreements"))
         self.tile_size = SpinBox(value=512, min=32, max=16384, step=32, label="tile size (px)")
         self.level = SpinBox(value=0, min=0, max=16, label="pyramid level")
         self.method = ComboBox(choices=list(METHODS), value="learned", label="method")
@@ -246,11 +248,22 @@ class QualityControlWidget(Container):
         if self._compare is not None and self._compare in self._viewer.layers:  # the tiles vs the marked areas
             line, marked = self._compared(report, layer, plane)
             self.verdict.value += "\n" + line
-            if marked is not None:  # each tile's mark, exported beside its verdict
+            if marked is not None:  # each tile's mark, exported beside its verdict; the disagreements drawn
                 overlay = self._viewer.layers[self._overlay]
                 overlay.metadata["cytoqa_tiles"] = report.tiles.assign(marked=list(marked))
+                self._draw_disagreements(report, layer, plane, marked)
         self.export_button.enabled = True
         self._series = None
+
+    def _draw_disagreements(self, report, layer, plane, marked) -> None:
+        """Outline in red the tiles whose verdict the marks contradict (``<image> QC vs marks``; an earlier
+        such layer goes when there are none)."""
+        data = disagreement_layer_data(report, marked, layer, plane=plane)
+        name = disagreement_name(layer, plane)
+        if data is not None:
+            upsert_layer(self._viewer, data)
+        elif name in self._viewer.layers and "cytoqa_disagreements" in self._viewer.layers[name].metadata:
+            self._viewer.layers.remove(name)
 
     def _truth(self, report, layer, plane):
         """Each tile's mark in the "compare with" layer on ``plane``: blurry, sharp or "" (unmarked);
