@@ -341,6 +341,12 @@ def test_compare_with_areas_marked_blurry(run, viewer_widget):
     run(widget)
     agree = focus_scores(tiles, tile_truth(tiles, [ring]))
     assert ("smear QC vs marks" in viewer.layers) == (agree["accuracy"] < 1)
+    widget.truth.value = wrong
+    run(widget)
+    assert "smear QC vs marks" in viewer.layers
+    widget.truth.value = None  # a run compared with nothing: the red tiles of an earlier run go
+    run(widget)
+    assert "smear QC vs marks" not in viewer.layers
 
 
 def test_judge_every_plane_compares_each_plane_with_the_marked_areas(qtbot, viewer_widget, tmp_path, export):

@@ -245,20 +245,21 @@ class QualityControlWidget(Container):
         binned += why.get(s["validity"], "")
         self.verdict.value = (f"{s['verdict']} · grade {s['grade'] or '–'} · p_blurry {p}{binned}\n"
                               + " · ".join(f"{k} {v}" for k, v in s["tiles"].items()))
+        marked = None
         if self._compare is not None and self._compare in self._viewer.layers:  # the tiles vs the marked areas
             line, marked = self._compared(report, layer, plane)
             self.verdict.value += "\n" + line
-            if marked is not None:  # each tile's mark, exported beside its verdict; the disagreements drawn
+            if marked is not None:  # each tile's mark, exported beside its verdict
                 overlay = self._viewer.layers[self._overlay]
                 overlay.metadata["cytoqa_tiles"] = report.tiles.assign(marked=list(marked))
-                self._draw_disagreements(report, layer, plane, marked)
+        self._draw_disagreements(report, layer, plane, marked)  # none compared: an earlier one goes
         self.export_button.enabled = True
         self._series = None
 
     def _draw_disagreements(self, report, layer, plane, marked) -> None:
         """Outline in red the tiles whose verdict the marks contradict (``<image> QC vs marks``; an earlier
-        such layer goes when there are none)."""
-        data = disagreement_layer_data(report, marked, layer, plane=plane)
+        such layer goes when there are none, or no marks: ``marked`` None)."""
+        data = None if marked is None else disagreement_layer_data(report, marked, layer, plane=plane)
         name = disagreement_name(layer, plane)
         if data is not None:
             upsert_layer(self._viewer, data)
