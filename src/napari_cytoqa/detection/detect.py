@@ -276,31 +276,33 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
         run = rescaled(DETECTORS[detector](whole, **options), scale)
     except TypeError as err:  # an option the detector does not take (e.g. routing= for "otsu")
         raise ValueError(f"detector {detector!r}: {err}") from err
-    per_labels, per_boxes, per_scores, routes, focus, per_rings = [], [], [], [], [], []
+    per_labels, per_boxes, per_scores, routes, focus, per_rings, per_own = [], [], [], [], [], [], []
     yield 0, len(grid)
     for i, box in enumerate(grid.boxes):
         by, bx = int(box[0]), int(box[1])
         tile = transparent_as_nan(read_tile(arr, box))
         labels, boxes, scores, route, tile_focus = run(tile) if render is None else run(render(tile), tile)
         per_labels.append(labels if keep_labels else None)
+        placed = np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx]
         if labels is not None and not keep_labels:  # too large for a label image: the owned cells' outlines
-            own = box_owners(np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx], grid.boxes) == i
-            per_rings.append(tile_outlines(labels, own, origin=(by + y0, bx + x0)))
+            per_own.append(box_owners(placed, grid.boxes) == i)  # merge_boxes reuses it (whole slides: costly)
+            per_rings.append(tile_outlines(labels, per_own[-1], origin=(by + y0, bx + x0)))
         per_scores.append(np.asarray(scores, float))
-        per_boxes.append((np.asarray(boxes, float).reshape(-1, 4) + [by, bx, by, bx], scores))
+        per_boxes.append((placed, scores))
         routes.append(route)
         focus.append(tile_focus)
         yield i + 1, len(grid)
+    outlines = areas = None
     if per_labels and all(lab is not None for lab in per_labels):
         labels, scores = merge_labels(per_labels, grid.boxes, (h, w), scores=per_scores)
         boxes = boxes_from_labels(labels)
     else:
         labels = None
-        boxes, scores, tiles, local = merge_boxes(per_boxes, grid.boxes, index=True)
-    outlines = areas = None
-    if per_rings and len(per_rings) == len(grid):  # each kept cell's outline and size, from its tile
-        outlines = Rings.from_list([per_rings[t][0][j] for t, j in zip(tiles, local)])
-        areas = np.array([per_rings[t][1][j] for t, j in zip(tiles, local)], np.int64)
+        owned = per_own if len(per_own) == len(grid) else None  # known where every tile's outlines were kept
+        boxes, scores, tiles, local = merge_boxes(per_boxes, grid.boxes, index=True, owned=owned)
+        if owned is not None:  # each kept cell's outline and size, from its tile
+            outlines = Rings.from_list([per_rings[t][0][j] for t, j in zip(tiles, local)])
+            areas = np.array([per_rings[t][1][j] for t, j in zip(tiles, local)], np.int64)
     owner = box_owners(boxes, grid.boxes)
     shift = [y0, x0, y0, x0]
     det = Detections(boxes=boxes + shift, scores=np.asarray(scores, float), labels=labels, origin=(y0, x0),

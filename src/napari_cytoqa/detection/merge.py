@@ -85,16 +85,17 @@ def nms(boxes, scores, iou: float = 0.5) -> np.ndarray:
     return np.sort(keep).astype(np.int64)
 
 
-def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5, index: bool = False):
+def merge_boxes(per_tile, tile_boxes, *, iou: float = 0.5, index: bool = False, owned=None):
     """``per_tile``: one ``(boxes, scores)`` per tile, boxes in **image** coordinates. Returns
     ``(boxes, scores, tile_index)`` of the kept detections; ``index=True``: also each one's index
-    among its tile's boxes."""
+    among its tile's boxes. ``owned``: per tile, which of its boxes it owns (``box_owners(boxes,
+    tile_boxes) == t``) where the caller has worked it out already; else it is worked out here."""
     boxes, scores, tiles, local = [], [], [], []
     for t, (b, s) in enumerate(per_tile):
         b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
         if not len(b):
             continue
-        own = box_owners(b, tile_boxes) == t
+        own = box_owners(b, tile_boxes) == t if owned is None else np.asarray(owned[t], bool)
         boxes.append(b[own])
         scores.append(np.asarray(s, dtype=np.float64).reshape(-1)[own])
         tiles.append(np.full(int(own.sum()), t))
