@@ -259,9 +259,7 @@ class DetectionWidget(CellResults, Container):
             return
         at, levels, axis = displayed_plane(layer, self._viewer), layer_levels(layer), self.series_axis.value
         planes = series_planes(levels[0].shape[:len(at)], axis=axis, at=at)
-        opts["level"] = level = min(opts["level"], len(levels) - 1)
-        if layer_pixel_size(layer) is not None:  # for the densities
-            opts.setdefault("pixel_size", layer_pixel_size(layer))
+        opts["level"] = level = min(opts["level"], len(levels) - 1)  # opts has the pixel size (the densities)
         self.status.value = f"detecting in {len(planes)} planes…"
         self.worker = start_job(lambda: iter_detect_planes(levels, planes=planes, **opts),
                                 description=f"Cell detection in every plane of {layer.name}",
