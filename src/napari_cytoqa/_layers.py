@@ -80,6 +80,19 @@ def result_name(source, plane: tuple = ()) -> str:
     return f"{base} [plane {plane_name(plane)}]" if plane else base
 
 
+def tile_rectangles(tiles, place: dict) -> tuple[list, float, float]:
+    """``(rectangles, height, side)`` of report tiles (``y0 x0 y1 x1`` columns, level-0 pixels): four
+    corners each on pixel edges (pixel i spans [i - 0.5, i + 0.5] in napari), the median tile height
+    in data pixels (for edge widths) and the median shorter side in world units under ``place``'s
+    scale (for text that zooms with the image)."""
+    y0, x0, y1, x1 = (tiles[c].to_numpy(dtype=float) - 0.5 for c in ("y0", "x0", "y1", "x1"))
+    rects = np.stack([np.stack([y0, x0], 1), np.stack([y0, x1], 1),
+                      np.stack([y1, x1], 1), np.stack([y1, x0], 1)], axis=1)
+    sy, sx = place.get("scale", (1.0, 1.0))
+    side = float(np.median(np.minimum((y1 - y0) * abs(sy), (x1 - x0) * abs(sx))))
+    return list(rects), float(np.median(y1 - y0)), side
+
+
 def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = None, plane: tuple = ()) -> tuple:
     """The QC overlay: rectangles coloured by verdict with tile scores as features, or,
     beyond ``max_shapes`` tiles, an RGBA image with one pixel per tile."""
@@ -89,26 +102,21 @@ def qc_layer_data(report, source=None, *, name=None, max_shapes: int | None = No
     colours = np.array([VERDICT_COLORS[v] for v in df["verdict"]], dtype=np.float32) / 255
     if len(df) > (MAX_SHAPES if max_shapes is None else max_shapes):
         return _qc_image(report, colours, name, meta, source)
-    # pixel i spans [i - 0.5, i + 0.5] in napari: put rectangle edges on pixel edges
-    y0, x0, y1, x1 = (df[c].to_numpy(dtype=float) - 0.5 for c in ("y0", "x0", "y1", "x1"))
-    rects = np.stack([np.stack([y0, x0], 1), np.stack([y0, x1], 1),
-                      np.stack([y1, x1], 1), np.stack([y1, x0], 1)], axis=1)
+    place = _placement(source)
+    rects, height, side = tile_rectangles(df, place)
     face = colours.copy()
     face[:, 3] = 0.18
     features = df[list(FEATURE_COLUMNS)].reset_index(drop=True)
-    place = _placement(source)
     # blur level and grade at each tile centre; the verdict is the colour. The text is sized in
     # world units (it zooms with the image), so a tile's label stays inside its tile at any zoom
-    sy, sx = place.get("scale", (1.0, 1.0))
-    side = float(np.median(np.minimum((y1 - y0) * abs(sy), (x1 - x0) * abs(sx))))
     text = {"string": "{blur_level:.1f}\n{grade}", "size": TEXT_PER_TILE * side, "scaling": True,
             "color": "white", "anchor": "center"} if len(df) <= 400 else None
     kwargs = {"name": name, "shape_type": "rectangle", "edge_color": colours, "face_color": face,
-              "edge_width": max(1.0, 0.04 * float(np.median(y1 - y0))), "features": features,
+              "edge_width": max(1.0, 0.04 * height), "features": features,
               "metadata": meta, **place}
     if text:
         kwargs["text"] = text
-    return list(rects), kwargs, "shapes"
+    return rects, kwargs, "shapes"
 
 
 def _qc_image(report, colours, name, meta, source) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layers import MAX_SHAPES, TEXT_PER_TILE, _placement, result_name
+from ._layers import MAX_SHAPES, TEXT_PER_TILE, _placement, result_name, tile_rectangles
 
 #: edge colour of a tile the check and the marks disagree on (none of the verdict colours)
 DISAGREE_COLOR = "#ff3b30"
@@ -27,20 +27,15 @@ def disagreement_layer_data(report, truth, source=None, *, plane: tuple = ()) ->
     wrong = np.isin(verdict, ["sharp", "blurry"]) & (mark != "") & (verdict != mark)
     if not wrong.any() or wrong.sum() > MAX_SHAPES:
         return None
-    y0, x0, y1, x1 = (df[c].to_numpy(dtype=float)[wrong] - 0.5 for c in ("y0", "x0", "y1", "x1"))
-    rects = np.stack([np.stack([y0, x0], 1), np.stack([y0, x1], 1),
-                      np.stack([y1, x1], 1), np.stack([y1, x0], 1)], axis=1)
     import pandas as pd
 
-    features = pd.DataFrame({"verdict": verdict[wrong], "marked": mark[wrong]})
     place = _placement(source)
-    sy, sx = place.get("scale", (1.0, 1.0))
-    side = float(np.median(np.minimum((y1 - y0) * abs(sy), (x1 - x0) * abs(sx))))
+    rects, height, side = tile_rectangles(df[wrong], place)
+    features = pd.DataFrame({"verdict": verdict[wrong], "marked": mark[wrong]})
     kwargs = {"name": disagreement_name(source, plane), "shape_type": "rectangle", "edge_color": DISAGREE_COLOR,
-              "face_color": "transparent", "edge_width": max(2.0, 0.08 * float(np.median(y1 - y0))),
+              "face_color": "transparent", "edge_width": max(2.0, 0.08 * height),
               "features": features, "metadata": {"cytoqa_disagreements": int(wrong.sum())}, **place}
     if wrong.sum() <= 400:  # below the overlay's own text (blur level, grade at the centre), inside the tile
         kwargs["text"] = {"string": "marked {marked}", "size": 0.7 * TEXT_PER_TILE * side, "scaling": True,
-                          "color": DISAGREE_COLOR, "anchor": "center",
-                          "translation": [0.33 * float(np.median(y1 - y0)), 0.0]}
-    return list(rects), kwargs, "shapes"
+                          "color": DISAGREE_COLOR, "anchor": "center", "translation": [0.33 * height, 0.0]}
+    return rects, kwargs, "shapes"
