@@ -170,6 +170,8 @@ def test_nan_pixels_count_as_background(smear):
     assert r.verdict == "sharp" and np.isfinite(r.tiles.focus).all()
     with pytest.raises(ValueError, match="finite"):
         assess_quality(np.full((64, 64), np.nan, np.float32))
+    with pytest.raises(ValueError, match="32-bit float range"):  # finite in float64, not in float32
+        assess_quality(np.full((64, 64), 1e300))
 
 
 def test_other_dtypes(smear):

@@ -117,6 +117,9 @@ class IntensityStats:
         lum = luminance(sample)
         finite = lum[np.isfinite(lum)]
         if finite.size == 0:
+            if np.asarray(sample).dtype.kind == "f" and np.isfinite(sample).any():
+                raise ValueError("the image's pixel values lie beyond 32-bit float range (about ±3.4e38): "
+                                 "rescale it first")
             raise ValueError("the image has no finite pixel values")
         fs = full_scale(dtype, sample if np.dtype(dtype).kind in "ui" else finite)
         low, med, high = np.percentile(finite, [0.5, 50, 99.5])
