@@ -411,6 +411,7 @@ def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
     """--truth: a QuPath-style GeoJSON beside the image (level-0 pixels) scores a run at pyramid level 1,
     the same figures as the metrics module on the CSV's level-0 boxes; a region limits the truth."""
     from napari_cytoqa.detection import evaluate_detections
+    from napari_cytoqa.detection.errors import error_kinds
     from napari_cytoqa.detection.metrics import count_ape
     from napari_cytoqa.detection.region import inside_polygons
     from napari_cytoqa.io.writer import build_pyramid, write_pyramid
@@ -431,6 +432,9 @@ def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
     assert 0 < s.ap50 < 1.0 and row.truth_cells == len(img.boxes)  # Otsu at level 1: weak, not nothing
     assert row.ap50 == pytest.approx(s.ap50, abs=1e-4) and row.f1 == pytest.approx(s.f1, abs=1e-4)
     assert row.count_ape == pytest.approx(count_ape(len(cells), len(img.boxes)), abs=1e-4)
+    kinds = error_kinds(cells[["y0", "x0", "y1", "x1"]].to_numpy(), cells["score"].to_numpy(), truth_boxes=img.boxes)
+    mistakes = ["split_cells", "merged_boxes", "extra_boxes", "missed_cells", "loose_cells"]
+    assert row[mistakes].tolist() == list(kinds.as_dict().values()) and sum(kinds.as_dict().values()) > 0
     region = (0, 0, 160, 320)  # the top half, level-0 pixels
     assert main(["detect", str(path), "--out", str(out), "--detector", "otsu", "--truth", str(tmp_path),
                  "--region", ",".join(map(str, region)), "--quiet"]) == 0
@@ -453,6 +457,8 @@ def test_detect_scores_each_image_against_its_annotations(tmp_path, capsys):
                         labels=None, route=cells["route"].to_numpy(), focus=cells["focus"].to_numpy(), detector="otsu")
     want, n = point_scores(level0, np.asarray(centres)[:, ::-1])
     assert row.truth_kind == "points" and row.truth_cells == n == len(img.boxes) and row.tp == want.tp > 0
+    points_kinds = error_kinds(level0.boxes, level0.scores, points=np.asarray(centres)[:, ::-1])
+    assert row[mistakes].tolist() == list(points_kinds.as_dict().values()) and row.loose_cells == 0
     (tmp_path / "bad.geojson").write_text("{")
     assert main(["detect", str(other), "--out", str(out), "--detector", "otsu", "--truth",
                  str(tmp_path / "bad.geojson"), "--quiet"]) == 1

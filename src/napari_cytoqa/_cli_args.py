@@ -108,8 +108,9 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                          "a box; or a label image / mask, .tif or .png, the boxes of its instances): auto = the "
                          "GeoJSON beside the image (slide.svs.geojson or slide.geojson), else <name>_labels.tif or "
                          "<name>_mask.png …; a folder of such files, or of masks named like the images; or one "
-                         "file; adds truth_cells, truth_kind, ap50, precision, recall, f1, tp, fp, fn and "
-                         "count_ape to summary.csv")
+                         "file; adds truth_cells, truth_kind, ap50, precision, recall, f1, tp, fp, fn, count_ape "
+                         "and the mistakes by kind (split_cells, merged_boxes, extra_boxes, missed_cells, "
+                         "loose_cells) to summary.csv")
     dt.add_argument("--tile-size", type=int, default=512)
     dt.add_argument("--overlap", type=_overlap_arg, default="auto",
                     help="of neighbouring tiles, in pixels; auto (default): 64, or 1.5 cell diameters for cells "

@@ -150,8 +150,11 @@ def _read_labels(path: Path, _mtime_ns: int, _size: int):
 
 def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, region) -> dict:
     """``--truth``: the run scored against the image's annotated cells (summary.csv's truth_cells,
-    ap50, precision, recall, f1, tp, fp, fn, count_ape); empty columns and a note where it has none."""
-    from .detection.compare import annotation_boxes, annotation_points, point_scores, score_row, truth_scores
+    ap50, precision, recall, f1, tp, fp, fn, count_ape and the mistakes by kind, :func:`~napari_cytoqa.detection.
+    compare.truth_errors`); empty columns and a note where it has none."""
+    from .detection.compare import (annotation_boxes, annotation_points, point_scores, score_row, truth_errors,
+                                    truth_scores)
+    from .detection.errors import error_line, size_advice
 
     found, channel = truth_file(path, args.truth, whole.name), whole.channel_plane
     if found is None:
@@ -164,11 +167,14 @@ def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, regi
         annotations = _on_stack(found, whole)
         boxes = annotation_boxes(annotations, downsample=down, plane=plane, channel=channel)
         points = annotation_points(annotations, downsample=down, plane=plane, channel=channel)
-    if len(points) and not len(boxes):  # cells marked by clicks: a point in a box is a hit
+    by_points = bool(len(points) and not len(boxes))  # cells marked by clicks: a point in a box is a hit
+    if by_points:
         (scores, n), kind = point_scores(det, points, region=region), "points"
     else:
         (scores, n), kind = truth_scores(det, boxes, region=region), "labels" if labelled else "boxes"
+    errors = truth_errors(det, points if by_points else boxes, region=region, points=by_points)
     if not args.quiet:
+        advice = size_advice(errors, n) if n else None
         print(f"{Path(path).name}: {det.count} cells vs {n} annotated ({kind}) in {found.name}: "
-              f"AP@0.5 {scores.ap50:.3f}")
-    return score_row(scores, n, det.count) | {"truth_kind": kind}
+              f"AP@0.5 {scores.ap50:.3f}; mistakes: {error_line(errors)}" + (f" ({advice})" if advice else ""))
+    return score_row(scores, n, det.count, errors) | {"truth_kind": kind}

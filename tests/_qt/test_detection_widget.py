@@ -370,6 +370,10 @@ def test_compare_with_annotated_cells_scores_the_run(run, viewer_widget, monkeyp
     assert 0.3 < s.ap50 < 1.0  # a run with misses and false cells: the figures mean something
     assert (f"vs {len(sample.boxes)} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, "
             f"recall {s.recall:.2f}, F1 {s.f1:.2f}") in widget.status.value
+    from napari_cytoqa.detection.errors import error_kinds, error_line
+
+    kinds = error_kinds(det.boxes, det.scores, truth_boxes=sample.boxes)  # what went wrong, by kind
+    assert f"; mistakes: {error_line(kinds)}" in widget.status.value and kinds.extra + kinds.missed > 0
     corners = np.array([[0, 0], [0, 160], [128, 160], [128, 0]]) * 0.5 + [3.0, 4.0]  # the top-left quarter
     widget.region.value = viewer.add_shapes([corners - 0.25], shape_type="rectangle", name="roi")
     run(widget)
@@ -411,6 +415,9 @@ def test_compare_with_cells_marked_by_points(run, viewer_widget):
     assert n == len(b) and 0.3 < s.ap50 < 1.0
     assert (f"vs {n} annotated: AP@0.5 {s.ap50:.2f}, precision {s.precision:.2f}, recall {s.recall:.2f}, "
             f"F1 {s.f1:.2f}") in widget.status.value and "points in boxes" in widget.status.value
+    from napari_cytoqa.detection.errors import error_kinds, error_line
+
+    assert f"; mistakes: {error_line(error_kinds(det.boxes, det.scores, points=centres + 0.5))}" in widget.status.value
 
 
 def test_compare_with_a_labels_layer(run, viewer_widget, monkeypatch):

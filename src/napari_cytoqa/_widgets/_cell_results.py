@@ -41,7 +41,7 @@ class CellResults:
 
     def _compared(self, det, layer, level, plane, region) -> str:
         """The run's scores against the annotated cells of the "compare with" layer (inside the region)."""
-        from ..detection.compare import point_scores, score_line, truth_scores
+        from ..detection.compare import point_scores, score_line, truth_errors, truth_scores
 
         truth_of, points = self._truth_of(layer, level)
         try:
@@ -51,7 +51,8 @@ class CellResults:
         scores, n = (point_scores if points else truth_scores)(det, truth, region=region)
         if not n:
             return f" · {self._compare.name}: no annotated cell here to compare with"
-        return " · " + score_line(scores, n) + (" (points in boxes)" if points else "")
+        errors = truth_errors(det, truth, region=region, points=points)
+        return " · " + score_line(scores, n, errors) + (" (points in boxes)" if points else "")
 
     def _compared_planes(self, found, layer, level, region, shown) -> str:
         """Each plane's run against the "compare with" layer's cells on that plane (all of a 2-D layer's):

@@ -69,11 +69,27 @@ def truth_scores(det, truth_boxes, *, region=None) -> tuple[DetectionScores, int
     of the analysed level) at IoU 0.5, every object the run kept counted; with ``region`` (what
     ``detect_cells(region=...)`` took: a box or polygons) only the annotated cells centred inside it.
     Returns the scores and the number of annotated cells compared with."""
-    truth = np.asarray(truth_boxes, float).reshape(-1, 4)
+    truth = _truth_in(truth_boxes, region)
+    return evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0), len(truth)
+
+
+def _truth_in(truth, region, points: bool = False) -> np.ndarray:
+    """Annotated cells (boxes, or ``(y, x)`` points) as an array, those inside ``region`` where one is given."""
+    truth = np.asarray(truth, float).reshape(-1, 2 if points else 4)
     polygons = _polygons(region)
     if polygons is not None and len(truth):
-        truth = truth[inside_polygons(truth, polygons)]
-    return evaluate_detections([(det.boxes, det.scores)], [truth], score_threshold=0.0), len(truth)
+        truth = truth[(points_inside if points else inside_polygons)(truth, polygons)]
+    return truth
+
+
+def truth_errors(det, truth, *, region=None, points: bool = False):
+    """The kinds of mistake (:class:`~napari_cytoqa.detection.errors.ErrorKinds`: cells split, boxes
+    merged, extra, missed, loose) of ``det`` against the annotated cells that :func:`truth_scores`
+    (or, with ``points``, :func:`point_scores`) compares it with."""
+    from .errors import error_kinds
+
+    truth = _truth_in(truth, region, points)
+    return error_kinds(det.boxes, det.scores, **({"points": truth} if points else {"truth_boxes": truth}))
 
 
 def label_boxes(labels) -> np.ndarray:
@@ -113,10 +129,7 @@ def point_scores(det, points, *, region=None) -> tuple[DetectionScores, int]:
     level): a detection is right when an unclaimed point lies in its box, the nearest to its centre,
     greedy by decreasing score; AP over those flags (a point has no extent, so no IoU). With
     ``region`` only the points inside it count. Returns the scores and the number of points."""
-    pts = np.asarray(points, float).reshape(-1, 2)
-    polygons = _polygons(region)
-    if polygons is not None and len(pts):
-        pts = pts[points_inside(pts, polygons)]
+    pts = _truth_in(points, region, points=True)
     boxes = np.asarray(det.boxes, float).reshape(-1, 4)
     scores = np.asarray(det.scores, float).reshape(-1)
     flags, taken = np.zeros(len(boxes), bool), np.zeros(len(pts), bool)
@@ -135,18 +148,30 @@ def point_scores(det, points, *, region=None) -> tuple[DetectionScores, int]:
                            ape, count_ape(tp, len(pts)) if len(pts) else float("nan")), len(pts)
 
 
-def score_row(scores: DetectionScores, n_truth: int, n_found: int) -> dict:
-    """The columns ``cytoqa detect --truth`` adds to summary.csv."""
-    return {"truth_cells": n_truth, "ap50": round(scores.ap50, 4), "precision": round(scores.precision, 4),
-            "recall": round(scores.recall, 4), "f1": round(scores.f1, 4),
-            "tp": scores.tp, "fp": scores.fp, "fn": scores.fn,  # to pool a batch: sum, then P = tp / (tp + fp)
-            "count_ape": round(count_ape(n_found, n_truth), 4) if n_truth else None}
+def score_row(scores: DetectionScores, n_truth: int, n_found: int, errors=None) -> dict:
+    """The columns ``cytoqa detect --truth`` adds to summary.csv; with ``errors``
+    (:class:`~napari_cytoqa.detection.errors.ErrorKinds`) the count of each kind of mistake too."""
+    row = {"truth_cells": n_truth, "ap50": round(scores.ap50, 4), "precision": round(scores.precision, 4),
+           "recall": round(scores.recall, 4), "f1": round(scores.f1, 4),
+           "tp": scores.tp, "fp": scores.fp, "fn": scores.fn,  # to pool a batch: sum, then P = tp / (tp + fp)
+           "count_ape": round(count_ape(n_found, n_truth), 4) if n_truth else None}
+    if errors is not None:
+        row |= {f"{k}_{'boxes' if k in ('merged', 'extra') else 'cells'}": v for k, v in errors.as_dict().items()}
+    return row
 
 
-def score_line(scores: DetectionScores, n_truth: int) -> str:
-    """``vs N annotated: AP@0.5 …, precision …, recall …, F1 …`` (the widget's count line)."""
-    return (f"vs {n_truth} annotated: AP@0.5 {scores.ap50:.2f}, precision {scores.precision:.2f}, "
+def score_line(scores: DetectionScores, n_truth: int, errors=None) -> str:
+    """``vs N annotated: AP@0.5 …, precision …, recall …, F1 …`` (the widget's count line); with
+    ``errors``, ``; mistakes: 3 cells split, 2 extra`` and, where one kind dominates, a hint on the
+    cell diameter (:func:`~napari_cytoqa.detection.errors.size_advice`)."""
+    line = (f"vs {n_truth} annotated: AP@0.5 {scores.ap50:.2f}, precision {scores.precision:.2f}, "
             f"recall {scores.recall:.2f}, F1 {scores.f1:.2f}")
+    if errors is not None:
+        from .errors import error_line, size_advice
+
+        advice = size_advice(errors, n_truth)
+        line += f"; mistakes: {error_line(errors)}" + (f" ({advice})" if advice else "")
+    return line
 
 
 def plane_scores(found, truth_of, *, region=None, points: bool = False):
