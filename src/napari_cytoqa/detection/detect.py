@@ -198,6 +198,10 @@ MAX_LABEL_PIXELS = 100_000_000
 #: cell size the shipped models were trained at: the median equivalent diameter of the synthetic
 #: training objects (fluorescence nuclei 16.2-16.9 px, smear cells 14.0-14.4 px at 0.5 µm/px)
 REFERENCE_DIAMETER_PX = 16.0
+#: a told (or µm, or estimated) cell diameter ``D`` is analysed at the scale where the cells span
+#: ``REFERENCE_DIAMETER_PX / DIAMETER_FACTOR`` px: 1.0 as the models were trained (rule SF,
+#: docs/detection.md, *Real nuclei seen smaller*, tries 1.3)
+DIAMETER_FACTOR = 1.0
 
 
 #: what ``diameter="auto"`` on stained tissue may be worth (docs/detection.md, *Joining on real H&E*)
@@ -253,7 +257,7 @@ def iter_detect_cells(image, *, detector: str = "unet", tile_size: int = 512, ov
 
         diameter = estimate_diameter(arr, model=size_model, device=options.get("device", "auto"),
                                      precision=options.get("precision"), stain=stain)
-    scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / float(diameter)
+    scale = 1.0 if diameter is None else REFERENCE_DIAMETER_PX / (DIAMETER_FACTOR * float(diameter))
     tile_size, overlap = tiling_for(diameter, tile_size, overlap)
     h, w = arr.shape[:2]
     ts = (min(tile_size, h), min(tile_size, w))

@@ -126,13 +126,14 @@ def _reported(region, diameter, model, device, precision=None, min_fraction=None
     """Median instance diameter the U-Net reports when told cells are ``diameter`` px (or None
     when it finds fewer than MIN_OBJECTS), counting instances of at least ``min_fraction`` ×
     ``diameter`` (default :data:`MIN_FRACTION`). ``merge``: as in :func:`~.detect.detect_cells`."""
-    from .detect import detect_cells
+    from . import detect
     from .merge import DEFAULT_OVERLAP
 
-    # the fixed 64-px overlap the estimate was measured with (rules F2, K), not overlap="auto"
-    det = detect_cells(region, detector="unet", routing="combined", model=model, device=device,
-                       diameter=diameter, precision=precision, keep_labels=True, tta=False, stain=stain,
-                       merge=merge, overlap=DEFAULT_OVERLAP)
+    # the fixed 64-px overlap the estimate was measured with (rules F2, K), not overlap="auto"; told
+    # diameter / DIAMETER_FACTOR, the U-Net sees cells of `diameter` at the trained size, as measured
+    det = detect.detect_cells(region, detector="unet", routing="combined", model=model, device=device,
+                              diameter=diameter / detect.DIAMETER_FACTOR, precision=precision, keep_labels=True,
+                              tta=False, stain=stain, merge=merge, overlap=DEFAULT_OVERLAP)
     d = equivalent_diameters(det.labels)
     d = d[d >= (MIN_FRACTION if min_fraction is None else min_fraction) * diameter]
     return float(np.median(d)) if len(d) >= MIN_OBJECTS else None
