@@ -16,7 +16,9 @@ is the one the docs report.
 
 Columns as ``evaluate_detection.py``; each detector runs at native scale, with ``diameter=`` the
 median equivalent diameter of the frame's ERR_SEG nuclei, and with ``diameter="auto"``. Figures
-are pooled over the frames (AP@0.5 over all their boxes; count MAPE over the frames).
+are pooled over the frames (AP@0.5 over all their boxes; count MAPE over the frames). The JSON also
+holds each column's mistakes by kind (``detection.errors``: cells split, boxes merged, extra, missed,
+loose), summed over the frames.
 
 ``--dataset cells3d`` (registered 2026-11-24, thirteenth session, before any model ran on it; the
 fourth real set and the only blind one left): scikit-image's ``cells3d`` nuclei channel (confocal,
@@ -65,7 +67,7 @@ import numpy as np
 from _wheel_data import fetch
 from evaluate_detection import add_run_arguments, apply_run_arguments, detectors
 
-from napari_cytoqa.detection import boxes_from_labels, detect_cells, evaluate_detections
+from napari_cytoqa.detection import ErrorKinds, boxes_from_labels, detect_cells, error_kinds, evaluate_detections
 from napari_cytoqa.detection.instances import fill_label_holes
 from napari_cytoqa.detection.size import equivalent_diameters, estimate_diameter
 
@@ -235,7 +237,8 @@ def main():
                 pairs = [(b[k], s[k]) for (b, s), k in zip(pairs, keep)]
             sc = evaluate_detections(pairs, truth)
             found = sum(len(b) for b, _ in pairs)
-            results[f"{name} {label}"] = {"found": found, **sc.as_dict()}
+            mistakes = sum((error_kinds(b, s, truth_boxes=t) for (b, s), t in zip(pairs, truth)), ErrorKinds())
+            results[f"{name} {label}"] = {"found": found, **sc.as_dict(), "mistakes": mistakes.as_dict()}
             print(f"{name:28s} {label:>9s} {found:6d} {sum(map(len, truth)):6d} {sc.ap50:7.3f} {sc.precision:6.3f} "
                   f"{sc.recall:6.3f} {sc.f1:6.3f} {sc.count_mape:6.3f}", flush=True)
     if args.json:

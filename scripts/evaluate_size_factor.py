@@ -58,6 +58,10 @@ def score(frames, opts, factor, border_excluded):
     return evaluate_detections(pairs, truth).ap50
 
 
+def line(pair, factor) -> str:
+    return f"shipped {pair[0]:.3f} -> x{factor} {pair[1]:.3f} ({pair[1] - pair[0]:+.3f})"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--factor", type=float, default=1.3)
@@ -72,8 +76,7 @@ def main():
         for col, opts in COLUMNS.items():
             pair = [score(frames, opts, f, name in BORDER_EXCLUDED) for f in (1.0, args.factor)]
             results["real"].setdefault(col, {})[name] = pair
-            print(f"{name:8s} {col:22s} shipped {pair[0]:.3f} -> x{args.factor} {pair[1]:.3f} ({pair[1] - pair[0]:+.3f})",
-                  flush=True)
+            print(f"{name:8s} {col:22s} {line(pair, args.factor)}", flush=True)
     if not args.skip_synthetic:
         data = held_out(args.scenes)
         synth = [(s.image, s.labels) for s in data]
@@ -82,8 +85,7 @@ def main():
                 continue
             pair = [score(synth, opts, f, False) for f in (1.0, args.factor)]
             results["synthetic"][col] = pair
-            print(f"synthetic {col:22s} shipped {pair[0]:.3f} -> x{args.factor} {pair[1]:.3f} ({pair[1] - pair[0]:+.3f})",
-                  flush=True)
+            print(f"synthetic {col:22s} {line(pair, args.factor)}", flush=True)
     verdict = gates(results)
     results["gates"] = verdict
     for k, v in verdict.items():
