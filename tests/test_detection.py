@@ -19,6 +19,10 @@ def test_greedy_matching_counts_duplicates_as_false_positives():
     gt = [[0, 0, 10, 10]]
     preds = [[0, 0, 10, 10], [1, 0, 11, 10]]  # both overlap the one cell
     assert match(preds, [0.6, 0.9], gt).tolist() == [False, True]  # the higher score wins
+    from napari_cytoqa.detection.metrics import assign
+
+    gt2 = gt + [[20, 20, 30, 30]]
+    assert assign(preds + [[20, 21, 30, 31]], [0.6, 0.9, 0.5], gt2).tolist() == [-1, 0, 1]  # which cell each took
 
 
 def test_average_precision_hand_computed():

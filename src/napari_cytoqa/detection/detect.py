@@ -199,8 +199,8 @@ MAX_LABEL_PIXELS = 100_000_000
 #: training objects (fluorescence nuclei 16.2-16.9 px, smear cells 14.0-14.4 px at 0.5 µm/px)
 REFERENCE_DIAMETER_PX = 16.0
 #: a told (or µm, or estimated) cell diameter ``D`` is analysed at the scale where the cells span
-#: ``REFERENCE_DIAMETER_PX / DIAMETER_FACTOR`` px: 1.0 as the models were trained (rule SF,
-#: docs/detection.md, *Real nuclei seen smaller*, tries 1.3)
+#: ``REFERENCE_DIAMETER_PX / DIAMETER_FACTOR`` px: 1.0, as the models were trained (1.3 failed rule SF,
+#: docs/detection.md, *Real nuclei seen smaller*; kept so that scripts/evaluate_size_factor.py reruns it)
 DIAMETER_FACTOR = 1.0
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .metrics import _boxes, box_iou, match
+from .metrics import _boxes, assign, box_iou
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,10 @@ def error_kinds(boxes, scores, *, truth_boxes=None, points=None, iou: float = 0.
         return ErrorKinds(extra=len(boxes))
     if not len(boxes):
         return ErrorKinds(missed=len(truth))
-    tp = match(boxes, scores, truth, iou)
+    matched = assign(boxes, scores, truth, iou)  # the cell each detection matched, -1 for none
+    tp = matched >= 0
+    matched_cells = np.zeros(len(truth), bool)
+    matched_cells[matched[tp]] = True
     overlap = box_iou(boxes, truth)
     cy, cx = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     centred = ((cy[:, None] >= truth[None, :, 0]) & (cy[:, None] < truth[None, :, 2])
@@ -73,7 +76,6 @@ def error_kinds(boxes, scores, *, truth_boxes=None, points=None, iou: float = 0.
     merged = ~tp & (covers >= 2)
     on = owner >= 0
     per_cell = np.bincount(owner[on & ~merged], minlength=len(truth))
-    matched_cells = _matched_cells(boxes, scores, truth, iou, tp)
     merged_onto = np.zeros(len(truth), bool)
     for i in np.flatnonzero(merged):
         merged_onto |= (ty >= boxes[i, 0]) & (ty < boxes[i, 2]) & (tx >= boxes[i, 1]) & (tx < boxes[i, 3])
@@ -82,16 +84,6 @@ def error_kinds(boxes, scores, *, truth_boxes=None, points=None, iou: float = 0.
     missed = (per_cell == 0) & ~matched_cells & ~merged_onto
     return ErrorKinds(split=int(split.sum()), merged=int(merged.sum()), extra=int((~tp & ~on & ~merged).sum()),
                       missed=int(missed.sum()), loose=int(lone.sum()))
-
-
-def _matched_cells(boxes, scores, truth, iou, tp) -> np.ndarray:
-    """Which annotated cells a detection matched (the greedy matching of :func:`match` once more)."""
-    ious = box_iou(boxes, truth)
-    taken = np.zeros(len(truth), bool)
-    for i in np.argsort(-scores, kind="stable"):
-        if tp[i]:
-            taken[int(np.argmax(np.where(taken, -1.0, ious[i])))] = True
-    return taken
 
 
 def _point_kinds(boxes, points) -> ErrorKinds:

@@ -37,21 +37,27 @@ def box_iou(a, b) -> np.ndarray:
 
 def match(pred_boxes, scores, gt_boxes, iou: float = 0.5) -> np.ndarray:
     """True-positive flag per prediction (in the order given), greedy by decreasing score."""
+    return assign(pred_boxes, scores, gt_boxes, iou) >= 0
+
+
+def assign(pred_boxes, scores, gt_boxes, iou: float = 0.5) -> np.ndarray:
+    """The ground-truth box each prediction matched (its index; -1 for none), in the order given:
+    :func:`match`'s greedy matching by decreasing score."""
     pred_boxes, gt_boxes = _boxes(pred_boxes), _boxes(gt_boxes)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(scores) != len(pred_boxes):
         raise ValueError("one score per predicted box is needed")
-    tp = np.zeros(len(pred_boxes), dtype=bool)
+    found = np.full(len(pred_boxes), -1, dtype=np.intp)
     if len(pred_boxes) == 0 or len(gt_boxes) == 0:
-        return tp
+        return found
     ious = box_iou(pred_boxes, gt_boxes)
     taken = np.zeros(len(gt_boxes), dtype=bool)
     for i in np.argsort(-scores, kind="stable"):
         cand = np.where(taken, -1.0, ious[i])
         j = int(np.argmax(cand))
         if cand[j] >= iou:
-            tp[i], taken[j] = True, True
-    return tp
+            found[i], taken[j] = j, True
+    return found
 
 
 def average_precision(tp_flags, scores, n_gt: int) -> float:
