@@ -244,12 +244,14 @@ def test_plane_scores_pool_the_planes():
     table = plane_scores(found, lambda plane: truth[plane])
     assert table["annotated"].tolist() == [1, 0] and table["tp"].tolist() == [1, 0]
     assert table["fp"].tolist() == [1, 1] and np.isnan(table["ap50"][1]) and table["ap50"][0] == 1.0
-    assert pooled_line(table) == "vs 1 annotated, pooled: precision 0.33, recall 1.00, F1 0.50"
+    assert table["extra"].tolist() == [1, 1] and table[["split", "merged", "missed", "loose"]].sum().sum() == 0
+    assert pooled_line(table) == "vs 1 annotated, pooled: precision 0.33, recall 1.00, F1 0.50; mistakes: 2 extra"
     assert pooled_line(table.iloc[1:]) is None
     clicks = {(0,): [[5.0, 5.0], [50.0, 50.0]], (1,): [[25.0, 25.0]]}  # cells marked by points: hit+miss, miss
     table = plane_scores(found, lambda plane: clicks[plane], points=True)
     assert table["annotated"].tolist() == [2, 1] and table["tp"].tolist() == [1, 0]
     assert table["fp"].tolist() == [1, 1] and table["fn"].tolist() == [1, 1]
+    assert table["extra"].tolist() == [1, 1] and table["missed"].tolist() == [1, 1]  # by kind, as with boxes
 
 
 def test_labels_layers_write_the_cells_outlines_like_the_cli():

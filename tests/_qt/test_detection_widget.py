@@ -321,6 +321,12 @@ def test_detect_in_every_plane_draws_one_layer_over_the_series(qtbot, viewer_wid
     tp, fp, fn = (sum(getattr(s, k) for s, _ in want) + (alone[2].count if k == "fp" else 0)
                   for k in ("tp", "fp", "fn"))
     assert f"pooled: precision {tp / (tp + fp):.2f}, recall {tp / (tp + fn):.2f}" in widget.status.value
+    from napari_cytoqa.detection.compare import truth_errors
+    from napari_cytoqa.detection.errors import ErrorKinds, error_line
+
+    kinds = sum((truth_errors(alone[t], samples[t].boxes if t < 2 else np.zeros((0, 4))) for t in range(3)),
+                ErrorKinds())  # plane 2 has no annotated cells: its cells are all extra
+    assert f"; mistakes: {error_line(kinds)}" in widget.status.value and kinds.extra >= alone[2].count
     widget.truth.value = None
     assert widget.status.value.startswith(f"{sum(d.count for d in alone)} in 3 planes")
     widget.plane_table.native.cellClicked.emit(2, 0)

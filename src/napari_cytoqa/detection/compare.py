@@ -178,7 +178,8 @@ def plane_scores(found, truth_of, *, region=None, points: bool = False):
     """Each plane of a :class:`~napari_cytoqa.detection.planes.PlaneDetections` against its annotated
     cells: ``truth_of(plane)`` gives that plane's boxes (:func:`truth_scores`) or, with ``points``, its
     points (:func:`point_scores`). A DataFrame, one row per plane: ``plane``, ``annotated``, ``ap50``
-    and ``f1`` (NaN where none is annotated), ``tp``, ``fp``, ``fn``."""
+    and ``f1`` (NaN where none is annotated), ``tp``, ``fp``, ``fn`` and the mistakes by kind
+    (:func:`truth_errors`: ``split``, ``merged``, ``extra``, ``missed``, ``loose``)."""
     import pandas as pd
 
     from ..stacks import plane_label
@@ -186,17 +187,24 @@ def plane_scores(found, truth_of, *, region=None, points: bool = False):
     score = point_scores if points else truth_scores
     rows = []
     for plane, det in found.detections.items():
-        scores, n = score(det, truth_of(plane), region=region)
+        truth = truth_of(plane)
+        scores, n = score(det, truth, region=region)
         rows.append({"plane": plane_label(plane), "annotated": n, "ap50": scores.ap50 if n else np.nan,
-                     "f1": scores.f1 if n else np.nan, "tp": scores.tp, "fp": scores.fp, "fn": scores.fn})
+                     "f1": scores.f1 if n else np.nan, "tp": scores.tp, "fp": scores.fp, "fn": scores.fn,
+                     **truth_errors(det, truth, region=region, points=points).as_dict()})
     return pd.DataFrame(rows)
 
 
 def pooled_line(table) -> str | None:
-    """``vs N annotated, pooled: precision …, recall …, F1 …`` over :func:`plane_scores`' table (None
-    when no plane has annotated cells)."""
+    """``vs N annotated, pooled: precision …, recall …, F1 …; mistakes: …`` over :func:`plane_scores`'
+    table (None when no plane has annotated cells), with the diameter hint of :func:`score_line`."""
+    from .errors import ErrorKinds, error_line, size_advice
+
     tp, fp, fn = (int(table[k].sum()) for k in ("tp", "fp", "fn"))
     if not tp + fn:
         return None
     precision, recall, f1 = precision_recall_f1(tp, fp, fn)
-    return f"vs {tp + fn} annotated, pooled: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}"
+    line = f"vs {tp + fn} annotated, pooled: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}"
+    kinds = ErrorKinds(**{k: int(table[k].sum()) for k in ErrorKinds().as_dict()})
+    advice = size_advice(kinds, tp + fn)
+    return line + f"; mistakes: {error_line(kinds)}" + (f" ({advice})" if advice else "")
