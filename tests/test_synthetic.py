@@ -344,3 +344,37 @@ def test_fluorescence_debris_is_dim_small_and_unlabelled():
         for recipe in (3, 5):
             scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
     assert seen[3] == 0.0 and 0.0 < seen[5] <= 1.0
+
+
+def test_waisted_nuclei_are_one_label_in_two_lobes():
+    """waisted= draws nuclei as two overlapping lobes with a waist, each one label (concave: its convex
+    hull is clearly larger than it); at 0 nothing changes; recipe 6 turns it on, recipe 3 does not."""
+    from skimage.measure import regionprops
+
+    from napari_cytoqa.detection.unet_task import scene_series
+    from napari_cytoqa.synthetic import fluorescence_series
+    from napari_cytoqa.synthetic.shapes import twin_blob
+
+    mask = twin_blob(10.0, np.random.default_rng(0)) > 0.5
+    assert mask.shape[0] == mask.shape[1] and mask.sum() > np.pi * 7**2  # two lobes of 7-8.5 px
+    kw = dict(nucleus_density=6e-4, seed=3, elongation=0.0, min_gap=1.2)
+    plain = fluorescence_series((256, 256), [0], **kw)[0]
+    twins = fluorescence_series((256, 256), [0], waisted=1.0, **kw)[0]
+    solidity = lambda s: np.median([r.solidity for r in regionprops(s.labels)])  # noqa: E731
+    assert solidity(twins) < 0.95 < solidity(plain)
+    assert len(np.unique(twins.labels)) - 1 == len(twins.boxes) > 10  # one label per nucleus
+    assert fluorescence_series((64, 64), [0], seed=2)[0].image.tobytes() == \
+        fluorescence_series((64, 64), [0], seed=2, waisted=0.0)[0].image.tobytes()
+    with pytest.raises(ValueError, match="waisted"):
+        fluorescence_series((64, 64), [0], waisted=1.5)
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen[recipe] = kwargs.get("waisted", 0.0)
+        return fluorescence_series(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("napari_cytoqa.detection.unet_task.fluorescence_series", capture)
+        for recipe in (3, 6):
+            scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
+    assert seen[3] == 0.0 and 0.15 <= seen[6] <= 0.35

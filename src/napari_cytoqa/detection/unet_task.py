@@ -45,8 +45,10 @@ def image_stats(image) -> tuple[IntensityStats, IntensityStats]:
 #: textured chromatin (``synthetic.chromatin``: dark nucleoli, bright speckles and chromocentres,
 #: coarse blotches, a bright rim; field strength 0.5-1) and up to 25 % lobed, rough nuclei. 5: recipe 3
 #: with unlabelled dim specks in the fluorescence fields (0-1 per nucleus; ``fluorescence_series``'s
-#: ``debris``): the dust and dots of widefield images, which the sharp U-Net took for nuclei.
-RECIPES = (1, 2, 3, 4, 5)
+#: ``debris``): the dust and dots of widefield images, which the sharp U-Net took for nuclei. 6: recipe 3
+#: with 15-35 % of the fluorescence nuclei bilobed (two overlapping lobes with a waist, one nucleus;
+#: ``fluorescence_series``' ``waisted``), which the detectors cut in two at the waist (CHO).
+RECIPES = (1, 2, 3, 4, 5, 6)
 
 
 def scene_recipe(recipe, scene: int) -> int:
@@ -146,6 +148,8 @@ def _scene_series(rng, scene, shape, levels, recipe):
                      mitotic=float(rng.uniform(0.0, 0.05)))
     if recipe == 5:
         extra["debris"] = float(rng.uniform(0.0, 1.0))
+    if recipe == 6:
+        extra["waisted"] = float(rng.uniform(0.15, 0.35))
     if recipe == 4:
         extra.update(chromatin=float(rng.uniform(0.5, 1.0)), irregular=float(rng.uniform(0.0, 0.25)))
     return fluorescence_series(shape, levels, nucleus_density=float(rng.uniform(6e-4, 2e-3)),

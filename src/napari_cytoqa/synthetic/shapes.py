@@ -24,6 +24,27 @@ def blob(radius: float, rng: np.random.Generator, *, roughness: float = 0.12,
     return np.clip(radius * edge - rho + 0.5, 0.0, 1.0)
 
 
+def twin_blob(radius: float, rng: np.random.Generator, *, roughness: float = 0.08) -> np.ndarray:
+    """A soft mask (values 0..1) of one nucleus in two overlapping lobes with a waist between them
+    (bilobed, peanut-shaped), cropped to its bounding square: lobes of 0.7-0.85 ``radius`` whose
+    centres lie 1.0-1.5 lobe radii apart, so the waist is 0.87-0.66 of a lobe's width."""
+    lobe = radius * rng.uniform(0.7, 0.85)
+    gap = lobe * rng.uniform(1.0, 1.5)
+    half = int(np.ceil(gap / 2 + lobe * (1 + 2 * roughness))) + 2
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    angle = rng.uniform(0, np.pi)
+    dy, dx = np.sin(angle) * gap / 2, np.cos(angle) * gap / 2
+    mask = np.zeros_like(yy)
+    for sign in (-1, 1):
+        y, x = yy - sign * dy, xx - sign * dx
+        theta = np.arctan2(y, x)
+        edge = np.ones_like(theta)
+        for k in range(2, 5):
+            edge += rng.normal(0, roughness / k) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+        np.maximum(mask, np.clip(lobe * edge - np.hypot(y, x) + 0.5, 0.0, 1.0), out=mask)
+    return mask
+
+
 def texture(shape, rng: np.random.Generator, *, sigma: float = 1.5) -> np.ndarray:
     """Smooth zero-mean unit-std noise (chromatin-like granularity)."""
     noise = ndi.gaussian_filter(rng.normal(0, 1, shape), sigma)

@@ -16,7 +16,7 @@ from scipy import ndimage as ndi
 from .._dtypes import cast_to
 from .chromatin import chromatin_pattern
 from .degrade import defocus
-from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture
+from .shapes import blob, boxes_from_labels, footprint, place_centres, stamp, texture, twin_blob
 
 #: Optical-density vectors (R, G, B absorbance) of nuclear, cytoplasmic and red-cell stains.
 STAIN_STYLES = {
@@ -196,7 +196,7 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
                         texture_amplitude: float = 0.2, composite: str = "add",
                         min_gap: float = 0.75, haze: float = 0.0, mitotic: float = 0.0,
                         chromatin: float = 0.0, irregular: float = 0.0, debris: float = 0.0,
-                        seed=None) -> list[SyntheticImage]:
+                        waisted: float = 0.0, seed=None) -> list[SyntheticImage]:
     """One fluorescence field at several blur ``levels`` (see :func:`smear_series`); nuclei's
     aspect ratio is at most ``(1 + elongation) ** 1.5``.
 
@@ -212,11 +212,14 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
     of a strength drawn from half of it to it, instead of the smooth texture; ``irregular`` is the share of
     nuclei drawn lobed and rough (kidney- and bean-shaped). ``debris``: unlabelled dim specks
     (:data:`DEBRIS_RADIUS`, :data:`DEBRIS_BRIGHTNESS`), on average this many per nucleus, anywhere
-    in the field (widefield images' dust and cytoplasmic dots). At 0 these three draw no random number."""
+    in the field (widefield images' dust and cytoplasmic dots). ``waisted`` is the share of nuclei
+    drawn in two overlapping lobes with a waist between them, one nucleus (:func:`~.shapes.twin_blob`).
+    At 0 these four draw no random number."""
     if composite not in ("add", "max"):
         raise ValueError(f"composite must be 'add' or 'max', got {composite!r}")
-    if not (0 <= chromatin <= 1 and 0 <= irregular <= 1):
-        raise ValueError(f"chromatin and irregular must lie in 0..1, got {chromatin} and {irregular}")
+    if not (0 <= chromatin <= 1 and 0 <= irregular <= 1 and 0 <= waisted <= 1):
+        raise ValueError(f"chromatin, irregular and waisted must lie in 0..1, got {chromatin}, {irregular} "
+                         f"and {waisted}")
     rng = np.random.default_rng(seed)
     h, w = shape
     n = rng.poisson(nucleus_density * h * w / scale**2)
@@ -231,6 +234,8 @@ def fluorescence_series(shape=(512, 512), levels=range(11), *, nucleus_density: 
             nuc = blob(r * rng.uniform(0.4, 0.6), rng, roughness=0.08, elongation=1.0)
         elif irregular > 0 and rng.random() < irregular:
             nuc = blob(r, rng, roughness=0.15, elongation=elongation, lobes=int(rng.integers(2, 4)))
+        elif waisted > 0 and rng.random() < waisted:
+            nuc = twin_blob(r, rng)
         else:
             nuc = blob(r, rng, roughness=0.08, elongation=elongation)
         if chromatin > 0 and not condensed:
