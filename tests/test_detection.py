@@ -209,7 +209,7 @@ def test_scene_recipe_2_spreads_nucleus_size_and_shape():
     (ratio1, spread1), (ratio2, spread2) = shapes(1), shapes(2)
     assert ratio2 > ratio1 + 0.1 and spread2 > 2 * spread1
     with pytest.raises(ValueError, match="recipe"):
-        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=6)
+        scene_series(np.random.default_rng(0), 0, (64, 64), [0], recipe=7)
 
 
 def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
@@ -218,7 +218,7 @@ def test_scene_recipe_mix_takes_recipes_in_turn_by_pairs_of_scenes():
     assert [scene_recipe((1, 3), s) for s in range(8)] == [1, 1, 3, 3, 1, 1, 3, 3]  # smears and fields both cycle
     assert scene_recipe(2, 7) == 2
     assert parse_recipe("3") == 3 and parse_recipe("1,3") == (1, 3) and format_recipe((1, 3)) == "1,3"
-    for bad in ("1,6", "x", ""):
+    for bad in ("1,7", "x", ""):
         with pytest.raises(ValueError, match="recipe"):
             parse_recipe(bad)
     for scene, single in [(2, 3), (3, 3), (4, 1)]:  # a scene of a mix is that recipe's scene, same random state
