@@ -315,7 +315,6 @@ def test_fluorescence_debris_is_dim_small_and_unlabelled():
     places) that are small and dim beside the nuclei; recipe 5 turns it on, recipe 3 does not."""
     from scipy import ndimage as ndi
 
-    from napari_cytoqa.detection.unet_task import scene_series
     from napari_cytoqa.synthetic import fluorescence_series
     from napari_cytoqa.synthetic.smear import DEBRIS_RADIUS
 
@@ -333,17 +332,26 @@ def test_fluorescence_debris_is_dim_small_and_unlabelled():
     assert ndi.maximum(signal, specks, np.arange(1, n + 1)).max() < nuclei
     assert fluorescence_series((64, 64), [0], seed=2)[0].image.tobytes() == \
         fluorescence_series((64, 64), [0], seed=2, debris=0.0)[0].image.tobytes()
-    seen = {}
-
-    def capture(*args, **kwargs):
-        seen[recipe] = kwargs.get("debris", 0.0)
-        return fluorescence_series(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("napari_cytoqa.detection.unet_task.fluorescence_series", capture)
-        for recipe in (3, 5):
-            scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
+    seen = recipe_setting("debris", (3, 5))
     assert seen[3] == 0.0 and 0.0 < seen[5] <= 1.0
+
+
+def recipe_setting(name: str, recipes) -> dict:
+    """The ``fluorescence_series`` keyword ``name`` that a fluorescence scene of each recipe is drawn
+    with (0.0 where the recipe leaves it out)."""
+    from napari_cytoqa.detection.unet_task import scene_series
+    from napari_cytoqa.synthetic import fluorescence_series
+
+    seen = {}
+    for recipe in recipes:
+        def capture(*args, **kwargs):
+            seen[recipe] = kwargs.get(name, 0.0)
+            return fluorescence_series(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("napari_cytoqa.detection.unet_task.fluorescence_series", capture)
+            scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
+    return seen
 
 
 def test_waisted_nuclei_are_one_label_in_two_lobes():
@@ -351,7 +359,6 @@ def test_waisted_nuclei_are_one_label_in_two_lobes():
     hull is clearly larger than it); at 0 nothing changes; recipe 6 turns it on, recipe 3 does not."""
     from skimage.measure import regionprops
 
-    from napari_cytoqa.detection.unet_task import scene_series
     from napari_cytoqa.synthetic import fluorescence_series
     from napari_cytoqa.synthetic.shapes import twin_blob
 
@@ -367,14 +374,5 @@ def test_waisted_nuclei_are_one_label_in_two_lobes():
         fluorescence_series((64, 64), [0], seed=2, waisted=0.0)[0].image.tobytes()
     with pytest.raises(ValueError, match="waisted"):
         fluorescence_series((64, 64), [0], waisted=1.5)
-    seen = {}
-
-    def capture(*args, **kwargs):
-        seen[recipe] = kwargs.get("waisted", 0.0)
-        return fluorescence_series(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("napari_cytoqa.detection.unet_task.fluorescence_series", capture)
-        for recipe in (3, 6):
-            scene_series(np.random.default_rng(4), 1, (64, 64), [0], recipe=recipe)
+    seen = recipe_setting("waisted", (3, 6))
     assert seen[3] == 0.0 and 0.15 <= seen[6] <= 0.35
