@@ -61,7 +61,7 @@ def test_empty_sides_and_bad_arguments():
     assert kinds(np.zeros((0, 4)), truth_boxes=TRUTH) == ErrorKinds(missed=4)
     assert kinds(TRUTH, truth_boxes=np.zeros((0, 4))) == ErrorKinds(extra=4)
     assert kinds(TRUTH, points=np.zeros((0, 2))) == ErrorKinds(extra=4)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="either truth_boxes or points"):
         kinds(TRUTH)
     with pytest.raises(ValueError, match="one score"):
         error_kinds(TRUTH, [1.0], truth_boxes=TRUTH)

@@ -49,7 +49,7 @@ def error_kinds(boxes, scores, *, truth_boxes=None, points=None, iou: float = 0.
     a detection is right when its box holds the point, as
     :func:`~napari_cytoqa.detection.compare.point_scores` scores it). See :class:`ErrorKinds`."""
     if (truth_boxes is None) == (points is None):
-        raise ValueError("give truth_boxes or points, not both")
+        raise ValueError("give either truth_boxes or points (one of them)")
     boxes = _boxes(boxes)
     scores = np.asarray(scores, float).reshape(-1)
     if len(scores) != len(boxes):
@@ -71,14 +71,12 @@ def error_kinds(boxes, scores, *, truth_boxes=None, points=None, iou: float = 0.
                & (cx[:, None] >= truth[None, :, 1]) & (cx[:, None] < truth[None, :, 3]))
     owner = np.where(centred.any(1), np.argmax(np.where(centred, overlap, -1.0), 1), -1)  # the cell a box is on
     ty, tx = (truth[:, 0] + truth[:, 2]) / 2, (truth[:, 1] + truth[:, 3]) / 2
-    covers = ((ty[None] >= boxes[:, None, 0]) & (ty[None] < boxes[:, None, 2])
-              & (tx[None] >= boxes[:, None, 1]) & (tx[None] < boxes[:, None, 3])).sum(1)
-    merged = ~tp & (covers >= 2)
+    holds = ((ty[None] >= boxes[:, None, 0]) & (ty[None] < boxes[:, None, 2])
+             & (tx[None] >= boxes[:, None, 1]) & (tx[None] < boxes[:, None, 3]))  # (detections, cells' centres)
+    merged = ~tp & (holds.sum(1) >= 2)
     on = owner >= 0
     per_cell = np.bincount(owner[on & ~merged], minlength=len(truth))
-    merged_onto = np.zeros(len(truth), bool)
-    for i in np.flatnonzero(merged):
-        merged_onto |= (ty >= boxes[i, 0]) & (ty < boxes[i, 2]) & (tx >= boxes[i, 1]) & (tx < boxes[i, 3])
+    merged_onto = holds[merged].any(0)
     split = per_cell >= 2
     lone = (per_cell == 1) & ~matched_cells & ~merged_onto
     missed = (per_cell == 0) & ~matched_cells & ~merged_onto
