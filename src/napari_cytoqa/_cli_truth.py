@@ -154,7 +154,7 @@ def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, regi
     compare.truth_errors`); empty columns and a note where it has none."""
     from .detection.compare import (annotation_boxes, annotation_points, point_scores, score_row, truth_errors,
                                     truth_scores)
-    from .detection.errors import error_line, size_advice
+    from .detection.errors import mistakes_clause
 
     found, channel = truth_file(path, args.truth, whole.name), whole.channel_plane
     if found is None:
@@ -174,7 +174,6 @@ def _truth_columns(args, path: Path, whole, det, down: float, plane: tuple, regi
         (scores, n), kind = truth_scores(det, boxes, region=region), "labels" if labelled else "boxes"
     errors = truth_errors(det, points if by_points else boxes, region=region, points=by_points)
     if not args.quiet:
-        advice = size_advice(errors, n) if n else None
         print(f"{Path(path).name}: {det.count} cells vs {n} annotated ({kind}) in {found.name}: "
-              f"AP@0.5 {scores.ap50:.3f}; mistakes: {error_line(errors)}" + (f" ({advice})" if advice else ""))
+              f"AP@0.5 {scores.ap50:.3f}" + mistakes_clause(errors, n))
     return score_row(scores, n, det.count, errors) | {"truth_kind": kind}

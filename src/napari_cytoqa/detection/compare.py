@@ -167,10 +167,9 @@ def score_line(scores: DetectionScores, n_truth: int, errors=None) -> str:
     line = (f"vs {n_truth} annotated: AP@0.5 {scores.ap50:.2f}, precision {scores.precision:.2f}, "
             f"recall {scores.recall:.2f}, F1 {scores.f1:.2f}")
     if errors is not None:
-        from .errors import error_line, size_advice
+        from .errors import mistakes_clause
 
-        advice = size_advice(errors, n_truth)
-        line += f"; mistakes: {error_line(errors)}" + (f" ({advice})" if advice else "")
+        line += mistakes_clause(errors, n_truth)
     return line
 
 
@@ -198,7 +197,7 @@ def plane_scores(found, truth_of, *, region=None, points: bool = False):
 def pooled_line(table) -> str | None:
     """``vs N annotated, pooled: precision …, recall …, F1 …; mistakes: …`` over :func:`plane_scores`'
     table (None when no plane has annotated cells), with the diameter hint of :func:`score_line`."""
-    from .errors import ErrorKinds, error_line, size_advice
+    from .errors import ErrorKinds, mistakes_clause
 
     tp, fp, fn = (int(table[k].sum()) for k in ("tp", "fp", "fn"))
     if not tp + fn:
@@ -206,5 +205,4 @@ def pooled_line(table) -> str | None:
     precision, recall, f1 = precision_recall_f1(tp, fp, fn)
     line = f"vs {tp + fn} annotated, pooled: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}"
     kinds = ErrorKinds(**{k: int(table[k].sum()) for k in ErrorKinds().as_dict()})
-    advice = size_advice(kinds, tp + fn)
-    return line + f"; mistakes: {error_line(kinds)}" + (f" ({advice})" if advice else "")
+    return line + mistakes_clause(kinds, tp + fn)

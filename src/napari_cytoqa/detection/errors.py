@@ -120,4 +120,11 @@ def size_advice(kinds: ErrorKinds, n_truth: int) -> str | None:
     return None
 
 
-__all__ = ["ErrorKinds", "error_kinds", "error_line", "size_advice"]
+def mistakes_clause(kinds: ErrorKinds, n_truth: int) -> str:
+    """``; mistakes: 3 cells split, 2 extra``, with :func:`size_advice` in brackets where one kind
+    dominates: what the widget's compare lines and ``cytoqa detect --truth`` append to their scores."""
+    advice = size_advice(kinds, n_truth)
+    return f"; mistakes: {error_line(kinds)}" + (f" ({advice})" if advice else "")
+
+
+__all__ = ["ErrorKinds", "error_kinds", "error_line", "mistakes_clause", "size_advice"]
